@@ -1,0 +1,95 @@
+"""Run one function over many IR files: in parallel, in order, with a progress bar, never stopping
+at a bad file. Each file's error is kept and reported; the caller decides the exit status."""
+from __future__ import annotations
+
+import os
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator
+
+from inst2vec.errors import Inst2vecError
+
+IR_SUFFIXES = (".ll",)
+
+
+@dataclass(frozen=True)
+class FileResult:
+    """The outcome for one file: ``value`` on success, else ``error`` (a one-line message)."""
+
+    path: str
+    value: Any = None
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def collect_ir_files(inputs: Iterable[str | os.PathLike]) -> tuple[list[str], list[FileResult]]:
+    """Expand files and directories (recursively, ``*.ll``) into a sorted, de-duplicated file list.
+
+    Returns:
+        ``(files, missing)``: the files to process and a failed result for each input that
+        does not exist.
+    """
+    files, missing = [], []
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            files += sorted(str(p) for p in path.rglob("*") if p.suffix in IR_SUFFIXES and p.is_file())
+        elif path.exists():
+            files.append(str(path))
+        else:
+            missing.append(FileResult(str(path), error=f"{path}: no such file or directory"))
+    return list(dict.fromkeys(files)), missing
+
+
+def _call(function: Callable[[str], Any], path: str) -> FileResult:
+    try:
+        return FileResult(path, value=function(path))
+    except Inst2vecError as err:
+        return FileResult(path, error=str(err))
+    except (OSError, UnicodeError, MemoryError, RecursionError) as err:
+        return FileResult(path, error=f"{path}: {type(err).__name__}: {err}")
+
+
+def run_batch(function: Callable[[str], Any], paths: list[str], jobs: int = 1,
+              progress: bool | None = None, description: str = "files") -> Iterator[FileResult]:
+    """Apply ``function`` to each path, yielding results in input order.
+
+    Args:
+        function: a picklable (module-level) function of one path.
+        paths: the files.
+        jobs: worker processes (``0`` or less: all cores).
+        progress: show a progress bar on stderr (default: when there are several files and
+            stderr is a terminal).
+    """
+    if jobs <= 0:
+        jobs = os.cpu_count() or 1
+    jobs = min(jobs, max(1, len(paths)))
+    if progress is None:
+        progress = len(paths) > 1 and sys.stderr.isatty()
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(paths), unit="file", desc=description, file=sys.stderr)
+    try:
+        if jobs == 1:
+            results: Iterable[FileResult] = (_call(function, p) for p in paths)
+            for result in results:
+                if bar:
+                    bar.update()
+                yield result
+        else:
+            with ProcessPoolExecutor(max_workers=jobs) as pool:
+                chunk = max(1, min(64, len(paths) // (jobs * 8)))
+                for result in pool.map(_call, [function] * len(paths), paths, chunksize=chunk):
+                    if bar:
+                        bar.update()
+                    yield result
+    finally:
+        if bar:
+            bar.close()

@@ -1,0 +1,206 @@
+"""The ``inst2vec`` command: statements, graphs, vocabularies and context pairs from LLVM IR.
+
+Each subcommand parses its arguments, calls library functions and writes the result. Batch
+commands go on past bad files, report them on stderr and exit with status 1 if any failed.
+"""
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import logging
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from inst2vec.batch import FileResult, collect_ir_files, run_batch
+from inst2vec.errors import Inst2vecError
+from inst2vec.io import atomic_write
+
+log = logging.getLogger("inst2vec")
+SAMPLES = Path(__file__).parent / "samples"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``inst2vec`` console script; returns the exit status."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s: %(message)s")
+    try:
+        return args.run(args)
+    except Inst2vecError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="inst2vec", description=__doc__.split("\n")[0])
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
+
+    p = commands.add_parser("statements", help="print the inst2vec statements of .ll files")
+    _add_inputs(p)
+    p.add_argument("--format", choices=("text", "jsonl"), default="text",
+                   help="text: one statement per line ('\\n' inside a statement shown as '\\\\n'), "
+                        "files separated by '; file' lines; jsonl: one JSON object per file")
+    p.add_argument("-o", "--output", help="write here instead of standard output")
+    p.set_defaults(run=_statements)
+
+    p = commands.add_parser("xfg", help="build the contextual flow graph of one .ll file")
+    p.add_argument("file", help="an LLVM IR file")
+    p.add_argument("-o", "--output", required=True, help="out.graphml or out.json (node-link)")
+    p.add_argument("--verify", action="store_true", help="also check the IR with LLVM (llvmlite)")
+    p.set_defaults(run=_xfg)
+
+    vocab = commands.add_parser("vocab", help="statement vocabularies").add_subparsers(
+        title="vocab commands", required=True, metavar="COMMAND")
+    p = vocab.add_parser("build", help="count statements over .ll files and write a vocabulary")
+    _add_inputs(p)
+    p.add_argument("-o", "--output", required=True, help="vocabulary JSON file")
+    p.add_argument("--cutoff", type=int, default=0, help="statements seen at most this often become !UNK")
+    p.set_defaults(run=_vocab_build)
+
+    p = commands.add_parser("pairs", help="XFG context pairs of .ll files, as vocabulary indices (.npz)")
+    _add_inputs(p)
+    p.add_argument("-o", "--output", required=True, help="pairs.npz (arrays target, context)")
+    p.add_argument("--vocab", help="vocabulary JSON (default: built from the inputs, cutoff 0)")
+    p.add_argument("--width", type=int, default=2, help="context width in dual-graph hops (default 2)")
+    p.add_argument("--subsample", type=float, default=1e-7,
+                   help="subsampling threshold t (default 1e-7, the original's; 0 keeps every pair)")
+    p.add_argument("--seed", type=int, default=0, help="random seed of the subsampling")
+    p.set_defaults(run=_pairs)
+
+    p = commands.add_parser("demo", help="normalise and graph the bundled IR sample and print a summary")
+    p.add_argument("--file", default=str(SAMPLES / "sample.ll"), help="IR file (default: the bundled sample)")
+    p.set_defaults(run=_demo)
+    return parser
+
+
+def _add_inputs(p: argparse.ArgumentParser) -> None:
+    p.add_argument("inputs", nargs="+", metavar="FILE_OR_DIR", help=".ll files, or directories searched for *.ll")
+    p.add_argument("-j", "--jobs", type=int, default=1, help="worker processes (0: all cores; default 1)")
+    p.add_argument("--no-progress", dest="progress", action="store_false", default=None,
+                   help="no progress bar (default: shown on a terminal for several files)")
+
+
+def _batch(args, function, description: str) -> tuple[list[FileResult], int]:
+    """Run ``function`` over the inputs; print each failure; return (successes, n_failed)."""
+    files, failed = collect_ir_files(args.inputs)
+    total = len(files) + len(failed)
+    done = []
+    for result in run_batch(function, files, args.jobs, args.progress, description):
+        (done if result.ok else failed).append(result)
+    for result in failed:
+        print(f"error: {result.error}", file=sys.stderr)
+    if failed:
+        print(f"skipped {len(failed)} of {total} file(s); {len(done)} done", file=sys.stderr)
+    if not done and not failed:
+        raise Inst2vecError("no .ll files found in the inputs")
+    return done, len(failed)
+
+
+def _statements(args) -> int:
+    from inst2vec.statements import file_statements
+
+    done, n_failed = _batch(args, file_statements, "statements")
+    lines = []
+    for result in done:
+        if args.format == "jsonl":
+            lines.append(json.dumps({"file": result.path, "statements": result.value,
+                                     "n_statements": len(result.value)}))
+        else:
+            lines.append(f"; file {result.path}")
+            lines.extend(s.replace("\n", "\\n") for s in result.value)
+    text = "\n".join(lines) + ("\n" if lines else "")
+    if args.output:
+        with atomic_write(args.output) as f:
+            f.write(text)
+    else:
+        sys.stdout.write(text)
+    return 1 if n_failed else 0
+
+
+def _xfg(args) -> int:
+    from inst2vec.ir import read_module
+    from inst2vec.xfg import build_xfg, write_xfg, xfg_summary
+
+    graph = build_xfg(read_module(args.file, verify=args.verify))
+    try:
+        write_xfg(graph, args.output)
+    except ValueError as err:
+        raise Inst2vecError(str(err)) from err
+    print(json.dumps({"file": args.file, "output": args.output, **xfg_summary(graph)}))
+    return 0
+
+
+def _vocab_build(args) -> int:
+    from inst2vec.statements import count_file_statements
+    from inst2vec.vocabulary import Vocabulary
+
+    if args.cutoff < 0:
+        raise Inst2vecError(f"--cutoff must be >= 0. Received: --cutoff {args.cutoff}")
+    done, n_failed = _batch(args, count_file_statements, "counting")
+    counts: Counter = Counter()
+    for result in done:
+        counts.update(result.value)
+    vocabulary = Vocabulary.build(counts, args.cutoff)
+    vocabulary.save(args.output)
+    print(json.dumps({"output": args.output, "files": len(done), "skipped": n_failed,
+                      "statements": sum(counts.values()), "distinct": len(counts), "vocabulary": len(vocabulary),
+                      "cutoff": args.cutoff}))
+    return 1 if n_failed else 0
+
+
+def _pairs(args) -> int:
+    from inst2vec.pairs import file_context_pairs, subsample_pairs
+    from inst2vec.statements import count_file_statements
+    from inst2vec.vocabulary import Vocabulary
+
+    if args.vocab:
+        vocabulary = Vocabulary.load(args.vocab)
+    else:
+        done, _ = _batch(args, count_file_statements, "counting")
+        vocabulary = Vocabulary.build(sum((r.value for r in done), Counter()))
+    done, n_failed = _batch(args, functools.partial(file_context_pairs, width=args.width, vocabulary=vocabulary),
+                            "pairs")
+    targets, contexts = [], []
+    for k, result in enumerate(done):
+        drawn = subsample_pairs(result.value, args.subsample, seed=args.seed + k)
+        targets += vocabulary.indices(t for t, _ in drawn)
+        contexts += vocabulary.indices(c for _, c in drawn)
+    with atomic_write(args.output, "wb") as f:
+        np.savez(f, target=np.asarray(targets, dtype=np.int32), context=np.asarray(contexts, dtype=np.int32))
+    print(json.dumps({"output": args.output, "files": len(done), "skipped": n_failed, "pairs": len(targets),
+                      "vocabulary": len(vocabulary), "width": args.width, "subsample": args.subsample}))
+    return 1 if n_failed else 0
+
+
+def _demo(args) -> int:
+    from inst2vec.ir import read_module
+    from inst2vec.pairs import context_pairs
+    from inst2vec.statements import module_statements
+    from inst2vec.xfg import build_xfg, xfg_summary
+
+    module = read_module(args.file)
+    statements = module_statements(module)
+    graph = build_xfg(module)
+    pairs = context_pairs(graph)
+    print(f"{args.file}: {len(module.functions)} functions, {len(statements)} statements "
+          f"({len(set(statements))} distinct)")
+    for statement in statements[:8]:
+        print("   ", statement.replace("\n", "\\n"))
+    summary = xfg_summary(graph)
+    print(f"XFG: {summary['nodes']} nodes {summary['nodes_by_kind']}, {summary['edges']} edges "
+          f"{summary['edges_by_flow']}, weakly connected: {summary['weakly_connected']}")
+    print(f"context pairs (width 2): {sum(pairs.values())} occurrences, {len(pairs)} distinct")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

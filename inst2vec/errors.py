@@ -1,0 +1,39 @@
+"""Exceptions raised by the inst2vec toolkit.
+
+Every error derives from :class:`Inst2vecError` and from the built-in it refines, so
+``except ValueError`` keeps working for callers that do not know this package.
+"""
+from __future__ import annotations
+
+import os
+
+
+class Inst2vecError(Exception):
+    """Root of all errors raised on purpose by this package."""
+
+
+class IRParseError(Inst2vecError, ValueError):
+    """An LLVM IR file could not be read; names the file and, when known, the line.
+
+    Attributes:
+        path: the file, or ``None`` for text that came from memory.
+        line: 1-based line number, or ``None`` when the error concerns the whole file.
+        reason: the message without the ``file:line:`` prefix.
+    """
+
+    def __init__(self, reason: str, path: str | os.PathLike | None = None, line: int | None = None):
+        self.path = None if path is None else os.fspath(path)
+        self.line = line
+        self.reason = reason
+        where = self.path if self.path is not None else "<string>"
+        if line is not None:
+            where = f"{where}:{line}"
+        super().__init__(f"{where}: {reason}")
+
+
+class DataNotFoundError(Inst2vecError, FileNotFoundError):
+    """A data set or file the toolkit needs is missing; the message says where it looked."""
+
+
+class VocabularyError(Inst2vecError, ValueError):
+    """A vocabulary file is malformed or does not match what it is used with."""

@@ -1,0 +1,473 @@
+"""Read LLVM IR files into statement units, the raw material of inst2vec.
+
+``read_module(path)`` decodes a ``.ll`` file, drops the lines inst2vec ignores (declarations,
+metadata, attributes, comments, target lines), strips metadata and attribute references from
+the rest, joins multi-line statements (switch tables, landingpad clauses, invoke) into one
+unit, and checks that the module is well formed enough to trust: every instruction known,
+every function closed. The filtering rules are the published inst2vec ones (docs/statements.md).
+
+Statement text always comes from the file's own lines, because llvmlite (LLVM 22) prints every
+pointer as ``ptr`` and the published vocabulary spells typed pointers (``i32*``).
+``verify_module`` runs LLVM's own parser and verifier on top, when asked.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import warnings
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Iterable, Iterator
+
+from inst2vec.errors import IRParseError
+
+log = logging.getLogger(__name__)
+
+#: Files larger than this are normalised in pieces of about this size, cut at function ends,
+#: so memory stays bounded on very large files.
+CHUNK_BYTES = 32 * 1024 * 1024
+
+#: Separator the original used inside multi-line statements (``"\n "``).
+UNIT_SEPARATOR = "\n "
+
+_GLOBAL_ID = r'(?<!%")@["\w.\-$\\]+'
+_ALIAS = re.compile(_GLOBAL_ID + r" = .*alias ")
+_QUOTED = re.compile(r'".*"')
+_METADATA_ARGUMENT = re.compile(r"\(.*metadata !.*\)")
+_METADATA_STRIPS = tuple(
+    re.compile(p) for p in (r"(, )?metadata !\d+(, )?", r"(, )?metadata !\w+(, )?", r"metadata !\d+(, )?",
+                            r"metadata !\w+(, )?")
+)
+_LANDINGPAD = re.compile(r'%["@\w.\-:]+ = landingpad')
+_LANDINGPAD_CLAUSE = ("cleanup", "filter", "catch")
+_SWITCH_CASE = re.compile(r'i\d+ -?\d+, label %["@\w.\-:]+')
+_INVOKE_TARGETS = re.compile(r'to label %["@\w.\-:]+ unwind label %["@\w.\-:]+')
+
+# Structure: labels, definitions and the opcode of an instruction.
+_LABEL = re.compile(r'(?:; <label>:(\d+)|("[^"]*"|[-\w.$]+):)')
+_DEFINE_NAME = re.compile(r'define [^@]*@("[^"]*"|[-\w.$\\]+)')
+_LLVM_ERROR_LINE = re.compile(r"<string>:(\d+):(\d+): error: (.*)")
+
+
+
+#: Every LLVM instruction opcode (LangRef, LLVM 5 to 22).
+OPCODES = frozenset("""
+    ret br switch indirectbr invoke callbr resume catchswitch catchret cleanupret unreachable
+    fneg add fadd sub fsub mul fmul udiv sdiv fdiv urem srem frem shl lshr ashr and or xor
+    extractelement insertelement shufflevector extractvalue insertvalue
+    alloca load store fence cmpxchg atomicrmw getelementptr
+    trunc zext sext fptrunc fpext fptoui fptosi uitofp sitofp ptrtoint inttoptr bitcast addrspacecast
+    icmp fcmp phi select freeze call va_arg landingpad catchpad cleanuppad
+""".split())
+
+
+@dataclass(frozen=True)
+class Block:
+    """A basic block: its label (``"%name"``; ``"%<entry>"`` when unnamed) and its unit indices."""
+
+    label: str
+    units: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Function:
+    """A function definition: its name (``"@name"``), the index of its ``define`` unit, its blocks."""
+
+    name: str
+    define: int
+    blocks: tuple[Block, ...]
+
+
+@dataclass(frozen=True)
+class IRModule:
+    """The statement units of one LLVM IR module, in file order.
+
+    Attributes:
+        path: where the text came from (``None`` for text from memory).
+        units: statement units after line filtering; multi-line ones joined with ``"\\n "``.
+        lines: the 1-based line where each unit starts.
+        struct_lines: the ``%name = type ...`` units, used to inline named struct types.
+    """
+
+    path: str | None
+    units: tuple[str, ...]
+    lines: tuple[int, ...]
+    struct_lines: tuple[str, ...] = field(default=())
+
+    @cached_property
+    def functions(self) -> tuple[Function, ...]:
+        """The module's function definitions with their basic blocks."""
+        return tuple(_split_functions(self.units))
+
+    @cached_property
+    def struct_types(self) -> dict[str, str]:
+        """Named struct types resolved to literal bodies, as the published rules inline them."""
+        from inst2vec.statements import build_struct_dictionary
+
+        return build_struct_dictionary(self.struct_lines)
+
+    @cached_property
+    def statements(self) -> list[str]:
+        """The inst2vec statements of the module (labels dropped), see ``inst2vec.statements``."""
+        from inst2vec.statements import normalize_units, statements_from_tokens
+
+        return statements_from_tokens(normalize_units(self.units, self.struct_types))
+
+
+def decode_ir(data: bytes, path: str | os.PathLike | None = None) -> str:
+    """Decode the bytes of a ``.ll`` file, rejecting empty, binary and non-UTF-8 input.
+
+    Raises:
+        IRParseError: naming the file and the line of the first bad byte.
+    """
+    if not data.strip():
+        raise IRParseError("empty file (no LLVM IR in it)", path)
+    if data.startswith(b"BC\xc0\xde") or data.startswith(b"\xde\xc0\x17\x0b"):
+        raise IRParseError("this is LLVM bitcode, not textual IR; convert it with llvm-dis first", path)
+    nul = data.find(b"\0")
+    if nul != -1:
+        raise IRParseError("binary data (NUL byte) where LLVM IR text was expected", path,
+                           data.count(b"\n", 0, nul) + 1)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = data.count(b"\n", 0, err.start) + 1
+        raise IRParseError(f"not UTF-8 text (byte 0x{data[err.start]:02x})", path, line) from err
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return text
+
+
+def read_text(path: str | os.PathLike) -> str:
+    """The decoded text of a ``.ll`` file (see :func:`decode_ir` for what is rejected)."""
+    with open(path, "rb") as f:
+        return decode_ir(f.read(), path)
+
+
+def read_module(path: str | os.PathLike, verify: bool = False) -> IRModule:
+    """Read one ``.ll`` file into an :class:`IRModule`.
+
+    Args:
+        path: the textual LLVM IR file (typed or opaque pointers).
+        verify: also run LLVM's parser and verifier (llvmlite) over it; see :func:`verify_module`.
+
+    Raises:
+        IRParseError: the file is empty, binary, not UTF-8, truncated, or holds an unknown
+            instruction or a line that is not LLVM IR; the message names file and line.
+    """
+    text = read_text(path)
+    if verify:
+        verify_module(text, path)
+    return parse_module(text, path)
+
+
+def parse_module(text: str, path: str | os.PathLike | None = None, first_line: int = 1,
+                 struct_lines: tuple[str, ...] | None = None) -> IRModule:
+    """Like :func:`read_module`, for IR text already in memory.
+
+    ``first_line`` numbers the text's first line (for pieces of a larger file); ``struct_lines``
+    overrides the struct definitions found in the text (pieces share those of the whole file).
+    """
+    kept, own_struct_lines = preprocess(text, path, first_line)
+    units, lines = [], []
+    for i, unit in enumerate(kept.split("\n")):
+        if unit:
+            units.append(unit)
+            lines.append(i + first_line)
+    if needs_collapse(kept):
+        indices = _collapse_units(units)
+        units, lines = [units[i] for i in indices], [lines[i] for i in indices]
+    path = None if path is None else os.fspath(path)
+    return IRModule(path, tuple(units), tuple(lines), own_struct_lines if struct_lines is None else struct_lines)
+
+
+def iter_module_chunks(path: str | os.PathLike, chunk_bytes: int = CHUNK_BYTES) -> Iterator[IRModule]:
+    """Read a (possibly huge) ``.ll`` file as a sequence of modules cut at function ends.
+
+    Each piece holds whole functions only, and every piece carries the struct types of the whole
+    file, so normalising the pieces one after the other gives the same statements as normalising
+    the file at once, with memory bounded by about ``chunk_bytes`` times a small factor.
+    """
+    if os.path.getsize(path) <= chunk_bytes:
+        yield read_module(path)
+        return
+    struct_lines = _struct_lines_of_file(path)
+    first_line = 1
+    with open(path, "rb") as f:
+        rest = b""
+        while True:
+            block = f.read(chunk_bytes)
+            data = rest + block
+            cut = data.rfind(b"\n}\n") + 3 if block else len(data)
+            if cut < 3:  # no function end in this block: read on
+                if not block:
+                    break
+                rest = data
+                continue
+            piece, rest = data[:cut], data[cut:]
+            text = decode_ir(piece, path) if piece.strip() else ""
+            if text:
+                yield parse_module(text, path, first_line, struct_lines)
+            first_line += piece.count(b"\n")
+            if not block:
+                break
+
+
+def _struct_lines_of_file(path) -> tuple[str, ...]:
+    """First pass over a huge file: its ``= type`` lines, preprocessed like any other line."""
+    found: list[str] = []
+    with open(path, "rb") as f:
+        for lineno, raw in enumerate(f, 1):
+            if b" = type " in raw:
+                found.extend(preprocess(decode_ir(raw, path), path, lineno, check=False)[1])
+    return tuple(found)
+
+
+# Whole-text, line-preserving filters: a dropped line becomes empty, so line numbers survive.
+# Patterns start with a literal "\n" (the text gets one in front) so the regex engine skips ahead.
+_DROPPED_LINE = re.compile(
+    r"\n(?:;(?! <label>)|!|[^\S\n]*(?:[{}\[\]]|$)|source_filename|target triple|target datalayout"
+    r"|attributes|module asm |declare|[^\S\n]+;)[^\n]*", re.MULTILINE)
+_ASM_LINE = re.compile(r"\n[^\n]*call void asm[^\n]*")
+_COMDAT_LINE = re.compile(r"\n[^\n]*\$[^\n]* = comdat any[^\n]*")
+_ALIAS_CANDIDATE = re.compile(r"\n[^\n]*alias [^\n]*")
+_FUNCTION_BRACKETS = re.compile(r"\n(define|\})")
+_FIRST_WORD = re.compile(
+    r'\n(?:(?:"[^"\n]*"|[-\w.$]+):|; <label>:|[@$]|define[ \t]|i\d+ -?\d+, label '
+    r'|(?:%(?:"[^"\n]*"|[-\w.$]+) = )?(?:(?:tail|musttail|notail) )?([a-z_][a-z_0-9]*|\S+))')
+#: First words of lines that are not instructions but may stand where one does.
+_CONTINUATION_WORDS = frozenset({"cleanup", "catch", "filter", "to", "uselistorder", "uselistorder_bb"})
+# A line that is none of: empty, label, global, definition, switch case, known instruction.
+_BAD_LINE = re.compile(
+    r'\n(?!$|(?:"[^"\n]*"|[-\w.$]+):|; <label>:|[@$]|define[ \t]|i\d+ -?\d+, label '
+    r'|(?:%(?:"[^"\n]*"|[-\w.$]+) = )?(?:(?:tail|musttail|notail) )?(?:'
+    + "|".join(sorted(OPCODES | _CONTINUATION_WORDS, key=lambda w: (-len(w), w))) + r')(?![\w.]))', re.MULTILINE)
+
+
+def preprocess(text: str, path: str | os.PathLike | None = None, first_line: int = 1,
+               check: bool = True) -> tuple[str, tuple[str, ...]]:
+    """Apply the published line filter to IR text, keeping one (possibly empty) line per line.
+
+    Drops comments, metadata, declarations, attributes, target and comdat lines and lone
+    brackets; strips indentation, trailing metadata (``, !tbaa !3``) and attribute groups
+    (``#0`` and all after it); removes struct type definitions and returns them apart.
+
+    Returns:
+        ``(kept, struct_lines)``: the filtered text, line for line, and the struct definitions.
+
+    Raises:
+        IRParseError: with ``check``, on an unknown instruction or an unclosed function.
+    """
+    text = "\n" + text
+    if check:
+        _check_functions_closed(text, path, first_line)
+    text = _DROPPED_LINE.sub("\n", text)
+    if "call void asm" in text:
+        text = _ASM_LINE.sub("\n", text)
+    if " = comdat any" in text:
+        text = _COMDAT_LINE.sub("\n", text)
+    if "alias " in text:
+        text = _ALIAS_CANDIDATE.sub(lambda m: "\n" if _ALIAS.match(_QUOTED.sub("", m.group(0)[1:])) else m.group(0),
+                                    text)
+    lines = [_clean_line(line) if "!" in line or "#" in line else line.strip() for line in text[1:].split("\n")]
+    struct_lines: tuple[str, ...] = ()
+    if any(" = type " in line for line in lines):
+        struct_lines = tuple(line for line in lines if " = type " in line)
+        lines = ["" if " = type " in line else line for line in lines]
+    kept = "\n".join(lines)
+    if check:
+        _check_instructions(kept, path, first_line)
+    return kept, struct_lines
+
+
+def _clean_line(line: str) -> str:
+    """Strip a line and cut its metadata (``!``) and attribute-group (``#``) tails."""
+    line = line.strip()
+    if "!" in line:
+        if "metadata !" in line or 'c"' in line:
+            line = _strip_metadata(line)
+        else:  # the common case, e.g. ", !tbaa !7": cut at the '!' and a comma before it
+            line = line[:line.find("!")].rstrip()
+            if line.endswith(","):
+                line = line[:-1].rstrip()
+    hash_at = line.find("#")
+    if hash_at != -1:
+        line = line[:hash_at].strip()
+    return line
+
+
+def _check_functions_closed(text: str, path, first_line: int) -> None:
+    """Every ``define`` must be closed by a ``}`` line before the next one and before the end."""
+    marks = _FUNCTION_BRACKETS.findall(text)  # ``text`` starts with "\n"
+    expected = "define"
+    for mark in marks:
+        if mark == "}":
+            if expected == "}":
+                expected = "define"
+        elif expected == "}":  # a second define while one is open
+            break
+        else:
+            expected = "}"
+    else:
+        if expected == "define":
+            return
+    open_at = None
+    for i, line in enumerate(text[1:].split("\n")):
+        if line.startswith("define"):
+            if open_at is not None:
+                raise IRParseError(f"a new function starts before the one defined on line {open_at} is closed "
+                                   "by '}'", path, i + first_line)
+            open_at = i + first_line
+        elif line.startswith("}"):
+            open_at = None
+    raise IRParseError(f"unexpected end of file: the function defined on line {open_at} is not closed by '}}' "
+                       "(truncated file?)", path, open_at)
+
+
+def _check_instructions(kept: str, path, first_line: int) -> None:
+    """Every line that is no label, global or definition must start with a known opcode."""
+    if not _BAD_LINE.search("\n" + kept):
+        return
+    for i, line in enumerate(kept.split("\n")):
+        m = _FIRST_WORD.match("\n" + line)
+        word = m.group(1) if m else None
+        if word and word not in OPCODES and word not in _CONTINUATION_WORDS:
+            raise IRParseError(f"unknown instruction '{word}' (line: \"{_shorten(line)}\")", path, i + first_line)
+
+
+def needs_collapse(kept: str) -> bool:
+    """Whether some statements span several lines (switch tables, landingpads, invokes)."""
+    return "switch" in kept or "invoke" in kept or "landingpad" in kept
+
+
+def _shorten(text: str, width: int = 80) -> str:
+    text = text.split("\n", 1)[0]
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def _strip_metadata(line: str) -> str:
+    """Cut metadata arguments and trailing ``!`` attachments, as the original did.
+
+    ``(metadata !12, metadata !DIExpression())`` arguments are deleted (leaving the published
+    ``(metadata T <%ID>())`` residue), then the line is cut at the first remaining ``!`` unless
+    that ``!`` is inside an unterminated ``c"..."`` string.
+    """
+    pos = line.find("!")
+    while _METADATA_ARGUMENT.search(line):
+        before = line
+        for pattern in _METADATA_STRIPS:
+            line = pattern.sub("", line)
+        pos = line.find("!")
+        if line == before:  # the original loops forever here (e.g. ``metadata !{...}``)
+            break
+    if pos == -1:
+        return line
+    string_at = line[:pos].find('c"')
+    if string_at != -1 and line[string_at + 2:pos].find('"') == -1:
+        return line  # the '!' is inside a string
+    line = line[:pos].strip()
+    if line.endswith(","):  # happens with !tbaa
+        line = line[:-1].strip()
+    return line
+
+
+def _collapse_units(units: list[str]) -> list[int]:
+    """Join switch tables, landingpad clauses and invoke targets to their first line, in place.
+
+    Returns the indices of the units that remain (the joined continuation lines are gone).
+    """
+    n = len(units)
+    erased = [False] * n
+    for i in range(n):
+        if erased[i]:
+            continue
+        unit = units[i]
+        if _LANDINGPAD.match(unit):
+            for j in range(i + 1, min(i + 4, n)):
+                if not units[j].startswith(_LANDINGPAD_CLAUSE):
+                    break
+                units[i] += UNIT_SEPARATOR + units[j]
+                erased[j] = True
+        elif unit.startswith("switch"):
+            for j in range(i + 1, n):
+                if _SWITCH_CASE.search(units[j]):
+                    units[i] += UNIT_SEPARATOR + units[j]
+                    erased[j] = True
+                else:
+                    units[i] += "]"
+                    break
+        elif "invoke" in unit and i + 1 < n and _INVOKE_TARGETS.match(units[i + 1]):
+            units[i] += UNIT_SEPARATOR + units[i + 1]
+            erased[i + 1] = True
+    return [i for i in range(n) if not erased[i]]
+
+
+def label_name(unit: str) -> str | None:
+    """The block name a label unit declares (``"%name"``), or ``None`` if it is no label."""
+    m = _LABEL.match(unit)
+    if m is None:
+        return None
+    return "%" + (m.group(1) if m.group(1) is not None else m.group(2))
+
+
+def _split_functions(units: tuple[str, ...]) -> Iterator[Function]:
+    i, n = 0, len(units)
+    while i < n:
+        if not units[i].startswith("define"):
+            i += 1
+            continue
+        m = _DEFINE_NAME.match(units[i])
+        name = "@" + (m.group(1) if m else f"<function at unit {i}>")
+        define, i = i, i + 1
+        blocks: list[Block] = []
+        label, body = "%<entry>", []
+        while i < n and not units[i].startswith(("define", "@", "$")) and " = type " not in units[i]:
+            declared = label_name(units[i])
+            if declared is not None:
+                if body or blocks or label != "%<entry>":
+                    blocks.append(Block(label, tuple(body)))
+                label, body = declared, []
+            else:
+                body.append(i)
+            i += 1
+        blocks.append(Block(label, tuple(body)))
+        yield Function(name, define, tuple(blocks))
+
+
+def verify_module(text: str, path: str | os.PathLike | None = None) -> None:
+    """Parse and verify IR with LLVM (llvmlite), raising :class:`IRParseError` on real errors.
+
+    llvmlite's text parser (LLVM 22) rejects some old syntax that clang-14 and older emitted
+    (e.g. ``byval`` without a type, ``inrange`` constant expressions); such files are assembled
+    by ``llvm-as-14`` and read back with ``parse_bitcode`` instead. If that tool is missing, a
+    warning is issued and the file is accepted on the text reader's judgement.
+    """
+    import llvmlite.binding as llvm
+
+    try:
+        module = llvm.parse_assembly(text, context=llvm.create_context())
+        module.verify()
+        return
+    except RuntimeError as err:
+        message = str(err)
+    m = _LLVM_ERROR_LINE.search(message)
+    line, reason = (int(m.group(1)), m.group(3)) if m else (None, message.strip().splitlines()[-1])
+    assembler = shutil.which("llvm-as-14") or shutil.which("llvm-as")
+    if assembler is None:
+        warnings.warn(f"{path or '<string>'}:{line}: llvmlite rejected this IR ({reason}) and no llvm-as "
+                      "was found to try its bitcode; trusting the text reader", stacklevel=2)
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        bitcode = os.path.join(tmp, "module.bc")
+        done = subprocess.run([assembler, "-o", bitcode], input=text.encode(), capture_output=True)
+        if done.returncode != 0:
+            raise IRParseError(f"LLVM rejects this IR: {reason}", path, line)
+        try:
+            llvm.parse_bitcode(open(bitcode, "rb").read(), context=llvm.create_context()).verify()
+        except RuntimeError as err:
+            raise IRParseError(f"LLVM rejects this IR: {str(err).strip()}", path, line) from err
+    log.info("%s: read through bitcode (llvmlite's text parser said: %s)", path, reason)

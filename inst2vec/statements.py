@@ -1,0 +1,307 @@
+"""Spell LLVM IR statement units as inst2vec statements, exactly as the published vocabulary does.
+
+``file_statements(path)`` gives the ordered statements of one ``.ll`` file; ``normalize_units``
+does the work on units read by :mod:`inst2vec.ir`: named struct types are inlined as their
+literal bodies, then identifiers and immediates are abstracted (``<%ID>``, ``<@ID>``, ``<INT>``,
+``<FLOAT>``, `` <STRING>``, ``<TYP>``). The rules, quirks included, are those of the original
+implementation (spcl/ncc, text path); docs/statements.md lists them with examples.
+
+The substitutions run over the whole text of a module at once rather than line by line; the
+patterns never cross a line, so the result is the same, many times faster.
+"""
+from __future__ import annotations
+
+import os
+import re
+from collections import Counter
+from typing import Iterable, Iterator, Sequence
+
+from inst2vec.errors import IRParseError
+from inst2vec.ir import CHUNK_BYTES, IRModule, iter_module_chunks, needs_collapse, parse_module, preprocess, read_text
+
+# ---------------------------------------------------------------------------------------------
+# Identifiers and immediates (published rules; see docs/statements.md, "Abstraction").
+_LOCAL_CHARS = r'["@\w.\-:]'
+# Hexadecimal then decimal floats run as one pass (their matches cannot overlap). Lookbehinds
+# are moved after the first literal character so the regex engine can skip ahead.
+LOCAL_ID = re.compile("%" + _LOCAL_CHARS + "+")
+GLOBAL_ID = re.compile(r'@(?<!%"@)["\w.\-$\\]+')
+_FLOAT = re.compile(r" -?(?:0[xX][hklmHKLM]?[A-Fa-f0-9]+|[0-9]+\.[0-9]+(?:e\+?-?[0-9]+)?)")
+_INT = re.compile(r" (?<!align )(?<!\[ )-?[0-9]+")
+_STRING = re.compile(r'c"(?<!\wc").+"')
+_INDEX_TYPE = re.compile(r"i\d+ ")
+# Units whose integers stay literal (indices of extract/insert); the element ones get <TYP>.
+_LITERAL_INDEX_UNITS = tuple(f"<%ID> = {op}" for op in
+                             ("extractelement", "extractvalue", "insertelement", "insertvalue"))
+_INDEX_TYPE_UNITS = ("<%ID> = extractelement", "<%ID> = insertelement")
+# Labels are dropped from the statement stream; old-style "; <label>:N" ones too.
+_LABEL_TOKEN = re.compile(r"; <label>:\d|" + _LOCAL_CHARS + "+:")
+_LABEL_LINE = re.compile(r"\n(?:; <label>:\d|" + _LOCAL_CHARS + "+:)[^\n]*")
+_UNIT_START = re.compile(r"\n(?! )")  # units are joined by "\n"; their inner lines start with " "
+
+# ---------------------------------------------------------------------------------------------
+# Named struct types (published rules; see docs/statements.md, "Struct types").
+_STRUCT_LOOKAHEAD = r"(?=[\s,*\]}])"
+_STRUCT_NAME_BARE = (
+    r'%["@\w.\-:]+(?:(?:<["@\w.\-:,<>() *]+>|\(["@\w.\-:,<> *]+\)|\w+)?::[" @\w.\-:)(]*)*'
+    r'(?:\([\w=]+\)")?'
+)
+STRUCT_NAME = re.compile(_STRUCT_NAME_BARE + _STRUCT_LOOKAHEAD)
+_STRUCT_DEFINITION = re.compile(_STRUCT_NAME_BARE + _STRUCT_LOOKAHEAD + r" = type <?{?")
+_STRUCT_DEFINITION_PARTS = re.compile("(" + _STRUCT_NAME_BARE + _STRUCT_LOOKAHEAD + r") = type (<?{?.*}?>?)$")
+
+
+def _any_of(patterns: Sequence[str], suffix: str = "") -> str:
+    """Regex alternation of ``patterns``; with ``suffix`` each alternative ends in ``suffix + " "``."""
+    if suffix:
+        return "(?:" + "|".join(p + suffix + " " for p in patterns) + ")"
+    return "(?:" + "|".join(patterns) + ")"
+
+
+_FIRST_CLASS = _any_of([r"i\d+", "half", "float", "double", "fp_128", "x86_fp80", "ppc_fp128", "<%ID>"]) + r"\**"
+_VECTOR = r"<\d+ x " + _FIRST_CLASS + ">"
+_ARRAY = r"\[\d+ x " + _FIRST_CLASS + r"\]"
+_ARRAY_OF_ARRAY = r"\[\d+ x \[\d+ x " + _FIRST_CLASS + r"\]\]"
+_FUNCTION = (_FIRST_CLASS + r" \(" + _any_of([_FIRST_CLASS, _VECTOR, _ARRAY, "..."], ",") + "*"
+             + _any_of([_FIRST_CLASS, _VECTOR, _ARRAY, "..."]) + r"\)\**")
+_ENTRY = _any_of([_FIRST_CLASS, _VECTOR, _ARRAY, _ARRAY_OF_ARRAY, _FUNCTION])
+_ENTRY_WITH_COMMA = _any_of([_FIRST_CLASS, _VECTOR, _ARRAY, _ARRAY_OF_ARRAY, _FUNCTION], ",")
+_LITERAL_STRUCT = "(<?{ " + _ENTRY_WITH_COMMA + "*" + _ENTRY + " }>?|opaque|{})"
+_LOOSE_LITERAL_STRUCT = r"<?{ [ <>{}\dx\[\]\(\)\.,\*%IDvfloatdubeipqcy]+}>?$"
+_MAX_INLINING_ROUNDS = 1000
+
+
+def build_struct_dictionary(definitions: Iterable[str]) -> dict[str, str]:
+    """Resolve named struct types to literal bodies, e.g. ``{"%struct.vec": "{ float, float }"}``.
+
+    Bodies that only hold first-class types are inlined into the others round after round;
+    a type that refers to itself (directly or through others) gets the reference replaced by
+    ``<name>_cyclic``, whose body is ``opaque``: ``%list = type { i32, %list* }`` becomes
+    ``{ i32, opaque* }``. Order and quirks follow the original, so spellings match the
+    published vocabulary.
+
+    Args:
+        definitions: units of the form ``%name = type ...`` (other units are ignored).
+
+    Raises:
+        IRParseError: the definitions cannot be resolved (the original asserted here).
+    """
+    pending: dict[str, str] = {}
+    for line in definitions:
+        if _STRUCT_DEFINITION.match(line):
+            m = _STRUCT_DEFINITION_PARTS.search(line)
+            if m:
+                pending[m.group(1)] = m.group(2)
+    literal = re.compile(_LITERAL_STRUCT)
+    to_inline = {name: body for name, body in pending.items() if literal.match(body)}
+    for name in to_inline:
+        del pending[name]
+    ready: dict[str, str] = {}
+    entries, entries_with_comma = [_ENTRY, _LITERAL_STRUCT], [_ENTRY_WITH_COMMA, _LITERAL_STRUCT + ", "]
+    use_ready, rounds, previous_size = False, 0, len(pending)
+    while pending:
+        for name, body in to_inline.items():
+            reference = _reference(name)
+            for other in list(pending):
+                if reference.search(pending[other]):
+                    pending[other] = reference.sub(lambda _m, b=body: b, pending[other])
+        if use_ready:
+            for other, snapshot in list(pending.items()):
+                for name, body in ready.items():  # each match restarts from the snapshot (original quirk)
+                    reference = _reference(name)
+                    if reference.search(snapshot):
+                        pending[other] = reference.sub(lambda _m, b=body: b, snapshot)
+        ready.update(to_inline)
+        to_inline = {}
+        if rounds < 3:
+            composite = "<?{ " + _any_of(entries_with_comma) + "*" + _any_of(entries) + " }>?"
+            entries.append(composite)
+            entries_with_comma.append(composite + ", ")
+        else:
+            composite = _LOOSE_LITERAL_STRUCT
+        composite_re = re.compile(composite)
+        for name in list(pending):
+            if composite_re.match(pending[name]):
+                to_inline[name] = pending.pop(name)
+        rounds += 1
+        if len(pending) == previous_size and rounds > 3:
+            cycle_found = _break_cycles(pending, to_inline)
+            if cycle_found:
+                use_ready = False
+            elif not use_ready:
+                use_ready = True
+            else:
+                raise IRParseError(f"cannot resolve the struct types {', '.join(sorted(pending))}")
+        previous_size = len(pending)
+        if rounds >= _MAX_INLINING_ROUNDS:
+            raise IRParseError(f"struct types still unresolved after {rounds} rounds: {', '.join(sorted(pending))}")
+    ready.update(to_inline)
+    return ready
+
+
+def _reference(name: str) -> re.Pattern:
+    return re.compile(re.escape(name) + _STRUCT_LOOKAHEAD)
+
+
+def _break_cycles(pending: dict[str, str], to_inline: dict[str, str]) -> bool:
+    """Replace self- and mutual references by ``<name>_cyclic`` (= ``opaque``); True if any."""
+    cycle_found = False
+    for name, body in list(pending.items()):
+        reference = _reference(name)
+        cyclic = name + "_cyclic"
+        if reference.search(body):
+            cycle_found = True
+            to_inline[cyclic] = "opaque"
+            pending[name] = reference.sub(lambda _m: cyclic, body)
+        if not cycle_found:
+            for other, other_body in list(pending.items()):
+                if (other, other_body) != (name, body) and reference.search(other_body):
+                    cycle_found = True
+                    to_inline[cyclic] = "opaque"
+                    pending[other] = reference.sub(lambda _m: cyclic, other_body)
+    return cycle_found
+
+
+def inline_struct_types(units: Sequence[str], struct_types: dict[str, str]) -> list[str]:
+    """Replace every named struct type in ``units`` by its literal body from ``struct_types``."""
+    if not struct_types:
+        return list(units)
+    any_name = re.compile("(?:" + "|".join(map(re.escape, sorted(struct_types, key=len, reverse=True)))
+                          + ")" + _STRUCT_LOOKAHEAD)
+    out = list(units)
+    for i, unit in enumerate(out):
+        if not any_name.search(unit):
+            continue
+        for name in STRUCT_NAME.findall(unit):
+            if name in struct_types and not _defines(name, unit):
+                unit = _reference(name).sub(lambda _m, b=struct_types[name]: b, unit)
+        out[i] = unit
+    return out
+
+
+def _defines(name: str, unit: str) -> bool:
+    """Whether ``unit`` assigns a value named like the type (``%0 = ...`` with ``%0 = type``).
+
+    The original used the name as a regex here; so do we, for identical results.
+    """
+    try:
+        return re.match(name + r"\d* = ", unit) is not None
+    except re.error:
+        return False
+
+
+def normalize_units(units: Sequence[str], struct_types: dict[str, str] | None = None) -> list[str]:
+    """Abstract statement units into inst2vec tokens, one token per unit (labels included).
+
+    Args:
+        units: statement units from :mod:`inst2vec.ir` (stripped, metadata removed).
+        struct_types: named struct bodies from :func:`build_struct_dictionary`.
+
+    Returns:
+        One token per unit, in order. Use :func:`statements_from_tokens` to drop labels.
+
+    Example:
+        >>> normalize_units(["%cmp = icmp sgt i32 %n, 10", "@g = global i32 42, align 4"])
+        ['<%ID> = icmp sgt i32 <%ID>, <INT>', '<@ID> = global i32 <INT>, align 4']
+    """
+    if not units:
+        return []
+    units = inline_struct_types(units, struct_types or {})
+    tokens = _UNIT_START.split(_abstract("\n".join(units)))
+    if len(tokens) != len(units):
+        raise AssertionError(f"unit count changed during normalisation: {len(units)} -> {len(tokens)}")
+    return tokens
+
+
+def _abstract(text: str) -> str:
+    """Abstract identifiers and immediates in units joined by newlines (empty lines allowed)."""
+    text = LOCAL_ID.sub("<%ID>", text)
+    text = GLOBAL_ID.sub("<@ID>", text)
+    text = _FLOAT.sub(" <FLOAT>", text)
+    if "> = extract" in text or "> = insert" in text:
+        text = "\n".join(_replace_integers(_UNIT_START.split(text)))
+    else:
+        text = _INT.sub(" <INT>", text)
+    if 'c"' in text:
+        text = _STRING.sub(" <STRING>", text)
+    return text
+
+
+def _replace_integers(tokens: list[str]) -> list[str]:
+    """``<INT>`` everywhere but in extract/insert units, whose element index types become ``<TYP>``."""
+    out, run = [], []
+    for token in tokens:
+        if token.startswith(_LITERAL_INDEX_UNITS):
+            if run:
+                out.append(_INT.sub(" <INT>", "\n".join(run)))
+                run = []
+            out.append(_INDEX_TYPE.sub("<TYP> ", token) if token.startswith(_INDEX_TYPE_UNITS) else token)
+        else:
+            run.append(token)
+    if run:
+        out.append(_INT.sub(" <INT>", "\n".join(run)))
+    return out
+
+
+def is_label(token: str) -> bool:
+    """Whether a token is a basic-block label (``for.body:``, ``5:``, ``; <label>:5``)."""
+    return _LABEL_TOKEN.match(token) is not None
+
+
+def statements_from_tokens(tokens: Iterable[str]) -> list[str]:
+    """Drop empty and label tokens and tidy ``; preds =`` comments, as the original's text path did."""
+    out = []
+    for token in tokens:
+        if not token or _LABEL_TOKEN.match(token):
+            continue
+        if "; preds = " in token:
+            parts = token.split("  ")
+            token = parts[0] + parts[-1] if parts[-1].startswith(" ") else parts[0] + " " + parts[-1]
+        out.append(token)
+    return out
+
+
+def text_statements(text: str, path: str | os.PathLike | None = None) -> list[str]:
+    """The ordered inst2vec statements of LLVM IR text (labels dropped).
+
+    Raises:
+        IRParseError: bad input (truncated, unknown instruction); names file and line.
+    """
+    kept, struct_lines = preprocess(text, path)
+    struct_types = build_struct_dictionary(struct_lines) if struct_lines else {}
+    if struct_types or needs_collapse(kept):
+        return module_statements(parse_module(text, path))
+    text = _LABEL_LINE.sub("\n", "\n" + _abstract(kept))
+    if "; preds = " in text:
+        return statements_from_tokens(text.split("\n"))
+    return [token for token in text.split("\n") if token]
+
+
+def module_statements(module: IRModule) -> list[str]:
+    """The inst2vec statements of an :class:`~inst2vec.ir.IRModule`, in file order."""
+    return statements_from_tokens(normalize_units(module.units, module.struct_types))
+
+
+def iter_file_statements(path: str | os.PathLike) -> Iterator[str]:
+    """Stream the inst2vec statements of a ``.ll`` file; memory stays bounded on huge files."""
+    struct_types = None
+    for piece in iter_module_chunks(path):
+        if struct_types is None:
+            struct_types = piece.struct_types
+        yield from statements_from_tokens(normalize_units(piece.units, struct_types))
+
+
+def file_statements(path: str | os.PathLike) -> list[str]:
+    """The ordered inst2vec statements of one ``.ll`` file (labels dropped).
+
+    Raises:
+        IRParseError: bad input (empty, binary, truncated, unknown instruction); names file and line.
+    """
+    if os.path.getsize(path) > CHUNK_BYTES:
+        return list(iter_file_statements(path))
+    return text_statements(read_text(path), path)
+
+
+def count_file_statements(path: str | os.PathLike) -> Counter:
+    """How often each statement occurs in one ``.ll`` file."""
+    return Counter(iter_file_statements(path))

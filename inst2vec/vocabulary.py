@@ -1,0 +1,104 @@
+"""The statement vocabulary: statement <-> index, with counts and the ``!UNK`` token.
+
+``Vocabulary.build(counts, cutoff)`` keeps statements seen more than ``cutoff`` times, in a
+deterministic order (count descending, then statement text) after ``!UNK`` at index 0.
+``Vocabulary.load`` also reads the published inst2vec vocabulary (a JSON list, ``!UNK`` last).
+"""
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from typing import Iterable, Mapping, Sequence
+
+from inst2vec.errors import VocabularyError
+from inst2vec.io import atomic_write
+
+UNKNOWN = "!UNK"
+FORMAT = "inst2vec-vocabulary"
+
+
+class Vocabulary:
+    """An ordered set of statements with their counts; unknown statements map to ``!UNK``.
+
+    Example:
+        >>> v = Vocabulary.build({"ret void": 5, "br label <%ID>": 9, "unreachable": 1}, cutoff=1)
+        >>> v.statements
+        ['!UNK', 'br label <%ID>', 'ret void']
+        >>> v.index("unreachable") == v.index("!UNK") == 0
+        True
+    """
+
+    def __init__(self, statements: Sequence[str], counts: Sequence[int] | None = None, cutoff: int | None = None):
+        if UNKNOWN not in statements:
+            raise VocabularyError(f"a vocabulary must contain {UNKNOWN!r}")
+        if len(set(statements)) != len(statements):
+            raise VocabularyError("a vocabulary lists each statement once; found duplicates")
+        if counts is not None and len(counts) != len(statements):
+            raise VocabularyError(f"{len(statements)} statements but {len(counts)} counts")
+        self.statements = list(statements)
+        self.counts = None if counts is None else [int(c) for c in counts]
+        self.cutoff = cutoff
+        self._index = {s: i for i, s in enumerate(self.statements)}
+        self.unknown_index = self._index[UNKNOWN]
+
+    @classmethod
+    def build(cls, counts: Mapping[str, int], cutoff: int = 0) -> "Vocabulary":
+        """Keep statements with ``count > cutoff``; the others are counted as ``!UNK``."""
+        if cutoff < 0:
+            raise ValueError(f"`cutoff` must be >= 0. Received: cutoff={cutoff}")
+        kept = sorted(((s, c) for s, c in counts.items() if c > cutoff and s != UNKNOWN), key=lambda sc: (-sc[1], sc[0]))
+        unknown = sum(c for s, c in counts.items() if c <= cutoff or s == UNKNOWN)
+        return cls([UNKNOWN] + [s for s, _ in kept], [unknown] + [c for _, c in kept], cutoff)
+
+    @classmethod
+    def from_statements(cls, statements: Iterable[str], cutoff: int = 0) -> "Vocabulary":
+        """Count an iterable of statements and build the vocabulary (see :meth:`build`)."""
+        return cls.build(Counter(statements), cutoff)
+
+    def __len__(self) -> int:
+        return len(self.statements)
+
+    def __contains__(self, statement: str) -> bool:
+        return statement in self._index
+
+    def __repr__(self) -> str:
+        return f"Vocabulary<{len(self)} statements, cutoff={self.cutoff}>"
+
+    def index(self, statement: str) -> int:
+        """Index of ``statement``, or of ``!UNK`` if it is not in the vocabulary."""
+        return self._index.get(statement, self.unknown_index)
+
+    def indices(self, statements: Iterable[str]) -> list[int]:
+        """Indices of many statements (unknown ones map to ``!UNK``)."""
+        get, unknown = self._index.get, self.unknown_index
+        return [get(s, unknown) for s in statements]
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the vocabulary as JSON (statements, counts, cutoff), atomically."""
+        data = {"format": FORMAT, "version": 1, "cutoff": self.cutoff, "statements": self.statements,
+                "counts": self.counts}
+        with atomic_write(path) as f:
+            json.dump(data, f, ensure_ascii=False)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "Vocabulary":
+        """Read a vocabulary saved by :meth:`save`, or the published JSON list of statements.
+
+        Raises:
+            VocabularyError: the file is not a vocabulary (names the file).
+        """
+        try:
+            with open(path, encoding="utf-8") as f:
+                data = json.load(f)
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+            raise VocabularyError(f"{os.fspath(path)}: cannot read a vocabulary: {err}") from err
+        try:
+            if isinstance(data, list):  # the published vocabulary: position = index
+                return cls(data)
+            if isinstance(data, dict) and data.get("format") == FORMAT:
+                return cls(data["statements"], data.get("counts"), data.get("cutoff"))
+        except VocabularyError as err:
+            raise VocabularyError(f"{os.fspath(path)}: {err}") from err
+        raise VocabularyError(f"{os.fspath(path)}: not an inst2vec vocabulary (expected a JSON list of statements "
+                              f"or an object with \"format\": \"{FORMAT}\")")

@@ -1,0 +1,24 @@
+"""inst2vec toolkit: learned representations of LLVM IR statements (Ben-Nun et al., NeurIPS 2018)."""
+from setuptools import find_packages, setup
+
+setup(
+    name="inst2vec-toolkit",
+    version="0.1.0",
+    description="inst2vec statements, contextual flow graphs and embeddings of LLVM IR, with downstream tasks",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.10",
+    packages=find_packages(include=["inst2vec", "inst2vec.*", "ir_corpus", "ir_corpus.*", "tasks", "tasks.*",
+                                    "train", "train.*"]),
+    package_data={"inst2vec": ["samples/*.ll", "samples/*.c"]},
+    install_requires=[
+        "llvmlite>=0.44",
+        "networkx>=3.0",
+        "numpy>=1.24",
+        "scipy>=1.10",
+        "tqdm>=4.60",
+    ],
+    extras_require={"test": ["pytest>=7"]},
+    entry_points={"console_scripts": ["inst2vec = inst2vec.cli:main"]},
+    license="BSD-3-Clause",
+)

@@ -1,0 +1,181 @@
+"""Statement normalisation: every published rule on tiny inline IR, and fidelity on real IR."""
+import glob
+
+import pytest
+
+from inst2vec.ir import parse_module
+from inst2vec.statements import (build_struct_dictionary, file_statements, module_statements, normalize_units,
+                                 text_statements)
+
+IR_STRUCTS = """\
+%struct.vec = type { float, float, %struct.inner* }
+%struct.inner = type { i32, [4 x i8] }
+%struct.list = type { i32, %struct.list* }
+
+define void @f(%struct.vec* %v) #0 {
+entry:
+  %v.addr = alloca %struct.vec*, align 8
+  %x = getelementptr inbounds %struct.vec, %struct.vec* %v, i32 0, i32 0
+  %l = alloca %struct.list, align 8
+  ret void
+}
+"""
+
+# (raw line as clang prints it, expected token) -- the published rules, one by one.
+RULES = [
+    ('@.str = private unnamed_addr constant [13 x i8] c"hello world\\0A\\00", align 1',
+     "<@ID> = private unnamed_addr constant [13 x i8]  <STRING>, align 1"),
+    ("@counter = global i32 42, align 4", "<@ID> = global i32 <INT>, align 4"),
+    ("@pi = internal constant double 3.141590e+00, align 8", "<@ID> = internal constant double <FLOAT>, align 8"),
+    ("@hexf = global float 0x3FB99999A0000000, align 4", "<@ID> = global float <FLOAT>, align 4"),
+    ("@big = global x86_fp80 0xK3FFF8000000000000000, align 16", "<@ID> = global x86_fp80 <FLOAT>, align 16"),
+    ("@neg = global double -1.500000e-03, align 8", "<@ID> = global double <FLOAT>, align 8"),
+]
+BODY_RULES = [
+    ("%0 = load float, float* %x, align 4, !tbaa !20", "<%ID> = load float, float* <%ID>, align 4"),
+    ("%mul = fmul fast float %0, 2.500000e+00", "<%ID> = fmul fast float <%ID>, <FLOAT>"),
+    ("%cmp = icmp sgt i32 %n, -10", "<%ID> = icmp sgt i32 <%ID>, <INT>"),
+    ("br i1 %cmp, label %if.then, label %if.end", "br i1 <%ID>, label <%ID>, label <%ID>"),
+    ('%call = call i32 (i8*, ...) @printf(i8* getelementptr inbounds ([13 x i8], [13 x i8]* @.str, i32 0, i32 0)) #3',
+     "<%ID> = call i32 (i8*, ...) <@ID>(i8* getelementptr inbounds ([13 x i8], [13 x i8]* <@ID>, i32 <INT>, "
+     "i32 <INT>))"),
+    ("%vec = insertelement <4 x float> undef, float %mul, i32 1",
+     "<%ID> = insertelement <4 x float> undef, float <%ID>, <TYP> 1"),
+    ("%ext = extractelement <4 x float> %vec, i64 1", "<%ID> = extractelement <4 x float> <%ID>, <TYP> 1"),
+    ("%ev = extractvalue { i64, i1 } %pair, 1", "<%ID> = extractvalue { i64, i1 } <%ID>, 1"),
+    ("%r = phi i32 [ 1, %if.then ], [ %n, %entry ]", "<%ID> = phi i32 [ 1, <%ID> ], [ <%ID>, <%ID> ]"),
+    ("ret i32 0", "ret i32 <INT>"),
+    ("store i8 0, i8* %p, align 1", "store i8 <INT>, i8* <%ID>, align 1"),
+    ("%a = alloca [10 x i32], align 16", "<%ID> = alloca [10 x i32], align 16"),
+    ("call void @llvm.dbg.declare(metadata i32* %x.addr, metadata !15, metadata !DIExpression()), !dbg !16",
+     "call void <@ID>(metadata i32* <%ID>())"),
+    ("%s = select i1 %c, i32 %a, i32 7", "<%ID> = select i1 <%ID>, i32 <%ID>, i32 <INT>"),
+]
+
+
+def _function(*lines: str) -> str:
+    return "define void @f() #0 {\nentry:\n" + "".join(f"  {line}\n" for line in lines) + "}\n"
+
+
+@pytest.mark.parametrize("raw, token", RULES)
+def test_global_rules(raw, token):
+    assert text_statements(raw + "\n") == [token]
+
+
+@pytest.mark.parametrize("raw, token", BODY_RULES)
+def test_instruction_rules(raw, token):
+    assert text_statements(_function(raw)) == ["define void <@ID>()", token]
+
+
+def test_dropped_lines_and_labels():
+    ir = """\
+; ModuleID = 'x.c'
+source_filename = "x.c"
+target datalayout = "e-m:e-i64:64"
+target triple = "x86_64-pc-linux-gnu"
+$comdat.f = comdat any
+declare i32 @printf(i8*, ...) #1
+define i32 @f(i32 %n) #0 !dbg !7 {
+entry:
+  ; a comment
+  br label %loop
+
+loop:                                             ; preds = %loop, %entry
+  br label %loop
+}
+attributes #0 = { noinline }
+!7 = !{}
+"""
+    assert text_statements(ir) == ["define i32 <@ID>(i32 <%ID>)", "br label <%ID>", "br label <%ID>"]
+
+
+def test_switch_invoke_landingpad_units():
+    ir = _function(
+        "switch i32 %x, label %d [",
+        "  i32 0, label %a",
+        "  i32 1, label %b",
+        "]",
+        "%r = invoke i32 @g(i32 1)",
+        "        to label %ok unwind label %bad",
+        "%lp = landingpad { i8*, i32 }",
+        "        cleanup",
+    )
+    assert text_statements(ir)[1:] == [
+        "switch i32 <%ID>, label <%ID> [\n i32 <INT>, label <%ID>\n i32 <INT>, label <%ID>]",
+        "<%ID> = invoke i32 <@ID>(i32 <INT>)\n to label <%ID> unwind label <%ID>",
+        "<%ID> = landingpad { i8*, i32 }\n cleanup",
+    ]
+
+
+def test_struct_types_inlined_recursive_become_opaque():
+    assert text_statements(IR_STRUCTS) == [
+        "define void <@ID>({ float, float, { i32, [4 x i8] }* }* <%ID>)",
+        "<%ID> = alloca { float, float, { i32, [4 x i8] }* }*, align 8",
+        "<%ID> = getelementptr inbounds { float, float, { i32, [4 x i8] }* }, "
+        "{ float, float, { i32, [4 x i8] }* }* <%ID>, i32 <INT>, i32 <INT>",
+        "<%ID> = alloca { i32, opaque* }, align 8",
+        "ret void",
+    ]
+    types = build_struct_dictionary(parse_module(IR_STRUCTS).struct_lines)
+    assert types["%struct.list"] == "{ i32, opaque* }"
+
+
+def test_opaque_pointers_and_modern_keywords():
+    ir = """\
+@g = dso_local global ptr null, align 8
+define dso_local noundef i32 @f(ptr noundef %p) #0 {
+  %1 = load i32, ptr %p, align 4
+  ret i32 %1
+}
+"""
+    assert text_statements(ir) == ["<@ID> = dso_local global ptr null, align 8",
+                                   "define dso_local noundef i32 <@ID>(ptr noundef <%ID>)",
+                                   "<%ID> = load i32, ptr <%ID>, align 4", "ret i32 <%ID>"]
+
+
+def test_module_and_fast_path_agree():
+    module = parse_module(IR_STRUCTS + _function(*[raw for raw, _ in BODY_RULES]).replace("@f(", "@h("))
+    assert module_statements(module) == text_statements(IR_STRUCTS + _function(
+        *[raw for raw, _ in BODY_RULES]).replace("@f(", "@h("))
+    assert normalize_units(["%cmp = icmp sgt i32 %n, 10"]) == ["<%ID> = icmp sgt i32 <%ID>, <INT>"]
+
+
+def _oov(files, vocabulary):
+    known = set(vocabulary)
+    total = unknown = 0
+    for path in files:
+        statements = file_statements(path)
+        total += len(statements)
+        unknown += sum(s not in known for s in statements)
+    return unknown, total
+
+
+@pytest.mark.slow
+def test_devmap_oov_matches_original(data_root, published_vocabulary):
+    """The original pipeline leaves 8,929 of 191,501 statements out of vocabulary on devmap."""
+    files = sorted(glob.glob(str(data_root / "devmap" / "kernels_ir" / "*.ll")))
+    assert len(files) == 685
+    assert _oov(files, published_vocabulary) == (8929, 191501)
+
+
+def test_threadcoarsening_oov_matches_original(data_root, published_vocabulary):
+    """... and 118 of 1,331 on the thread-coarsening kernels."""
+    files = sorted(glob.glob(str(data_root / "threadcoarsening" / "kernels_ir" / "*.ll")))
+    assert len(files) == 17
+    assert _oov(files, published_vocabulary) == (118, 1331)
+
+
+def test_real_kernel_exact_statements(data_root):
+    path = data_root / "devmap" / "kernels_ir" / "amd-app-sdk-3.0-BinomialOption-binomial_options.ll"
+    statements = file_statements(path)
+    assert statements[:6] == [
+        "define spir_kernel void <@ID>(i32, <4 x float>* nocapture readonly, <4 x float>* nocapture, "
+        "<4 x float>* nocapture, <4 x float>* nocapture) local_unnamed_addr",
+        "<%ID> = tail call i64 <@ID>(i32 <INT>)",
+        "<%ID> = trunc i64 <%ID> to i32",
+        "<%ID> = tail call i64 <@ID>(i32 <INT>)",
+        "<%ID> = and i64 <%ID>, <INT>",
+        "<%ID> = getelementptr inbounds <4 x float>, <4 x float>* <%ID>, i64 <%ID>",
+    ]
+    assert "<%ID> = insertelement <4 x float> undef, float <%ID>, <TYP> 0" in statements
+    assert "<%ID> = fsub float <FLOAT>, <%ID>" in statements
