@@ -50,6 +50,8 @@ _INVOKE_TARGETS = re.compile(r'to label %["@\w.\-:]+ unwind label %["@\w.\-:]+')
 # Structure: labels, definitions and the opcode of an instruction.
 _LABEL = re.compile(r'(?:; <label>:(\d+)|("[^"]*"|[-\w.$]+):)')
 _DEFINE_NAME = re.compile(r'define [^@]*@("[^"]*"|[-\w.$\\]+)')
+#: Syntax older LLVMs wrote that LLVM 22 (and llvm-as-14) reject: untyped byval/sret, inrange, debug info.
+_OLD_SYNTAX_MARKERS = (" byval ", " byval,", " sret ", " sret,", "inrange", "!DI", "metadata ")
 _LLVM_ERROR_LINE = re.compile(r"<string>:(\d+):(\d+): error: (.*)")
 
 
@@ -280,7 +282,7 @@ def preprocess(text: str, path: str | os.PathLike | None = None, first_line: int
         lines = ["" if " = type " in line else line for line in lines]
     kept = "\n".join(lines)
     if check:
-        _check_instructions(kept, path, first_line)
+        _check_instructions(text[1:], kept, path, first_line)
     return kept, struct_lines
 
 
@@ -328,15 +330,23 @@ def _check_functions_closed(text: str, path, first_line: int) -> None:
                        "(truncated file?)", path, open_at)
 
 
-def _check_instructions(kept: str, path, first_line: int) -> None:
-    """Every line that is no label, global or definition must start with a known opcode."""
+def _check_instructions(raw: str, kept: str, path, first_line: int) -> None:
+    """Every kept line must be a label, global, definition or known instruction inside a function."""
     if not _BAD_LINE.search("\n" + kept):
         return
-    for i, line in enumerate(kept.split("\n")):
-        m = _FIRST_WORD.match("\n" + line)
-        word = m.group(1) if m else None
-        if word and word not in OPCODES and word not in _CONTINUATION_WORDS:
+    in_function = False
+    for i, (original, line) in enumerate(zip(raw.split("\n"), kept.split("\n"))):
+        if original.startswith("define"):
+            in_function = True
+        elif original.startswith("}"):
+            in_function = False
+        if not line or not _BAD_LINE.match("\n" + line):
+            continue
+        if in_function:
+            word = _FIRST_WORD.match("\n" + line).group(1)
             raise IRParseError(f"unknown instruction '{word}' (line: \"{_shorten(line)}\")", path, i + first_line)
+        raise IRParseError(f"not LLVM IR; expected a global, a type or a function definition "
+                           f"(line: \"{_shorten(line)}\")", path, i + first_line)
 
 
 def needs_collapse(kept: str) -> bool:
@@ -441,10 +451,10 @@ def _split_functions(units: tuple[str, ...]) -> Iterator[Function]:
 def verify_module(text: str, path: str | os.PathLike | None = None) -> None:
     """Parse and verify IR with LLVM (llvmlite), raising :class:`IRParseError` on real errors.
 
-    llvmlite's text parser (LLVM 22) rejects some old syntax that clang-14 and older emitted
-    (e.g. ``byval`` without a type, ``inrange`` constant expressions); such files are assembled
-    by ``llvm-as-14`` and read back with ``parse_bitcode`` instead. If that tool is missing, a
-    warning is issued and the file is accepted on the text reader's judgement.
+    llvmlite's text parser (LLVM 22) rejects some syntax that clang-14 and older emitted; such
+    files are assembled by ``llvm-as-14`` and read back with ``parse_bitcode`` instead. Where that
+    fails too and the failing line holds syntax of older LLVMs (``byval`` without a type,
+    ``inrange``, old debug info), a warning is issued and the text reader's judgement stands.
     """
     import llvmlite.binding as llvm
 
@@ -464,10 +474,18 @@ def verify_module(text: str, path: str | os.PathLike | None = None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         bitcode = os.path.join(tmp, "module.bc")
         done = subprocess.run([assembler, "-o", bitcode], input=text.encode(), capture_output=True)
-        if done.returncode != 0:
-            raise IRParseError(f"LLVM rejects this IR: {reason}", path, line)
-        try:
-            llvm.parse_bitcode(open(bitcode, "rb").read(), context=llvm.create_context()).verify()
-        except RuntimeError as err:
-            raise IRParseError(f"LLVM rejects this IR: {str(err).strip()}", path, line) from err
-    log.info("%s: read through bitcode (llvmlite's text parser said: %s)", path, reason)
+        if done.returncode == 0:
+            with open(bitcode, "rb") as f:
+                data = f.read()
+            try:
+                llvm.parse_bitcode(data, context=llvm.create_context()).verify()
+            except RuntimeError as err:
+                raise IRParseError(f"LLVM rejects this IR: {str(err).strip()}", path, line) from err
+            log.info("%s: read through bitcode (llvmlite's text parser said: %s)", path, reason)
+            return
+    failing = text.split("\n")[line - 1] if line else ""
+    if any(marker in failing for marker in _OLD_SYNTAX_MARKERS):
+        warnings.warn(f"{path or '<string>'}:{line}: LLVM 22 no longer reads this older syntax ({reason}); "
+                      "trusting the text reader", stacklevel=2)
+        return
+    raise IRParseError(f"LLVM rejects this IR: {reason}", path, line)

@@ -20,7 +20,7 @@ from typing import Iterable
 
 import networkx as nx
 
-from inst2vec.ir import Function, IRModule, label_name
+from inst2vec.ir import Function, IRModule
 from inst2vec.statements import normalize_units
 
 ROOT = "@0"

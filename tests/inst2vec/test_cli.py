@@ -1,0 +1,95 @@
+"""The inst2vec command: batch runs go on past bad files, exit 1, and leave no partial output."""
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from inst2vec.cli import main
+from inst2vec.statements import file_statements
+from inst2vec.vocabulary import Vocabulary
+
+IR_GOOD = "define void @f() #0 {\n  ret void\n}\n"
+IR_BAD = "define void @f() #0 {\n  frobnicate void\n}\n"
+
+
+@pytest.fixture
+def ir_dir(tmp_path, data_root):
+    folder = tmp_path / "ir"
+    folder.mkdir()
+    for name in ("mt.ll", "sgemm.ll", "reduce.ll"):
+        (folder / name).write_bytes((data_root / "threadcoarsening" / "kernels_ir" / name).read_bytes())
+    return folder
+
+
+def test_statements_jsonl(ir_dir, capsys):
+    assert main(["statements", str(ir_dir), "--format", "jsonl", "--no-progress"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["file"] for r in rows] == sorted(str(p) for p in ir_dir.iterdir())
+    assert rows[0]["statements"] == file_statements(rows[0]["file"])
+    assert rows[0]["n_statements"] == len(rows[0]["statements"])
+
+
+def test_statements_text_parallel(ir_dir, capsys):
+    assert main(["statements", str(ir_dir), "-j", "2", "--no-progress"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == f"; file {sorted(ir_dir.iterdir())[0]}" and len(out) == 3 + sum(
+        len(file_statements(p)) for p in ir_dir.iterdir())
+
+
+def test_batch_goes_on_past_bad_files(ir_dir, tmp_path, capsys):
+    (ir_dir / "bad.ll").write_text(IR_BAD)
+    (ir_dir / "empty.ll").write_text("")
+    out = tmp_path / "out.jsonl"
+    code = main(["statements", str(ir_dir), str(tmp_path / "missing.ll"), "--format", "jsonl", "-o", str(out)])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert f"error: {ir_dir / 'bad.ll'}:2: unknown instruction 'frobnicate'" in err
+    assert f"error: {ir_dir / 'empty.ll'}: empty file" in err
+    assert "missing.ll: no such file" in err and "skipped 3 of 6 file(s); 3 done" in err
+    assert len(out.read_text().splitlines()) == 3
+
+
+def test_vocab_build_and_pairs(ir_dir, tmp_path, capsys):
+    vocab = tmp_path / "vocab.json"
+    assert main(["vocab", "build", str(ir_dir), "-o", str(vocab), "--cutoff", "1"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    v = Vocabulary.load(vocab)
+    assert summary["vocabulary"] == len(v) and v.cutoff == 1 and min(v.counts[1:]) >= 2
+    pairs = tmp_path / "pairs.npz"
+    assert main(["pairs", str(ir_dir), "--vocab", str(vocab), "--subsample", "0", "-o", str(pairs)]) == 0
+    data = np.load(pairs)
+    assert len(data["target"]) == len(data["context"]) == json.loads(capsys.readouterr().out)["pairs"] > 0
+    assert data["target"].max() < len(v)
+
+
+def test_xfg_command(ir_dir, tmp_path, capsys):
+    out = tmp_path / "g.json"
+    assert main(["xfg", str(ir_dir / "mt.ll"), "-o", str(out)]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["weakly_connected"] and json.loads(out.read_text())["edges"]
+    assert main(["xfg", str(ir_dir / "mt.ll"), "-o", str(tmp_path / "g.txt")]) == 2
+    assert "error: XFG output must end in .graphml or .json" in capsys.readouterr().err
+
+
+def test_failed_run_leaves_no_output(tmp_path, capsys):
+    bad = tmp_path / "bad.ll"
+    bad.write_text(IR_BAD)
+    assert main(["xfg", str(bad), "-o", str(tmp_path / "g.graphml")]) == 2
+    assert "bad.ll:2: unknown instruction" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.ll"]
+
+
+def test_wrong_flags_and_help():
+    run = lambda *a: subprocess.run([sys.executable, "-m", "inst2vec.cli", *a], capture_output=True, text=True)
+    assert run("vocab", "build", "x.ll", "-o", "v.json", "--cutoff", "many").returncode == 2
+    assert "invalid int value" in run("vocab", "build", "x.ll", "-o", "v.json", "--cutoff", "many").stderr
+    assert run("statements", "--help").returncode == 0
+    assert "usage: inst2vec" in run().stderr
+
+
+def test_demo(capsys):
+    assert main(["demo"]) == 0
+    out = capsys.readouterr().out
+    assert "4 functions, 92 statements" in out and "weakly connected: True" in out

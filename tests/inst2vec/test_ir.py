@@ -1,0 +1,144 @@
+"""Reading IR: bad input gets a clear error naming file and line; huge files are read in pieces."""
+import glob
+
+import pytest
+
+import inst2vec.ir as ir
+from inst2vec.errors import IRParseError
+from inst2vec.ir import parse_module, read_module, verify_module
+from inst2vec.statements import file_statements, iter_file_statements
+
+IR_OK = """\
+define i32 @f(i32 %n) #0 {
+entry:
+  %cmp = icmp sgt i32 %n, 0
+  br i1 %cmp, label %yes, label %no
+
+yes:
+  ret i32 1
+
+no:
+  ret i32 0
+}
+"""
+IR_TRUNCATED = IR_OK[: IR_OK.index("yes:")]
+IR_UNKNOWN_INSTRUCTION = IR_OK.replace("%cmp = icmp sgt i32 %n, 0", "%cmp = frobnicate i32 %n, 0")
+IR_NOT_IR = "hello world\nthis is not LLVM IR\n"
+IR_NESTED_DEFINE = IR_TRUNCATED + IR_OK
+
+
+def _write(tmp_path, name, data):
+    path = tmp_path / name
+    path.write_bytes(data if isinstance(data, bytes) else data.encode())
+    return path
+
+
+def test_read_module_structure(tmp_path):
+    module = read_module(_write(tmp_path, "ok.ll", IR_OK))
+    assert module.units[0] == "define i32 @f(i32 %n)"
+    assert module.lines[:3] == (1, 2, 3)
+    (function,) = module.functions
+    assert function.name == "@f"
+    assert [b.label for b in function.blocks] == ["%entry", "%yes", "%no"]
+    assert [module.units[i] for i in function.blocks[1].units] == ["ret i32 1"]
+
+
+@pytest.mark.parametrize("name, data, line, message", [
+    ("empty.ll", b"", None, "empty file"),
+    ("blank.ll", b"  \n\n", None, "empty file"),
+    ("junk.ll", b"\x7fELF\x02\x01\x01\x00\x00garbage", 1, "binary data"),
+    ("bitcode.ll", b"BC\xc0\xde\x35\x14\x00\x00", None, "LLVM bitcode"),
+    ("latin1.ll", IR_OK.replace("entry:", "entr\xe9e:").encode("latin-1"), 2, "not UTF-8"),
+    ("truncated.ll", IR_TRUNCATED, 1, "not closed"),
+    ("unknown.ll", IR_UNKNOWN_INSTRUCTION, 3, "unknown instruction 'frobnicate'"),
+    ("notir.ll", IR_NOT_IR, 1, "not LLVM IR"),
+    ("nested.ll", IR_NESTED_DEFINE, 6, "new function starts"),
+])
+def test_bad_input_names_file_and_line(tmp_path, name, data, line, message):
+    path = _write(tmp_path, name, data)
+    with pytest.raises(IRParseError, match=message) as caught:
+        file_statements(path)
+    error = caught.value
+    assert error.path == str(path) and error.line == line
+    assert str(error).startswith(f"{path}:{line}:" if line else f"{path}:")
+    with pytest.raises(IRParseError):
+        read_module(path)
+
+
+def test_windows_line_endings(tmp_path):
+    path = _write(tmp_path, "crlf.ll", IR_OK.replace("\n", "\r\n"))
+    assert file_statements(path) == file_statements(_write(tmp_path, "lf.ll", IR_OK))
+
+
+def test_huge_file_is_read_in_pieces_with_same_result(tmp_path, monkeypatch, data_root):
+    """A file larger than CHUNK_BYTES is cut at function ends; statements are identical."""
+    source = data_root / "devmap" / "kernels_ir" / "rodinia-3.1-lavaMD-kernel_gpu_opencl.ll"  # has struct types
+    text = source.read_text()
+    body = text[text.index("\ndefine") + 1:]
+    big = _write(tmp_path, "big.ll", text + "".join(body.replace("@kernel_gpu_opencl", f"@k{i}") for i in range(20)))
+    whole = file_statements(big)
+    monkeypatch.setattr(ir, "CHUNK_BYTES", 4096)
+    pieces = list(ir.iter_module_chunks(big, chunk_bytes=4096))
+    assert len(pieces) > 5
+    assert all(p.struct_lines == pieces[0].struct_lines for p in pieces)
+    assert list(iter_file_statements(big)) == whole
+    assert pieces[3].lines[0] > pieces[2].lines[-1]  # line numbers continue across pieces
+
+
+def test_truncated_huge_file_still_reported(tmp_path):
+    path = _write(tmp_path, "big_truncated.ll", IR_OK * 200 + IR_TRUNCATED)
+    with pytest.raises(IRParseError, match="not closed") as caught:
+        list(ir.iter_module_chunks(path, chunk_bytes=1000))
+    assert caught.value.line == 200 * IR_OK.count("\n") + 1
+
+
+def test_verify_accepts_real_ir_and_reports_llvm_errors(data_root):
+    path = data_root / "devmap" / "kernels_ir" / "amd-app-sdk-3.0-BinomialOption-binomial_options.ll"
+    read_module(path, verify=True)
+    with pytest.raises(IRParseError, match=r"LLVM rejects this IR") as caught:
+        verify_module(IR_OK.replace("ret i32 1", "ret i64 1"), "bad.ll")
+    assert caught.value.line == 7
+
+
+def test_verify_falls_back_to_text_reader_for_old_syntax(data_root):
+    """LLVM 22 (and llvm-as-14) reject Apple LLVM 5's `byval` without a type: a warning, not a failure."""
+    path = data_root / "devmap" / "kernels_ir" / "rodinia-3.1-lavaMD-kernel_gpu_opencl.ll"
+    with pytest.warns(UserWarning, match=r"lavaMD-kernel_gpu_opencl\.ll:17: LLVM 22 no longer reads"):
+        module = read_module(path, verify=True)
+    assert module.functions[0].name == "@kernel_gpu_opencl"
+
+
+def test_every_devmap_file_reads_and_every_function_has_blocks(data_root):
+    files = sorted(glob.glob(str(data_root / "devmap" / "kernels_ir" / "*.ll")))
+    for path in files[::25]:
+        module = read_module(path)
+        assert module.functions and all(f.blocks for f in module.functions)
+
+
+def test_parse_module_from_memory_has_no_path():
+    with pytest.raises(IRParseError, match=r"^<string>:3: unknown instruction"):
+        parse_module(IR_UNKNOWN_INSTRUCTION)
+
+
+CPP_VIRTUAL = """\
+struct Base { virtual int f() { return 1; } virtual ~Base() {} };
+struct Derived : Base { int f() override { return 2; } };
+int use(Base *b) { return b->f(); }
+int main() { Derived d; return use(&d); }
+"""
+
+
+def test_verify_reads_clang14_inrange_through_bitcode(tmp_path):
+    """clang-14 writes `inrange` vtable GEPs that llvmlite's text parser rejects; bitcode reads them."""
+    import subprocess
+
+    source = _write(tmp_path, "v.cpp", CPP_VIRTUAL)
+    out = tmp_path / "v.ll"
+    subprocess.run(["clang++-14", "-S", "-emit-llvm", "-O0", str(source), "-o", str(out)], check=True)
+    assert "inrange" in out.read_text()
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no fallback warning: the bitcode route verified it
+        module = read_module(out, verify=True)
+    assert {f.name for f in module.functions} >= {"@main", "@_Z3useP4Base"}

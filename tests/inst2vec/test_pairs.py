@@ -1,0 +1,65 @@
+"""Context pairs: dual graph, widths, the original's two subsampling bugs fixed, determinism."""
+from collections import Counter
+
+import networkx as nx
+import pytest
+
+from inst2vec.ir import parse_module
+from inst2vec.pairs import context_pairs, dual_graph, subsample_pairs
+from inst2vec.vocabulary import UNKNOWN, Vocabulary
+from inst2vec.xfg import build_xfg
+
+
+def _chain(*statements):
+    """An XFG that is a path a -> b -> c ...: statement k joins node k and node k+1."""
+    graph = nx.MultiDiGraph()
+    for k, stmt in enumerate(statements):
+        graph.add_edge(f"n{k}", f"n{k + 1}", stmt=stmt, flow="data", index=k, line=k + 1)
+    return graph
+
+
+def test_dual_graph_links_statements_sharing_a_node():
+    adjacency, statements = dual_graph(_chain("A", "B", "C"))
+    assert statements == ["A", "B", "C"]
+    assert adjacency.toarray().tolist() == [[False, True, False], [True, False, True], [False, True, False]]
+
+
+def test_context_width():
+    graph = _chain("A", "B", "C", "D")
+    assert context_pairs(graph, width=1) == Counter({("A", "B"): 1, ("B", "A"): 1, ("B", "C"): 1, ("C", "B"): 1,
+                                                     ("C", "D"): 1, ("D", "C"): 1})
+    two = context_pairs(graph, width=2)
+    assert two[("A", "C")] == 1 and two[("A", "D")] == 0
+    assert context_pairs(graph, width=3)[("A", "D")] == 1
+    with pytest.raises(ValueError, match="width"):
+        context_pairs(graph, width=0)
+
+
+def test_equal_statements_and_unknown_pairs_are_skipped_but_rows_go_on():
+    """(!UNK, !UNK) is skipped with `continue`: the later pairs of the row survive (original: `break`)."""
+    graph = _chain("X", "Y", "A", "Z")
+    vocabulary = Vocabulary.build({"A": 5, "Z": 5})
+    pairs = context_pairs(graph, width=3, vocabulary=vocabulary)
+    assert (UNKNOWN, UNKNOWN) not in pairs
+    assert pairs[(UNKNOWN, "A")] == 2 and pairs[(UNKNOWN, "Z")] == 2 and pairs[("A", "Z")] == 1
+
+
+def test_subsampling_formula_and_determinism():
+    pairs = Counter({("A", "B"): 400, ("B", "A"): 100})
+    # N = 500, t = 1e-3: keep = sqrt(0.5/400) = 0.0354 for (A, B), sqrt(0.5/100) = 0.0707 for (B, A)
+    drawn = subsample_pairs(pairs, threshold=1e-3, seed=7)
+    assert drawn == subsample_pairs(pairs, threshold=1e-3, seed=7)
+    n_ab = sum(1 for p in drawn if p in {("A", "B"), ("B", "A")})
+    expected = 2 * (400 * (0.5 / 400) ** 0.5 + 100 * (0.5 / 100) ** 0.5)  # both directions, 42.4
+    assert abs(n_ab - expected) < 4 * expected ** 0.5
+    assert sorted(subsample_pairs(Counter({("A", "B"): 2}), threshold=0)) == [("A", "B"), ("A", "B"), ("B", "A"),
+                                                                              ("B", "A")]
+    with pytest.raises(ValueError, match="threshold"):
+        subsample_pairs(pairs, threshold=-1)
+
+
+def test_pairs_of_a_real_module(data_root):
+    module = parse_module((data_root / "threadcoarsening" / "kernels_ir" / "mt.ll").read_text())
+    pairs = context_pairs(build_xfg(module))
+    assert pairs and all(t != c for t, c in pairs)
+    assert all(pairs[(t, c)] == pairs[(c, t)] for t, c in pairs)  # the dual graph is undirected

@@ -1,0 +1,47 @@
+"""Vocabulary: cutoff, deterministic order, JSON round trip, the published file, clear errors."""
+import json
+
+import pytest
+
+from inst2vec.errors import VocabularyError
+from inst2vec.vocabulary import UNKNOWN, Vocabulary
+
+
+def test_build_order_and_cutoff():
+    v = Vocabulary.build({"b": 3, "a": 3, "c": 7, "rare": 2, "once": 1}, cutoff=2)
+    assert v.statements == [UNKNOWN, "c", "a", "b"]
+    assert v.counts == [3, 7, 3, 3]
+    assert v.index("rare") == v.index(UNKNOWN) == 0 and v.indices(["a", "zzz"]) == [2, 0]
+    assert "a" in v and "rare" not in v and len(v) == 4
+
+
+def test_round_trip(tmp_path):
+    v = Vocabulary.from_statements(["x", "y", "y", "z\n w"], cutoff=0)
+    v.save(tmp_path / "v.json")
+    w = Vocabulary.load(tmp_path / "v.json")
+    assert (w.statements, w.counts, w.cutoff) == (v.statements, v.counts, v.cutoff)
+
+
+def test_published_vocabulary(data_root):
+    v = Vocabulary.load(data_root / "inst2vec-published" / "vocabulary.json")
+    assert len(v) == 8565 and v.unknown_index == 8564
+    assert v.index("<%ID> = alloca i32, align 4") < 8564
+
+
+@pytest.mark.parametrize("content, message", [
+    ("{not json", "cannot read"),
+    (json.dumps({"hello": 1}), "not an inst2vec vocabulary"),
+    (json.dumps(["a", "b"]), "must contain '!UNK'"),
+    (json.dumps(["a", "a", "!UNK"]), "duplicates"),
+])
+def test_bad_files(tmp_path, content, message):
+    path = tmp_path / "v.json"
+    path.write_text(content)
+    with pytest.raises(VocabularyError, match=message) as caught:
+        Vocabulary.load(path)
+    assert str(path) in str(caught.value)
+
+
+def test_negative_cutoff():
+    with pytest.raises(ValueError, match=r"cutoff=-1"):
+        Vocabulary.build({"a": 1}, cutoff=-1)
