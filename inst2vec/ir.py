@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 
 #: Files larger than this are normalised in pieces of about this size, cut at function ends,
 #: so memory stays bounded on very large files.
-CHUNK_BYTES = 32 * 1024 * 1024
+CHUNK_BYTES = 8 * 1024 * 1024
 
 #: Separator the original used inside multi-line statements (``"\n "``).
 UNIT_SEPARATOR = "\n "
@@ -266,7 +266,7 @@ def preprocess(text: str, path: str | os.PathLike | None = None, first_line: int
     """
     text = "\n" + text
     if check:
-        _check_functions_closed(text, path, first_line)
+        check_functions_closed(text, path, first_line)
     text = _DROPPED_LINE.sub("\n", text)
     if "call void asm" in text:
         text = _ASM_LINE.sub("\n", text)
@@ -277,7 +277,7 @@ def preprocess(text: str, path: str | os.PathLike | None = None, first_line: int
                                     text)
     lines = [_clean_line(line) if "!" in line or "#" in line else line.strip() for line in text[1:].split("\n")]
     struct_lines: tuple[str, ...] = ()
-    if any(" = type " in line for line in lines):
+    if " = type " in text:
         struct_lines = tuple(line for line in lines if " = type " in line)
         lines = ["" if " = type " in line else line for line in lines]
     kept = "\n".join(lines)
@@ -302,9 +302,15 @@ def _clean_line(line: str) -> str:
     return line
 
 
-def _check_functions_closed(text: str, path, first_line: int) -> None:
-    """Every ``define`` must be closed by a ``}`` line before the next one and before the end."""
-    marks = _FUNCTION_BRACKETS.findall(text)  # ``text`` starts with "\n"
+def check_functions_closed(text: str, path: str | os.PathLike | None = None, first_line: int = 1) -> None:
+    """Every ``define`` must be closed by a ``}`` line before the next one and before the end.
+
+    Raises:
+        IRParseError: naming the line of the unclosed ``define`` (or of the next one).
+    """
+    if not text.startswith("\n"):
+        text = "\n" + text
+    marks = _FUNCTION_BRACKETS.findall(text)
     expected = "define"
     for mark in marks:
         if mark == "}":
@@ -330,9 +336,14 @@ def _check_functions_closed(text: str, path, first_line: int) -> None:
                        "(truncated file?)", path, open_at)
 
 
+def has_bad_line(kept: str) -> bool:
+    """Whether a preprocessed line is none of: label, global, definition, known instruction."""
+    return _BAD_LINE.search("\n" + kept) is not None
+
+
 def _check_instructions(raw: str, kept: str, path, first_line: int) -> None:
     """Every kept line must be a label, global, definition or known instruction inside a function."""
-    if not _BAD_LINE.search("\n" + kept):
+    if not has_bad_line(kept):
         return
     in_function = False
     for i, (original, line) in enumerate(zip(raw.split("\n"), kept.split("\n"))):

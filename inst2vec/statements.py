@@ -17,7 +17,8 @@ from collections import Counter
 from typing import Iterable, Iterator, Sequence
 
 from inst2vec.errors import IRParseError
-from inst2vec.ir import CHUNK_BYTES, IRModule, iter_module_chunks, needs_collapse, parse_module, preprocess, read_text
+from inst2vec.ir import (CHUNK_BYTES, IRModule, check_functions_closed, has_bad_line, iter_module_chunks,
+                         needs_collapse, parse_module, preprocess, read_text)
 
 # ---------------------------------------------------------------------------------------------
 # Identifiers and immediates (published rules; see docs/statements.md, "Abstraction").
@@ -261,12 +262,64 @@ def statements_from_tokens(tokens: Iterable[str]) -> list[str]:
     return out
 
 
-def text_statements(text: str, path: str | os.PathLike | None = None) -> list[str]:
+class StatementCache:
+    """Memo of raw IR line -> statement, shared across the files of a batch.
+
+    Identical lines recur across files (the same kernel at other optimisation levels or problem
+    sizes, shared headers), and a line's statement depends on the line alone when its file has no
+    named struct types and no multi-line statements; only such files use the cache, so results
+    are the same with or without it. Holds at most ``max_lines`` lines (then starts afresh).
+
+    Example:
+        >>> cache = StatementCache()
+        >>> text_statements("@g = global i32 42, align 4", cache=cache)
+        ['<@ID> = global i32 <INT>, align 4']
+        >>> len(cache)
+        1
+    """
+
+    def __init__(self, max_lines: int = 2_000_000):
+        self.max_lines = max_lines
+        self._tokens: dict[str, str] = {}
+
+    def __len__(self) -> int:
+        return len(self._tokens)
+
+    def statements(self, text: str, path: str | os.PathLike | None = None) -> list[str] | None:
+        """The statements of ``text`` through the cache, or ``None`` if the file cannot use it."""
+        if " = type " in text or "switch" in text or "invoke" in text or "landingpad" in text:
+            return None
+        check_functions_closed(text, path)
+        lines = text.split("\n")
+        tokens = self._tokens
+        misses = [line for line in dict.fromkeys(lines) if line not in tokens]
+        if misses:
+            kept, _ = preprocess("\n".join(misses), path, check=False)
+            if has_bad_line(kept):
+                return None  # the uncached path reports the error with its line number
+            if len(tokens) + len(misses) > self.max_lines:
+                tokens.clear()
+            for line, token in zip(misses, _abstract(kept).split("\n")):
+                tokens[line] = statements_from_tokens([token])[0] if token and not _LABEL_TOKEN.match(token) else ""
+        return [token for token in map(tokens.__getitem__, lines) if token]
+
+
+def text_statements(text: str, path: str | os.PathLike | None = None,
+                    cache: StatementCache | None = None) -> list[str]:
     """The ordered inst2vec statements of LLVM IR text (labels dropped).
+
+    Args:
+        text: the IR.
+        path: named in error messages.
+        cache: a :class:`StatementCache` shared by the files of a batch (same result, faster).
 
     Raises:
         IRParseError: bad input (truncated, unknown instruction); names file and line.
     """
+    if cache is not None:
+        cached = cache.statements(text, path)
+        if cached is not None:
+            return cached
     kept, struct_lines = preprocess(text, path)
     struct_types = build_struct_dictionary(struct_lines) if struct_lines else {}
     if struct_types or needs_collapse(kept):
@@ -291,15 +344,19 @@ def iter_file_statements(path: str | os.PathLike) -> Iterator[str]:
         yield from statements_from_tokens(normalize_units(piece.units, struct_types))
 
 
-def file_statements(path: str | os.PathLike) -> list[str]:
+def file_statements(path: str | os.PathLike, cache: StatementCache | None = None) -> list[str]:
     """The ordered inst2vec statements of one ``.ll`` file (labels dropped).
+
+    Args:
+        path: the file.
+        cache: an optional :class:`StatementCache` shared across a batch of files.
 
     Raises:
         IRParseError: bad input (empty, binary, truncated, unknown instruction); names file and line.
     """
     if os.path.getsize(path) > CHUNK_BYTES:
         return list(iter_file_statements(path))
-    return text_statements(read_text(path), path)
+    return text_statements(read_text(path), path, cache)
 
 
 def count_file_statements(path: str | os.PathLike) -> Counter:

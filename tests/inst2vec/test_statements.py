@@ -179,3 +179,28 @@ def test_real_kernel_exact_statements(data_root):
     ]
     assert "<%ID> = insertelement <4 x float> undef, float <%ID>, <TYP> 0" in statements
     assert "<%ID> = fsub float <FLOAT>, <%ID>" in statements
+
+
+def test_cache_gives_identical_statements(data_root):
+    from inst2vec.statements import StatementCache
+
+    cache = StatementCache()
+    files = sorted(glob.glob(str(data_root / "devmap" / "kernels_ir" / "*.ll")))[::4]
+    files += sorted(glob.glob(str(data_root / "threadcoarsening" / "kernels_ir" / "*.ll")))
+    for path in files + files:  # second round: every line comes from the cache
+        assert file_statements(path, cache) == file_statements(path), path
+    assert 0 < len(cache) < sum(len(open(p).read().splitlines()) for p in files)
+
+
+def test_cache_reports_errors_like_uncached(tmp_path):
+    from inst2vec.errors import IRParseError
+    from inst2vec.statements import StatementCache
+
+    cache = StatementCache(max_lines=3)
+    good = "define void @f() #0 {\n  ret void\n}\n"
+    assert text_statements(good, cache=cache) == ["define void <@ID>()", "ret void"]
+    for bad, line in ((good.replace("ret void", "frob void"), 2), (good[:-2], 1)):
+        with pytest.raises(IRParseError) as caught:
+            text_statements(bad, "x.ll", cache=cache)
+        assert caught.value.line == line
+    assert len(cache) <= 3

@@ -3,6 +3,7 @@ import glob
 from collections import Counter
 
 import llvmlite.binding as llvm
+import networkx as nx
 import pytest
 
 from inst2vec.ir import parse_module, read_module
@@ -70,6 +71,18 @@ def test_flow_rules():
     external = [(u, v) for u, v, d in graph.edges(data=True) if d["stmt"] == "call void <@ID>(i32 <%ID>)"]
     assert ("@caller:%x", external[0][1]) in external and ("@ext", external[0][1]) in external
     assert graph.nodes["@caller:%then"]["kind"] == "label" and graph.nodes[ROOT]["kind"] == "root"
+
+
+def test_graph_equals_one_built_with_networkx_calls():
+    graph = build_xfg(parse_module(IR_FLOWS))
+    reference = nx.MultiDiGraph()
+    reference.add_nodes_from(graph.nodes(data=True))
+    reference.add_edges_from(graph.edges(data=True))
+    assert nx.utils.graphs_equal(graph, reference)
+    assert list(graph.edges(keys=True)) == list(reference.edges(keys=True))
+    assert graph.number_of_edges("@0", "@g") == 1
+    graph.add_edge("@0", "@g", stmt="x")  # still an ordinary, mutable networkx graph
+    assert graph.number_of_edges("@0", "@g") == 2
 
 
 def test_every_statement_is_on_an_edge_and_graph_is_connected():
