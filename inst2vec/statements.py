@@ -268,7 +268,8 @@ class StatementCache:
     Identical lines recur across files (the same kernel at other optimisation levels or problem
     sizes, shared headers), and a line's statement depends on the line alone when its file has no
     named struct types and no multi-line statements; only such files use the cache, so results
-    are the same with or without it. Holds at most ``max_lines`` lines (then starts afresh).
+    are the same with or without it. Holds at most ``max_lines`` lines (then starts afresh), or
+    the distinct lines of one file where that file alone has more.
 
     Example:
         >>> cache = StatementCache()
