@@ -106,9 +106,9 @@ def _batch(args, function, description: str) -> tuple[list[FileResult], int]:
 
 
 def _statements(args) -> int:
-    from inst2vec.statements import file_statements
+    from inst2vec.statements import StatementCache, file_statements
 
-    done, n_failed = _batch(args, file_statements, "statements")
+    done, n_failed = _batch(args, functools.partial(file_statements, cache=StatementCache()), "statements")
     lines = []
     for result in done:
         if args.format == "jsonl":
@@ -140,12 +140,12 @@ def _xfg(args) -> int:
 
 
 def _vocab_build(args) -> int:
-    from inst2vec.statements import count_file_statements
+    from inst2vec.statements import StatementCache, count_file_statements
     from inst2vec.vocabulary import Vocabulary
 
     if args.cutoff < 0:
         raise Inst2vecError(f"--cutoff must be >= 0. Received: --cutoff {args.cutoff}")
-    done, n_failed = _batch(args, count_file_statements, "counting")
+    done, n_failed = _batch(args, functools.partial(count_file_statements, cache=StatementCache()), "counting")
     counts: Counter = Counter()
     for result in done:
         counts.update(result.value)

@@ -446,8 +446,9 @@ def _split_functions(units: tuple[str, ...]) -> Iterator[Function]:
         define, i = i, i + 1
         blocks: list[Block] = []
         label, body = "%<entry>", []
-        while i < n and not units[i].startswith(("define", "@", "$")) and " = type " not in units[i]:
-            declared = label_name(units[i])
+        while i < n and not units[i].startswith(("define", "@", "$")):  # struct lines are not units
+            unit = units[i]
+            declared = label_name(unit) if ":" in unit and unit[0] != "%" else None
             if declared is not None:
                 if body or blocks or label != "%<entry>":
                     blocks.append(Block(label, tuple(body)))

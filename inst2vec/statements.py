@@ -360,6 +360,6 @@ def file_statements(path: str | os.PathLike, cache: StatementCache | None = None
     return text_statements(read_text(path), path, cache)
 
 
-def count_file_statements(path: str | os.PathLike) -> Counter:
+def count_file_statements(path: str | os.PathLike, cache: StatementCache | None = None) -> Counter:
     """How often each statement occurs in one ``.ll`` file."""
-    return Counter(iter_file_statements(path))
+    return Counter(file_statements(path, cache))

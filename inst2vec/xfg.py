@@ -159,7 +159,8 @@ class _XfgBuilder:
         prefix = function.name + ":"
         block = self._node(prefix + label, "label")
         defined_here: set[str] = set()
-        edge = self._edge
+        add = self.edges.append
+        edge = lambda source, target, index, flow: add((source, target, index, flow))  # noqa: E731
         for i in units:
             unit = self.module.units[i]
             m = _HEAD.match(unit)
