@@ -10,7 +10,7 @@ setup(
     python_requires=">=3.10",
     packages=find_packages(include=["inst2vec", "inst2vec.*", "ir_corpus", "ir_corpus.*", "tasks", "tasks.*",
                                     "train", "train.*"]),
-    package_data={"inst2vec": ["samples/*.ll", "samples/*.c"]},
+    package_data={"inst2vec": ["samples/*.ll", "samples/*.c"], "ir_corpus": ["shims/*.h"]},
     install_requires=[
         "llvmlite>=0.44",
         "networkx>=3.0",

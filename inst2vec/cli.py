@@ -76,6 +76,27 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="random seed of the subsampling")
     p.set_defaults(run=_pairs)
 
+    corpus = commands.add_parser("corpus", help="build LLVM IR corpora with clang-14").add_subparsers(
+        title="corpus commands", required=True, metavar="COMMAND")
+    p = corpus.add_parser("build", help="compile C/C++/OpenCL sources (folders or .tar.gz) to IR, resumably")
+    p.add_argument("sources", nargs="*", metavar="SOURCE",
+                   help="folders or .tar.gz archives, one suite each (default: every archive in "
+                        "DATA_ROOT/ir-corpus-sources)")
+    p.add_argument("-o", "--output", required=True, help="corpus folder (ir/, manifest.jsonl, sources/)")
+    p.add_argument("--variants", default="O0,O2",
+                   help="comma-separated: an optimisation level with optional -f options, e.g. "
+                        "O0,O1,O2,O3,O3-ffast-math (default O0,O2)")
+    p.add_argument("-j", "--jobs", type=int, default=0, help="worker processes (default 0: all cores)")
+    p.add_argument("--timeout", type=float, default=60.0, help="seconds clang may take per file (default 60)")
+    p.add_argument("--limit", type=int, help="at most this many sources per suite")
+    p.add_argument("--data-root", help="data sets folder (default $INST2VEC_DATA or ../shared/data)")
+    p.add_argument("--no-progress", dest="progress", action="store_false", default=None, help="no progress bar")
+    p.set_defaults(run=_corpus_build)
+    p = corpus.add_parser("stats", help="print the per-suite table of a built corpus")
+    p.add_argument("corpus", help="corpus folder")
+    p.add_argument("--json", action="store_true", help="one JSON object per suite")
+    p.set_defaults(run=_corpus_stats)
+
     p = commands.add_parser("demo", help="normalise and graph the bundled IR sample and print a summary")
     p.add_argument("--file", default=str(SAMPLES / "sample.ll"), help="IR file (default: the bundled sample)")
     p.set_defaults(run=_demo)
@@ -179,6 +200,38 @@ def _pairs(args) -> int:
     print(json.dumps({"output": args.output, "files": len(done), "skipped": n_failed, "pairs": len(targets),
                       "vocabulary": len(vocabulary), "width": args.width, "subsample": args.subsample}))
     return 1 if n_failed else 0
+
+
+def _corpus_build(args) -> int:
+    from inst2vec.data import data_path, data_root
+    from ir_corpus import Variant, build_corpus, format_table
+
+    try:
+        variants = [Variant.parse(v) for v in args.variants.split(",") if v]
+    except ValueError as err:
+        raise Inst2vecError(f"--variants: {err}") from err
+    sources = args.sources or sorted(str(p) for p in data_path(data_root(args.data_root), "ir-corpus-sources")
+                                     .glob("*.tar.gz"))
+    report = build_corpus(sources, args.output, variants, args.jobs, args.timeout, args.progress, limit=args.limit)
+    for error in report.input_errors:
+        print(f"error: {error}", file=sys.stderr)
+    print(format_table(report.table))
+    total = report.table[-1]
+    print(f"{report.compiled} compilations now, {report.reused} reused from an earlier run; "
+          f"{report.wall_seconds:.1f} s wall; {report.compiled / max(report.wall_seconds, 1e-9):.1f} files/s, "
+          f"{total['ir_lines'] / max(report.wall_seconds, 1e-9):,.0f} IR lines/s; our own per-file work "
+          f"{100 * report.overhead:.1f} % of clang's time")
+    return 1 if report.input_errors else 0
+
+
+def _corpus_stats(args) -> int:
+    from ir_corpus import Manifest, corpus_table, format_table
+
+    if not Manifest(args.corpus).path.exists():
+        raise Inst2vecError(f"{args.corpus}: no manifest.jsonl here; build the corpus with `inst2vec corpus build`")
+    table = corpus_table(args.corpus)
+    print("\n".join(json.dumps(row) for row in table) if args.json else format_table(table))
+    return 0
 
 
 def _demo(args) -> int:

@@ -98,20 +98,19 @@ def build_struct_dictionary(definitions: Iterable[str]) -> dict[str, str]:
     for name in to_inline:
         del pending[name]
     ready: dict[str, str] = {}
+    references = _References()
     entries, entries_with_comma = [_ENTRY, _LITERAL_STRUCT], [_ENTRY_WITH_COMMA, _LITERAL_STRUCT + ", "]
     use_ready, rounds, previous_size = False, 0, len(pending)
     while pending:
         for name, body in to_inline.items():
-            reference = _reference(name)
             for other in list(pending):
-                if reference.search(pending[other]):
-                    pending[other] = reference.sub(lambda _m, b=body: b, pending[other])
+                if references.search(name, pending[other]):
+                    pending[other] = references.sub(name, body, pending[other])
         if use_ready:
             for other, snapshot in list(pending.items()):
                 for name, body in ready.items():  # each match restarts from the snapshot (original quirk)
-                    reference = _reference(name)
-                    if reference.search(snapshot):
-                        pending[other] = reference.sub(lambda _m, b=body: b, snapshot)
+                    if references.search(name, snapshot):
+                        pending[other] = references.sub(name, body, snapshot)
         ready.update(to_inline)
         to_inline = {}
         if rounds < 3:
@@ -126,7 +125,7 @@ def build_struct_dictionary(definitions: Iterable[str]) -> dict[str, str]:
                 to_inline[name] = pending.pop(name)
         rounds += 1
         if len(pending) == previous_size and rounds > 3:
-            cycle_found = _break_cycles(pending, to_inline)
+            cycle_found = _break_cycles(pending, to_inline, references)
             if cycle_found:
                 use_ready = False
             elif not use_ready:
@@ -140,26 +139,50 @@ def build_struct_dictionary(definitions: Iterable[str]) -> dict[str, str]:
     return ready
 
 
-def _reference(name: str) -> re.Pattern:
-    return re.compile(re.escape(name) + _STRUCT_LOOKAHEAD)
+_DELIMITERS = frozenset(" \t\n\r\f\v,*]}")  # what may follow a type name (the original's lookahead)
 
 
-def _break_cycles(pending: dict[str, str], to_inline: dict[str, str]) -> bool:
+class _References:
+    """Occurrences of a type name followed by a delimiter, as ``re.escape(name) + (?=[\\s,*\\]}])``
+    finds them, with ``str.find`` (no regex to compile per name: files can hold thousands)."""
+
+    @staticmethod
+    def _positions(name: str, text: str) -> Iterator[int]:
+        size, at = len(name), text.find(name)
+        while at != -1:
+            end = at + size
+            if end < len(text) and text[end] in _DELIMITERS:
+                yield at
+                at = text.find(name, end)
+            else:
+                at = text.find(name, at + 1)
+
+    def search(self, name: str, text: str) -> bool:
+        return name in text and next(self._positions(name, text), None) is not None
+
+    def sub(self, name: str, body: str, text: str) -> str:
+        pieces, last = [], 0
+        for at in self._positions(name, text):
+            pieces += (text[last:at], body)
+            last = at + len(name)
+        return "".join(pieces) + text[last:] if pieces else text
+
+
+def _break_cycles(pending: dict[str, str], to_inline: dict[str, str], references: _References) -> bool:
     """Replace self- and mutual references by ``<name>_cyclic`` (= ``opaque``); True if any."""
     cycle_found = False
     for name, body in list(pending.items()):
-        reference = _reference(name)
         cyclic = name + "_cyclic"
-        if reference.search(body):
+        if references.search(name, body):
             cycle_found = True
             to_inline[cyclic] = "opaque"
-            pending[name] = reference.sub(lambda _m: cyclic, body)
+            pending[name] = references.sub(name, cyclic, body)
         if not cycle_found:
             for other, other_body in list(pending.items()):
-                if (other, other_body) != (name, body) and reference.search(other_body):
+                if (other, other_body) != (name, body) and references.search(name, other_body):
                     cycle_found = True
                     to_inline[cyclic] = "opaque"
-                    pending[other] = reference.sub(lambda _m: cyclic, other_body)
+                    pending[other] = references.sub(name, cyclic, other_body)
     return cycle_found
 
 
@@ -167,28 +190,38 @@ def inline_struct_types(units: Sequence[str], struct_types: dict[str, str]) -> l
     """Replace every named struct type in ``units`` by its literal body from ``struct_types``."""
     if not struct_types:
         return list(units)
-    any_name = re.compile("(?:" + "|".join(map(re.escape, sorted(struct_types, key=len, reverse=True)))
-                          + ")" + _STRUCT_LOOKAHEAD)
+    references, definitions = _References(), _Definitions()
     out = list(units)
     for i, unit in enumerate(out):
-        if not any_name.search(unit):
+        if "%" not in unit:
             continue
-        for name in STRUCT_NAME.findall(unit):
-            if name in struct_types and not _defines(name, unit):
-                unit = _reference(name).sub(lambda _m, b=struct_types[name]: b, unit)
+        # Each name once: the original substituted again per occurrence (quadratic on long
+        # initializers); a repeat is a no-op, since a body never holds its own name.
+        for name in dict.fromkeys(STRUCT_NAME.findall(unit)):
+            if name in struct_types and not definitions.defines(name, unit):
+                unit = references.sub(name, struct_types[name], unit)
         out[i] = unit
     return out
 
 
-def _defines(name: str, unit: str) -> bool:
-    """Whether ``unit`` assigns a value named like the type (``%0 = ...`` with ``%0 = type``).
+class _Definitions(dict):
+    """Whether a unit assigns a value named like a type (``%0 = ...`` with ``%0 = type``).
 
-    The original used the name as a regex here; so do we, for identical results.
+    The original used the type name as a regex here (``.`` matching any character); so do we,
+    for identical results. Patterns are compiled once per name.
     """
-    try:
-        return re.match(name + r"\d* = ", unit) is not None
-    except re.error:
-        return False
+
+    def __missing__(self, name: str) -> re.Pattern | None:
+        try:
+            pattern = re.compile(name + r"\d* = ")
+        except re.error:
+            pattern = None
+        self[name] = pattern
+        return pattern
+
+    def defines(self, name: str, unit: str) -> bool:
+        pattern = self[name]
+        return pattern is not None and pattern.match(unit) is not None
 
 
 def normalize_units(units: Sequence[str], struct_types: dict[str, str] | None = None) -> list[str]:

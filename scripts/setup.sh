@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Set up everything the toolkit needs on a fresh Debian 12 machine: clang-14 and llvm-14 (apt),
+# Set up everything the toolkit needs on a fresh Debian 12 machine: clang-14, llvm-14, OpenCL headers (apt),
 # and a virtual environment .venv with the package and its Python dependencies. Idempotent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 packages=()
 command -v clang-14 >/dev/null 2>&1 || packages+=(clang-14)
 command -v llvm-as-14 >/dev/null 2>&1 || packages+=(llvm-14)
+[ -e /usr/include/CL/cl.h ] || packages+=(opencl-headers)  # host code of the OpenCL suites
+compgen -G "/usr/lib/llvm-14/lib/clang/*/include/omp.h" >/dev/null || packages+=(libomp-14-dev)  # OpenMP suites
 python3 -c "import ensurepip, venv" >/dev/null 2>&1 || packages+=(python3-venv)
 if ((${#packages[@]})); then
   sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"

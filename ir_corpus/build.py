@@ -1,0 +1,152 @@
+"""Build an LLVM IR corpus: compile every source in every variant, in parallel, resumably, deduplicated."""
+from __future__ import annotations
+
+import os
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator, Sequence
+
+from ir_corpus.compile import CLANG, DEFAULT_VARIANTS, Variant, clang_version, compile_flags, compile_source, file_sha256
+from ir_corpus.manifest import Manifest, corpus_table
+from ir_corpus.sources import Source, find_sources
+
+
+@dataclass
+class BuildReport:
+    """What a build did: the per-suite table, errors for unreadable inputs, and timings."""
+
+    table: list[dict]
+    input_errors: list[str] = field(default_factory=list)
+    compiled: int = 0  # compilations run now (not reused from an earlier run)
+    reused: int = 0
+    wall_seconds: float = 0.0
+    clang_seconds: float = 0.0  # summed over compilations run now
+    worker_seconds: float = 0.0  # the same compilations, including our own work around clang
+
+    @property
+    def overhead(self) -> float:
+        """Our own per-file work as a fraction of clang's time."""
+        return (self.worker_seconds - self.clang_seconds) / self.clang_seconds if self.clang_seconds else 0.0
+
+
+def _ir_path(source: Source, variant: Variant) -> str:
+    return os.path.join("ir", source.suite, f"{source.relpath}.{variant.name}.ll")
+
+
+def _compile_job(job: tuple[Source, Variant, str, float, str]) -> dict:
+    source, variant, output, timeout, clang = job
+    start = time.perf_counter()
+    try:
+        record = compile_source(source, variant, output, timeout, clang)
+    except OSError as err:  # disk full, permissions: this file fails, the build goes on
+        record = {"source": source.relpath, "suite": source.suite, "variant": variant.name,
+                  "language": source.language, "status": "failed", "error": f"{type(err).__name__}: {err}"}
+    record["worker_seconds"] = round(time.perf_counter() - start, 4)
+    return record
+
+
+def build_corpus(inputs: Sequence[str | os.PathLike], out_dir: str | os.PathLike,
+                 variants: Sequence[Variant] = DEFAULT_VARIANTS, jobs: int = 0, timeout: float = 60.0,
+                 progress: bool | None = None, clang: str = CLANG, limit: int | None = None) -> BuildReport:
+    """Compile all C/C++/OpenCL sources of ``inputs`` into ``out_dir/ir`` and record them in the manifest.
+
+    Args:
+        inputs: directories or ``.tar.gz`` archives; each is one suite (named after it).
+        out_dir: the corpus folder (``ir/``, ``sources/`` for unpacked archives, ``manifest.jsonl``).
+        variants: compilation variants (default ``-O0`` and ``-O2``).
+        jobs: worker processes (0: all cores).
+        timeout: seconds clang may take per file before the file is marked failed.
+        limit: at most this many sources per suite (the first in path order), for small corpora.
+
+    A second run reuses every record whose source, flags and compiler are unchanged (and whose IR
+    is still there). IR whose statements equal an earlier file's is kept once: later copies are
+    recorded as ``duplicate`` of it and not written.
+
+    Raises:
+        CompilerError: clang-14 is missing or of another version.
+    """
+    start = time.perf_counter()
+    version = clang_version(clang)
+    out_dir = Path(out_dir)
+    sources, errors = find_sources(list(inputs), out_dir / "sources")
+    if limit is not None:
+        kept, per_suite = [], {}
+        for source in sources:
+            per_suite[source.suite] = per_suite.get(source.suite, 0) + 1
+            if per_suite[source.suite] <= limit:
+                kept.append(source)
+        sources = kept
+    manifest = Manifest(out_dir)
+    tasks, todo = [], []
+    for source in sources:
+        digest = file_sha256(source.path)
+        for variant in variants:
+            output = _ir_path(source, variant)
+            old = manifest.records.get((source.suite, source.relpath, variant.name))
+            reusable = (old is not None and old.get("source_sha256") == digest and old.get("clang") == version
+                        and old.get("flags", compile_flags(source, variant)) == compile_flags(source, variant)
+                        and (old["status"] != "ok" or (out_dir / old["ir"]).exists()))
+            tasks.append((source, variant, output, digest, old if reusable else None))
+            if not reusable:
+                todo.append((source, variant, str(out_dir / output), timeout, clang))
+    report = BuildReport(table=[], input_errors=errors)
+    seen: dict[str, str] = {}
+    for (source, variant, output, digest, old), record in zip(tasks, _run(todo, tasks, jobs, progress)):
+        if record is None:  # reused from an earlier run
+            record = old
+            report.reused += 1
+            if record["status"] == "duplicate" and record.get("duplicate_of") not in seen.values():
+                record = None  # its original may be gone: compile again next run
+        else:
+            report.compiled += 1
+            report.clang_seconds += record.get("seconds", 0.0)
+            report.worker_seconds += record.get("worker_seconds", 0.0)
+            record.update(source_sha256=digest, clang=version)
+            if record["status"] == "ok":
+                record["ir"] = output
+        if record is None:
+            continue
+        if record["status"] in ("ok", "duplicate") and record.get("statements_sha256") in seen \
+                and seen[record["statements_sha256"]] != record.get("ir", record.get("duplicate_of")):
+            if record["status"] == "ok":
+                (out_dir / record.pop("ir")).unlink(missing_ok=True)
+            record.update(status="duplicate", duplicate_of=seen[record["statements_sha256"]])
+        elif record["status"] == "ok":
+            seen[record["statements_sha256"]] = record["ir"]
+        if record is not old:
+            manifest.add(record)
+    manifest.save()
+    report.table = corpus_table(out_dir, manifest)
+    report.wall_seconds = time.perf_counter() - start
+    return report
+
+
+def _run(todo: list, tasks: list, jobs: int, progress: bool | None) -> Iterator[dict | None]:
+    """Results in task order: ``None`` for a reused task, else the compile record."""
+    jobs = jobs if jobs > 0 else (os.cpu_count() or 1)
+    if progress is None:
+        progress = sys.stderr.isatty()
+    bar = None
+    if progress and todo:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(todo), unit="file", desc="compiling", file=sys.stderr)
+    pool = ProcessPoolExecutor(max_workers=jobs) if jobs > 1 and len(todo) > 1 else None
+    try:
+        results = pool.map(_compile_job, todo, chunksize=4) if pool else map(_compile_job, todo)
+        for task in tasks:
+            if task[4] is not None:
+                yield None
+                continue
+            record = next(results)
+            if bar:
+                bar.update()
+            yield record
+    finally:
+        if pool:
+            pool.shutdown(cancel_futures=True)
+        if bar:
+            bar.close()

@@ -1,0 +1,188 @@
+"""Compile one source file to textual LLVM IR with clang-14, the way the corpus needs it.
+
+Flags come from the language, the file's folders (include paths) and a small per-suite table of
+defines; each source is compiled once per :class:`Variant` (optimisation level, fast-math).
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from inst2vec.errors import Inst2vecError
+from inst2vec.statements import file_statements
+from ir_corpus.sources import Source
+
+CLANG = "clang-14"
+REQUIRED_MAJOR = 14
+
+SHIMS = Path(__file__).parent / "shims"  # headers the suites include but do not ship (libcecl.h)
+_HOST = ["-fopenmp", "-DCL_TARGET_OPENCL_VERSION=120", "-DCL_USE_DEPRECATED_OPENCL_1_2_APIS",
+         f"-idirafter{SHIMS}"]
+LANGUAGE_FLAGS = {
+    "c": ["-x", "c", "-std=gnu11", *_HOST],
+    "c++": ["-x", "c++", "-std=c++14", "-Wno-c++11-narrowing", *_HOST],
+    "opencl": ["-x", "cl", "-cl-std=CL1.2", "-Xclang", "-finclude-default-header"],
+}
+
+#: Defines that whole suites need to compile; kept small and readable.
+SUITE_DEFINES = {
+    "gpgpu-npb-3.3": ["-DCLASS='S'"],  # NPB kernels pick their problem size by class
+    "gpgpu-parboil-0.2": ["-DBLOCK_SIZE=16"],
+    "gpgpu-rodinia-3.1": ["-DBLOCK_SIZE=16", "-DRD_WG_SIZE_0=16", "-DRD_WG_SIZE=16"],
+    "gpgpu-shoc-1.1.5": ["-DSINGLE_PRECISION"],
+    "gpgpu-nvidia-4.2": ["-DBLOCK_SIZE=16"],
+    "polybench-acc": ["-DPOLYBENCH_USE_C99_PROTO"],
+    "rodinia-3.1-full": ["-DBLOCK_SIZE=16", "-DRD_WG_SIZE_0=16", "-DRD_WG_SIZE=16"],
+}
+#: Flags common to every compilation: textual IR, no warnings, stop at the first error.
+COMMON_FLAGS = ["-S", "-emit-llvm", "-w", "-ferror-limit=1", "-fno-color-diagnostics"]
+_INCLUDE_FOLDERS = ("include", "inc", "common", "util", "utils", "utilities", "src")
+
+#: The header ncc put in front of every POJ-104 program (task/classifyapp/header.cpp).
+POJ104_HEADER = ("#include <cstdio>\n#include <cstdlib>\n#include <cmath>\n#include <cstring>\n"
+                 "#include <iostream>\nusing namespace std;\n")
+_VOID_MAIN = re.compile(r"\bvoid\s+main\s*\(")
+_UNTYPED_MAIN = re.compile(r"^(\s*)main\s*\(", re.MULTILINE)
+
+
+class CompilerError(Inst2vecError, RuntimeError):
+    """clang-14 is missing or is not version 14."""
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A compilation variant: a name (used in file names) and its clang flags."""
+
+    name: str
+    flags: tuple[str, ...]
+
+    @classmethod
+    def parse(cls, spec: str) -> "Variant":
+        """``"O2"`` -> -O2; ``"O3-ffast-math"`` -> -O3 -ffast-math (options joined by ``-f``)."""
+        if not re.fullmatch(r"O[0-3sz](-f[a-z][-a-z0-9]*)*", spec):
+            raise ValueError(f"a variant is an optimisation level with optional -f options, e.g. O2 or "
+                             f"O3-ffast-math. Received: {spec!r}")
+        level, *options = spec.split("-f")
+        return cls(spec, (f"-{level}",) + tuple(f"-f{o}" for o in options))
+
+
+DEFAULT_VARIANTS = (Variant.parse("O0"), Variant.parse("O2"))
+
+
+def clang_version(clang: str = CLANG) -> str:
+    """The first line of ``clang --version``; checks that it is clang 14.
+
+    Raises:
+        CompilerError: the compiler is missing or another version.
+    """
+    if shutil.which(clang) is None:
+        raise CompilerError(f"{clang} not found: install it with `apt-get install -y clang-14` "
+                            "(scripts/setup.sh does)")
+    line = subprocess.run([clang, "--version"], capture_output=True, text=True, check=True).stdout.splitlines()[0]
+    m = re.search(r"version (\d+)\.", line)
+    if not m or int(m.group(1)) != REQUIRED_MAJOR:
+        raise CompilerError(f"{clang} is {line!r}; the corpus needs clang {REQUIRED_MAJOR} (typed pointers)")
+    return line
+
+
+def include_flags(source: Source) -> list[str]:
+    """``-I`` for the file's folder, its parents up to the suite root, and their include-like subfolders."""
+    root = Path(source.root).resolve()
+    folder = Path(source.path).resolve().parent
+    folders = []
+    while True:
+        folders.append(folder)
+        folders += [folder / name for name in _INCLUDE_FOLDERS if (folder / name).is_dir()]
+        if folder == root or root not in folder.parents:
+            break
+        folder = folder.parent
+    return [f"-I{f}" for f in dict.fromkeys(folders)]
+
+
+def compile_flags(source: Source, variant: Variant) -> list[str]:
+    """All clang flags for one source and variant (without input and output)."""
+    return (LANGUAGE_FLAGS[source.language] + list(variant.flags) + SUITE_DEFINES.get(source.suite, [])
+            + include_flags(source) + COMMON_FLAGS)
+
+
+def prepare_poj104(text: str) -> str:
+    """ncc's POJ-104 recipe: the usual header in front, ``void main`` -> ``int main``, untyped ``main`` typed."""
+    text = _VOID_MAIN.sub("int main(", text)
+    text = _UNTYPED_MAIN.sub(r"\1int main(", text)
+    return POJ104_HEADER + text
+
+
+def compile_source(source: Source, variant: Variant, output: str, timeout: float = 60.0,
+                   clang: str = CLANG) -> dict:
+    """Compile ``source`` to ``output`` (written only on success) and describe the result.
+
+    Returns:
+        A manifest record: ``status`` (ok / failed / skipped), ``error`` (one line), ``flags``,
+        ``seconds`` (clang's wall time), and for ``ok`` the IR's ``sha256``, ``statements_sha256``,
+        ``n_statements``, ``n_lines``.
+    """
+    record = {"source": source.relpath, "suite": source.suite, "variant": variant.name,
+              "language": source.language, "status": "failed", "error": None}
+    if source.language == "cuda":
+        record.update(status="skipped", error="CUDA needs the CUDA toolkit's headers, which clang-14 does not "
+                                              "ship; not compiled")
+        return record
+    flags = compile_flags(source, variant)
+    record["flags"] = flags
+    os.makedirs(os.path.dirname(output), exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="inst2vec-cc-") as tmp:
+        input_path = source.path
+        if source.suite.startswith("poj104"):
+            input_path = os.path.join(tmp, Path(source.relpath).name)
+            with open(source.path, encoding="utf-8", errors="replace") as f:
+                text = prepare_poj104(f.read())
+            with open(input_path, "w", encoding="utf-8") as f:
+                f.write(text)
+        ir_tmp = os.path.join(tmp, "out.ll")
+        start = time.perf_counter()
+        try:
+            done = subprocess.run([clang, *flags, input_path, "-o", ir_tmp], capture_output=True, text=True,
+                                  timeout=timeout, errors="replace")
+        except subprocess.TimeoutExpired:
+            record.update(error=f"timeout: clang ran longer than {timeout:g} s", seconds=round(timeout, 3))
+            return record
+        record["seconds"] = round(time.perf_counter() - start, 4)
+        if done.returncode != 0:
+            record["error"] = _first_error(done.stderr) or f"clang exited with status {done.returncode}"
+            return record
+        try:
+            statements = file_statements(ir_tmp)
+        except Inst2vecError as err:
+            record["error"] = f"IR not readable: {str(err).replace(ir_tmp, 'out.ll')}"
+            return record
+        with open(ir_tmp, "rb") as f:
+            data = f.read()
+        record.update(status="ok", sha256=hashlib.sha256(data).hexdigest(),
+                      statements_sha256=hashlib.sha256("\n".join(statements).encode()).hexdigest(),
+                      n_statements=len(statements), n_lines=data.count(b"\n"))
+        shutil.move(ir_tmp, output + ".tmp")
+        os.replace(output + ".tmp", output)
+    return record
+
+
+def _first_error(stderr: str) -> str | None:
+    for line in stderr.splitlines():
+        if "error:" in line:
+            return line.split("error:", 1)[1].strip()[:300]
+    return None
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """The sha256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

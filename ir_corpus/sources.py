@@ -1,0 +1,100 @@
+"""Find the C, C++, OpenCL and CUDA sources of a corpus: directories, or ``.tar.gz`` archives unpacked safely."""
+from __future__ import annotations
+
+import os
+import shutil
+import tarfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from inst2vec.errors import DataNotFoundError, Inst2vecError
+
+#: Source file suffixes and their language.
+LANGUAGES = {".c": "c", ".cc": "c++", ".cpp": "c++", ".cxx": "c++", ".cl": "opencl", ".cu": "cuda"}
+_UNPACKED_MARK = ".unpacked"
+
+
+class SourceError(Inst2vecError, OSError):
+    """A corpus source (directory or archive) cannot be read."""
+
+
+@dataclass(frozen=True)
+class Source:
+    """One source file of a suite: ``root / relpath`` is the file, ``suite`` names its collection."""
+
+    suite: str
+    root: str
+    relpath: str
+
+    @property
+    def path(self) -> str:
+        return os.path.join(self.root, self.relpath)
+
+    @property
+    def language(self) -> str:
+        return LANGUAGES[Path(self.relpath).suffix.lower()]
+
+
+def suite_name(path: str | os.PathLike) -> str:
+    """``gpgpu-npb-3.3.tar.gz`` -> ``gpgpu-npb-3.3``; a directory keeps its name."""
+    name = Path(path).name
+    for suffix in (".tar.gz", ".tgz", ".tar"):
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
+def unpack_archive(archive: str | os.PathLike, into: str | os.PathLike) -> Path:
+    """Unpack ``archive`` into ``into/<suite>`` once (kept for later runs); only regular files and folders.
+
+    Members with absolute paths, ``..`` or links are refused, so an archive cannot write outside.
+
+    Raises:
+        SourceError: the archive cannot be read (names it).
+    """
+    target = Path(into) / suite_name(archive)
+    if (target / _UNPACKED_MARK).exists():
+        return target
+    if target.exists():
+        shutil.rmtree(target)
+    partial = target.with_name(target.name + ".partial")
+    if partial.exists():
+        shutil.rmtree(partial)
+    try:
+        with tarfile.open(archive, "r:*") as tar:
+            members = [m for m in tar.getmembers() if (m.isfile() or m.isdir()) and _safe(m.name)]
+            tar.extractall(partial, members=members, filter="data")
+    except (tarfile.TarError, OSError, EOFError) as err:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise SourceError(f"{os.fspath(archive)}: cannot unpack: {err}") from err
+    partial.rename(target)
+    (target / _UNPACKED_MARK).touch()
+    return target
+
+
+def _safe(name: str) -> bool:
+    parts = Path(name).parts
+    return not Path(name).is_absolute() and ".." not in parts
+
+
+def find_sources(inputs: list[str | os.PathLike], unpack_dir: str | os.PathLike) -> tuple[list[Source], list[str]]:
+    """All source files of the inputs (directories or archives), sorted by suite and path.
+
+    Returns:
+        ``(sources, errors)``: the files, and a message for each input that could not be read.
+    """
+    sources, errors = [], []
+    for item in inputs:
+        path = Path(item)
+        try:
+            if not path.exists():
+                raise DataNotFoundError(f"{path}: no such file or directory")
+            root = path if path.is_dir() else unpack_archive(path, unpack_dir)
+        except Inst2vecError as err:
+            errors.append(str(err))
+            continue
+        suite = suite_name(path)
+        for file in sorted(root.rglob("*")):
+            if file.suffix.lower() in LANGUAGES and file.is_file():
+                sources.append(Source(suite, str(root), str(file.relative_to(root))))
+    return sources, errors
