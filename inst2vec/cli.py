@@ -76,6 +76,21 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="random seed of the subsampling")
     p.set_defaults(run=_pairs)
 
+    p = commands.add_parser("evaluate-embeddings", help="analogy and semantic-distance tests of embeddings")
+    p.add_argument("embeddings", help="'published' or an embeddings folder (vocabulary.json + embeddings.npy)")
+    p.add_argument("--questions", help="analogy questions TSV (default: the published set, "
+                                      "DATA_ROOT/../anchors/ncc/derived/analogy_questions_published_vocab.tsv)")
+    p.add_argument("--data-root", help="data sets folder (default $INST2VEC_DATA or ../shared/data)")
+    p.add_argument("--json", action="store_true", help='print {"analogy": ..., "semantic_distance": ...}')
+    p.set_defaults(run=_evaluate_embeddings)
+
+    p = commands.add_parser("lookup", help="the vector of a statement, or its nearest neighbours")
+    p.add_argument("statement", help="an inst2vec statement, e.g. '<%%ID> = add i32 <%%ID>, <INT>'")
+    p.add_argument("--embeddings", default="published", help="'published' (default) or an embeddings folder")
+    p.add_argument("--data-root", help="data sets folder (default $INST2VEC_DATA or ../shared/data)")
+    p.add_argument("-k", "--neighbours", type=int, default=0, help="print the k nearest statements instead")
+    p.set_defaults(run=_lookup)
+
     corpus = commands.add_parser("corpus", help="build LLVM IR corpora with clang-14").add_subparsers(
         title="corpus commands", required=True, metavar="COMMAND")
     p = corpus.add_parser("build", help="compile C/C++/OpenCL sources (folders or .tar.gz) to IR, resumably")
@@ -200,6 +215,49 @@ def _pairs(args) -> int:
     print(json.dumps({"output": args.output, "files": len(done), "skipped": n_failed, "pairs": len(targets),
                       "vocabulary": len(vocabulary), "width": args.width, "subsample": args.subsample}))
     return 1 if n_failed else 0
+
+
+def _published_questions(root) -> Path:
+    return Path(root).parent / "anchors" / "ncc" / "derived" / "analogy_questions_published_vocab.tsv"
+
+
+def _evaluate_embeddings(args) -> int:
+    from inst2vec.data import data_root
+    from inst2vec.embeddings import load
+    from inst2vec.evaluation import evaluate_analogies, read_analogies, semantic_distance
+
+    root = data_root(args.data_root)
+    embeddings = load(args.embeddings, root)
+    analogy = evaluate_analogies(embeddings, read_analogies(args.questions or _published_questions(root)))
+    semantic = semantic_distance(embeddings)
+    if args.json:
+        print(json.dumps({"analogy": analogy.as_dict(), "semantic_distance": semantic}))
+        return 0
+    print(f"{args.embeddings}: {embeddings}")
+    print(f"analogies: {analogy.correct} / {analogy.total} = {100 * analogy.score:.2f} % (top {5}, as published)")
+    for category, (correct, total) in analogy.by_category.items():
+        print(f"  {correct:>5} / {total:<5} {category}")
+    mean = semantic["mean"]
+    print(f"semantic distance: {100 * mean:.2f} % mean" if mean is not None else "semantic distance: no category")
+    for category, score in semantic["by_category"].items():
+        print(f"  {category:15s} " + ("empty" if score is None else f"{100 * score:.2f} %"))
+    return 0
+
+
+def _lookup(args) -> int:
+    from inst2vec.data import data_root
+    from inst2vec.embeddings import load
+
+    embeddings = load(args.embeddings, data_root(args.data_root))
+    statement = args.statement.replace("\\n", "\n")
+    if statement not in embeddings:
+        print(f"note: statement not in the vocabulary; using !UNK's vector", file=sys.stderr)
+    if args.neighbours:
+        for neighbour, score in embeddings.most_similar(statement, args.neighbours):
+            print(f"{score:.4f}\t{neighbour.replace(chr(10), chr(92) + 'n')}")
+    else:
+        print(" ".join(f"{x:.6g}" for x in embeddings.vector(statement)))
+    return 0
 
 
 def _corpus_build(args) -> int:

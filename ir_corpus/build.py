@@ -36,6 +36,15 @@ def _ir_path(source: Source, variant: Variant) -> str:
     return os.path.join("ir", source.suite, f"{source.relpath}.{variant.name}.ll")
 
 
+def _reusable(old: dict, source: Source, variant: Variant, digest: str, version: str, out_dir: Path) -> bool:
+    """Whether an earlier record still holds: same source bytes, compiler and flags, IR still there."""
+    if old.get("source_sha256") != digest or old.get("clang") != version:
+        return False
+    if "flags" in old and old["flags"] != compile_flags(source, variant):
+        return False
+    return old["status"] != "ok" or (out_dir / old["ir"]).exists()
+
+
 def _compile_job(job: tuple[Source, Variant, str, float, str]) -> dict:
     source, variant, output, timeout, clang = job
     start = time.perf_counter()
@@ -86,9 +95,7 @@ def build_corpus(inputs: Sequence[str | os.PathLike], out_dir: str | os.PathLike
         for variant in variants:
             output = _ir_path(source, variant)
             old = manifest.records.get((source.suite, source.relpath, variant.name))
-            reusable = (old is not None and old.get("source_sha256") == digest and old.get("clang") == version
-                        and old.get("flags", compile_flags(source, variant)) == compile_flags(source, variant)
-                        and (old["status"] != "ok" or (out_dir / old["ir"]).exists()))
+            reusable = old is not None and _reusable(old, source, variant, digest, version, out_dir)
             tasks.append((source, variant, output, digest, old if reusable else None))
             if not reusable:
                 todo.append((source, variant, str(out_dir / output), timeout, clang))

@@ -204,3 +204,21 @@ def test_cache_reports_errors_like_uncached(tmp_path):
             text_statements(bad, "x.ll", cache=cache)
         assert caught.value.line == line
         assert len(cache) <= 5
+
+
+@pytest.mark.slow
+def test_rules_on_real_devmap_ir(data_root, published_vocabulary):
+    """Exact spellings from real kernels, each also in the published vocabulary, with their counts."""
+    from collections import Counter
+
+    counts = Counter()
+    for path in sorted(glob.glob(str(data_root / "devmap" / "kernels_ir" / "*.ll"))):
+        counts.update(file_statements(path))
+    expected = {
+        "switch i32 <%ID>, label <%ID> [\n i32 <INT>, label <%ID>\n i32 <INT>, label <%ID>]": 4,  # multi-line unit
+        "<%ID> = phi i64 [ 0, <%ID> ], [ <%ID>, <%ID> ]": 275,  # literal phi integer (published quirk)
+        "<%ID> = extractelement <2 x float> <%ID>, <TYP> 1": 24,  # index type, literal index
+    }
+    for statement, count in expected.items():
+        assert counts[statement] == count and statement in published_vocabulary
+    assert not any(s.startswith(("declare", "attributes", "target", "!")) or s.endswith(":") for s in counts)

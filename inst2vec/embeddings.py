@@ -1,0 +1,189 @@
+"""Statement embeddings: one object holding a vocabulary and its matrix, and the ways to load them.
+
+``Embeddings`` is what users keep (like gensim's ``KeyedVectors``): ``emb.vector(statement)``,
+``emb.index(statement)``, ``emb.most_similar(...)``; unknown statements map to ``!UNK``.
+``load("published")`` reads the published inst2vec matrix (8,565 x 200) from the data root, a
+path reads our own format (a folder with ``vocabulary.json`` and ``embeddings.npy``). Nothing is
+unpickled except the published pickles, through an unpickler that allows only plain data.
+"""
+from __future__ import annotations
+
+import io
+import os
+import pickle
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from inst2vec.errors import DataNotFoundError, VocabularyError
+from inst2vec.io import atomic_write
+from inst2vec.vocabulary import UNKNOWN, Vocabulary
+
+PUBLISHED = "published"
+VOCABULARY_FILE = "vocabulary.json"
+MATRIX_FILE = "embeddings.npy"
+#: numpy names a pickled ndarray needs; nothing else may be loaded from a pickle.
+_NUMPY_GLOBALS = {("numpy", "ndarray"), ("numpy", "dtype"), ("numpy.core.multiarray", "_reconstruct"),
+                  ("numpy._core.multiarray", "_reconstruct")}
+
+
+class Embeddings:
+    """A vocabulary of statements and one vector per statement.
+
+    Example:
+        >>> emb = Embeddings(Vocabulary(["!UNK", "ret void"]), np.eye(2, dtype=np.float32))
+        >>> emb.vector("ret void").tolist(), emb.index("unknown statement")
+        ([0.0, 1.0], 0)
+    """
+
+    def __init__(self, vocabulary: Vocabulary, matrix: np.ndarray):
+        matrix = np.asarray(matrix)
+        if matrix.ndim != 2 or matrix.shape[0] != len(vocabulary):
+            raise VocabularyError(f"the embedding matrix has shape {matrix.shape} but the vocabulary has "
+                                  f"{len(vocabulary)} statements; they must match row for row")
+        self.vocabulary = vocabulary
+        self.matrix = matrix
+        self.matrix.setflags(write=False)
+        self._normalized: np.ndarray | None = None
+
+    def __repr__(self) -> str:
+        return f"Embeddings<{len(self)} statements x {self.dim}>"
+
+    def __len__(self) -> int:
+        return len(self.vocabulary)
+
+    def __contains__(self, statement: str) -> bool:
+        return statement in self.vocabulary
+
+    def __getitem__(self, statements: str | Sequence[str]) -> np.ndarray:
+        if isinstance(statements, str):
+            return self.vector(statements)
+        return self.matrix[self.vocabulary.indices(statements)]
+
+    @property
+    def dim(self) -> int:
+        return self.matrix.shape[1]
+
+    @property
+    def normalized(self) -> np.ndarray:
+        """Rows scaled to unit L2 norm (as ncc fed them to its models), computed once."""
+        if self._normalized is None:
+            norms = np.linalg.norm(self.matrix, axis=1, keepdims=True)
+            self._normalized = self.matrix / np.where(norms == 0, 1, norms)
+            self._normalized.setflags(write=False)
+        return self._normalized
+
+    def index(self, statement: str) -> int:
+        """Row of ``statement`` (``!UNK``'s row if unknown)."""
+        return self.vocabulary.index(statement)
+
+    def vector(self, statement: str) -> np.ndarray:
+        """The (read-only) vector of ``statement``; unknown statements get ``!UNK``'s vector."""
+        return self.matrix[self.vocabulary.index(statement)]
+
+    def most_similar(self, query: str | np.ndarray, k: int = 10) -> list[tuple[str, float]]:
+        """The ``k`` statements of highest cosine similarity to a statement or vector (itself excluded)."""
+        if k < 1:
+            raise ValueError(f"`k` must be >= 1. Received: k={k}")
+        vector = self.vector(query) if isinstance(query, str) else np.asarray(query, dtype=np.float64)
+        norm = np.linalg.norm(vector)
+        scores = self.normalized @ (vector / norm if norm else vector)
+        if isinstance(query, str) and query in self.vocabulary:
+            scores[self.vocabulary.index(query)] = -np.inf
+        top = np.argsort(-scores, kind="stable")[:k]
+        return [(self.vocabulary.statements[i], float(scores[i])) for i in top]
+
+    def save(self, folder: str | os.PathLike) -> None:
+        """Write ``vocabulary.json`` and ``embeddings.npy`` into ``folder`` (each atomically)."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        self.vocabulary.save(folder / VOCABULARY_FILE)
+        with atomic_write(folder / MATRIX_FILE, "wb") as f:
+            np.save(f, np.asarray(self.matrix), allow_pickle=False)
+
+    @classmethod
+    def load(cls, folder: str | os.PathLike) -> "Embeddings":
+        """Read a folder written by :meth:`save` (also the published folder's JSON/NumPy copies).
+
+        Raises:
+            DataNotFoundError: a file is missing. VocabularyError: the files do not fit together.
+        """
+        folder = Path(folder)
+        for name in (VOCABULARY_FILE, MATRIX_FILE):
+            if not (folder / name).is_file():
+                raise DataNotFoundError(f"{folder / name}: not found (an embeddings folder holds {VOCABULARY_FILE} "
+                                        f"and {MATRIX_FILE})")
+        try:
+            matrix = np.load(folder / MATRIX_FILE, allow_pickle=False)
+        except (ValueError, OSError) as err:
+            raise VocabularyError(f"{folder / MATRIX_FILE}: not a NumPy array file: {err}") from err
+        try:
+            return cls(Vocabulary.load(folder / VOCABULARY_FILE), matrix)
+        except VocabularyError as err:
+            raise VocabularyError(f"{folder}: {err}") from err
+
+    @classmethod
+    def load_published(cls, data_root: str | os.PathLike) -> "Embeddings":
+        """The published inst2vec embeddings (8,565 x 200, ``!UNK`` = 8564) from ``DATA_ROOT/inst2vec-published``.
+
+        Reads the JSON/NumPy copies when present, else the original pickles through
+        :func:`restricted_unpickle`.
+        """
+        folder = Path(data_root) / "inst2vec-published"
+        if (folder / VOCABULARY_FILE).is_file() and (folder / MATRIX_FILE).is_file():
+            return cls.load(folder)
+        if not (folder / "dictionary.pickle").is_file():
+            raise DataNotFoundError(f"{folder}: the published inst2vec files are missing; get them with "
+                                    "`inst2vec pretrained fetch` or see README, Data")
+        return cls(*read_published_pickles(folder))
+
+
+def restricted_unpickle(data: bytes, allowed: set[tuple[str, str]]):
+    """Unpickle ``data`` allowing only the (module, name) globals in ``allowed``; never runs other code."""
+
+    class _Restricted(pickle.Unpickler):
+        def find_class(self, module: str, name: str):
+            if (module, name) not in allowed:
+                raise pickle.UnpicklingError(f"refusing to load {module}.{name} from a pickle")
+            return super().find_class(module, name)
+
+    return _Restricted(io.BytesIO(data)).load()
+
+
+def read_published_pickles(folder: str | os.PathLike) -> tuple[Vocabulary, np.ndarray]:
+    """The published ``dictionary.pickle`` ({statement: index}) and ``embeddings.pickle`` (ndarray)."""
+    folder = Path(folder)
+    try:
+        dictionary = restricted_unpickle((folder / "dictionary.pickle").read_bytes(), set())
+        matrix = restricted_unpickle((folder / "embeddings.pickle").read_bytes(), _NUMPY_GLOBALS)
+    except (pickle.UnpicklingError, EOFError, ValueError) as err:
+        raise VocabularyError(f"{folder}: not the published inst2vec pickles: {err}") from err
+    if not isinstance(dictionary, dict) or not isinstance(matrix, np.ndarray):
+        raise VocabularyError(f"{folder}: expected a dict and an ndarray in the published pickles")
+    statements = [None] * len(dictionary)
+    for statement, index in dictionary.items():
+        statements[index] = statement
+    return Vocabulary(statements), matrix
+
+
+def load(name: str | os.PathLike = PUBLISHED, data_root: str | os.PathLike | None = None) -> Embeddings:
+    """``load("published")``: the published inst2vec embeddings; ``load(PATH)``: an embeddings folder.
+
+    Args:
+        name: ``"published"`` or a folder written by :meth:`Embeddings.save`.
+        data_root: where the data sets are (default ``$INST2VEC_DATA`` or ``../shared/data``).
+    """
+    from inst2vec.data import data_root as resolve
+
+    if os.fspath(name) == PUBLISHED:
+        return Embeddings.load_published(resolve(data_root))
+    return Embeddings.load(name)
+
+
+def sequence_indices(embeddings: Embeddings, statements: Iterable[str]) -> np.ndarray:
+    """Row indices of a statement sequence (unknown statements -> ``!UNK``), as int32."""
+    return np.asarray(embeddings.vocabulary.indices(statements), dtype=np.int32)
+
+
+__all__ = ["Embeddings", "load", "restricted_unpickle", "read_published_pickles", "sequence_indices", "UNKNOWN"]

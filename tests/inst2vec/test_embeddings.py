@@ -1,0 +1,87 @@
+"""Embeddings: published files load without executing code, lookups, and the published scores."""
+import pickle
+
+import numpy as np
+import pytest
+
+from inst2vec.cli import main
+from inst2vec.embeddings import Embeddings, load, read_published_pickles, restricted_unpickle
+from inst2vec.errors import DataNotFoundError, VocabularyError
+from inst2vec.evaluation import evaluate_analogies, read_analogies, semantic_distance
+from inst2vec.vocabulary import Vocabulary
+
+# Published per-category semantic-distance scores (anchors/ncc/data/emb/eval/semtests/res_published_results_emb.txt)
+PUBLISHED_SEMANTIC = {"add": 76.64238556998714, "fadd": 82.82422049553361, "sub": 70.26778491446485,
+                      "fsub": 86.09, "mul": 79.32, "fmul": 87.50, "ret": 71.19, "fdiv": 89.72, "udiv": 74.82,
+                      "sdiv": 84.08, "bitwise binary": 77.60}
+
+
+@pytest.fixture(scope="module")
+def published(data_root):
+    return load("published", data_root)
+
+
+@pytest.fixture(scope="module")
+def questions(data_root):
+    return read_analogies(data_root.parent / "anchors" / "ncc" / "derived" / "analogy_questions_published_vocab.tsv")
+
+
+def test_published_analogies_reproduced(published, questions):
+    """413 of 2,145 = 19.25 %, every category as published."""
+    score = evaluate_analogies(published, questions)
+    assert (score.correct, score.total) == (413, 2145)
+    assert score.by_category["Bitcast x to y - y to x (inverse operations analogy): 1275"] == (110, 1275)
+    assert score.by_category["Floating point ops (fast-math analogies): 216"] == (36, 43)
+    assert len(score.by_category) == 14
+
+
+def test_published_semantic_distance_reproduced(published):
+    result = semantic_distance(published)
+    assert abs(result["mean"] - 0.8000) < 0.0001
+    for category, published_score in PUBLISHED_SEMANTIC.items():
+        assert abs(100 * result["by_category"][category] - published_score) < 0.005, category
+
+
+def test_pickles_match_json_copies_and_are_loaded_safely(data_root, published, tmp_path):
+    vocabulary, matrix = read_published_pickles(data_root / "inst2vec-published")
+    assert vocabulary.statements == published.vocabulary.statements and np.array_equal(matrix, published.matrix)
+    evil = pickle.dumps(__import__("os").system)  # a pickle that would call a function
+    with pytest.raises(pickle.UnpicklingError, match="refusing to load"):
+        restricted_unpickle(evil, set())
+
+
+def test_lookups(published):
+    assert published.vector("no such statement").tolist() == published.vector("!UNK").tolist()
+    assert published.index("!UNK") == 8564 and published["ret void"].shape == (200,)
+    assert published[["ret void", "!UNK"]].shape == (2, 200)
+    neighbours = published.most_similar("ret void", k=3)
+    assert len(neighbours) == 3 and neighbours[0][0] != "ret void" and neighbours[0][1] >= neighbours[1][1]
+    with pytest.raises(ValueError, match="k=0"):
+        published.most_similar("ret void", k=0)
+    with pytest.raises(ValueError):
+        published.vector("ret void")[0] = 1.0  # read-only
+
+
+def test_save_load_round_trip_and_errors(tmp_path):
+    emb = Embeddings(Vocabulary(["!UNK", "ret void", "unreachable"]), np.arange(6, dtype=np.float32).reshape(3, 2))
+    emb.save(tmp_path / "e")
+    back = load(tmp_path / "e")
+    assert back.vocabulary.statements == emb.vocabulary.statements and np.array_equal(back.matrix, emb.matrix)
+    with pytest.raises(VocabularyError, match=r"shape \(2, 2\) but the vocabulary has 3"):
+        Embeddings(emb.vocabulary, np.zeros((2, 2)))
+    np.save(tmp_path / "e" / "embeddings.npy", np.zeros((5, 2)))
+    with pytest.raises(VocabularyError, match="must match row for row"):
+        load(tmp_path / "e")
+    with pytest.raises(DataNotFoundError, match="vocabulary.json"):
+        load(tmp_path / "nothing")
+
+
+def test_cli(data_root, capsys):
+    import json
+
+    assert main(["evaluate-embeddings", "published", "--data-root", str(data_root), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["analogy"]["correct"] == 413 and abs(result["analogy"]["score"] - 0.1925) < 1e-4
+    assert abs(result["semantic_distance"]["mean"] - 0.80) < 1e-3
+    assert main(["lookup", "ret void", "--data-root", str(data_root), "-k", "2"]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 2

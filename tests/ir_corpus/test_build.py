@@ -1,0 +1,132 @@
+"""Corpus building with clang-14: variants, manifest, duplicates, resumption, failures, real suites."""
+import json
+import tarfile
+
+import pytest
+
+from inst2vec.cli import main
+from inst2vec.statements import file_statements
+from ir_corpus import Manifest, Variant, build_corpus
+from ir_corpus.compile import CompilerError, clang_version, prepare_poj104
+
+C_STRUCT = """\
+struct point { float x, y; };
+float norm2(struct point *p) { return p->x * p->x + p->y * p->y; }
+"""
+C_LOOP = "int sum(int *a, int n) { int s = 0; for (int i = 0; i < n; i++) s += a[i]; return s; }\n"
+OPENCL = "__kernel void add(__global float *a, __global const float *b) { int i = get_global_id(0); a[i] += b[i]; }\n"
+
+
+@pytest.fixture
+def suite(tmp_path):
+    root = tmp_path / "mysuite"
+    (root / "src").mkdir(parents=True)
+    (root / "src" / "point.c").write_text(C_STRUCT)
+    (root / "src" / "loop.c").write_text(C_LOOP)
+    (root / "src" / "loop_copy.c").write_text(C_LOOP)  # same IR as loop.c: a duplicate
+    (root / "kernel.cl").write_text(OPENCL)
+    (root / "broken.cpp").write_text("int f( { return 1; }\n")
+    (root / "gpu.cu").write_text("__global__ void k() {}\n")
+    (root / "README.txt").write_text("not a source")
+    return root
+
+
+def _records(out):
+    return {(r["source"], r["variant"]): r for r in Manifest(out)}
+
+
+def test_build_manifest_duplicates_and_table(suite, tmp_path):
+    out = tmp_path / "corpus"
+    report = build_corpus([suite], out, [Variant.parse("O0"), Variant.parse("O2")], jobs=2, progress=False)
+    records = _records(out)
+    assert len(records) == 12  # 6 sources x 2 variants; README.txt is no source
+    ok = records[("src/point.c", "O0")]
+    assert ok["status"] == "ok" and ok["clang"].startswith("Debian clang version 14") or "clang version 14" in ok["clang"]
+    assert (out / ok["ir"]).exists() and ok["n_statements"] == len(file_statements(out / ok["ir"]))
+    assert "-O0" in ok["flags"] and len(ok["sha256"]) == 64
+    assert records[("src/loop_copy.c", "O2")]["status"] == "duplicate"
+    assert records[("src/loop_copy.c", "O2")]["duplicate_of"] == records[("src/loop.c", "O2")]["ir"]
+    assert not (out / "ir" / "mysuite" / "src" / "loop_copy.c.O2.ll").exists()
+    broken = records[("broken.cpp", "O0")]
+    assert broken["status"] == "failed" and "expected" in broken["error"]
+    assert not (out / "ir" / "mysuite" / "broken.cpp.O0.ll").exists()
+    assert records[("gpu.cu", "O0")]["status"] == "skipped" and "CUDA" in records[("gpu.cu", "O0")]["error"]
+    row, total = report.table[0], report.table[-1]
+    assert row["suite"] == "mysuite" and row["files"] == 6 and row["compiled"] == 6 and row["failed"] == 2
+    assert row["duplicates"] == 2 and row["skipped"] == 2 and total["statements"] == row["statements"] > 0
+    assert 0 < report.overhead < 1
+
+
+def test_second_run_reuses_and_rebuilds_changes(suite, tmp_path):
+    out = tmp_path / "corpus"
+    build_corpus([suite], out, [Variant.parse("O1")], jobs=1, progress=False)
+    again = build_corpus([suite], out, [Variant.parse("O1")], jobs=1, progress=False)
+    assert again.compiled == 0 and again.reused == 6
+    (suite / "src" / "point.c").write_text(C_STRUCT + "int extra(void) { return 7; }\n")
+    (out / "ir" / "mysuite" / "kernel.cl.O1.ll").unlink()  # a lost output is rebuilt too
+    third = build_corpus([suite], out, [Variant.parse("O1")], jobs=1, progress=False)
+    assert third.compiled == 2 and third.reused == 4
+    assert len(Manifest(out)) == 6 and len((out / "manifest.jsonl").read_text().splitlines()) == 6
+
+
+def test_timeout_and_bad_archive_and_missing_input(suite, tmp_path):
+    junk = tmp_path / "junk.tar.gz"
+    junk.write_bytes(b"this is not gzip")
+    report = build_corpus([junk, tmp_path / "nowhere", suite], tmp_path / "c", [Variant.parse("O0")],
+                          jobs=1, timeout=0.001, progress=False)
+    assert any("junk.tar.gz: cannot unpack" in e for e in report.input_errors)
+    assert any("nowhere: no such file" in e for e in report.input_errors)
+    timed_out = _records(tmp_path / "c")[("src/point.c", "O0")]
+    assert timed_out["status"] == "failed" and timed_out["error"].startswith("timeout")
+    assert not list((tmp_path / "c").rglob("*.ll"))
+
+
+def test_archives_are_unpacked_safely(tmp_path):
+    archive = tmp_path / "evil.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        (tmp_path / "a.c").write_text(C_LOOP)
+        tar.add(tmp_path / "a.c", arcname="ok/a.c")
+        tar.add(tmp_path / "a.c", arcname="../escape.c")
+    report = build_corpus([archive], tmp_path / "c", [Variant.parse("O0")], jobs=1, progress=False)
+    assert [r["source"] for r in Manifest(tmp_path / "c")] == ["ok/a.c"]
+    assert not (tmp_path / "c" / "escape.c").exists() and report.table[0]["compiled"] == 1
+
+
+def test_compiler_checks():
+    assert "version 14" in clang_version()
+    with pytest.raises(CompilerError, match="not found"):
+        clang_version("clang-does-not-exist")
+    with pytest.raises(CompilerError, match="needs clang 14"):
+        clang_version("gcc")
+
+
+def test_variants():
+    assert Variant.parse("O3-ffast-math").flags == ("-O3", "-ffast-math")
+    with pytest.raises(ValueError, match="O2 or O3-ffast-math"):
+        Variant.parse("fast")
+
+
+def test_poj104_recipe(data_root, tmp_path):
+    assert prepare_poj104("void main() {}").endswith("int main() {}")
+    assert prepare_poj104("main()\n{ return 0; }").split("using namespace std;\n")[1].startswith("int main()")
+    with tarfile.open(data_root / "poj104" / "poj104.tar.gz") as tar:
+        members = [m for m in tar if m.name.startswith("poj104/1/") and m.isfile()][:3]
+        tar.extractall(tmp_path / "src", members=members, filter="data")
+    root = tmp_path / "poj104"
+    (tmp_path / "src" / "poj104").rename(root)
+    report = build_corpus([root], tmp_path / "c", [Variant.parse("O0")], jobs=1, progress=False)
+    assert report.table[0]["compiled"] >= 2  # raw student programs compile once the header is in front
+
+
+def test_real_suite_and_cli_stats(data_root, tmp_path, capsys):
+    out = tmp_path / "c"
+    archive = data_root / "ir-corpus-sources" / "gpgpu-polybench-gpu-1.0.tar.gz"
+    assert main(["corpus", "build", str(archive), "-o", str(out), "--limit", "6", "--variants", "O0",
+                 "--no-progress"]) == 0
+    built = capsys.readouterr().out
+    assert "gpgpu-polybench-gpu-1.0" in built and "our own per-file work" in built
+    assert main(["corpus", "stats", str(out), "--json"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert rows[0]["suite"] == "gpgpu-polybench-gpu-1.0" and rows[0]["files"] == 6 and rows[0]["compiled"] >= 3
+    assert main(["corpus", "build", str(archive), "-o", str(out), "--variants", "fast"]) == 2
+    assert main(["corpus", "stats", str(tmp_path / "empty")]) == 2
