@@ -12,6 +12,7 @@ setup(
                                     "train", "train.*"]),
     package_data={"inst2vec": ["samples/*.ll", "samples/*.c"], "ir_corpus": ["shims/*.h"]},
     install_requires=[
+        "gensim>=4.3",
         "llvmlite>=0.44",
         "networkx>=3.0",
         "numpy>=1.24",

@@ -76,6 +76,18 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="random seed of the subsampling")
     p.set_defaults(run=_pairs)
 
+    p = commands.add_parser("train-embeddings", help="skip-gram (gensim) on the XFG context pairs of a corpus")
+    _add_inputs(p)
+    p.add_argument("-o", "--output", required=True, help="folder for vocabulary.json, embeddings.npy, training.json")
+    p.add_argument("--cutoff", type=int, default=0, help="statements seen at most this often become !UNK")
+    p.add_argument("--width", type=int, default=2, help="context width in dual-graph hops (default 2)")
+    p.add_argument("--subsample", type=float, default=1e-7, help="pair subsampling threshold (0: keep all)")
+    p.add_argument("--dim", type=int, default=200, help="embedding size (default 200)")
+    p.add_argument("--epochs", type=int, default=5)
+    p.add_argument("--negative", type=int, default=15, help="negative samples per pair (default 15)")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(run=_train_embeddings)
+
     p = commands.add_parser("evaluate-embeddings", help="analogy and semantic-distance tests of embeddings")
     p.add_argument("embeddings", help="'published' or an embeddings folder (vocabulary.json + embeddings.npy)")
     p.add_argument("--questions", help="analogy questions TSV (default: the published set, "
@@ -215,6 +227,37 @@ def _pairs(args) -> int:
     print(json.dumps({"output": args.output, "files": len(done), "skipped": n_failed, "pairs": len(targets),
                       "vocabulary": len(vocabulary), "width": args.width, "subsample": args.subsample}))
     return 1 if n_failed else 0
+
+
+def _train_embeddings(args) -> int:
+    import platform
+
+    import gensim
+
+    from inst2vec.skipgram import embeddings_from_corpus
+
+    files, missing = collect_ir_files(args.inputs)
+    if not files:
+        raise Inst2vecError("no .ll files found in the inputs")
+    try:
+        embeddings, report, summary = embeddings_from_corpus(
+            files, args.cutoff, args.width, args.subsample, args.seed, args.jobs, args.progress, dim=args.dim,
+            epochs=args.epochs, negative=args.negative, workers=args.jobs)
+    except ValueError as err:
+        raise Inst2vecError(str(err)) from err
+    embeddings.save(args.output)
+    record = {**summary, "skipped": [r.error for r in missing] + summary["skipped"], "dim": args.dim,
+              "epochs": args.epochs, "negative": args.negative, "seed": args.seed, "seconds": report.seconds,
+              "words_per_second": report.words_per_second, "losses": report.losses,
+              "versions": {"python": platform.python_version(), "gensim": gensim.__version__,
+                           "numpy": np.__version__}}
+    with atomic_write(Path(args.output) / "training.json") as f:
+        json.dump(record, f, indent=1)
+    for error in record["skipped"]:
+        print(f"error: {error}", file=sys.stderr)
+    print(json.dumps({k: record[k] for k in ("files", "statements", "vocabulary", "pairs_drawn", "seconds",
+                                             "words_per_second")}))
+    return 1 if record["skipped"] else 0
 
 
 def _published_questions(root) -> Path:

@@ -25,8 +25,19 @@ from inst2vec.vocabulary import UNKNOWN, Vocabulary
 from inst2vec.xfg import build_xfg
 
 
-def dual_graph(xfg: nx.MultiDiGraph) -> tuple[sp.csr_matrix, list[str]]:
+#: Nodes touched by more statements than this are left out of the dual graph: a hub such as the
+#: root ``@0`` of a module with thousands of globals would make every pair of them neighbours
+#: (millions of pairs that say little). The original had no such bound and cached huge matrices.
+MAX_SHARED = 500
+
+
+def dual_graph(xfg: nx.MultiDiGraph, max_shared: int | None = MAX_SHARED) -> tuple[sp.csr_matrix, list[str]]:
     """Adjacency of statement instances that share an XFG node, and each instance's statement.
+
+    Args:
+        xfg: the graph of one module.
+        max_shared: nodes touched by more statement instances than this link none of them
+            (``None``: no bound).
 
     Returns:
         ``(adjacency, statements)``: a symmetric boolean ``(n, n)`` CSR matrix with an empty
@@ -51,12 +62,18 @@ def dual_graph(xfg: nx.MultiDiGraph) -> tuple[sp.csr_matrix, list[str]]:
     if n == 0:
         return sp.csr_matrix((0, 0), dtype=bool), statements
     incidence = sp.csr_matrix((np.ones(len(rows), dtype=np.int32), (rows, cols)), shape=(n, len(node_of)))
-    adjacency = (incidence @ incidence.T).astype(bool).tolil()
-    adjacency.setdiag(False)
-    return adjacency.tocsr(), statements
+    incidence.data = np.minimum(incidence.data, 1)  # an instance touching a node twice counts once
+    if max_shared is not None:
+        shared = np.asarray(incidence.sum(axis=0)).ravel()
+        incidence = incidence[:, np.flatnonzero(shared <= max_shared)]
+    adjacency = (incidence @ incidence.T).tocsr()
+    adjacency.setdiag(0)
+    adjacency.eliminate_zeros()
+    return adjacency.astype(bool), statements
 
 
-def context_pairs(xfg: nx.MultiDiGraph, width: int = 2, vocabulary: Vocabulary | None = None) -> Counter:
+def context_pairs(xfg: nx.MultiDiGraph, width: int = 2, vocabulary: Vocabulary | None = None,
+                  max_shared: int | None = MAX_SHARED) -> Counter:
     """Count (target, context) statement pairs of one module within ``width`` dual-graph hops.
 
     Pairs of equal statements are not counted. With a ``vocabulary``, statements outside it
@@ -64,26 +81,22 @@ def context_pairs(xfg: nx.MultiDiGraph, width: int = 2, vocabulary: Vocabulary |
     """
     if width < 1:
         raise ValueError(f"`width` must be >= 1. Received: width={width}")
-    adjacency, statements = dual_graph(xfg)
+    adjacency, statements = dual_graph(xfg, max_shared)
     if adjacency.shape[0] == 0:
         return Counter()
-    reach = adjacency.astype(np.int32)
-    step = reach
+    step = adjacency.astype(np.int32)
+    reach = step.copy()
     for _ in range(width - 1):
         step = (step @ adjacency.astype(np.int32)).astype(bool).astype(np.int32)
         reach = reach + step
     reach = reach.tocoo()
     if vocabulary is not None:
         statements = [s if s in vocabulary else UNKNOWN for s in statements]
-    pairs: Counter = Counter()
-    for i, j in zip(reach.row.tolist(), reach.col.tolist()):
-        if i == j:
-            continue
-        target, context = statements[i], statements[j]
-        if target == context:  # also skips !UNK-!UNK (the original's `break` bug is not kept)
-            continue
-        pairs[(target, context)] += 1
-    return pairs
+    names, ids = np.unique(np.array(statements, dtype=object), return_inverse=True)
+    targets, contexts = ids[reach.row], ids[reach.col]
+    keep = (reach.row != reach.col) & (targets != contexts)  # also skips !UNK-!UNK (no `break` bug)
+    keys, counts = np.unique(targets[keep].astype(np.int64) * len(names) + contexts[keep], return_counts=True)
+    return Counter({(names[k // len(names)], names[k % len(names)]): int(c) for k, c in zip(keys, counts)})
 
 
 def subsample_pairs(pairs: Counter, threshold: float = 1e-7, seed: int = 0) -> list[tuple[str, str]]:

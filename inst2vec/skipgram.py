@@ -1,0 +1,141 @@
+"""Train statement embeddings: skip-gram (gensim, ``sg=1``) on the XFG context pairs of a corpus.
+
+The original trained its own TensorFlow skip-gram with a full softmax over the vocabulary and Adam.
+We use gensim's skip-gram with negative sampling instead: the same objective family (word2vec,
+Mikolov et al. 2013), orders of magnitude faster on CPU cores, and maintained. Each context pair
+``(target, context)`` is given to gensim as a two-statement sentence with window 1, so gensim
+trains exactly on the XFG pairs (both directions), not on text-order neighbours; subsampling is
+done on the pairs beforehand (``inst2vec.pairs``), so gensim's own is off.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections import Counter
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from inst2vec.embeddings import Embeddings
+from inst2vec.vocabulary import Vocabulary
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainingReport:
+    """What training did: pairs used, seconds, gensim's effective throughput, and gensim's per-epoch
+    running loss (informative only: gensim sums it in float32 and it is known not to be reliable)."""
+
+    pairs: int
+    seconds: float
+    words_per_second: float
+    epochs: int
+    losses: tuple[float, ...]
+
+
+class _PairSentences:
+    """Context pairs as two-word sentences of row indices, re-iterable for gensim's epochs.
+
+    Pairs are held as two int32 arrays (8 bytes a pair) rather than Python tuples of strings.
+    """
+
+    def __init__(self, targets: np.ndarray, contexts: np.ndarray, n_rows: int):
+        self.targets, self.contexts = targets, contexts
+        self.words = [str(i) for i in range(n_rows)]
+
+    def __len__(self) -> int:
+        return len(self.targets)
+
+    def __iter__(self):
+        words = self.words
+        for t, c in zip(self.targets.tolist(), self.contexts.tolist()):
+            yield [words[t], words[c]]
+
+
+def train_skipgram(targets: np.ndarray, contexts: np.ndarray, vocabulary: Vocabulary, dim: int = 200,
+                   epochs: int = 5, negative: int = 15, learning_rate: float = 0.025, seed: int = 0,
+                   workers: int = 0) -> tuple[Embeddings, TrainingReport]:
+    """Skip-gram with negative sampling on (target, context) pairs of vocabulary rows.
+
+    Args:
+        targets, contexts: row indices into ``vocabulary`` (equal length).
+        vocabulary: the rows of the result, in order.
+        dim: embedding size (200, as published).
+        epochs, negative, learning_rate: gensim's ``epochs``, ``negative``, ``alpha``.
+        seed: gensim's seed. An exact rerun also needs ``workers=1`` (gensim's threads race)
+            and a fixed ``PYTHONHASHSEED``.
+        workers: threads (0: all cores).
+
+    Returns:
+        The embeddings (rows in ``vocabulary`` order; a statement that never occurs in a pair
+        keeps gensim's seeded random initial vector) and a :class:`TrainingReport`.
+    """
+    from gensim.models import Word2Vec
+
+    if dim < 1 or epochs < 1 or negative < 1:
+        raise ValueError(f"`dim`, `epochs` and `negative` must be >= 1. Received: dim={dim}, epochs={epochs}, "
+                         f"negative={negative}")
+    if len(targets) == 0 or len(targets) != len(contexts):
+        raise ValueError("no context pairs to train on (empty corpus, or everything subsampled away)")
+    sentences = _PairSentences(np.asarray(targets), np.asarray(contexts), len(vocabulary))
+    frequency = np.bincount(np.concatenate([targets, contexts]), minlength=len(vocabulary))
+    workers = workers if workers > 0 else (os.cpu_count() or 1)
+    model = Word2Vec(vector_size=dim, window=1, sg=1, hs=0, negative=negative, sample=0, min_count=1,
+                     alpha=learning_rate, seed=seed, workers=workers, compute_loss=True)
+    model.build_vocab_from_freq({word: max(1, int(f)) for word, f in zip(sentences.words, frequency)})
+    losses, start = [], time.perf_counter()
+    for epoch in range(epochs):
+        model.train(sentences, total_examples=len(sentences), epochs=1, compute_loss=True,
+                    start_alpha=learning_rate * (1 - epoch / epochs),
+                    end_alpha=learning_rate * max(1e-4, 1 - (epoch + 1) / epochs))
+        losses.append(float(model.get_latest_training_loss()))
+        log.info("epoch %d/%d: loss %.1f", epoch + 1, epochs, losses[-1])
+    seconds = time.perf_counter() - start
+    matrix = np.stack([model.wv[word] for word in sentences.words]).astype(np.float32)
+    words = 2 * len(sentences) * epochs
+    report = TrainingReport(len(sentences), seconds, words / seconds if seconds else 0.0, epochs, tuple(losses))
+    return Embeddings(vocabulary, matrix), report
+
+
+def embeddings_from_corpus(files: Sequence[str], cutoff: int = 0, width: int = 2, threshold: float = 1e-7,
+                           seed: int = 0, jobs: int = 1, progress: bool | None = None,
+                           **training) -> tuple[Embeddings, TrainingReport, dict]:
+    """Vocabulary, context pairs and skip-gram training over the ``.ll`` files of a corpus.
+
+    Files that cannot be read are skipped and listed in the returned summary (``skipped``).
+    ``training`` goes to :func:`train_skipgram`.
+    """
+    import functools
+
+    from inst2vec.batch import run_batch
+    from inst2vec.pairs import file_context_pairs, subsample_pairs
+    from inst2vec.statements import StatementCache, count_file_statements
+
+    counts: Counter = Counter()
+    skipped = []
+    for result in run_batch(functools.partial(count_file_statements, cache=StatementCache()), list(files), jobs,
+                            progress, "counting"):
+        if result.ok:
+            counts.update(result.value)
+        else:
+            skipped.append(result.error)
+    vocabulary = Vocabulary.build(counts, cutoff)
+    targets, contexts = [], []
+    occurrences = 0
+    worker = functools.partial(file_context_pairs, width=width, vocabulary=vocabulary)
+    for k, result in enumerate(run_batch(worker, list(files), jobs, progress, "pairs")):
+        if result.ok:
+            occurrences += sum(result.value.values())
+            drawn = subsample_pairs(result.value, threshold, seed=seed * 1_000_003 + k)
+            targets.append(np.asarray(vocabulary.indices(t for t, _ in drawn), dtype=np.int32))
+            contexts.append(np.asarray(vocabulary.indices(c for _, c in drawn), dtype=np.int32))
+    targets = np.concatenate(targets) if targets else np.zeros(0, np.int32)
+    contexts = np.concatenate(contexts) if contexts else np.zeros(0, np.int32)
+    embeddings, report = train_skipgram(targets, contexts, vocabulary, seed=seed, **training)
+    summary = {"files": len(files) - len(skipped), "skipped": skipped, "statements": sum(counts.values()),
+               "distinct": len(counts), "vocabulary": len(vocabulary), "cutoff": cutoff, "width": width,
+               "subsample": threshold, "pair_occurrences": occurrences, "pairs_drawn": len(targets)}
+    return embeddings, report, summary
