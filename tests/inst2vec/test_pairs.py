@@ -63,3 +63,14 @@ def test_pairs_of_a_real_module(data_root):
     pairs = context_pairs(build_xfg(module))
     assert pairs and all(t != c for t, c in pairs)
     assert all(pairs[(t, c)] == pairs[(c, t)] for t, c in pairs)  # the dual graph is undirected
+
+
+def test_hub_nodes_are_bounded():
+    """A node touched by more than `max_shared` statements links none of them (the root of a big module)."""
+    graph = nx.MultiDiGraph()
+    for k in range(6):
+        graph.add_edge("@0", f"@g{k}", stmt=f"S{k}", flow="path", index=k, line=k + 1)
+    assert len(context_pairs(graph, width=1, max_shared=None)) == 30
+    assert context_pairs(graph, width=1, max_shared=5) == Counter()
+    adjacency, _ = dual_graph(graph, max_shared=6)
+    assert adjacency.nnz == 30
