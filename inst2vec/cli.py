@@ -206,27 +206,33 @@ def _vocab_build(args) -> int:
 
 
 def _pairs(args) -> int:
-    from inst2vec.pairs import file_context_pairs, subsample_pairs
-    from inst2vec.statements import count_file_statements
+    from inst2vec.pairs import corpus_pairs
+    from inst2vec.statements import StatementCache, count_file_statements
     from inst2vec.vocabulary import Vocabulary
 
     if args.vocab:
         vocabulary = Vocabulary.load(args.vocab)
+        done = None
     else:
-        done, _ = _batch(args, count_file_statements, "counting")
+        done, _ = _batch(args, functools.partial(count_file_statements, cache=StatementCache()), "counting")
         vocabulary = Vocabulary.build(sum((r.value for r in done), Counter()))
-    done, n_failed = _batch(args, functools.partial(file_context_pairs, width=args.width, vocabulary=vocabulary),
-                            "pairs")
-    targets, contexts = [], []
-    for k, result in enumerate(done):
-        drawn = subsample_pairs(result.value, args.subsample, seed=args.seed + k)
-        targets += vocabulary.indices(t for t, _ in drawn)
-        contexts += vocabulary.indices(c for _, c in drawn)
+    files, missing = collect_ir_files(args.inputs)
+    if not files:
+        raise Inst2vecError("no .ll files found in the inputs")
+    try:
+        targets, contexts, _, errors = corpus_pairs(files, vocabulary, args.width, args.subsample, args.seed,
+                                                    args.jobs, args.progress)
+    except ValueError as err:
+        raise Inst2vecError(str(err)) from err
     with atomic_write(args.output, "wb") as f:
-        np.savez(f, target=np.asarray(targets, dtype=np.int32), context=np.asarray(contexts, dtype=np.int32))
-    print(json.dumps({"output": args.output, "files": len(done), "skipped": n_failed, "pairs": len(targets),
-                      "vocabulary": len(vocabulary), "width": args.width, "subsample": args.subsample}))
-    return 1 if n_failed else 0
+        np.savez(f, target=targets, context=contexts)
+    if done is None:  # else the counting pass above already reported the bad files
+        for error in [r.error for r in missing] + errors:
+            print(f"error: {error}", file=sys.stderr)
+    print(json.dumps({"output": args.output, "files": len(files) - len(errors), "skipped": len(missing) + len(errors),
+                      "pairs": len(targets), "vocabulary": len(vocabulary), "width": args.width,
+                      "subsample": args.subsample}))
+    return 1 if errors or missing else 0
 
 
 def _train_embeddings(args) -> int:

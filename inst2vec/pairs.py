@@ -125,3 +125,31 @@ def subsample_pairs(pairs: Counter, threshold: float = 1e-7, seed: int = 0) -> l
 def file_context_pairs(path: str | os.PathLike, width: int = 2, vocabulary: Vocabulary | None = None) -> Counter:
     """:func:`context_pairs` of the XFG of one ``.ll`` file."""
     return context_pairs(build_xfg(read_module(path)), width, vocabulary)
+
+
+def corpus_pairs(files: list[str], vocabulary: Vocabulary, width: int = 2, threshold: float = 1e-7,
+                 seed: int = 0, jobs: int = 1, progress: bool | None = None
+                 ) -> tuple[np.ndarray, np.ndarray, int, list[str]]:
+    """Drawn context pairs of many files as vocabulary rows (file ``k`` subsampled with its own seed).
+
+    Returns:
+        ``(targets, contexts, occurrences, errors)``: int32 arrays of equal length, the number of
+        pair occurrences before subsampling, and one message per file that could not be read.
+    """
+    import functools
+
+    from inst2vec.batch import run_batch
+
+    targets, contexts, errors, occurrences = [], [], [], 0
+    worker = functools.partial(file_context_pairs, width=width, vocabulary=vocabulary)
+    for k, result in enumerate(run_batch(worker, files, jobs, progress, "pairs")):
+        if not result.ok:
+            errors.append(result.error)
+            continue
+        occurrences += sum(result.value.values())
+        drawn = subsample_pairs(result.value, threshold, seed=seed * 1_000_003 + k)
+        targets.append(np.asarray(vocabulary.indices(t for t, _ in drawn), dtype=np.int32))
+        contexts.append(np.asarray(vocabulary.indices(c for _, c in drawn), dtype=np.int32))
+    empty = np.zeros(0, dtype=np.int32)
+    return (np.concatenate(targets) if targets else empty, np.concatenate(contexts) if contexts else empty,
+            occurrences, errors)

@@ -111,29 +111,20 @@ def embeddings_from_corpus(files: Sequence[str], cutoff: int = 0, width: int = 2
     import functools
 
     from inst2vec.batch import run_batch
-    from inst2vec.pairs import file_context_pairs, subsample_pairs
+    from inst2vec.pairs import corpus_pairs
     from inst2vec.statements import StatementCache, count_file_statements
 
     counts: Counter = Counter()
-    skipped = []
+    skipped, readable = [], []
     for result in run_batch(functools.partial(count_file_statements, cache=StatementCache()), list(files), jobs,
                             progress, "counting"):
         if result.ok:
             counts.update(result.value)
+            readable.append(result.path)
         else:
             skipped.append(result.error)
     vocabulary = Vocabulary.build(counts, cutoff)
-    targets, contexts = [], []
-    occurrences = 0
-    worker = functools.partial(file_context_pairs, width=width, vocabulary=vocabulary)
-    for k, result in enumerate(run_batch(worker, list(files), jobs, progress, "pairs")):
-        if result.ok:
-            occurrences += sum(result.value.values())
-            drawn = subsample_pairs(result.value, threshold, seed=seed * 1_000_003 + k)
-            targets.append(np.asarray(vocabulary.indices(t for t, _ in drawn), dtype=np.int32))
-            contexts.append(np.asarray(vocabulary.indices(c for _, c in drawn), dtype=np.int32))
-    targets = np.concatenate(targets) if targets else np.zeros(0, np.int32)
-    contexts = np.concatenate(contexts) if contexts else np.zeros(0, np.int32)
+    targets, contexts, occurrences, _ = corpus_pairs(readable, vocabulary, width, threshold, seed, jobs, progress)
     embeddings, report = train_skipgram(targets, contexts, vocabulary, seed=seed, **training)
     summary = {"files": len(files) - len(skipped), "skipped": skipped, "statements": sum(counts.values()),
                "distinct": len(counts), "vocabulary": len(vocabulary), "cutoff": cutoff, "width": width,
