@@ -110,12 +110,15 @@ def _parser() -> argparse.ArgumentParser:
                    help="folders or .tar.gz archives, one suite each (default: every archive in "
                         "DATA_ROOT/ir-corpus-sources)")
     p.add_argument("-o", "--output", required=True, help="corpus folder (ir/, manifest.jsonl, sources/)")
-    p.add_argument("--variants", default="O0,O2",
+    p.add_argument("--variants", default=None,
                    help="comma-separated: an optimisation level with optional -f options, e.g. "
                         "O0,O1,O2,O3,O3-ffast-math (default O0,O2)")
     p.add_argument("-j", "--jobs", type=int, default=0, help="worker processes (default 0: all cores)")
     p.add_argument("--timeout", type=float, default=60.0, help="seconds clang may take per file (default 60)")
     p.add_argument("--limit", type=int, help="at most this many sources per suite")
+    p.add_argument("--small", action="store_true",
+                   help="the small default corpus: the seven GPGPU suites and PolyBench/C, variant O2 "
+                        "(unless --variants says otherwise)")
     p.add_argument("--data-root", help="data sets folder (default $INST2VEC_DATA or ../shared/data)")
     p.add_argument("--no-progress", dest="progress", action="store_false", default=None, help="no progress bar")
     p.set_defaults(run=_corpus_build)
@@ -313,12 +316,16 @@ def _corpus_build(args) -> int:
     from inst2vec.data import data_path, data_root
     from ir_corpus import Variant, build_corpus, format_table
 
+    spec = args.variants or ("O2" if args.small else "O0,O2")
     try:
-        variants = [Variant.parse(v) for v in args.variants.split(",") if v]
+        variants = [Variant.parse(v) for v in spec.split(",") if v]
     except ValueError as err:
         raise Inst2vecError(f"--variants: {err}") from err
-    sources = args.sources or sorted(str(p) for p in data_path(data_root(args.data_root), "ir-corpus-sources")
-                                     .glob("*.tar.gz"))
+    sources = args.sources
+    if not sources:
+        archives = sorted(data_path(data_root(args.data_root), "ir-corpus-sources").glob("*.tar.gz"))
+        small = [a for a in archives if a.name.startswith(("gpgpu-", "polybench-c-"))]
+        sources = [str(a) for a in (small if args.small else archives)]
     report = build_corpus(sources, args.output, variants, args.jobs, args.timeout, args.progress, limit=args.limit)
     for error in report.input_errors:
         print(f"error: {error}", file=sys.stderr)
