@@ -16,6 +16,7 @@ setup(
         "llvmlite>=0.44",
         "networkx>=3.0",
         "numpy>=1.24",
+        "regex>=2023.0",
         "scipy>=1.10",
         "tqdm>=4.60",
     ],
