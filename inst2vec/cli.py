@@ -96,6 +96,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help='print {"analogy": ..., "semantic_distance": ...}')
     p.set_defaults(run=_evaluate_embeddings)
 
+    p = commands.add_parser("embed", help="embed .ll files: statement, function and file vectors (.npz)")
+    _add_inputs(p)
+    p.add_argument("-o", "--output", required=True, help="out.npz")
+    p.add_argument("--embeddings", default="published", help="'published' (default) or an embeddings folder")
+    p.add_argument("--data-root", help="data sets folder (default $INST2VEC_DATA or ../shared/data)")
+    p.set_defaults(run=_embed)
+
     p = commands.add_parser("lookup", help="the vector of a statement, or its nearest neighbours")
     p.add_argument("statement", help="an inst2vec statement, e.g. '<%%ID> = add i32 <%%ID>, <INT>'")
     p.add_argument("--embeddings", default="published", help="'published' (default) or an embeddings folder")
@@ -294,6 +301,20 @@ def _evaluate_embeddings(args) -> int:
     for category, score in semantic["by_category"].items():
         print(f"  {category:15s} " + ("empty" if score is None else f"{100 * score:.2f} %"))
     return 0
+
+
+def _embed(args) -> int:
+    from inst2vec.data import data_root
+    from inst2vec.embed import embed_file, save_embedded
+    from inst2vec.embeddings import load
+
+    embeddings = load(args.embeddings, data_root(args.data_root))
+    done, n_failed = _batch(args, functools.partial(embed_file, embeddings=embeddings), "embedding")
+    results = [r.value for r in done]
+    save_embedded(results, embeddings, args.output)
+    for r in results:
+        print(f"{r.path}\t{len(r.indices)} statements\tOOV {100 * r.oov_rate:.1f} %\t{len(r.functions)} functions")
+    return 1 if n_failed else 0
 
 
 def _lookup(args) -> int:

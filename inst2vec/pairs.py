@@ -31,7 +31,8 @@ from inst2vec.xfg import build_xfg
 MAX_SHARED = 500
 
 
-def dual_graph(xfg: nx.MultiDiGraph, max_shared: int | None = MAX_SHARED) -> tuple[sp.csr_matrix, list[str]]:
+def dual_graph(xfg: nx.MultiDiGraph, max_shared: int | None = MAX_SHARED,
+               return_units: bool = False) -> tuple[sp.csr_matrix, list[str]] | tuple[sp.csr_matrix, list[str], list[int]]:
     """Adjacency of statement instances that share an XFG node, and each instance's statement.
 
     Args:
@@ -41,7 +42,8 @@ def dual_graph(xfg: nx.MultiDiGraph, max_shared: int | None = MAX_SHARED) -> tup
 
     Returns:
         ``(adjacency, statements)``: a symmetric boolean ``(n, n)`` CSR matrix with an empty
-        diagonal, and the statement text of each of the ``n`` instances.
+        diagonal, and the statement text of each of the ``n`` instances; with ``return_units``
+        also each instance's unit index in the module (the edges' ``index``).
     """
     instance_of: dict[int, int] = {}
     statements: list[str] = []
@@ -59,8 +61,10 @@ def dual_graph(xfg: nx.MultiDiGraph, max_shared: int | None = MAX_SHARED) -> tup
             rows.append(k)
             cols.append(node_of.setdefault(node, len(node_of)))
     n = len(statements)
+    units = [int(i) for i in instance_of]  # dicts keep insertion order: instance k <-> k-th unit seen
     if n == 0:
-        return sp.csr_matrix((0, 0), dtype=bool), statements
+        empty = sp.csr_matrix((0, 0), dtype=bool)
+        return (empty, statements, units) if return_units else (empty, statements)
     incidence = sp.csr_matrix((np.ones(len(rows), dtype=np.int32), (rows, cols)), shape=(n, len(node_of)))
     incidence.data = np.minimum(incidence.data, 1)  # an instance touching a node twice counts once
     if max_shared is not None:
@@ -69,7 +73,8 @@ def dual_graph(xfg: nx.MultiDiGraph, max_shared: int | None = MAX_SHARED) -> tup
     adjacency = (incidence @ incidence.T).tocsr()
     adjacency.setdiag(0)
     adjacency.eliminate_zeros()
-    return adjacency.astype(bool), statements
+    adjacency = adjacency.astype(bool)
+    return (adjacency, statements, units) if return_units else (adjacency, statements)
 
 
 def context_pairs(xfg: nx.MultiDiGraph, width: int = 2, vocabulary: Vocabulary | None = None,
