@@ -103,6 +103,15 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--data-root", help="data sets folder (default $INST2VEC_DATA or ../shared/data)")
     p.set_defaults(run=_embed)
 
+    pretrained = commands.add_parser("pretrained", help="the published inst2vec embeddings").add_subparsers(
+        title="pretrained commands", required=True, metavar="COMMAND")
+    p = pretrained.add_parser("fetch", help="download compiler_gym==0.2.5 from PyPI, check and convert its "
+                                            "inst2vec pickles to vocabulary.json + embeddings.npy")
+    p.add_argument("-o", "--output", required=True, help="folder to write (e.g. DATA_ROOT/inst2vec-published)")
+    p.add_argument("--wheel", help="use this already downloaded wheel instead of pip")
+    p.add_argument("--data-root", help="also compare with the copies in DATA_ROOT/inst2vec-published")
+    p.set_defaults(run=_pretrained_fetch)
+
     p = commands.add_parser("lookup", help="the vector of a statement, or its nearest neighbours")
     p.add_argument("statement", help="an inst2vec statement, e.g. '<%%ID> = add i32 <%%ID>, <INT>'")
     p.add_argument("--embeddings", default="published", help="'published' (default) or an embeddings folder")
@@ -315,6 +324,18 @@ def _embed(args) -> int:
     for r in results:
         print(f"{r.path}\t{len(r.indices)} statements\tOOV {100 * r.oov_rate:.1f} %\t{len(r.functions)} functions")
     return 1 if n_failed else 0
+
+
+def _pretrained_fetch(args) -> int:
+    from inst2vec.data import data_root
+    from inst2vec.pretrained import check_against, fetch_published
+
+    embeddings = fetch_published(args.output, args.wheel)
+    report = {"output": args.output, "embeddings": repr(embeddings)}
+    if args.data_root or data_root().exists():
+        report["same_as_data_root_copies"] = check_against(data_root(args.data_root) / "inst2vec-published")
+    print(json.dumps(report))
+    return 0
 
 
 def _lookup(args) -> int:
