@@ -14,7 +14,9 @@ def _wheel(tmp_path, data_root, tamper=False):
     with zipfile.ZipFile(wheel, "w") as archive:
         for name in ("dictionary.pickle", "embeddings.pickle"):
             data = (data_root / "inst2vec-published" / name).read_bytes()
-            archive.writestr(INSIDE + name, data[:-1] + b"." if tamper and name == "embeddings.pickle" else data)
+            if tamper and name == "embeddings.pickle":
+                data = data[:1000] + bytes([data[1000] ^ 1]) + data[1001:]  # one bit of one weight
+            archive.writestr(INSIDE + name, data)
     return wheel
 
 
