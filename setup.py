@@ -14,9 +14,11 @@ setup(
     install_requires=[
         "gensim>=4.3",
         "llvmlite>=0.44",
+        "matplotlib>=3.7",
         "networkx>=3.0",
         "numpy>=1.24",
         "regex>=2023.0",
+        "scikit-learn>=1.3",
         "scipy>=1.10",
         "tqdm>=4.60",
     ],

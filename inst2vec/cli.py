@@ -94,6 +94,7 @@ def _parser() -> argparse.ArgumentParser:
                                       "DATA_ROOT/../anchors/ncc/derived/analogy_questions_published_vocab.tsv)")
     p.add_argument("--data-root", help="data sets folder (default $INST2VEC_DATA or ../shared/data)")
     p.add_argument("--json", action="store_true", help='print {"analogy": ..., "semantic_distance": ...}')
+    p.add_argument("--plot", help="also draw a t-SNE map coloured by statement family into this PNG")
     p.set_defaults(run=_evaluate_embeddings)
 
     p = commands.add_parser("embed", help="embed .ll files: statement, function and file vectors (.npz)")
@@ -298,6 +299,10 @@ def _evaluate_embeddings(args) -> int:
     embeddings = load(args.embeddings, root)
     analogy = evaluate_analogies(embeddings, read_analogies(args.questions or _published_questions(root)))
     semantic = semantic_distance(embeddings)
+    if args.plot:
+        from inst2vec.plots import plot_clusters
+
+        plot_clusters(embeddings, args.plot)
     if args.json:
         print(json.dumps({"analogy": analogy.as_dict(), "semantic_distance": semantic}))
         return 0

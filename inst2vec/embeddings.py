@@ -94,6 +94,23 @@ class Embeddings:
         top = np.argsort(-scores, kind="stable")[:k]
         return [(self.vocabulary.statements[i], float(scores[i])) for i in top]
 
+    def to_keyed_vectors(self):
+        """The same vectors as a gensim ``KeyedVectors`` (keys: the statements)."""
+        from gensim.models import KeyedVectors
+
+        keyed = KeyedVectors(vector_size=self.dim)
+        keyed.add_vectors(self.vocabulary.statements, np.asarray(self.matrix, dtype=np.float32))
+        return keyed
+
+    def save_word2vec(self, path: str | os.PathLike) -> None:
+        """word2vec text format; statements with spaces or newlines are written with ``\\s`` / ``\\n``
+        escapes (the format splits on white space), as one token per line."""
+        with atomic_write(path) as f:
+            f.write(f"{len(self)} {self.dim}\n")
+            for statement, row in zip(self.vocabulary.statements, np.asarray(self.matrix)):
+                token = statement.replace("\\", "\\\\").replace("\n", "\\n").replace(" ", "\\s")
+                f.write(token + " " + " ".join(f"{x:.6g}" for x in row) + "\n")
+
     def save(self, folder: str | os.PathLike) -> None:
         """Write ``vocabulary.json`` and ``embeddings.npy`` into ``folder`` (each atomically)."""
         folder = Path(folder)

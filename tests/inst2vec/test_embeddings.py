@@ -85,3 +85,20 @@ def test_cli(data_root, capsys):
     assert abs(result["semantic_distance"]["mean"] - 0.80) < 1e-3
     assert main(["lookup", "ret void", "--data-root", str(data_root), "-k", "2"]) == 0
     assert len(capsys.readouterr().out.splitlines()) == 2
+
+
+def test_exports_and_plot(published, tmp_path):
+    from gensim.models import KeyedVectors
+
+    from inst2vec.plots import plot_clusters, statement_family
+
+    keyed = published.to_keyed_vectors()
+    assert len(keyed) == 8565 and keyed.most_similar("ret void", topn=1)[0][0] == published.most_similar("ret void", 1)[0][0]
+    small = Embeddings(Vocabulary(published.vocabulary.statements[:40] + ["!UNK"]),
+                       np.vstack([published.matrix[:40], published.matrix[8564:]]))
+    small.save_word2vec(tmp_path / "w.txt")
+    assert len(KeyedVectors.load_word2vec_format(tmp_path / "w.txt")) == 41
+    plot_clusters(small, tmp_path / "map.png")
+    assert (tmp_path / "map.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert statement_family("<%ID> = fadd float <%ID>, <FLOAT>") == "floating point"
+    assert statement_family("store i32 <INT>, i32* <%ID>, align 4") == "memory"
