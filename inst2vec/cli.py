@@ -90,7 +90,8 @@ def _parser() -> argparse.ArgumentParser:
 
     p = commands.add_parser("evaluate-embeddings", help="analogy and semantic-distance tests of embeddings")
     p.add_argument("embeddings", help="'published' or an embeddings folder (vocabulary.json + embeddings.npy)")
-    p.add_argument("--questions", help="analogy questions TSV (default: the published set, "
+    p.add_argument("--questions", help="analogy questions TSV, or 'generated' for questions made from the "
+                                      "embeddings' own vocabulary (default: the published set, "
                                       "DATA_ROOT/../anchors/ncc/derived/analogy_questions_published_vocab.tsv)")
     p.add_argument("--data-root", help="data sets folder (default $INST2VEC_DATA or ../shared/data)")
     p.add_argument("--json", action="store_true", help='print {"analogy": ..., "semantic_distance": ...}')
@@ -297,7 +298,13 @@ def _evaluate_embeddings(args) -> int:
 
     root = data_root(args.data_root)
     embeddings = load(args.embeddings, root)
-    analogy = evaluate_analogies(embeddings, read_analogies(args.questions or _published_questions(root)))
+    if args.questions == "generated":
+        from inst2vec.analogies import generate_analogies
+
+        questions = generate_analogies(embeddings.vocabulary.statements)
+    else:
+        questions = read_analogies(args.questions or _published_questions(root))
+    analogy = evaluate_analogies(embeddings, questions)
     semantic = semantic_distance(embeddings)
     if args.plot:
         from inst2vec.plots import plot_clusters
