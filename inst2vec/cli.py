@@ -95,6 +95,9 @@ def _parser() -> argparse.ArgumentParser:
                                       "DATA_ROOT/../anchors/ncc/derived/analogy_questions_published_vocab.tsv)")
     p.add_argument("--data-root", help="data sets folder (default $INST2VEC_DATA or ../shared/data)")
     p.add_argument("--json", action="store_true", help='print {"analogy": ..., "semantic_distance": ...}')
+    p.add_argument("--common-with", metavar="EMB",
+                   help="only questions whose statements are in this other embeddings' vocabulary too, so two "
+                        "embeddings are compared on the same questions")
     p.add_argument("--plot", help="also draw a t-SNE map coloured by statement family into this PNG")
     p.set_defaults(run=_evaluate_embeddings)
 
@@ -298,12 +301,16 @@ def _evaluate_embeddings(args) -> int:
 
     root = data_root(args.data_root)
     embeddings = load(args.embeddings, root)
+    statements = set(embeddings.vocabulary.statements)
+    if args.common_with:
+        statements &= set(load(args.common_with, root).vocabulary.statements)
     if args.questions == "generated":
         from inst2vec.analogies import generate_analogies
 
-        questions = generate_analogies(embeddings.vocabulary.statements)
+        questions = generate_analogies(statements)
     else:
-        questions = read_analogies(args.questions or _published_questions(root))
+        questions = [q for q in read_analogies(args.questions or _published_questions(root))
+                     if {q.a, q.b, q.c, q.d} <= statements]
     analogy = evaluate_analogies(embeddings, questions)
     semantic = semantic_distance(embeddings)
     if args.plot:

@@ -45,3 +45,7 @@ def test_cli_writes_a_loadable_model(kernels, tmp_path, capsys):
     assert record["seed"] == 0 and record["versions"]["gensim"] and record["dim"] == 8
     assert load(out).matrix.shape[1] == 8
     assert main(["evaluate-embeddings", str(out), "--json"]) == 0
+    ours = json.loads(capsys.readouterr().out)["analogy"]["total"]
+    assert main(["evaluate-embeddings", "published", "--common-with", str(out), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["analogy"]["total"] == ours  # the same questions for both
+    assert main(["evaluate-embeddings", str(out), "--questions", "generated", "--json"]) == 0
