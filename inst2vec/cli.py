@@ -78,7 +78,8 @@ def _parser() -> argparse.ArgumentParser:
 
     p = commands.add_parser("train-embeddings", help="skip-gram (gensim) on the XFG context pairs of a corpus")
     _add_inputs(p)
-    p.add_argument("-o", "--output", required=True, help="folder for vocabulary.json, embeddings.npy, training.json")
+    p.add_argument("-o", "--output", required=True,
+                   help="folder for vocabulary.json, embeddings.npy, embeddings.w2v.txt, training.json")
     p.add_argument("--cutoff", type=int, default=0, help="statements seen at most this often become !UNK")
     p.add_argument("--width", type=int, default=2, help="context width in dual-graph hops (default 2)")
     p.add_argument("--subsample", type=float, default=1e-7, help="pair subsampling threshold (0: keep all)")
@@ -276,6 +277,7 @@ def _train_embeddings(args) -> int:
     except ValueError as err:
         raise Inst2vecError(str(err)) from err
     embeddings.save(args.output)
+    embeddings.save_word2vec(Path(args.output) / "embeddings.w2v.txt")  # for gensim / other word2vec tools
     record = {**summary, "skipped": [r.error for r in missing] + summary["skipped"], "dim": args.dim,
               "epochs": args.epochs, "negative": args.negative, "seed": args.seed, "seconds": report.seconds,
               "words_per_second": report.words_per_second, "losses": report.losses,

@@ -43,7 +43,7 @@ def test_cli_writes_a_loadable_model(kernels, tmp_path, capsys):
     assert json.loads(capsys.readouterr().out)["files"] == 6
     record = json.loads((out / "training.json").read_text())
     assert record["seed"] == 0 and record["versions"]["gensim"] and record["dim"] == 8
-    assert load(out).matrix.shape[1] == 8
+    assert load(out).matrix.shape[1] == 8 and (out / "embeddings.w2v.txt").read_text().startswith(f"{record['vocabulary']} 8\n")
     assert main(["evaluate-embeddings", str(out), "--json"]) == 0
     ours = json.loads(capsys.readouterr().out)["analogy"]["total"]
     assert main(["evaluate-embeddings", "published", "--common-with", str(out), "--json"]) == 0
