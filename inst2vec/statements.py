@@ -245,10 +245,28 @@ def normalize_units(units: Sequence[str], struct_types: dict[str, str] | None = 
     if not units:
         return []
     units = inline_struct_types(units, struct_types or {})
-    tokens = _UNIT_START.split(_abstract("\n".join(units)))
-    if len(tokens) != len(units):
-        raise AssertionError(f"unit count changed during normalisation: {len(units)} -> {len(tokens)}")
+    tokens: list[str] = []
+    for start, stop in _batches(units):  # bounded pieces: inlined C++ types can make units huge
+        batch = _UNIT_START.split(_abstract("\n".join(units[start:stop])))
+        if len(batch) != stop - start:
+            raise AssertionError(f"unit count changed during normalisation: {stop - start} -> {len(batch)}")
+        tokens += batch
     return tokens
+
+
+#: Units are abstracted in pieces of at most about this many characters (each substitution copies
+#: its piece, so this bounds the extra memory).
+BATCH_CHARS = 16 * 1024 * 1024
+
+
+def _batches(units: Sequence[str]) -> Iterator[tuple[int, int]]:
+    start, size = 0, 0
+    for i, unit in enumerate(units):
+        if size and size + len(unit) > BATCH_CHARS:
+            yield start, i
+            start, size = i, 0
+        size += len(unit) + 1
+    yield start, len(units)
 
 
 def _abstract(text: str) -> str:

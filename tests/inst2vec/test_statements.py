@@ -222,3 +222,12 @@ def test_rules_on_real_devmap_ir(data_root, published_vocabulary):
     for statement, count in expected.items():
         assert counts[statement] == count and statement in published_vocabulary
     assert not any(s.startswith(("declare", "attributes", "target", "!")) or s.endswith(":") for s in counts)
+
+
+def test_batches_give_the_same_tokens(monkeypatch):
+    import inst2vec.statements as statements
+
+    units = list(parse_module(IR_STRUCTS).units) * 50
+    whole = normalize_units(units, parse_module(IR_STRUCTS).struct_types)
+    monkeypatch.setattr(statements, "BATCH_CHARS", 200)
+    assert normalize_units(units, parse_module(IR_STRUCTS).struct_types) == whole
