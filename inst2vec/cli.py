@@ -6,13 +6,14 @@ commands go on past bad files, report them on stderr and exit with status 1 if a
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import json
 import logging
 import sys
 from collections import Counter
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import numpy as np
 
@@ -162,41 +163,46 @@ def _add_inputs(p: argparse.ArgumentParser) -> None:
                    help="no progress bar (default: shown on a terminal for several files)")
 
 
-def _batch(args, function, description: str) -> tuple[list[FileResult], int]:
-    """Run ``function`` over the inputs; print each failure; return (successes, n_failed)."""
-    files, failed = collect_ir_files(args.inputs)
-    total = len(files) + len(failed)
-    done = []
+def _each(args, function, description: str, failures: list[FileResult]) -> Iterator[FileResult]:
+    """Yield ``function``'s successful results over the inputs as they come; collect and finally
+    print the failures (on stderr, with a ``skipped N of M`` line)."""
+    files, missing = collect_ir_files(args.inputs)
+    failures.extend(missing)
+    n_done = 0
     for result in run_batch(function, files, args.jobs, args.progress, description):
-        (done if result.ok else failed).append(result)
-    for result in failed:
+        if result.ok:
+            n_done += 1
+            yield result
+        else:
+            failures.append(result)
+    for result in failures:
         print(f"error: {result.error}", file=sys.stderr)
-    if failed:
-        print(f"skipped {len(failed)} of {total} file(s); {len(done)} done", file=sys.stderr)
-    if not done and not failed:
+    if failures:
+        print(f"skipped {len(failures)} of {len(files) + len(missing)} file(s); {n_done} done", file=sys.stderr)
+    if not n_done and not failures:
         raise Inst2vecError("no .ll files found in the inputs")
-    return done, len(failed)
+
+
+def _batch(args, function, description: str) -> tuple[list[FileResult], int]:
+    """All successful results of ``function`` over the inputs, and the number of failed files."""
+    failures: list[FileResult] = []
+    done = list(_each(args, function, description, failures))
+    return done, len(failures)
 
 
 def _statements(args) -> int:
     from inst2vec.statements import StatementCache, file_statements
 
-    done, n_failed = _batch(args, functools.partial(file_statements, cache=StatementCache()), "statements")
-    lines = []
-    for result in done:
-        if args.format == "jsonl":
-            lines.append(json.dumps({"file": result.path, "statements": result.value,
-                                     "n_statements": len(result.value)}))
-        else:
-            lines.append(f"; file {result.path}")
-            lines.extend(s.replace("\n", "\\n") for s in result.value)
-    text = "\n".join(lines) + ("\n" if lines else "")
-    if args.output:
-        with atomic_write(args.output) as f:
-            f.write(text)
-    else:
-        sys.stdout.write(text)
-    return 1 if n_failed else 0
+    failures: list[FileResult] = []
+    results = _each(args, functools.partial(file_statements, cache=StatementCache()), "statements", failures)
+    with atomic_write(args.output) if args.output else contextlib.nullcontext(sys.stdout) as out:
+        for result in results:  # written as they come: a large batch is never held in memory
+            if args.format == "jsonl":
+                out.write(json.dumps({"file": result.path, "statements": result.value,
+                                      "n_statements": len(result.value)}) + "\n")
+            else:
+                out.write(f"; file {result.path}\n" + "".join(s.replace("\n", "\\n") + "\n" for s in result.value))
+    return 1 if failures else 0
 
 
 def _xfg(args) -> int:
