@@ -190,22 +190,61 @@ def _break_cycles(pending: dict[str, str], to_inline: dict[str, str], references
     return cycle_found
 
 
-def inline_struct_types(units: Sequence[str], struct_types: dict[str, str]) -> list[str]:
-    """Replace every named struct type in ``units`` by its literal body from ``struct_types``."""
+def inline_struct_types(units: Sequence[str], struct_types: dict[str, str],
+                        placeholders: list[str] | None = None) -> list[str]:
+    """Replace every named struct type in ``units`` by its literal body from ``struct_types``.
+
+    With a ``placeholders`` list, a body that abstraction cannot change (see :func:`_inert`) goes in
+    as ``\\x00k\\x01`` (``placeholders[k]`` is the body) and :func:`_expand` puts it back after
+    abstraction: inlined C++ types can make a module's statements gigabytes long, and the
+    substitutions then scan only the short form. Element units keep real bodies (``<TYP>``
+    rewrites ``iN `` inside them).
+    """
     if not struct_types:
         return list(units)
     references, definitions = _References(), _Definitions()
+    slots: dict[str, str] = {}
     out = list(units)
     for i, unit in enumerate(out):
         if "%" not in unit:
             continue
+        short = placeholders is not None and not _is_element_unit(unit)
         # Each name once: the original substituted again per occurrence (quadratic on long
         # initializers); a repeat is a no-op, since a body never holds its own name.
         for name in dict.fromkeys(STRUCT_NAME.findall(unit)):
             if name in struct_types and not definitions.defines(name, unit):
-                unit = references.sub(name, struct_types[name], unit)
+                body = struct_types[name]
+                if short and _inert(body):
+                    if name not in slots:
+                        slots[name] = f"\x00{len(placeholders)}\x01"
+                        placeholders.append(body)
+                    body = slots[name]
+                unit = references.sub(name, body, unit)
         out[i] = unit
     return out
+
+
+def _inert(body: str) -> bool:
+    """Whether no abstraction rule can touch ``body``: no identifiers, quotes or spaced numbers.
+
+    Bodies start with ``{``, ``<`` or ``o`` and end with ``}``, ``>`` or ``e``, so no rule can match
+    across their ends either.
+    """
+    return not ("%" in body or "@" in body or '"' in body or _SPACED_NUMBER.search(body))
+
+
+_SPACED_NUMBER = re.compile(r" -?[0-9]")
+_ELEMENT_UNIT = re.compile(r"<%ID> = (?:extractelement|insertelement) ")
+_PLACEHOLDER = re.compile("\x00([0-9]+)\x01")
+
+
+def _is_element_unit(unit: str) -> bool:
+    return "element" in unit and _ELEMENT_UNIT.match(LOCAL_ID.sub("<%ID>", unit)) is not None
+
+
+def _expand(tokens: list[str], placeholders: list[str]) -> list[str]:
+    body = placeholders.__getitem__
+    return [_PLACEHOLDER.sub(lambda m: body(int(m.group(1))), t) if "\x00" in t else t for t in tokens]
 
 
 class _Definitions(dict):
@@ -244,13 +283,14 @@ def normalize_units(units: Sequence[str], struct_types: dict[str, str] | None = 
     """
     if not units:
         return []
-    units = inline_struct_types(units, struct_types or {})
+    placeholders: list[str] = []
+    units = inline_struct_types(units, struct_types or {}, placeholders)
     tokens: list[str] = []
     for start, stop in _batches(units):  # bounded pieces: inlined C++ types can make units huge
         batch = _UNIT_START.split(_abstract("\n".join(units[start:stop])))
         if len(batch) != stop - start:
             raise AssertionError(f"unit count changed during normalisation: {stop - start} -> {len(batch)}")
-        tokens += batch
+        tokens += _expand(batch, placeholders) if placeholders else batch
     return tokens
 
 

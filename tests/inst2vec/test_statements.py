@@ -231,3 +231,22 @@ def test_batches_give_the_same_tokens(monkeypatch):
     whole = normalize_units(units, parse_module(IR_STRUCTS).struct_types)
     monkeypatch.setattr(statements, "BATCH_CHARS", 200)
     assert normalize_units(units, parse_module(IR_STRUCTS).struct_types) == whole
+
+
+def test_struct_bodies_in_element_units_get_index_types():
+    """Bodies go in as placeholders during abstraction, except in insert/extractelement units,
+    where the original's `<TYP>` rule rewrites `iN ` inside the inlined body too."""
+    ir = """\
+%struct.s = type { i32, i8 }
+define void @f(%struct.s* %p) {
+  %v = insertelement <2 x %struct.s*> undef, %struct.s* %p, i32 0
+  %q = getelementptr %struct.s, %struct.s* %p, i64 1
+  ret void
+}
+"""
+    assert text_statements(ir) == [
+        "define void <@ID>({ i32, i8 }* <%ID>) {",
+        "<%ID> = insertelement <2 x { i32, <TYP> }*> undef, { i32, <TYP> }* <%ID>, <TYP> 0",
+        "<%ID> = getelementptr { i32, i8 }, { i32, i8 }* <%ID>, i64 <INT>",
+        "ret void",
+    ]
