@@ -107,9 +107,13 @@ def include_flags(source: Source) -> list[str]:
 
 
 def compile_flags(source: Source, variant: Variant) -> list[str]:
-    """All clang flags for one source and variant (without input and output)."""
+    """All clang flags for one source and variant (without input and output).
+
+    ``-fmacro-prefix-map`` writes ``__FILE__`` relative to the suite, so the IR (string lengths in
+    assertions) does not depend on where the corpus is built.
+    """
     return (LANGUAGE_FLAGS[source.language] + list(variant.flags) + SUITE_DEFINES.get(source.suite, [])
-            + include_flags(source) + COMMON_FLAGS)
+            + include_flags(source) + COMMON_FLAGS + [f"-fmacro-prefix-map={Path(source.root).resolve()}=."])
 
 
 def prepare_poj104(text: str) -> str:
@@ -138,8 +142,9 @@ def compile_source(source: Source, variant: Variant, output: str, timeout: float
     record["flags"] = flags
     os.makedirs(os.path.dirname(output), exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="inst2vec-cc-") as tmp:
-        input_path = source.path
+        input_path = str(Path(source.path).resolve())
         if source.suite.startswith("poj104"):
+            flags = flags + [f"-fmacro-prefix-map={Path(tmp).resolve()}=."]
             input_path = os.path.join(tmp, Path(source.relpath).name)
             with open(source.path, encoding="utf-8", errors="replace") as f:
                 text = prepare_poj104(f.read())

@@ -130,3 +130,16 @@ def test_real_suite_and_cli_stats(data_root, tmp_path, capsys):
     assert rows[0]["suite"] == "gpgpu-polybench-gpu-1.0" and rows[0]["files"] == 6 and rows[0]["compiled"] >= 3
     assert main(["corpus", "build", str(archive), "-o", str(out), "--variants", "fast"]) == 2
     assert main(["corpus", "stats", str(tmp_path / "empty")]) == 2
+
+
+def test_corpus_does_not_depend_on_where_it_is_built(tmp_path):
+    """__FILE__ (assert messages) is written relative to the suite: same statements from any folder."""
+    hashes = []
+    for where in ("a", "much/longer/folder/name"):
+        root = tmp_path / where / "suite"
+        root.mkdir(parents=True)
+        (root / "check.c").write_text('#include <assert.h>\nint f(int x) { assert(x > 0); return x; }\n')
+        build_corpus([root], tmp_path / where / "out", [Variant.parse("O0")], jobs=1, progress=False)
+        (record,) = Manifest(tmp_path / where / "out")
+        hashes.append(record["statements_sha256"])
+    assert hashes[0] == hashes[1]
