@@ -175,6 +175,13 @@ def parse_module(text: str, path: str | os.PathLike | None = None, first_line: i
     overrides the struct definitions found in the text (pieces share those of the whole file).
     """
     kept, own_struct_lines = preprocess(text, path, first_line)
+    return module_from_preprocessed(kept, own_struct_lines if struct_lines is None else struct_lines, path,
+                                    first_line)
+
+
+def module_from_preprocessed(kept: str, struct_lines: tuple[str, ...], path: str | os.PathLike | None = None,
+                             first_line: int = 1) -> IRModule:
+    """The :class:`IRModule` of text already filtered by :func:`preprocess` (no second pass)."""
     units, lines = [], []
     for i, unit in enumerate(kept.split("\n")):
         if unit:
@@ -184,7 +191,7 @@ def parse_module(text: str, path: str | os.PathLike | None = None, first_line: i
         indices = _collapse_units(units)
         units, lines = [units[i] for i in indices], [lines[i] for i in indices]
     path = None if path is None else os.fspath(path)
-    return IRModule(path, tuple(units), tuple(lines), own_struct_lines if struct_lines is None else struct_lines)
+    return IRModule(path, tuple(units), tuple(lines), struct_lines)
 
 
 def iter_module_chunks(path: str | os.PathLike, chunk_bytes: int = CHUNK_BYTES) -> Iterator[IRModule]:

@@ -20,7 +20,7 @@ from typing import Iterable, Iterator, Sequence
 
 from inst2vec.errors import IRParseError
 from inst2vec.ir import (CHUNK_BYTES, IRModule, check_functions_closed, has_bad_line, iter_module_chunks,
-                         needs_collapse, parse_module, preprocess, read_text)
+                         module_from_preprocessed, needs_collapse, preprocess, read_text)
 
 # ---------------------------------------------------------------------------------------------
 # Identifiers and immediates (published rules; see docs/statements.md, "Abstraction").
@@ -419,7 +419,8 @@ def text_statements(text: str, path: str | os.PathLike | None = None,
     kept, struct_lines = preprocess(text, path)
     struct_types = build_struct_dictionary(struct_lines) if struct_lines else {}
     if struct_types or needs_collapse(kept):
-        return module_statements(parse_module(text, path))
+        module = module_from_preprocessed(kept, struct_lines, path)
+        return statements_from_tokens(normalize_units(module.units, struct_types))
     text = _LABEL_LINE.sub("\n", "\n" + _abstract(kept))
     if "; preds = " in text:
         return statements_from_tokens(text.split("\n"))
