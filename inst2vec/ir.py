@@ -17,7 +17,6 @@ import os
 import re
 import shutil
 import subprocess
-import tempfile
 import warnings
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -53,7 +52,6 @@ _DEFINE_NAME = re.compile(r'define [^@]*@("[^"]*"|[-\w.$\\]+)')
 #: Syntax older LLVMs wrote that LLVM 22 (and llvm-as-14) reject: untyped byval/sret, inrange, debug info.
 _OLD_SYNTAX_MARKERS = (" byval ", " byval,", " sret ", " sret,", "inrange", "!DI", "metadata ")
 _LLVM_ERROR_LINE = re.compile(r"<string>:(\d+):(\d+): error: (.*)")
-
 
 
 #: Every LLVM instruction opcode (LangRef, LLVM 5 to 22).
@@ -115,9 +113,9 @@ class IRModule:
     @cached_property
     def statements(self) -> list[str]:
         """The inst2vec statements of the module (labels dropped), see ``inst2vec.statements``."""
-        from inst2vec.statements import normalize_units, statements_from_tokens
+        from inst2vec.statements import module_statements
 
-        return statements_from_tokens(normalize_units(self.units, self.struct_types))
+        return module_statements(self)
 
 
 def decode_ir(data: bytes, path: str | os.PathLike | None = None) -> str:
@@ -245,16 +243,17 @@ _ASM_LINE = re.compile(r"\n[^\n]*call void asm[^\n]*")
 _COMDAT_LINE = re.compile(r"\n[^\n]*\$[^\n]* = comdat any[^\n]*")
 _ALIAS_CANDIDATE = re.compile(r"\n[^\n]*alias [^\n]*")
 _FUNCTION_BRACKETS = re.compile(r"\n(define|\})")
-_FIRST_WORD = re.compile(
-    r'\n(?:(?:"[^"\n]*"|[-\w.$]+):|; <label>:|[@$]|define[ \t]|i\d+ -?\d+, label '
-    r'|(?:%(?:"[^"\n]*"|[-\w.$]+) = )?(?:(?:tail|musttail|notail) )?([a-z_][a-z_0-9]*|\S+))')
+# Line starts that are no instruction (label, global, definition, switch case), and the
+# "%x = tail " that may stand before an instruction's opcode.
+_NOT_AN_INSTRUCTION = r'(?:"[^"\n]*"|[-\w.$]+):|; <label>:|[@$]|define[ \t]|i\d+ -?\d+, label '
+_BEFORE_OPCODE = r'(?:%(?:"[^"\n]*"|[-\w.$]+) = )?(?:(?:tail|musttail|notail) )?'
+_FIRST_WORD = re.compile(r"\n(?:" + _NOT_AN_INSTRUCTION + "|" + _BEFORE_OPCODE + r"([a-z_][a-z_0-9]*|\S+))")
 #: First words of lines that are not instructions but may stand where one does.
 _CONTINUATION_WORDS = frozenset({"cleanup", "catch", "filter", "to", "uselistorder", "uselistorder_bb"})
 # A line that is none of: empty, label, global, definition, switch case, known instruction.
 _BAD_LINE = re.compile(
-    r'\n(?!$|(?:"[^"\n]*"|[-\w.$]+):|; <label>:|[@$]|define[ \t]|i\d+ -?\d+, label '
-    r'|(?:%(?:"[^"\n]*"|[-\w.$]+) = )?(?:(?:tail|musttail|notail) )?(?:'
-    + "|".join(sorted(OPCODES | _CONTINUATION_WORDS, key=lambda w: (-len(w), w))) + r')(?![\w.]))', re.MULTILINE)
+    r"\n(?!$|" + _NOT_AN_INSTRUCTION + "|" + _BEFORE_OPCODE + "(?:"
+    + "|".join(sorted(OPCODES | _CONTINUATION_WORDS, key=lambda w: (-len(w), w))) + r")(?![\w.]))", re.MULTILINE)
 
 
 def preprocess(text: str, path: str | os.PathLike | None = None, first_line: int = 1,
@@ -299,10 +298,8 @@ def _clean_line(line: str) -> str:
     if "!" in line:
         if "metadata !" in line or 'c"' in line:
             line = _strip_metadata(line)
-        else:  # the common case, e.g. ", !tbaa !7": cut at the '!' and a comma before it
-            line = line[:line.find("!")].rstrip()
-            if line.endswith(","):
-                line = line[:-1].rstrip()
+        else:  # the common case, e.g. ", !tbaa !7"
+            line = _cut_at(line, line.find("!"))
     hash_at = line.find("#")
     if hash_at != -1:
         line = line[:hash_at].strip()
@@ -321,8 +318,7 @@ def check_functions_closed(text: str, path: str | os.PathLike | None = None, fir
     expected = "define"
     for mark in marks:
         if mark == "}":
-            if expected == "}":
-                expected = "define"
+            expected = "define"
         elif expected == "}":  # a second define while one is open
             break
         else:
@@ -397,8 +393,13 @@ def _strip_metadata(line: str) -> str:
     string_at = line[:pos].find('c"')
     if string_at != -1 and line[string_at + 2:pos].find('"') == -1:
         return line  # the '!' is inside a string
+    return _cut_at(line, pos)
+
+
+def _cut_at(line: str, pos: int) -> str:
+    """``line`` up to ``pos``, stripped, without a comma left at its end (as after ``, !tbaa``)."""
     line = line[:pos].strip()
-    if line.endswith(","):  # happens with !tbaa
+    if line.endswith(","):
         line = line[:-1].strip()
     return line
 
@@ -490,18 +491,14 @@ def verify_module(text: str, path: str | os.PathLike | None = None) -> None:
         warnings.warn(f"{path or '<string>'}:{line}: llvmlite rejected this IR ({reason}) and no llvm-as "
                       "was found to try its bitcode; trusting the text reader", stacklevel=2)
         return
-    with tempfile.TemporaryDirectory() as tmp:
-        bitcode = os.path.join(tmp, "module.bc")
-        done = subprocess.run([assembler, "-o", bitcode], input=text.encode(), capture_output=True)
-        if done.returncode == 0:
-            with open(bitcode, "rb") as f:
-                data = f.read()
-            try:
-                llvm.parse_bitcode(data, context=llvm.create_context()).verify()
-            except RuntimeError as err:
-                raise IRParseError(f"LLVM rejects this IR: {str(err).strip()}", path, line) from err
-            log.info("%s: read through bitcode (llvmlite's text parser said: %s)", path, reason)
-            return
+    done = subprocess.run([assembler, "-o", "-"], input=text.encode(), capture_output=True)
+    if done.returncode == 0:
+        try:
+            llvm.parse_bitcode(done.stdout, context=llvm.create_context()).verify()
+        except RuntimeError as err:
+            raise IRParseError(f"LLVM rejects this IR: {str(err).strip()}", path, line) from err
+        log.info("%s: read through bitcode (llvmlite's text parser said: %s)", path, reason)
+        return
     failing = text.split("\n")[line - 1] if line else ""
     if any(marker in failing for marker in _OLD_SYNTAX_MARKERS):
         warnings.warn(f"{path or '<string>'}:{line}: LLVM 22 no longer reads this older syntax ({reason}); "

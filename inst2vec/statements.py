@@ -6,17 +6,18 @@ literal bodies, then identifiers and immediates are abstracted (``<%ID>``, ``<@I
 ``<FLOAT>``, `` <STRING>``, ``<TYP>``). The rules, quirks included, are those of the original
 implementation (spcl/ncc, text path); docs/statements.md lists them with examples.
 
-The substitutions run over the whole text of a module at once rather than line by line; the
-patterns never cross a line, so the result is the same, many times faster.
+The substitutions run over the text of many units at once (pieces of up to ``BATCH_CHARS``)
+rather than line by line; the patterns never cross a line, so the result is the same, many
+times faster.
 """
 from __future__ import annotations
 
 import os
 import re
 from collections import Counter
+from typing import Iterable, Iterator, Sequence
 
 import regex  # same matching rules as `re`; far less backtracking on the nested struct-type patterns
-from typing import Iterable, Iterator, Sequence
 
 from inst2vec.errors import IRParseError
 from inst2vec.ir import (CHUNK_BYTES, IRModule, check_functions_closed, has_bad_line, iter_module_chunks,
@@ -25,9 +26,9 @@ from inst2vec.ir import (CHUNK_BYTES, IRModule, check_functions_closed, has_bad_
 # ---------------------------------------------------------------------------------------------
 # Identifiers and immediates (published rules; see docs/statements.md, "Abstraction").
 _LOCAL_CHARS = r'["@\w.\-:]'
-# Hexadecimal then decimal floats run as one pass (their matches cannot overlap). Lookbehinds
-# are moved after the first literal character so the regex engine can skip ahead.
 LOCAL_ID = re.compile("%" + _LOCAL_CHARS + "+")
+# Lookbehinds sit after the first literal character so the regex engine can skip ahead; hexadecimal
+# and decimal floats run as one pass (their matches cannot overlap).
 GLOBAL_ID = re.compile(r'@(?<!%"@)["\w.\-$\\]+')
 _FLOAT = re.compile(r" -?(?:0[xX][hklmHKLM]?[A-Fa-f0-9]+|[0-9]+\.[0-9]+(?:e\+?-?[0-9]+)?)")
 _INT = re.compile(r" (?<!align )(?<!\[ )-?[0-9]+")
@@ -396,7 +397,7 @@ class StatementCache:
             if len(tokens) + len(misses) > self.max_lines:
                 tokens.clear()
             for line, token in zip(misses, _abstract(kept).split("\n")):
-                tokens[line] = statements_from_tokens([token])[0] if token and not _LABEL_TOKEN.match(token) else ""
+                tokens[line] = (statements_from_tokens([token]) or [""])[0]  # "" for dropped lines and labels
         return [token for token in map(tokens.__getitem__, lines) if token]
 
 

@@ -108,8 +108,7 @@ class _XfgBuilder:
         arguments = _split_top_level(header[open_at + 1:header.rfind(")")]) if open_at != -1 else []
         names = []
         for position, argument in enumerate(arguments):
-            local = _LOCAL.findall(argument)
-            local = [x for x in local if x not in self.types]
+            local = self._locals(argument)
             names.append(f"{function.name}:{local[-1] if local else '%' + str(position)}")
         return names
 
