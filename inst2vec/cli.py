@@ -238,32 +238,33 @@ def _vocab_build(args) -> int:
 
 def _pairs(args) -> int:
     from inst2vec.pairs import corpus_pairs
-    from inst2vec.statements import StatementCache, count_file_statements
+    from inst2vec.statements import count_corpus_statements
     from inst2vec.vocabulary import Vocabulary
 
-    if args.vocab:
-        vocabulary = Vocabulary.load(args.vocab)
-        done = None
-    else:
-        done, _ = _batch(args, functools.partial(count_file_statements, cache=StatementCache()), "counting")
-        vocabulary = Vocabulary.build(sum((r.value for r in done), Counter()))
     files, missing = collect_ir_files(args.inputs)
     if not files:
         raise Inst2vecError("no .ll files found in the inputs")
+    errors = [r.error for r in missing]
+    if args.vocab:
+        vocabulary = Vocabulary.load(args.vocab)
+    else:
+        counts, files, count_errors = count_corpus_statements(files, args.jobs, args.progress)
+        errors += count_errors
+        vocabulary = Vocabulary.build(counts)
     try:
-        targets, contexts, _, errors = corpus_pairs(files, vocabulary, args.width, args.subsample, args.seed,
-                                                    args.jobs, args.progress)
+        targets, contexts, _, pair_errors = corpus_pairs(files, vocabulary, args.width, args.subsample, args.seed,
+                                                         args.jobs, args.progress)
     except ValueError as err:
         raise Inst2vecError(str(err)) from err
+    errors += pair_errors
     with atomic_write(args.output, "wb") as f:
         np.savez(f, target=targets, context=contexts)
-    if done is None:  # else the counting pass above already reported the bad files
-        for error in [r.error for r in missing] + errors:
-            print(f"error: {error}", file=sys.stderr)
-    print(json.dumps({"output": args.output, "files": len(files) - len(errors), "skipped": len(missing) + len(errors),
+    for error in errors:
+        print(f"error: {error}", file=sys.stderr)
+    print(json.dumps({"output": args.output, "files": len(files) - len(pair_errors), "skipped": len(errors),
                       "pairs": len(targets), "vocabulary": len(vocabulary), "width": args.width,
                       "subsample": args.subsample}))
-    return 1 if errors or missing else 0
+    return 1 if errors else 0
 
 
 def _train_embeddings(args) -> int:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections import Counter
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -108,21 +107,10 @@ def embeddings_from_corpus(files: Sequence[str], cutoff: int = 0, width: int = 2
     Files that cannot be read are skipped and listed in the returned summary (``skipped``).
     ``training`` goes to :func:`train_skipgram`.
     """
-    import functools
-
-    from inst2vec.batch import run_batch
     from inst2vec.pairs import corpus_pairs
-    from inst2vec.statements import StatementCache, count_file_statements
+    from inst2vec.statements import count_corpus_statements
 
-    counts: Counter = Counter()
-    skipped, readable = [], []
-    for result in run_batch(functools.partial(count_file_statements, cache=StatementCache()), list(files), jobs,
-                            progress, "counting"):
-        if result.ok:
-            counts.update(result.value)
-            readable.append(result.path)
-        else:
-            skipped.append(result.error)
+    counts, readable, skipped = count_corpus_statements(files, jobs, progress)
     vocabulary = Vocabulary.build(counts, cutoff)
     targets, contexts, occurrences, _ = corpus_pairs(readable, vocabulary, width, threshold, seed, jobs, progress)
     embeddings, report = train_skipgram(targets, contexts, vocabulary, seed=seed, **training)

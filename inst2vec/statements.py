@@ -460,3 +460,27 @@ def file_statements(path: str | os.PathLike, cache: StatementCache | None = None
 def count_file_statements(path: str | os.PathLike, cache: StatementCache | None = None) -> Counter:
     """How often each statement occurs in one ``.ll`` file."""
     return Counter(file_statements(path, cache))
+
+
+def count_corpus_statements(files: Sequence[str], jobs: int = 1, progress: bool | None = None
+                            ) -> tuple[Counter, list[str], list[str]]:
+    """Statement counts over many files (one :class:`StatementCache` per worker batch).
+
+    Returns:
+        ``(counts, readable, errors)``: the counts, the files that were read, and one message
+        per file that could not be.
+    """
+    import functools
+
+    from inst2vec.batch import run_batch
+
+    counts: Counter = Counter()
+    readable, errors = [], []
+    for result in run_batch(functools.partial(count_file_statements, cache=StatementCache()), list(files), jobs,
+                            progress, "counting"):
+        if result.ok:
+            counts.update(result.value)
+            readable.append(result.path)
+        else:
+            errors.append(result.error)
+    return counts, readable, errors
