@@ -13,6 +13,7 @@ setup(
     package_data={"inst2vec": ["samples/*.ll", "samples/*.c"], "ir_corpus": ["shims/*.h"]},
     install_requires=[
         "gensim>=4.3",
+        "keras>=3.0",
         "llvmlite>=0.44",
         "matplotlib>=3.7",
         "networkx>=3.0",
@@ -22,7 +23,11 @@ setup(
         "scipy>=1.10",
         "tqdm>=4.60",
     ],
-    extras_require={"test": ["pytest>=7"]},
+    extras_require={
+        "tf": ["tensorflow-cpu>=2.16"],  # Keras' default backend here; GPU machines use torch instead
+        "mpi": ["mpi4py>=3.1", "openmpi>=5.0"],  # distributed training (train/)
+        "test": ["pytest>=7", "tensorflow-cpu>=2.16", "mpi4py>=3.1", "openmpi>=5.0"],
+    },
     entry_points={"console_scripts": ["inst2vec = inst2vec.cli:main"]},
     license="BSD-3-Clause",
 )

@@ -153,6 +153,10 @@ def _parser() -> argparse.ArgumentParser:
     p = commands.add_parser("demo", help="normalise and graph the bundled IR sample and print a summary")
     p.add_argument("--file", default=str(SAMPLES / "sample.ll"), help="IR file (default: the bundled sample)")
     p.set_defaults(run=_demo)
+
+    from tasks.cli import add_commands as add_task_commands  # task, predict
+
+    add_task_commands(commands)
     return parser
 
 

@@ -23,7 +23,7 @@ fi
 stamp=.venv/.installed-$(cat setup.py pyproject.toml | sha256sum | cut -c1-16)
 if [ ! -e "$stamp" ]; then
   .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q -e ".[test]"
+  .venv/bin/python -m pip install -q -e ".[tf,mpi,test]"
   rm -f .venv/.installed-*
   touch "$stamp"
 fi

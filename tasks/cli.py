@@ -1,0 +1,141 @@
+"""``inst2vec task …`` and ``inst2vec predict …``: run a downstream task's protocol, use a trained model.
+
+The task modules (and Keras) are imported when a command runs, so other commands stay quick.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from inst2vec.errors import Inst2vecError
+
+TASKS = ("classifyapp", "devmap", "threadcoarsening")
+DEFAULT_MODEL = {"classifyapp": "bag", "devmap": "boost", "threadcoarsening": "neighbours"}
+#: Statements kept per sequence by default (the longest devmap kernel has 1,505); see docs/RESULTS.md.
+DEFAULT_MAX_LENGTH = {"classifyapp": 512, "devmap": 1024, "threadcoarsening": 1024}
+
+
+def add_commands(commands) -> None:
+    """Register ``task`` and ``predict`` on the main parser's subcommands."""
+    p = commands.add_parser("task", help="run a downstream task's protocol (classifyapp, devmap, threadcoarsening)")
+    p.add_argument("task", choices=TASKS)
+    p.add_argument("--platform", action="append",
+                   help="devmap: amd, nvidia; threadcoarsening: Cypress, Tahiti, Fermi, Kepler (repeatable; "
+                        "default all)")
+    p.add_argument("--model", help="devmap: static, grewe, oracle, ncc, boost (ours, default); threadcoarsening: "
+                                   "static, oracle, magni, ncc, neighbours (ours, default); classifyapp: ncc, "
+                                   "bag (ours, default)")
+    p.add_argument("--embeddings", default="published", help="'published', 'ours' or an embeddings folder")
+    p.add_argument("--seeds", type=int, default=3, help="number of seeds (0, 1, …; default 3)")
+    p.add_argument("--epochs", type=int, default=50, help="ncc training epochs (default 50, as published)")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--max-length", type=int, help="statements kept per sequence (the last ones)")
+    p.add_argument("--split", choices=("stratified", "grouped"), default="stratified",
+                   help="devmap folds: the published stratified 10-fold, or 10 folds grouped by kernel")
+    p.add_argument("--per-class", type=int, help="classifyapp: programs per class (default all 500)")
+    p.add_argument("--classes", type=int, help="classifyapp: only the first N classes (default 104)")
+    p.add_argument("--work-dir", default="data-unpacked/poj104",
+                   help="classifyapp: where POJ-104 is unpacked and compiled (default data-unpacked/poj104)")
+    p.add_argument("--save-models", action="store_true", help="ncc: also save trained models as .keras in -o")
+    p.add_argument("--data-root", help="data sets folder (default $INST2VEC_DATA or ../shared/data)")
+    p.add_argument("-j", "--jobs", type=int, default=0, help="processes for compiling and embedding (0: all cores)")
+    p.add_argument("-o", "--output", required=True, help="results folder (one JSON per task, platform and model)")
+    p.set_defaults(run=run_task)
+
+    p = commands.add_parser("predict", help="apply a model saved by `inst2vec task --save-models` to .ll files")
+    p.add_argument("model", help="a .keras file written by `inst2vec task`")
+    p.add_argument("files", nargs="+", metavar="FILE.ll")
+    p.add_argument("--data-root", help="data sets folder (for --embeddings published)")
+    p.set_defaults(run=run_predict)
+
+
+def _embeddings(name: str, data_root):
+    import inst2vec
+
+    return inst2vec.load(name, data_root)
+
+
+def run_task(args) -> int:
+    """Run every requested platform; write one JSON result each and print a summary line."""
+    from inst2vec.data import data_root as resolve
+    from tasks.learners import TrainingSettings
+
+    root = resolve(args.data_root)
+    model = args.model or DEFAULT_MODEL[args.task]
+    if args.seeds < 1:
+        raise Inst2vecError(f"--seeds must be at least 1, not {args.seeds}")
+    settings = TrainingSettings(epochs=args.epochs, batch_size=args.batch_size,
+                                max_length=args.max_length or DEFAULT_MAX_LENGTH[args.task])
+    seeds = list(range(args.seeds))
+    embeddings = _embeddings(args.embeddings, root) if model in ("ncc", "boost", "neighbours", "bag") else None
+    name = args.embeddings if embeddings is not None else "none"
+    results = []
+    if args.task == "classifyapp":
+        from tasks import classifyapp
+
+        data = classifyapp.compile_poj104(root, args.work_dir, args.per_class, args.classes, jobs=args.jobs)
+        results.append(classifyapp.run(data, model, embeddings, name, seeds, settings, jobs=args.jobs,
+                                       save_dir=args.output if args.save_models else None))
+    elif args.task == "devmap":
+        from tasks import datasets, devmap
+
+        for platform in args.platform or datasets.DEVMAP_PLATFORMS:
+            data = datasets.load_devmap(platform, root)
+            results.append(devmap.run(data, model, embeddings, name, seeds, settings, split=args.split,
+                                      jobs=args.jobs))
+    else:
+        from tasks import datasets, threadcoarsening
+
+        for platform in args.platform or datasets.COARSENING_PLATFORMS:
+            data = datasets.load_threadcoarsening(platform, root)
+            results.append(threadcoarsening.run(data, model, embeddings, name, seeds, settings, jobs=args.jobs))
+            if args.save_models and model == "ncc":
+                threadcoarsening.save_full_model(data, embeddings, name, settings, args.output)
+    from tasks.results import write_result
+
+    for result in results:
+        path = write_result(result, args.output)
+        speedup = f"  speedup {result['speedup_mean']:.3f} ± {result['speedup_std']:.3f}" \
+            if "speedup_mean" in result else ""
+        print(f"{result['task']} {result['platform'] or ''} {result['model']} ({result['embeddings']}): "
+              f"accuracy {100 * result['accuracy_mean']:.2f} ± {100 * result['accuracy_std']:.2f} %{speedup}"
+              f"  [{len(result['seeds'])} seeds, {result['wall_seconds']:.0f} s] -> {path}")
+    return 0
+
+
+def run_predict(args) -> int:
+    """Print the predicted class of each file (one line each); unreadable files are reported and skipped."""
+    from inst2vec.embed import embed_file
+    from tasks import ncc
+
+    import keras
+
+    model_path = Path(args.model)
+    meta_path = Path(str(model_path) + ".json")
+    if not model_path.is_file() or not meta_path.is_file():
+        raise Inst2vecError(f"{model_path}: not a model saved by `inst2vec task --save-models` "
+                            f"(needs {model_path.name} and {meta_path.name})")
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    if meta.get("aux_inputs"):
+        raise Inst2vecError(f"{model_path}: this model also needs its task's auxiliary inputs "
+                            f"({', '.join(meta['aux_inputs'])}); predict takes models without them")
+    embeddings = _embeddings(meta["embeddings"], args.data_root)
+    model = keras.models.load_model(model_path)
+    vectors = ncc.normalized_vectors(embeddings.matrix)
+    failed = 0
+    for path in args.files:
+        try:
+            sequence = embed_file(path, embeddings).indices
+        except (Inst2vecError, OSError) as err:
+            print(f"error: {err}", file=sys.stderr)
+            failed += 1
+            continue
+        probabilities = ncc.predict_proba(model, [sequence], vectors, embeddings.vocabulary.unknown_index,
+                                          max_length=meta["max_length"])[0]
+        label = meta["labels"][int(np.argmax(probabilities))]
+        print(f"{path}\t{label}\t{float(probabilities.max()):.3f}")
+    return 1 if failed else 0

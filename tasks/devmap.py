@@ -1,0 +1,101 @@
+"""Heterogeneous CPU/GPU device mapping (Grewe et al. / DeepTune data), the ncc protocol.
+
+Per platform, ``StratifiedKFold(10, shuffle=True, random_state=204)`` over the 680 rows; accuracy
+and the speedup of the predicted device over the static mapping, averaged over rows. The same
+kernel with other input sizes lands in training and test folds alike, so the stratified split
+leaks; ``split="grouped"`` runs a 10-fold ``GroupKFold`` by kernel instead.
+"""
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+from sklearn.model_selection import GroupKFold, StratifiedKFold
+from sklearn.tree import DecisionTreeClassifier
+
+from inst2vec.embeddings import Embeddings
+from inst2vec.errors import Inst2vecError
+from tasks.datasets import DEVMAP_COLUMNS, DevmapData, STATIC_DEVICE, grewe_features
+from tasks.encoding import EncodedFiles, distinct_files, encode_files
+from tasks.learners import FoldInputs, TrainingSettings, fit_predict_boost, fit_predict_ncc
+from tasks.results import summarize
+
+MODELS = ("static", "grewe", "oracle", "ncc", "boost")
+SPLITS = ("stratified", "grouped")
+SPLIT_SEED = 204
+FOLDS = 10
+AUX_COLUMNS = [DEVMAP_COLUMNS.index("transfer"), DEVMAP_COLUMNS.index("wgsize")]
+
+
+def folds(data: DevmapData, split: str = "stratified") -> list[tuple[np.ndarray, np.ndarray]]:
+    """The protocol's (train, test) row indices."""
+    if split == "stratified":
+        splitter = StratifiedKFold(FOLDS, shuffle=True, random_state=SPLIT_SEED)
+        return list(splitter.split(data.features, data.labels))
+    if split == "grouped":
+        return list(GroupKFold(FOLDS).split(data.features, data.labels, groups=data.kernels))
+    raise Inst2vecError(f"unknown split {split!r}; choose from {', '.join(SPLITS)}")
+
+
+def tabular_features(data: DevmapData) -> np.ndarray:
+    """Raw columns, their logs and Grewe's four combined features: the inputs of our boosted trees."""
+    return np.concatenate([data.features, np.log1p(data.features), grewe_features(data.features)], axis=1)
+
+
+def predict_fold(model: str, data: DevmapData, encoded: EncodedFiles | None, positions: np.ndarray | None,
+                 train: np.ndarray, test: np.ndarray, seed: int, settings: TrainingSettings) -> tuple[np.ndarray, dict]:
+    """Predicted labels (1 = GPU) of the test rows, and training curves where the model has them."""
+    if model == "static":
+        return np.full(len(test), int(STATIC_DEVICE[data.platform] == "GPU")), {}
+    if model == "oracle":
+        return data.labels[test], {}
+    if model == "grewe":
+        # DeepTune's re-implementation of Grewe et al.: a decision tree on the four features.
+        tree = DecisionTreeClassifier(random_state=seed, splitter="best", criterion="entropy", max_depth=5,
+                                      min_samples_leaf=5)
+        features = grewe_features(data.features)
+        return tree.fit(features[train], data.labels[train]).predict(features[test]), {}
+    if model == "ncc":
+        inputs = FoldInputs(encoded, positions, data.labels, 2, data.features, AUX_COLUMNS)
+        probabilities, curves = fit_predict_ncc(inputs, train, test, seed, settings)
+        return probabilities.argmax(axis=1), curves
+    if model == "boost":
+        inputs = FoldInputs(encoded, positions, data.labels, 2, tabular_features(data))
+        return fit_predict_boost(inputs, train, test, seed).argmax(axis=1), {}
+    raise Inst2vecError(f"unknown devmap model {model!r}; choose from {', '.join(MODELS)}")
+
+
+def run(data: DevmapData, model: str, embeddings: Embeddings | None, embeddings_name: str, seeds: list[int],
+        settings: TrainingSettings, split: str = "stratified", jobs: int = 1) -> dict[str, Any]:
+    """Run the full protocol for every seed; returns the result object (see :func:`tasks.results.summarize`)."""
+    started = time.perf_counter()
+    encoded = positions = None
+    if model in ("ncc", "boost"):
+        files, positions = distinct_files(list(data.files))
+        encoded = encode_files(files, embeddings, jobs=jobs)
+    per_seed = []
+    for seed in seeds:
+        predicted = np.zeros(len(data.labels), dtype=int)
+        fold_records = []
+        for k, (train, test) in enumerate(folds(data, split)):
+            predicted[test], curves = predict_fold(model, data, encoded, positions, train, test, seed, settings)
+            fold_records.append({"fold": k, "test_rows": len(test),
+                                 "accuracy": float(np.mean(predicted[test] == data.labels[test])),
+                                 "speedup": float(np.mean(data.speedups(predicted)[test])),
+                                 **({"curves": curves} if curves else {})})
+        speedups = data.speedups(predicted)
+        per_suite = {s: {"accuracy": float(np.mean(predicted[data.suites == s] == data.labels[data.suites == s])),
+                         "speedup": float(np.mean(speedups[data.suites == s]))} for s in np.unique(data.suites)}
+        per_seed.append({"seed": seed, "accuracy": float(np.mean(predicted == data.labels)),
+                         "speedup": float(np.mean(speedups)), "per_suite": per_suite, "folds": fold_records,
+                         "predictions": predicted.tolist()})
+    protocol = {"split": split, "folds": FOLDS, "split_seed": SPLIT_SEED if split == "stratified" else None,
+                "rows": len(data.labels), "static_device": STATIC_DEVICE[data.platform],
+                "speedup": "mean over rows of runtime(static device) / runtime(predicted device)",
+                "epochs": settings.epochs, "batch_size": settings.batch_size, "max_length": settings.max_length}
+    oracle = float(np.mean(data.speedups(data.labels)))
+    extra = {"oracle_speedup": oracle}
+    if encoded is not None:
+        extra["oov_rate_mean"] = float(encoded.oov_rate.mean())
+    return summarize("devmap", data.platform, model, embeddings_name, per_seed, protocol, started, **extra)

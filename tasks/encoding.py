@@ -1,0 +1,66 @@
+"""Turn IR files into model inputs: statement index sequences and pooled program vectors."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from inst2vec.batch import run_batch
+from inst2vec.embed import FileEmbedding, embed_file
+from inst2vec.embeddings import Embeddings
+from inst2vec.errors import Inst2vecError
+
+
+@dataclass(frozen=True)
+class EncodedFiles:
+    """Per distinct file: its statement rows (file text order) and its mean and flow-pooled vectors."""
+
+    embeddings: Embeddings
+    sequences: list[np.ndarray]
+    mean: np.ndarray  # (n_files, dim)
+    flow: np.ndarray  # (n_files, dim)
+    oov_rate: np.ndarray  # (n_files,)
+
+    def pooled(self) -> np.ndarray:
+        """[flow, mean] per file: the program vector our models use."""
+        return np.concatenate([self.flow, self.mean], axis=1)
+
+
+class _Embedder:
+    """A picklable ``path -> FileEmbedding`` for worker processes."""
+
+    def __init__(self, embeddings: Embeddings):
+        self.embeddings = embeddings
+
+    def __call__(self, path: str) -> FileEmbedding:
+        return embed_file(path, self.embeddings)
+
+
+def encode_files(files: Sequence[str | os.PathLike], embeddings: Embeddings, jobs: int = 1,
+                 progress: bool | None = None) -> EncodedFiles:
+    """Embed every file once (rows in order of ``files``).
+
+    Raises:
+        Inst2vecError: naming each file that could not be read (a task needs all of its inputs).
+    """
+    paths = [str(f) for f in files]
+    results = list(run_batch(_Embedder(embeddings), paths, jobs=jobs, progress=progress, description="embedding IR"))
+    failed = [r for r in results if not r.ok]
+    if failed:
+        raise Inst2vecError(f"{len(failed)} of {len(paths)} IR files could not be embedded; first: "
+                            f"{failed[0].error}")
+    values = [r.value for r in results]
+    return EncodedFiles(embeddings=embeddings,
+                        sequences=[v.indices for v in values],
+                        mean=np.stack([v.mean for v in values]).astype(np.float32),
+                        flow=np.stack([v.flow for v in values]).astype(np.float32),
+                        oov_rate=np.array([v.oov_rate for v in values]))
+
+
+def distinct_files(files: Sequence[str]) -> tuple[list[str], np.ndarray]:
+    """The distinct paths in first-seen order and, per input, the position of its path in them."""
+    order: dict[str, int] = {}
+    positions = np.array([order.setdefault(f, len(order)) for f in files], dtype=np.int64)
+    return list(order), positions

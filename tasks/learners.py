@@ -1,0 +1,135 @@
+"""Training one fold of a model: the ncc LSTM (Keras) or our boosted trees (scikit-learn)."""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tasks import ncc
+from tasks.encoding import EncodedFiles
+
+#: Models every task accepts; "ncc" is the paper's, "boost" ours.
+NEURAL_MODELS = ("ncc",)
+
+
+@dataclass
+class FoldInputs:
+    """What a learner sees of one fold: rows of the task, mapped to encoded files."""
+
+    encoded: EncodedFiles
+    positions: np.ndarray  # row -> encoded file
+    labels: np.ndarray  # row -> class
+    num_classes: int
+    features: np.ndarray | None = None  # row -> extra numeric features (aux inputs / tabular)
+    aux_columns: list[int] = field(default_factory=list)  # feature columns fed to ncc as aux inputs
+
+
+@dataclass(frozen=True)
+class TrainingSettings:
+    """Hyper-parameters of the neural model."""
+
+    epochs: int = 50
+    batch_size: int = 64
+    max_length: int = 1024
+
+
+def _standardize(train: np.ndarray, other: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    mean, std = train.mean(axis=0), train.std(axis=0)
+    std = np.where(std > 0, std, 1)
+    return (train - mean) / std, (other - mean) / std
+
+
+def fit_predict_ncc(data: FoldInputs, train: np.ndarray, test: np.ndarray, seed: int,
+                    settings: TrainingSettings, validation: np.ndarray | None = None,
+                    save_to: str | os.PathLike | None = None,
+                    metadata: dict[str, Any] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
+    """Train the ncc model on ``train`` rows; return test-row probabilities and the training history.
+
+    With ``validation`` the weights of the epoch with the best validation accuracy are kept (model
+    selection on validation data only).
+    """
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    vectors = ncc.normalized_vectors(data.encoded.embeddings.matrix)
+    pad = data.encoded.embeddings.vocabulary.unknown_index
+    sequences = data.encoded.sequences
+    rows_seq = lambda rows: [sequences[p] for p in data.positions[rows]]  # noqa: E731
+    aux_train = aux_test = aux_val = None
+    if data.aux_columns:
+        raw = np.log1p(data.features[:, data.aux_columns])
+        aux_train, aux_test = _standardize(raw[train], raw[test])
+        if validation is not None:
+            _, aux_val = _standardize(raw[train], raw[validation])
+    model = ncc.build_ncc_model(data.num_classes, dim=vectors.shape[1], aux_inputs=len(data.aux_columns))
+    two = bool(data.aux_columns)
+    batches = ncc.make_batches(rows_seq(train), vectors, pad, data.labels[train], aux_train, settings.batch_size,
+                               settings.max_length, seed=seed, two_outputs=two)
+    callbacks, monitor = [], None
+    if validation is not None:
+        monitor = ncc.make_batches(rows_seq(validation), vectors, pad, data.labels[validation], aux_val,
+                                   settings.batch_size, settings.max_length, two_outputs=two)
+        callbacks.append(best_weights_callback("val_prediction_accuracy" if two else "val_accuracy"))
+    history = model.fit(batches, epochs=settings.epochs, validation_data=monitor, verbose=0, callbacks=callbacks)
+    if callbacks:
+        model.set_weights(callbacks[0].best_weights)
+    probabilities = ncc.predict_proba(model, rows_seq(test), vectors, pad, aux_test, settings.batch_size,
+                                      settings.max_length)
+    if save_to is not None:
+        save_model(model, save_to, metadata or {})
+    curves = {k: [round(float(v), 5) for v in values] for k, values in history.history.items()}
+    return probabilities, curves
+
+
+def best_weights_callback(monitor: str):
+    """A Keras callback that remembers the weights of the epoch with the highest ``monitor``."""
+    import keras
+
+    class BestWeights(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.best, self.best_weights = -np.inf, None
+
+        def on_epoch_end(self, epoch, logs=None):
+            value = (logs or {}).get(monitor)
+            if value is not None and value > self.best:
+                self.best, self.best_weights = value, self.model.get_weights()
+
+        def on_train_end(self, logs=None):
+            if self.best_weights is None:
+                self.best_weights = self.model.get_weights()
+
+    return BestWeights()
+
+
+def save_model(model, path: str | os.PathLike, metadata: dict[str, Any]) -> None:
+    """``model.save(path)`` plus ``path + '.json'`` with what ``inst2vec predict`` needs to use it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    model.save(path)
+    from inst2vec.io import atomic_write
+
+    with atomic_write(str(path) + ".json") as f:
+        json.dump(metadata, f, indent=1)
+
+
+def boosted_trees(seed: int):
+    """Our tabular learner: gradient-boosted trees (scikit-learn's histogram GBDT, defaults)."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    return HistGradientBoostingClassifier(random_state=seed)
+
+
+def fit_predict_boost(data: FoldInputs, train: np.ndarray, test: np.ndarray, seed: int) -> np.ndarray:
+    """Boosted trees on [numeric features, flow-pooled and mean program vectors]; test probabilities."""
+    x = data.encoded.pooled()[data.positions]
+    if data.features is not None:
+        x = np.concatenate([data.features, x], axis=1)
+    model = boosted_trees(seed).fit(x[train], data.labels[train])
+    probabilities = np.zeros((len(test), data.num_classes))
+    probabilities[:, model.classes_] = model.predict_proba(x[test])
+    return probabilities

@@ -1,0 +1,129 @@
+"""The original ncc model in Keras 3, and length-bucketed batches of frozen inst2vec vectors.
+
+Model (Ben-Nun et al. 2018): statement vectors (L2-normalised, frozen) -> LSTM(200) -> LSTM(200)
+-> BatchNorm -> Dense(32, relu) -> Dense(k). Devmap concatenates two auxiliary inputs (transfer
+size and work-group size, standardised here; the original fed them raw) before the BatchNorm and
+adds an auxiliary "language model" output on the LSTM state with loss weight 0.2.
+
+Differences from the original, all deliberate: softmax outputs with cross-entropy (the original put
+sigmoid under categorical cross-entropy); batches grouped by length and padded to the longest in the
+batch (rounded up to a power of two) instead of one global length — the same 'pre' padding with the
+``!UNK`` vector, far less work; sequences longer than ``max_length`` keep their last statements.
+Works on any Keras 3 backend (TensorFlow by default, torch on the GPU machines).
+"""
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import numpy as np
+
+MIN_LENGTH = 32  # batches are padded to a power of two >= this: few shapes, few retraces
+
+
+def _keras():
+    import keras  # deferred: importing Keras takes seconds
+
+    return keras
+
+
+def build_ncc_model(num_classes: int, dim: int = 200, aux_inputs: int = 0, lstm_units: int = 200,
+                    dense_units: int = 32):
+    """The ncc network; with ``aux_inputs`` it takes ``[sequences, aux]`` and has two outputs."""
+    keras = _keras()
+    layers = keras.layers
+    sequence = keras.Input(shape=(None, dim), name="statements")
+    x = layers.LSTM(lstm_units, return_sequences=True, name="lstm_1")(sequence)
+    x = layers.LSTM(lstm_units, name="lstm_2")(x)
+    inputs, outputs = [sequence], []
+    if aux_inputs:
+        language_model = layers.Dense(num_classes, activation="softmax", name="language_model")(x)
+        aux = keras.Input(shape=(aux_inputs,), name="aux")
+        x = layers.Concatenate(name="with_aux")([aux, x])
+        inputs.append(aux)
+        outputs.append(language_model)
+    x = layers.BatchNormalization(name="batch_norm")(x)
+    x = layers.Dense(dense_units, activation="relu", name="dense")(x)
+    outputs.insert(0, layers.Dense(num_classes, activation="softmax", name="prediction")(x))
+    model = keras.Model(inputs, outputs if len(outputs) > 1 else outputs[0], name="ncc")
+    model.compile(optimizer=keras.optimizers.Adam(),
+                  loss=["sparse_categorical_crossentropy"] * len(outputs),
+                  loss_weights=[1.0, 0.2][:len(outputs)],
+                  metrics=[["accuracy"]] + [[]] * (len(outputs) - 1) if len(outputs) > 1 else ["accuracy"])
+    return model
+
+
+def pad_batch(sequences: Sequence[np.ndarray], vectors: np.ndarray, pad_index: int,
+              max_length: int) -> np.ndarray:
+    """Vectors of a batch, 'pre'-padded with row ``pad_index`` to a power-of-two length (at most ``max_length``)."""
+    longest = max(1, max(len(s) for s in sequences))
+    length = min(max_length, max(MIN_LENGTH, 2 ** math.ceil(math.log2(longest))))
+    rows = np.full((len(sequences), length), pad_index, dtype=np.int64)
+    for i, s in enumerate(sequences):
+        s = s[-length:]
+        if len(s):
+            rows[i, length - len(s):] = s
+    return vectors[rows]
+
+
+def length_batches(lengths: np.ndarray, batch_size: int, rng: np.random.Generator | None) -> list[np.ndarray]:
+    """Row groups of similar length; with ``rng`` the members of a length band and the batch order are shuffled."""
+    lengths = np.asarray(lengths)
+    jitter = rng.random(len(lengths)) if rng is not None else np.arange(len(lengths)) / max(1, len(lengths))
+    order = np.lexsort((jitter, lengths))
+    batches = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+    if rng is not None:
+        rng.shuffle(batches)
+    return batches
+
+
+def make_batches(sequences: Sequence[np.ndarray], vectors: np.ndarray, pad_index: int,
+                 labels: np.ndarray | None = None, aux: np.ndarray | None = None, batch_size: int = 64,
+                 max_length: int = 1024, seed: int | None = None, two_outputs: bool = False):
+    """A Keras ``PyDataset`` over the rows; shuffled each epoch when ``seed`` is given."""
+    keras = _keras()
+
+    class SequenceBatches(keras.utils.PyDataset):
+        def __init__(self):
+            super().__init__()
+            self.rng = np.random.default_rng(seed) if seed is not None else None
+            self.lengths = np.array([min(len(s), max_length) for s in sequences])
+            self.batches = length_batches(self.lengths, batch_size, self.rng)
+
+        def __len__(self) -> int:
+            return len(self.batches)
+
+        def __getitem__(self, k: int):
+            rows = self.batches[k]
+            x = pad_batch([sequences[i] for i in rows], vectors, pad_index, max_length)
+            inputs = (x, aux[rows].astype(np.float32)) if aux is not None else x
+            if labels is None:
+                return (inputs,)
+            y = labels[rows]
+            return inputs, ((y, y) if two_outputs else y)
+
+        def on_epoch_end(self) -> None:
+            if self.rng is not None:
+                self.batches = length_batches(self.lengths, batch_size, self.rng)
+
+    return SequenceBatches()
+
+
+def predict_proba(model, sequences: Sequence[np.ndarray], vectors: np.ndarray, pad_index: int,
+                  aux: np.ndarray | None = None, batch_size: int = 64, max_length: int = 1024) -> np.ndarray:
+    """Class probabilities of the main output, in row order (every row, no dropped last batch)."""
+    data = make_batches(sequences, vectors, pad_index, aux=aux, batch_size=batch_size, max_length=max_length)
+    out = np.zeros((len(sequences), model.output_shape[0][-1] if isinstance(model.output_shape, list)
+                    else model.output_shape[-1]), dtype=np.float32)
+    for k in range(len(data)):
+        (inputs,) = data[k]
+        p = model.predict_on_batch(inputs)
+        out[data.batches[k]] = np.asarray(p[0] if isinstance(p, (list, tuple)) else p)
+    return out
+
+
+def normalized_vectors(matrix: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit L2 norm (zero rows stay zero), float32: the frozen inputs."""
+    matrix = np.asarray(matrix, dtype=np.float32)
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    return matrix / np.where(norms > 0, norms, 1)

@@ -1,0 +1,64 @@
+"""Result records shared by the tasks: one JSON object per run, every seed and fold kept."""
+from __future__ import annotations
+
+import json
+import os
+import platform as _platform
+import time
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from inst2vec.io import atomic_write
+
+PACKAGES = ("inst2vec-toolkit", "numpy", "scikit-learn", "keras", "tensorflow-cpu", "tensorflow", "torch", "gensim")
+
+
+def versions() -> dict[str, str]:
+    """Python and the installed versions of the packages a result depends on."""
+    found = {"python": _platform.python_version()}
+    for name in PACKAGES:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return found
+
+
+def summarize(task: str, platform: str | None, model: str, embeddings: str, seeds: list[dict[str, Any]],
+              protocol: dict[str, Any], started: float, **extra: Any) -> dict[str, Any]:
+    """The run's JSON object: mean ± std over seeds of each seed's accuracy (and speedup)."""
+    accuracy = np.array([s["accuracy"] for s in seeds], dtype=float)
+    result: dict[str, Any] = {
+        "task": task, "platform": platform, "model": model, "embeddings": embeddings,
+        "accuracy_mean": float(accuracy.mean()), "accuracy_std": float(accuracy.std()),
+    }
+    if seeds and "speedup" in seeds[0]:
+        speedup = np.array([s["speedup"] for s in seeds], dtype=float)
+        result.update(speedup_mean=float(speedup.mean()), speedup_std=float(speedup.std()))
+    result.update(extra)
+    result.update(seeds=seeds, protocol=protocol, versions=versions(),
+                  wall_seconds=round(time.perf_counter() - started, 2))
+    return result
+
+
+def write_result(result: dict[str, Any], out_dir: str | os.PathLike) -> Path:
+    """Write ``<task>-<platform>-<model>-<embeddings>.json`` atomically; returns its path."""
+    parts = [result["task"], result.get("platform"), result["model"], result["embeddings"]]
+    name = "-".join(str(p) for p in parts if p) + ".json"
+    path = Path(out_dir) / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_write(path) as f:
+        json.dump(result, f, indent=1, default=_plain)
+        f.write("\n")
+    return path
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")

@@ -1,0 +1,120 @@
+"""Optimal thread-coarsening factor (Magni et al. PACT'14 data), the ncc protocol with its inputs fixed.
+
+Per platform, leave-one-out over the 17 kernels; the predicted factor is clamped to the largest one
+measured for the kernel; speedup = runtime(factor 1) / runtime(predicted factor), mean over kernels.
+Every input is joined to its label by kernel name (the original fed other kernels' sequences).
+"""
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+
+from inst2vec.embeddings import Embeddings
+from inst2vec.errors import Inst2vecError
+from tasks.datasets import COARSENING_FACTORS, CoarseningData
+from tasks.encoding import EncodedFiles, encode_files
+from tasks.learners import FoldInputs, TrainingSettings, fit_predict_ncc
+from tasks.results import summarize
+
+MODELS = ("static", "oracle", "magni", "ncc", "neighbours")
+NEIGHBOURS = 3
+
+
+def log_speedup_curves(data: CoarseningData) -> np.ndarray:
+    """log(runtime(1) / runtime(f)) per kernel and factor; unmeasured factors take the largest measured one's."""
+    curves = np.log(data.runtimes[:, :1] / data.runtimes)
+    for i in range(len(curves)):
+        measured = np.flatnonzero(~np.isnan(curves[i]))
+        curves[i, measured.max() + 1:] = curves[i, measured.max()]
+    return curves
+
+
+def magni_predict(data: CoarseningData, train: np.ndarray, kernel: int) -> int:
+    """Magni et al.'s cascade: from factor 1, coarsen further while the nearest training kernel
+    (Euclidean, PCA features of the current factor) ran faster at the next factor."""
+    level = 0
+    while level + 1 < len(COARSENING_FACTORS) and not np.isnan(data.pca[kernel, level]).any():
+        candidates = [t for t in train if not np.isnan(data.pca[t, level]).any()]
+        if not candidates:
+            break
+        distances = [np.linalg.norm(data.pca[t, level] - data.pca[kernel, level]) for t in candidates]
+        nearest = candidates[int(np.argmin(distances))]
+        runtimes = data.runtimes[nearest]
+        if np.isnan(runtimes[level + 1]) or runtimes[level + 1] >= runtimes[level]:
+            break
+        level += 1
+    return level
+
+
+def neighbours_predict(encoded: EncodedFiles, curves: np.ndarray, train: np.ndarray, kernel: int,
+                       k: int = NEIGHBOURS) -> int:
+    """Ours: the factor with the best mean log-speedup over the ``k`` training kernels whose
+    flow-pooled program vectors are closest (cosine) to the kernel's."""
+    vectors = encoded.pooled()
+    vectors = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    similarity = vectors[train] @ vectors[kernel]
+    nearest = train[np.argsort(-similarity, kind="stable")[:k]]
+    return int(np.argmax(curves[nearest].mean(axis=0)))
+
+
+def run(data: CoarseningData, model: str, embeddings: Embeddings | None, embeddings_name: str, seeds: list[int],
+        settings: TrainingSettings, jobs: int = 1) -> dict[str, Any]:
+    """Leave-one-out over the kernels for every seed; returns the result object."""
+    if model not in MODELS:
+        raise Inst2vecError(f"unknown threadcoarsening model {model!r}; choose from {', '.join(MODELS)}")
+    started = time.perf_counter()
+    n = len(data.kernels)
+    encoded = encode_files(list(data.files), embeddings, jobs=jobs) if model in ("ncc", "neighbours") else None
+    curves = log_speedup_curves(data)
+    per_seed = []
+    for seed in seeds:
+        predicted = np.zeros(n, dtype=int)
+        folds = []
+        for kernel in range(n):
+            train, test = np.delete(np.arange(n), kernel), np.array([kernel])
+            fold_curves: dict = {}
+            if model == "static":
+                predicted[kernel] = 0
+            elif model == "oracle":
+                predicted[kernel] = data.labels[kernel]
+            elif model == "magni":
+                predicted[kernel] = magni_predict(data, train, kernel)
+            elif model == "neighbours":
+                predicted[kernel] = neighbours_predict(encoded, curves, train, kernel)
+            else:
+                inputs = FoldInputs(encoded, np.arange(n), data.labels, len(COARSENING_FACTORS))
+                probabilities, fold_curves = fit_predict_ncc(inputs, train, test, seed, settings)
+                predicted[kernel] = int(probabilities.argmax(axis=1)[0])
+            folds.append({"kernel": str(data.kernels[kernel]),
+                          "predicted_factor": COARSENING_FACTORS[data.clamp(kernel, predicted[kernel])],
+                          "oracle_factor": int(data.oracle_factor[kernel]),
+                          "speedup": data.speedup(kernel, predicted[kernel]),
+                          **({"curves": fold_curves} if fold_curves else {})})
+        speedups = np.array([f["speedup"] for f in folds])
+        correct = np.array([f["predicted_factor"] == f["oracle_factor"] for f in folds])
+        per_seed.append({"seed": seed, "accuracy": float(correct.mean()), "speedup": float(speedups.mean()),
+                         "folds": folds})
+    protocol = {"split": "leave-one-kernel-out", "kernels": n, "factors": list(COARSENING_FACTORS),
+                "speedup": "mean over kernels of runtime(factor 1) / runtime(predicted factor, clamped to "
+                           "the largest measured)",
+                "inputs_joined_by": "kernel name",
+                "epochs": settings.epochs, "batch_size": settings.batch_size, "max_length": settings.max_length}
+    oracle = float(np.mean([data.speedup(i, data.labels[i]) for i in range(n)]))
+    return summarize("threadcoarsening", data.platform, model, embeddings_name, per_seed, protocol, started,
+                     oracle_speedup=oracle)
+
+
+def save_full_model(data: CoarseningData, embeddings: Embeddings, embeddings_name: str, settings: TrainingSettings,
+                    out_dir: str) -> str:
+    """Train the ncc model on all 17 kernels of the platform and save it for ``inst2vec predict``."""
+    encoded = encode_files(list(data.files), embeddings)
+    everything = np.arange(len(data.kernels))
+    inputs = FoldInputs(encoded, everything, data.labels, len(COARSENING_FACTORS))
+    path = f"{out_dir}/threadcoarsening-{data.platform}-ncc-{embeddings_name}.keras"
+    fit_predict_ncc(inputs, everything, everything[:1], 0, settings, save_to=path,
+                    metadata={"task": "threadcoarsening", "platform": data.platform, "embeddings": embeddings_name,
+                              "labels": [f"coarsening factor {f}" for f in COARSENING_FACTORS],
+                              "max_length": settings.max_length})
+    return path
