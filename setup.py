@@ -26,7 +26,8 @@ setup(
     extras_require={
         "tf": ["tensorflow-cpu>=2.16"],  # Keras' default backend here; GPU machines use torch instead
         "mpi": ["mpi4py>=3.1", "openmpi>=5.0"],  # distributed training (train/)
-        "test": ["pytest>=7", "tensorflow-cpu>=2.16", "mpi4py>=3.1", "openmpi>=5.0"],
+        "test": ["pytest>=7", "tensorflow-cpu>=2.16", "mpi4py>=3.1", "openmpi>=5.0",
+                 "torch==2.13.0"],  # torch: the Keras backend of the GPU machines, tested on tiny shapes
     },
     entry_points={"console_scripts": ["inst2vec = inst2vec.cli:main"]},
     license="BSD-3-Clause",
