@@ -1,0 +1,75 @@
+"""Run under ``mpiexec -n P``: every collective against the dense sum, on every rank. Exit 1 on a mismatch."""
+import sys
+
+import numpy as np
+
+from train.allreduce import allreduce
+from train.collectives import ALGORITHMS, Communicator, Stream
+from train.compression import QSGD, TopK, TopKQuantized, parse_compression
+
+
+def contribution(case: str, rank: int, size: int, n: int, rng: np.random.Generator) -> Stream:
+    """Integer-valued float contributions, so every summation order gives the exact same sum."""
+    k = n // 50
+    if case == "random":
+        indices = np.sort(rng.choice(n, k, replace=False))
+    elif case == "overlap":
+        indices = np.arange(0, n, n // k)[:k]
+    elif case == "disjoint":
+        indices = np.arange(rank, n, size)[:k]
+    elif case == "empty":
+        indices = np.sort(rng.choice(n, k, replace=False)) if rank == 0 else np.zeros(0, np.int64)
+    elif case == "dense":
+        return Stream(n, rng.integers(-50, 50, n).astype(np.float32))
+    elif case == "fill":  # dense enough that merges switch to dense on the way
+        indices = np.sort(rng.choice(n, n // 3, replace=False))
+    else:
+        raise ValueError(case)
+    values = rng.integers(-50, 50, len(indices)).astype(np.float32)
+    values[values == 0] = 1
+    return Stream.from_pairs(n, indices, values)
+
+
+def main() -> int:
+    comm = Communicator()
+    failures = []
+    for n in (1000, 100_003):
+        for case in ("random", "overlap", "disjoint", "empty", "dense", "fill"):
+            rng = np.random.default_rng(1000 * comm.rank + n)
+            mine = contribution(case, comm.rank, comm.size, n, rng)
+            expected = comm.allreduce_dense(mine.to_dense())
+            for algorithm in ALGORITHMS:
+                got = comm.allreduce_sparse(mine, algorithm).to_dense()
+                if not np.array_equal(got, expected):
+                    failures.append(f"{algorithm} {case} n={n}: max error {np.abs(got - expected).max()}")
+    # Compressed allreduce: equal to the sum of what each rank sent.
+    rng = np.random.default_rng(comm.rank)
+    x = rng.normal(size=50_000).astype(np.float32)
+    for compressor in (TopK(0.01), TopK(0.01, exact=False), QSGD(4), TopKQuantized(0.01), parse_compression("fp16")):
+        local = compressor.compress(x)
+        sent = compressor.decompress(local)
+        expected = comm.allreduce_dense(sent)
+        compressor.rng = np.random.default_rng(compressor.seed)  # the same draws as `local` above
+        got = allreduce(comm, x, compressor, "ssar_rd")
+        if not np.allclose(got, expected, atol=1e-4):
+            failures.append(f"allreduce {compressor.name}: max error {np.abs(got - expected).max()}")
+    # Bytes: a 1 % sparse allreduce sends far less than the dense one.
+    n = 1_000_000
+    stream = Stream.from_pairs(n, np.sort(rng.choice(n, n // 100, replace=False)), np.ones(n // 100, np.float32))
+    before = comm.bytes_sent
+    comm.allreduce_dense(stream.to_dense())
+    dense_bytes = comm.bytes_sent - before
+    before = comm.bytes_sent
+    comm.allreduce_sparse(stream, "ssar_rd")
+    sparse_bytes = comm.bytes_sent - before
+    if not 0 < sparse_bytes < 0.2 * dense_bytes:
+        failures.append(f"bytes: sparse {sparse_bytes} vs dense {dense_bytes}")
+    all_failures = comm.comm.allgather(failures)
+    if comm.rank == 0:
+        flat = [f"rank {r}: {f}" for r, fs in enumerate(all_failures) for f in fs]
+        print("\n".join(flat) if flat else f"ok {comm.size} ranks")
+    return 1 if any(all_failures) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

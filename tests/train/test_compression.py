@@ -1,0 +1,84 @@
+"""Compressors on one process: unbiasedness, error-feedback mass, packing, byte sizes, saved state."""
+import numpy as np
+import pytest
+
+from train.allreduce import deserialize, serialize
+from train.compression import (QSGD, ErrorFeedback, RandomK, TernGrad, TopK, TopKQuantized, decode_indices,
+                               encode_indices, pack_bits, parse_compression, top_k_indices, unpack_bits)
+
+
+@pytest.mark.parametrize("bits", [2, 4, 8])
+def test_pack_unpack_round_trip(bits):
+    codes = np.random.default_rng(bits).integers(0, 1 << bits, 1001).astype(np.uint8)
+    packed = pack_bits(codes, bits)
+    assert packed.nbytes == -(-1001 * bits // 8)
+    assert np.array_equal(unpack_bits(packed, bits, 1001), codes)
+
+
+@pytest.mark.parametrize("make", [lambda s: QSGD(4, seed=s), lambda s: QSGD(2, seed=s), lambda s: TernGrad(seed=s),
+                                  lambda s: RandomK(0.1, seed=s)])
+def test_stochastic_compressors_are_unbiased(make):
+    x = np.random.default_rng(0).normal(size=2000).astype(np.float32)
+    compressor = make(7)
+    trials = 2000
+    mean = sum(compressor.decompress(compressor.compress(x)) for _ in range(trials)) / trials
+    # Each coordinate's estimate has std <= scale/sqrt(trials); a fixed seed makes the test repeatable.
+    scale = np.abs(x).max() * (10 if isinstance(compressor, RandomK) else 1)
+    assert np.abs(mean - x).max() < 5 * scale / np.sqrt(trials)
+    assert abs(float(np.mean(mean - x))) < 0.1 * scale / np.sqrt(trials) * 10
+
+
+def test_error_feedback_conserves_mass():
+    rng = np.random.default_rng(1)
+    feedback = ErrorFeedback(TopK(0.05))
+    accumulated_gradient = np.zeros(1000, np.float32)
+    sent_total = np.zeros(1000, np.float32)
+    for _ in range(20):
+        g = rng.normal(size=1000).astype(np.float32)
+        accumulated_gradient += g
+        sent_total += feedback.decompress(feedback.compress(g, "w"))
+        np.testing.assert_allclose(sent_total + feedback.residuals["w"], accumulated_gradient, atol=1e-4)
+    # One step is exact: what was sent plus what was kept is what was there.
+    before = feedback.residuals["w"].copy()
+    g = rng.normal(size=1000).astype(np.float32)
+    sent = feedback.decompress(feedback.compress(g, "w"))
+    assert np.array_equal(sent + feedback.residuals["w"], before + g)
+
+
+def test_top_k_is_exact_and_the_fast_variant_close():
+    x = np.random.default_rng(2).normal(size=1_000_000).astype(np.float32)
+    exact = top_k_indices(x, 10_000)
+    assert len(exact) == 10_000 and np.abs(x[exact]).min() >= np.sort(np.abs(x))[-10_000]
+    fast = TopK(0.01, exact=False).select(x)
+    assert 9_000 < len(fast) < 11_000 and len(np.intersect1d(fast, exact)) > 0.9 * min(len(fast), 10_000)
+
+
+def test_quantized_top_k_bytes_and_round_trip():
+    x = np.random.default_rng(3).normal(size=1_000_000).astype(np.float32)
+    compressor = TopKQuantized(0.01)
+    payload = compressor.compress(x)
+    assert payload.nbytes < 0.0075 * x.nbytes  # ~2.5 bytes per kept value vs 4 per dense value
+    back = deserialize(serialize(payload), x.size)
+    assert np.array_equal(compressor.decompress(back), compressor.decompress(payload))
+    indices = np.sort(np.random.default_rng(4).choice(10**6, 5000, replace=False))
+    assert np.array_equal(decode_indices(encode_indices(indices), 5000), indices)
+    far = np.array([0, 70_000, 200_000])
+    assert encode_indices(far).dtype == np.int32 and np.array_equal(decode_indices(encode_indices(far), 3), far)
+
+
+def test_saved_state_continues_bit_identically():
+    x = np.random.default_rng(5).normal(size=10_000).astype(np.float32)
+    a = parse_compression("topk_q4:0.01", error_feedback=False)
+    a.compress(x)
+    state = a.state_dict()
+    expected = a.compress(x)
+    b = parse_compression("topk_q4:0.01", error_feedback=False)
+    b.load_state_dict(state)
+    assert np.array_equal(b.compress(x).values, expected.values)
+    ef = parse_compression("topk:0.01")
+    ef.compress(x, "layer")
+    copy = parse_compression("topk:0.01")
+    copy.load_state_dict(ef.state_dict())
+    assert np.array_equal(copy.residuals["layer"], ef.residuals["layer"])
+    with pytest.raises(ValueError, match="unknown compression"):
+        parse_compression("zip:3")
