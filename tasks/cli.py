@@ -40,6 +40,13 @@ def add_commands(commands) -> None:
     p.add_argument("--classes", type=int, help="classifyapp: only the first N classes (default 104)")
     p.add_argument("--work-dir", default="data-unpacked/poj104",
                    help="classifyapp: where POJ-104 is unpacked and compiled (default data-unpacked/poj104)")
+    p.add_argument("--distributed", action="store_true",
+                   help="ncc: data-parallel over the ranks of this MPI job (launch with mpiexec/srun)")
+    p.add_argument("--compression", default="none",
+                   help="with --distributed: none, fp16, topk:D, topk_fast:D, randomk:D, qsgd:BITS, terngrad, "
+                        "topk_q4:D (default none)")
+    p.add_argument("--algorithm", default="ssar_rd",
+                   help="with --distributed, for sparse payloads: dense, allgather, ssar_rd, ssar_split, dsar")
     p.add_argument("--save-models", action="store_true", help="ncc: also save trained models as .keras in -o")
     p.add_argument("--data-root", help="data sets folder (default $INST2VEC_DATA or ../shared/data)")
     p.add_argument("-j", "--jobs", type=int, default=0, help="processes for compiling and embedding (0: all cores)")
@@ -69,7 +76,16 @@ def run_task(args) -> int:
     if args.seeds < 1:
         raise Inst2vecError(f"--seeds must be at least 1, not {args.seeds}")
     settings = TrainingSettings(epochs=args.epochs, batch_size=args.batch_size,
-                                max_length=args.max_length or DEFAULT_MAX_LENGTH[args.task])
+                                max_length=args.max_length or DEFAULT_MAX_LENGTH[args.task],
+                                compression=args.compression if args.distributed else None,
+                                algorithm=args.algorithm)
+    rank = 0
+    if args.distributed:
+        if model != "ncc":
+            raise Inst2vecError(f"--distributed trains the neural model (--model ncc), not {model!r}")
+        from mpi4py import MPI
+
+        rank = MPI.COMM_WORLD.Get_rank()
     seeds = list(range(args.seeds))
     embeddings = _embeddings(args.embeddings, root) if model in ("ncc", "boost", "neighbours", "bag") else None
     name = args.embeddings if embeddings is not None else "none"
@@ -97,7 +113,12 @@ def run_task(args) -> int:
                 threadcoarsening.save_full_model(data, embeddings, name, settings, args.output)
     from tasks.results import write_result
 
+    if rank != 0:  # every rank computed the same results; rank 0 writes them
+        return 0
     for result in results:
+        if args.distributed:
+            result["protocol"]["distributed"] = {"ranks": MPI.COMM_WORLD.Get_size(), "compression": args.compression,
+                                                 "algorithm": args.algorithm}
         path = write_result(result, args.output)
         speedup = f"  speedup {result['speedup_mean']:.3f} ± {result['speedup_std']:.3f}" \
             if "speedup_mean" in result else ""

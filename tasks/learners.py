@@ -35,6 +35,10 @@ class TrainingSettings:
     epochs: int = 50
     batch_size: int = 64
     max_length: int = 1024
+    #: Data-parallel over the MPI ranks of this job when set: a compression spec (``none``,
+    #: ``topk:0.01``, ``qsgd:4`` …, see :func:`train.compression.parse_compression`) and an algorithm.
+    compression: str | None = None
+    algorithm: str = "ssar_rd"
 
 
 def _standardize(train: np.ndarray, other: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -65,23 +69,39 @@ def fit_predict_ncc(data: FoldInputs, train: np.ndarray, test: np.ndarray, seed:
         aux_train, aux_test = _standardize(raw[train], raw[test])
         if validation is not None:
             _, aux_val = _standardize(raw[train], raw[validation])
-    model = ncc.build_ncc_model(data.num_classes, dim=vectors.shape[1], aux_inputs=len(data.aux_columns))
+    optimizer, callbacks, part, verbose = None, [], (0, 1), 0
+    if settings.compression is not None:
+        from train.collectives import Communicator
+        from train.keras_distributed import DistributedOptimizer, distributed_callbacks
+
+        comm = Communicator()
+        optimizer = DistributedOptimizer(keras.optimizers.Adam(), settings.compression, settings.algorithm, comm,
+                                         seed=seed)
+        callbacks += distributed_callbacks(comm)
+        part = (comm.rank, comm.size)
+    model = ncc.build_ncc_model(data.num_classes, dim=vectors.shape[1], aux_inputs=len(data.aux_columns),
+                                optimizer=optimizer)
     two = bool(data.aux_columns)
     batches = ncc.make_batches(rows_seq(train), vectors, pad, data.labels[train], aux_train, settings.batch_size,
-                               settings.max_length, seed=seed, two_outputs=two)
-    callbacks, monitor = [], None
+                               settings.max_length, seed=seed, two_outputs=two, part=part)
+    monitor = None
     if validation is not None:
         monitor = ncc.make_batches(rows_seq(validation), vectors, pad, data.labels[validation], aux_val,
                                    settings.batch_size, settings.max_length, two_outputs=two)
         callbacks.append(best_weights_callback("val_prediction_accuracy" if two else "val_accuracy"))
-    history = model.fit(batches, epochs=settings.epochs, validation_data=monitor, verbose=0, callbacks=callbacks)
-    if callbacks:
-        model.set_weights(callbacks[0].best_weights)
+    history = model.fit(ncc.for_fit(batches), epochs=settings.epochs, shuffle=False,
+                        validation_data=None if monitor is None else ncc.for_fit(monitor), verbose=verbose,
+                        callbacks=callbacks)
+    if validation is not None:
+        model.set_weights(callbacks[-1].best_weights)
     probabilities = ncc.predict_proba(model, rows_seq(test), vectors, pad, aux_test, settings.batch_size,
                                       settings.max_length)
     if save_to is not None:
         save_model(model, save_to, metadata or {})
     curves = {k: [round(float(v), 5) for v in values] for k, values in history.history.items()}
+    if optimizer is not None:
+        curves["bytes_sent"] = optimizer.allreducer.comm.bytes_sent
+        curves["allreduce_seconds"] = round(optimizer.allreducer.seconds, 3)
     return probabilities, curves
 
 

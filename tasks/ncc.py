@@ -28,8 +28,9 @@ def _keras():
 
 
 def build_ncc_model(num_classes: int, dim: int = 200, aux_inputs: int = 0, lstm_units: int = 200,
-                    dense_units: int = 32):
-    """The ncc network; with ``aux_inputs`` it takes ``[sequences, aux]`` and has two outputs."""
+                    dense_units: int = 32, optimizer=None):
+    """The ncc network (Adam unless ``optimizer`` is given); with ``aux_inputs`` it takes
+    ``[sequences, aux]`` and has two outputs."""
     keras = _keras()
     layers = keras.layers
     sequence = keras.Input(shape=(None, dim), name="statements")
@@ -46,7 +47,8 @@ def build_ncc_model(num_classes: int, dim: int = 200, aux_inputs: int = 0, lstm_
     x = layers.Dense(dense_units, activation="relu", name="dense")(x)
     outputs.insert(0, layers.Dense(num_classes, activation="softmax", name="prediction")(x))
     model = keras.Model(inputs, outputs if len(outputs) > 1 else outputs[0], name="ncc")
-    model.compile(optimizer=keras.optimizers.Adam(),
+    model.compile(optimizer=optimizer or keras.optimizers.Adam(),
+                  jit_compile=False if optimizer is not None else "auto",  # custom optimizers may call MPI
                   loss=["sparse_categorical_crossentropy"] * len(outputs),
                   loss_weights=[1.0, 0.2][:len(outputs)],
                   metrics=[["accuracy"]] + [[]] * (len(outputs) - 1) if len(outputs) > 1 else ["accuracy"])
@@ -79,8 +81,13 @@ def length_batches(lengths: np.ndarray, batch_size: int, rng: np.random.Generato
 
 def make_batches(sequences: Sequence[np.ndarray], vectors: np.ndarray, pad_index: int,
                  labels: np.ndarray | None = None, aux: np.ndarray | None = None, batch_size: int = 64,
-                 max_length: int = 1024, seed: int | None = None, two_outputs: bool = False):
-    """A Keras ``PyDataset`` over the rows; shuffled each epoch when ``seed`` is given."""
+                 max_length: int = 1024, seed: int | None = None, two_outputs: bool = False,
+                 part: tuple[int, int] = (0, 1)):
+    """A Keras ``PyDataset`` over the rows; shuffled each epoch when ``seed`` is given.
+
+    ``part=(rank, ranks)`` keeps every ``ranks``-th row of each batch from ``rank`` on: data-parallel
+    ranks with the same seed then see disjoint shares of the same global batches.
+    """
     keras = _keras()
 
     class SequenceBatches(keras.utils.PyDataset):
@@ -88,13 +95,19 @@ def make_batches(sequences: Sequence[np.ndarray], vectors: np.ndarray, pad_index
             super().__init__()
             self.rng = np.random.default_rng(seed) if seed is not None else None
             self.lengths = np.array([min(len(s), max_length) for s in sequences])
-            self.batches = length_batches(self.lengths, batch_size, self.rng)
+            self.batches = self._batches()
+
+        def _batches(self) -> list[np.ndarray]:
+            batches = length_batches(self.lengths, batch_size, self.rng)
+            if len(batches) > 1 and len(batches[-1]) < part[1]:  # every rank needs a row of each batch
+                batches = batches[:-2] + [np.concatenate(batches[-2:])]
+            return batches
 
         def __len__(self) -> int:
             return len(self.batches)
 
         def __getitem__(self, k: int):
-            rows = self.batches[k]
+            rows = self.batches[k][part[0]::part[1]]
             x = pad_batch([sequences[i] for i in rows], vectors, pad_index, max_length)
             inputs = (x, aux[rows].astype(np.float32)) if aux is not None else x
             if labels is None:
@@ -104,9 +117,32 @@ def make_batches(sequences: Sequence[np.ndarray], vectors: np.ndarray, pad_index
 
         def on_epoch_end(self) -> None:
             if self.rng is not None:
-                self.batches = length_batches(self.lengths, batch_size, self.rng)
+                self.batches = self._batches()
 
     return SequenceBatches()
+
+
+def for_fit(batches):
+    """What to pass to ``model.fit``: on TensorFlow a ``tf.data`` pipeline with every length dimension
+    left open (Keras would fix the shapes of the first batches it peeks at), elsewhere the batches."""
+    keras = _keras()
+    if keras.backend.backend() != "tensorflow":
+        return batches
+    import tensorflow as tf
+
+    def spec(array):
+        array = np.asarray(array)
+        return tf.TensorSpec((None,) * (array.ndim - 1) + ((array.shape[-1],) if array.ndim > 1 else (None,)),
+                             tf.as_dtype(array.dtype))
+
+    def generate():
+        for k in range(len(batches)):
+            yield batches[k]
+        batches.on_epoch_end()
+
+    signature = keras.tree.map_structure(spec, batches[0])
+    dataset = tf.data.Dataset.from_generator(generate, output_signature=signature)
+    return dataset.apply(tf.data.experimental.assert_cardinality(len(batches)))
 
 
 def predict_proba(model, sequences: Sequence[np.ndarray], vectors: np.ndarray, pad_index: int,

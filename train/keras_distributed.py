@@ -1,0 +1,145 @@
+"""Data-parallel Keras 3 training over MPI, in the spirit of Horovod's ``DistributedOptimizer``.
+
+``DistributedOptimizer(optimizer, compression="topk:0.01", algorithm="ssar_rd")`` returns an optimizer
+of the same class whose ``apply`` first averages the gradients of all ranks through our compressed
+allreduce (one flat vector per step, so every rank makes the same MPI calls in the same order).
+Works inside ``model.fit`` on the TensorFlow backend (through ``tf.numpy_function``) and on torch
+(eager; gradients are copied to the host for MPI). Callbacks broadcast rank 0's initial weights,
+average the logged metrics and the non-trainable weights (BatchNorm statistics) across ranks.
+
+A :class:`Watchdog` aborts the whole MPI job with a clear message when a collective does not
+complete within ``timeout`` seconds (a rank that hangs or died), instead of hanging silently.
+"""
+from __future__ import annotations
+
+import sys
+import threading
+import time
+
+import numpy as np
+
+from train.allreduce import allreduce
+from train.collectives import Communicator
+from train.compression import parse_compression
+
+DEFAULT_TIMEOUT = 60.0
+
+
+class Watchdog:
+    """``with watchdog("what"):`` — abort all ranks if the block takes longer than ``timeout`` seconds."""
+
+    def __init__(self, comm: Communicator, timeout: float = DEFAULT_TIMEOUT):
+        self.comm, self.timeout = comm, timeout
+        self._timer: threading.Timer | None = None
+        self._what = ""
+
+    def _expire(self) -> None:
+        print(f"error: rank {self.comm.rank}: {self._what} did not complete within {self.timeout:.0f} s "
+              f"(another rank died or hangs); aborting the MPI job", file=sys.stderr, flush=True)
+        self.comm.comm.Abort(3)
+
+    def __call__(self, what: str) -> "Watchdog":
+        self._what = what
+        return self
+
+    def __enter__(self) -> "Watchdog":
+        self._timer = threading.Timer(self.timeout, self._expire)
+        self._timer.daemon = True
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+
+
+class GradientAllreducer:
+    """Averages a flat float32 gradient over ranks with a compressor and an allreduce algorithm."""
+
+    def __init__(self, compression: str = "none", algorithm: str = "ssar_rd", comm: Communicator | None = None,
+                 error_feedback: bool = True, seed: int = 0, timeout: float = DEFAULT_TIMEOUT):
+        self.comm = comm or Communicator()
+        self.compression, self.algorithm = compression, algorithm
+        # Every rank draws its own random numbers (stochastic rounding, random-k).
+        self.compressor = parse_compression(compression, error_feedback, seed=seed * 1000 + self.comm.rank)
+        self.watchdog = Watchdog(self.comm, timeout)
+        self.steps, self.seconds = 0, 0.0
+
+    def __call__(self, flat: np.ndarray) -> np.ndarray:
+        start = time.perf_counter()
+        with self.watchdog(f"gradient allreduce of step {self.steps + 1}"):
+            total = allreduce(self.comm, flat, self.compressor if self.compression != "none" else None,
+                              self.algorithm, key="gradient")
+        self.steps += 1
+        self.seconds += time.perf_counter() - start
+        return (total / self.comm.size).astype(np.float32)
+
+    def state_dict(self) -> dict:
+        return self.compressor.state_dict() if hasattr(self.compressor, "state_dict") else {}
+
+    def load_state_dict(self, state: dict) -> None:
+        if state:
+            self.compressor.load_state_dict(state)
+
+
+def _reduce_gradients(grads, reducer: GradientAllreducer):
+    import keras
+    from keras import ops
+
+    sizes = [int(np.prod(g.shape)) for g in grads]
+    flat = ops.concatenate([ops.reshape(ops.cast(g, "float32"), (-1,)) for g in grads])
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        reduced = tf.numpy_function(reducer, [flat], tf.float32, stateful=True)
+        reduced.set_shape(flat.shape)
+    else:
+        reduced = ops.convert_to_tensor(reducer(np.asarray(ops.convert_to_numpy(flat))))
+    pieces = ops.split(reduced, np.cumsum(sizes)[:-1].tolist()) if len(sizes) > 1 else [reduced]
+    return [ops.cast(ops.reshape(p, g.shape), g.dtype) for p, g in zip(pieces, grads)]
+
+
+def DistributedOptimizer(optimizer, compression: str = "none", algorithm: str = "ssar_rd",  # noqa: N802
+                         comm: Communicator | None = None, error_feedback: bool = True, seed: int = 0,
+                         timeout: float = DEFAULT_TIMEOUT):
+    """A copy of ``optimizer`` (same class and config) that averages gradients over MPI ranks first."""
+    reducer = GradientAllreducer(compression, algorithm, comm, error_feedback, seed, timeout)
+    base = type(optimizer)
+
+    class Distributed(base):
+        def apply(self, grads, trainable_variables=None):
+            return super().apply(_reduce_gradients(list(grads), reducer), trainable_variables)
+
+    Distributed.__name__ = base.__name__
+    distributed = Distributed.from_config(optimizer.get_config())
+    distributed.allreducer = reducer
+    return distributed
+
+
+def distributed_callbacks(comm: Communicator, timeout: float = DEFAULT_TIMEOUT) -> list:
+    """Broadcast rank 0's initial weights; average metrics each epoch and all weights at the end."""
+    import keras
+
+    watchdog = Watchdog(comm, timeout)
+
+    class Synchronize(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            with watchdog("initial weight broadcast"):
+                self.model.set_weights(comm.comm.bcast(self.model.get_weights(), root=0))
+
+        def on_epoch_end(self, epoch, logs=None):
+            if logs:
+                with watchdog(f"metric averaging of epoch {epoch + 1}"):
+                    names = sorted(logs)
+                    values = np.array([float(logs[n]) for n in names])
+                    averaged = comm.comm.allreduce(values) / comm.size
+                for name, value in zip(names, averaged):
+                    logs[name] = float(value)
+
+        def on_train_end(self, logs=None):
+            with watchdog("final weight averaging"):
+                weights = [comm.allreduce_dense(np.asarray(w, np.float32).reshape(-1)).reshape(np.shape(w))
+                           / comm.size for w in self.model.get_weights()]
+            self.model.set_weights(weights)
+
+    return [Synchronize()]
