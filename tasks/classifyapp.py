@@ -110,7 +110,8 @@ def run(data: Poj104Data, model: str, embeddings: Embeddings, embeddings_name: s
             save_to = Path(save_dir) / f"classifyapp-ncc-{embeddings_name}-seed{seed}.keras" if save_dir else None
             inputs = FoldInputs(encoded, np.arange(len(data.files)), data.labels, num_classes)
             probabilities, details = fit_predict_ncc(
-                inputs, train, test, seed, settings, validation=validation, save_to=save_to,
+                inputs, train, test, seed, settings.for_run(f"classifyapp-seed{seed}"), validation=validation,
+                save_to=save_to,
                 metadata={"task": "classifyapp", "embeddings": embeddings_name, "labels": list(data.classes),
                           "max_length": settings.max_length})
             predicted = probabilities.argmax(axis=1)

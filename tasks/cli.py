@@ -47,6 +47,10 @@ def add_commands(commands) -> None:
                         "topk_q4:D (default none)")
     p.add_argument("--algorithm", default="ssar_rd",
                    help="with --distributed, for sparse payloads: dense, allgather, ssar_rd, ssar_split, dsar")
+    p.add_argument("--checkpoint-dir", help="ncc: save the training state of every fold here after each epoch")
+    p.add_argument("--resume", action="store_true",
+                   help="ncc: continue each fold from its checkpoint in --checkpoint-dir (bit-identical to an "
+                        "uninterrupted run with the same seed)")
     p.add_argument("--save-models", action="store_true", help="ncc: also save trained models as .keras in -o")
     p.add_argument("--data-root", help="data sets folder (default $INST2VEC_DATA or ../shared/data)")
     p.add_argument("-j", "--jobs", type=int, default=0, help="processes for compiling and embedding (0: all cores)")
@@ -78,7 +82,11 @@ def run_task(args) -> int:
     settings = TrainingSettings(epochs=args.epochs, batch_size=args.batch_size,
                                 max_length=args.max_length or DEFAULT_MAX_LENGTH[args.task],
                                 compression=args.compression if args.distributed else None,
-                                algorithm=args.algorithm)
+                                algorithm=args.algorithm, checkpoint_dir=args.checkpoint_dir, resume=args.resume)
+    if args.resume and not args.checkpoint_dir:
+        raise Inst2vecError("--resume needs --checkpoint-dir (where the checkpoints are)")
+    if args.checkpoint_dir:
+        Path(args.checkpoint_dir).mkdir(parents=True, exist_ok=True)
     rank = 0
     if args.distributed:
         if model != "ncc":

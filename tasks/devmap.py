@@ -79,7 +79,8 @@ def run(data: DevmapData, model: str, embeddings: Embeddings | None, embeddings_
         predicted = np.zeros(len(data.labels), dtype=int)
         fold_records = []
         for k, (train, test) in enumerate(folds(data, split)):
-            predicted[test], curves = predict_fold(model, data, encoded, positions, train, test, seed, settings)
+            predicted[test], curves = predict_fold(model, data, encoded, positions, train, test, seed,
+                                                   settings.for_run(f"devmap-{data.platform}-{split}-seed{seed}-fold{k}"))
             fold_records.append({"fold": k, "test_rows": len(test),
                                  "accuracy": float(np.mean(predicted[test] == data.labels[test])),
                                  "speedup": float(np.mean(data.speedups(predicted)[test])),

@@ -1,6 +1,7 @@
 """Training one fold of a model: the ncc LSTM (Keras) or our boosted trees (scikit-learn)."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from dataclasses import dataclass, field
@@ -39,6 +40,17 @@ class TrainingSettings:
     #: ``topk:0.01``, ``qsgd:4`` …, see :func:`train.compression.parse_compression`) and an algorithm.
     compression: str | None = None
     algorithm: str = "ssar_rd"
+    #: Save the training state here after every epoch; with ``resume`` continue from it if it exists.
+    checkpoint: str | None = None
+    resume: bool = False
+    #: Folder for one checkpoint per training run (``for_run`` names it); None: no checkpoints.
+    checkpoint_dir: str | None = None
+
+    def for_run(self, name: str) -> "TrainingSettings":
+        """These settings with the checkpoint file of run ``name`` (a fold of a seed) in ``checkpoint_dir``."""
+        if self.checkpoint_dir is None:
+            return self
+        return dataclasses.replace(self, checkpoint=os.path.join(self.checkpoint_dir, f"{name}.npz"))
 
 
 def _standardize(train: np.ndarray, other: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -84,12 +96,21 @@ def fit_predict_ncc(data: FoldInputs, train: np.ndarray, test: np.ndarray, seed:
     two = bool(data.aux_columns)
     batches = ncc.make_batches(rows_seq(train), vectors, pad, data.labels[train], aux_train, settings.batch_size,
                                settings.max_length, seed=seed, two_outputs=two, part=part)
-    monitor = None
+    monitor, initial_epoch = None, 0
+    allreducer = getattr(optimizer, "allreducer", None)
+    if settings.checkpoint is not None:
+        from train.checkpoint import checkpoint_callback, restore
+
+        # Each rank keeps its own file: the weights agree, the error-feedback residuals do not.
+        path = settings.checkpoint if part[1] == 1 else f"{settings.checkpoint}.rank{part[0]}"
+        if settings.resume and os.path.exists(path):
+            initial_epoch = restore(path, model, batches, allreducer)
+        callbacks.append(checkpoint_callback(path, batches, allreducer))
     if validation is not None:
         monitor = ncc.make_batches(rows_seq(validation), vectors, pad, data.labels[validation], aux_val,
                                    settings.batch_size, settings.max_length, two_outputs=two)
         callbacks.append(best_weights_callback("val_prediction_accuracy" if two else "val_accuracy"))
-    history = model.fit(ncc.for_fit(batches), epochs=settings.epochs, shuffle=False,
+    history = model.fit(ncc.for_fit(batches), epochs=settings.epochs, shuffle=False, initial_epoch=initial_epoch,
                         validation_data=None if monitor is None else ncc.for_fit(monitor), verbose=verbose,
                         callbacks=callbacks)
     if validation is not None:

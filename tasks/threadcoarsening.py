@@ -85,7 +85,8 @@ def run(data: CoarseningData, model: str, embeddings: Embeddings | None, embeddi
                 predicted[kernel] = neighbours_predict(encoded, curves, train, kernel)
             else:
                 inputs = FoldInputs(encoded, np.arange(n), data.labels, len(COARSENING_FACTORS))
-                probabilities, fold_curves = fit_predict_ncc(inputs, train, test, seed, settings)
+                run_settings = settings.for_run(f"threadcoarsening-{data.platform}-seed{seed}-fold{kernel}")
+                probabilities, fold_curves = fit_predict_ncc(inputs, train, test, seed, run_settings)
                 predicted[kernel] = int(probabilities.argmax(axis=1)[0])
             folds.append({"kernel": str(data.kernels[kernel]),
                           "predicted_factor": COARSENING_FACTORS[data.clamp(kernel, predicted[kernel])],

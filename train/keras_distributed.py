@@ -5,7 +5,8 @@ of the same class whose ``apply`` first averages the gradients of all ranks thro
 allreduce (one flat vector per step, so every rank makes the same MPI calls in the same order).
 Works inside ``model.fit`` on the TensorFlow backend (through ``tf.numpy_function``) and on torch
 (eager; gradients are copied to the host for MPI). Callbacks broadcast rank 0's initial weights,
-average the logged metrics and the non-trainable weights (BatchNorm statistics) across ranks.
+average the logged metrics and the non-trainable weights (BatchNorm statistics) across ranks after
+every epoch.
 
 A :class:`Watchdog` aborts the whole MPI job with a clear message when a collective does not
 complete within ``timeout`` seconds (a rank that hangs or died), instead of hanging silently.
@@ -117,7 +118,7 @@ def DistributedOptimizer(optimizer, compression: str = "none", algorithm: str = 
 
 
 def distributed_callbacks(comm: Communicator, timeout: float = DEFAULT_TIMEOUT) -> list:
-    """Broadcast rank 0's initial weights; average metrics each epoch and all weights at the end."""
+    """Broadcast rank 0's initial weights; after each epoch average the metrics and non-trainable weights."""
     import keras
 
     watchdog = Watchdog(comm, timeout)
@@ -128,18 +129,20 @@ def distributed_callbacks(comm: Communicator, timeout: float = DEFAULT_TIMEOUT) 
                 self.model.set_weights(comm.comm.bcast(self.model.get_weights(), root=0))
 
         def on_epoch_end(self, epoch, logs=None):
-            if logs:
-                with watchdog(f"metric averaging of epoch {epoch + 1}"):
+            with watchdog(f"synchronisation after epoch {epoch + 1}"):
+                # Trainable weights agree already (same averaged gradients); the non-trainable ones
+                # (BatchNorm statistics) are averaged so every rank, and a checkpoint, holds the same model.
+                weights = self.model.get_weights()
+                trainable = {id(v) for v in self.model.trainable_weights}
+                for i, variable in enumerate(self.model.weights):
+                    if id(variable) not in trainable:
+                        w = np.asarray(weights[i], np.float32)
+                        weights[i] = comm.allreduce_dense(w.reshape(-1)).reshape(w.shape) / comm.size
+                self.model.set_weights(weights)
+                if logs:
                     names = sorted(logs)
-                    values = np.array([float(logs[n]) for n in names])
-                    averaged = comm.comm.allreduce(values) / comm.size
-                for name, value in zip(names, averaged):
-                    logs[name] = float(value)
-
-        def on_train_end(self, logs=None):
-            with watchdog("final weight averaging"):
-                weights = [comm.allreduce_dense(np.asarray(w, np.float32).reshape(-1)).reshape(np.shape(w))
-                           / comm.size for w in self.model.get_weights()]
-            self.model.set_weights(weights)
+                    averaged = comm.comm.allreduce(np.array([float(logs[n]) for n in names])) / comm.size
+                    for name, value in zip(names, averaged):
+                        logs[name] = float(value)
 
     return [Synchronize()]

@@ -31,7 +31,7 @@ def _last_json(stdout: str) -> dict:
 
 @pytest.mark.slow
 def test_data_parallel_ncc_matches_the_single_process_run(data_root):
-    script = str(HERE / "mpi_task.py")
+    script = str(HERE.parents[1] / "scripts" / "bench_distributed_task.py")
     single = mpiexec(1, script, str(data_root), "single", "ssar_rd", "10")
     assert single.returncode == 0, single.stderr[-3000:]
     dense = mpiexec(2, script, str(data_root), "none", "ssar_rd", "10")
@@ -58,3 +58,16 @@ def test_a_rank_that_hangs_or_dies_ends_the_job_with_an_error(mode):
     assert "not reached" not in done.stdout
     if mode == "hang":
         assert "did not complete within 5 s" in done.stderr
+
+
+@pytest.mark.parametrize("ranks,compression", [(1, None), (2, "topk:0.05")])
+def test_resume_gives_bit_identical_weights(ranks, compression, data_root, tmp_path):
+    script = str(HERE.parents[1] / "scripts" / "resume_check.py")
+    extra = [compression] if compression else []
+    uninterrupted = mpiexec(ranks, script, str(data_root), str(tmp_path / "a.npz"), "4", "none", *extra)
+    resumed = mpiexec(ranks, script, str(data_root), str(tmp_path / "b.npz"), "4", "2", *extra)
+    assert uninterrupted.returncode == 0 and resumed.returncode == 0, resumed.stderr[-3000:]
+    first = [line for line in uninterrupted.stdout.splitlines() if line.startswith("probabilities")]
+    second = [line for line in resumed.stdout.splitlines() if line.startswith("probabilities")]
+    assert first and first == second
+    assert (tmp_path / ("b.npz" if ranks == 1 else "b.npz.rank1")).exists()

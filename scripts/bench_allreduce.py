@@ -1,0 +1,115 @@
+"""Microbenchmark: compressed sparse allreduce vs dense MPI_Allreduce, end to end, with the α–β model.
+
+Run under MPI, e.g.::
+
+    OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 \\
+      .venv/bin/mpiexec -n 4 --oversubscribe .venv/bin/python scripts/bench_allreduce.py --json
+
+For every size, density, compression and algorithm, rank 0 prints the median over ``--repeats`` of
+the end-to-end time (selection + communication + decompression into a dense float32 vector) beside
+the dense allreduce of the same vector measured in the same run, and the bytes this rank sent. α
+(latency) and β (seconds per byte) are fitted from small and large dense allreduces of this run.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+
+import numpy as np
+
+from train.allreduce import allreduce
+from train.collectives import Communicator
+from train.compression import parse_compression
+
+
+def timed(comm: Communicator, function, repeats: int) -> tuple[float, int]:
+    """Median seconds (the slowest rank each time) and bytes this rank sent per call."""
+    samples, sent = [], 0
+    for _ in range(repeats):
+        comm.comm.Barrier()
+        before = comm.bytes_sent
+        start = time.perf_counter()
+        function()
+        elapsed = comm.comm.allreduce(time.perf_counter() - start, op=comm.MPI.MAX)
+        samples.append(elapsed)
+        sent = comm.bytes_sent - before
+    return float(np.median(samples)), sent
+
+
+def fit_alpha_beta(comm: Communicator, repeats: int) -> tuple[float, float]:
+    small, _ = timed(comm, lambda: comm.allreduce_dense(np.ones(2, np.float32)), repeats * 4)
+    big = np.ones(4_000_000, np.float32)
+    large, _ = timed(comm, lambda: comm.allreduce_dense(big), repeats)
+    p = comm.size
+    alpha = small / max(1, 2 * math.log2(p))
+    beta = max(large - 2 * math.log2(p) * alpha, 1e-9) / (2 * (p - 1) / p * big.nbytes)
+    return alpha, beta
+
+
+def predict(algorithm: str, p: int, n: int, k: int, alpha: float, beta: float, payload_bytes: int) -> float:
+    """α–β communication time (docs/distributed.md): k pairs of 8 bytes per rank, supports disjoint."""
+    log_p = math.log2(p)
+    c = 8
+    if algorithm == "dense":
+        return 2 * log_p * alpha + 2 * (p - 1) / p * n * 4 * beta
+    if algorithm in ("allgather", "gather"):
+        return log_p * alpha + (p - 1) * payload_bytes * beta
+    if algorithm == "ssar_rd":
+        return log_p * alpha + (p - 1) * k * c * beta
+    if algorithm == "ssar_split":
+        return (p - 1 + log_p) * alpha + (p - 1) / p * k * c * beta + (p - 1) * k * c * beta
+    if algorithm == "dsar":
+        return (p - 1 + log_p) * alpha + (p - 1) / p * k * c * beta + (p - 1) / p * n * 4 * beta
+    raise ValueError(algorithm)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sizes", default="1000000,25000000", help="floats, comma-separated")
+    parser.add_argument("--densities", default="0.001,0.01,0.1")
+    parser.add_argument("--configs", default="topk_fast:ssar_rd,topk_fast:allgather,topk_fast:ssar_split,"
+                                             "topk_fast:dsar,topk:ssar_rd,topk_q4:gather,qsgd:gather",
+                        help="compression:algorithm pairs (compression without its density)")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--json", action="store_true", help="one JSON object per configuration")
+    args = parser.parse_args()
+    comm = Communicator()
+    alpha, beta = fit_alpha_beta(comm, args.repeats)
+    if comm.rank == 0 and not args.json:
+        print(f"ranks {comm.size}; fitted alpha {alpha * 1e6:.1f} us, 1/beta {1 / beta / 1e9:.2f} GB/s")
+    rng = np.random.default_rng(comm.rank)
+    for n in (int(s) for s in args.sizes.split(",")):
+        gradient = rng.normal(size=n).astype(np.float32)
+        dense_seconds, dense_bytes = timed(comm, lambda: comm.allreduce_dense(gradient), args.repeats)
+        for density in (float(d) for d in args.densities.split(",")):
+            for config in args.configs.split(","):
+                name, algorithm = config.split(":")
+                spec = name if name == "qsgd" else f"{name}:{density}"
+                if name == "qsgd" and density != float(args.densities.split(",")[0]):
+                    continue  # QSGD does not depend on the density
+                compressor = parse_compression(spec if name != "qsgd" else "qsgd:4", error_feedback=False,
+                                               seed=comm.rank)
+                seconds, sent = timed(comm, lambda: allreduce(comm, gradient, compressor, algorithm), args.repeats)
+                payload = compressor.compress(gradient).nbytes
+                k = int(round(density * n))
+                row = {"algorithm": algorithm, "compression": compressor.name, "ranks": comm.size, "size": n,
+                       "density": density if name != "qsgd" else 1.0, "seconds": round(seconds, 5),
+                       "dense_seconds": round(dense_seconds, 5), "ratio": round(seconds / dense_seconds, 4),
+                       "bytes": sent, "dense_bytes": dense_bytes, "bytes_ratio": round(sent / dense_bytes, 5),
+                       "model_seconds": round(predict(algorithm, comm.size, n, k, alpha, beta, payload), 5),
+                       "model_dense_seconds": round(predict("dense", comm.size, n, k, alpha, beta, payload), 5)}
+                if comm.rank == 0:
+                    if args.json:
+                        print(json.dumps(row), flush=True)
+                    else:
+                        print(f"n={n:>9,} d={row['density']:<6g} {compressor.name:>16} {algorithm:>10}: "
+                              f"{seconds * 1e3:8.1f} ms vs dense {dense_seconds * 1e3:7.1f} ms "
+                              f"(x{row['ratio']:.3f}; model {row['model_seconds'] * 1e3:.1f} / "
+                              f"{row['model_dense_seconds'] * 1e3:.1f} ms), bytes {row['bytes_ratio']:.4f} "
+                              f"of dense", flush=True)
+
+
+if __name__ == "__main__":
+    main()

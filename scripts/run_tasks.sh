@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Full protocol runs of the fast models and the baselines (docs/RESULTS.md lists the results).
+# Usage: bash scripts/run_tasks.sh [OUT_DIR]   (default docs/results; about 10 minutes on 2 cores)
+set -euo pipefail
+out=${1:-docs/results}
+run() { .venv/bin/inst2vec task "$@" -o "$out"; }
+for model in static grewe oracle; do run devmap --model "$model" --seeds 1; done
+run devmap --model boost --seeds 3
+.venv/bin/inst2vec task devmap --model boost --seeds 3 --split grouped -o "$out/grouped"
+.venv/bin/inst2vec task devmap --model grewe --seeds 1 --split grouped -o "$out/grouped"
+for model in static oracle magni neighbours; do run threadcoarsening --model "$model" --seeds 1; done
