@@ -1,0 +1,68 @@
+"""Plots of the committed task results (docs/results/*.json) into docs/: per-suite devmap speedups and,
+where a result holds them, ncc training curves.
+
+Usage: python scripts/plot_results.py [RESULTS_DIR] [OUT_DIR]
+"""
+import json
+import sys
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+
+def load(folder: Path) -> list[dict]:
+    return [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))]
+
+
+def per_suite_speedups(results: list[dict], out: Path) -> None:
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4), sharey=False)
+    for ax, platform in zip(axes, ("amd", "nvidia")):
+        runs = [r for r in results if r["task"] == "devmap" and r["platform"] == platform]
+        suites = sorted({s for r in runs for s in r["seeds"][0]["per_suite"]})
+        width = 0.8 / max(1, len(runs))
+        for i, run in enumerate(sorted(runs, key=lambda r: r["speedup_mean"])):
+            values = [np.mean([seed["per_suite"][s]["speedup"] for seed in run["seeds"]]) for s in suites]
+            ax.bar(np.arange(len(suites)) + i * width, values, width, label=run["model"])
+        ax.set_xticks(np.arange(len(suites)) + 0.4 - width / 2, suites, rotation=30, ha="right")
+        ax.set_yscale("log")
+        ax.set_ylabel("speedup over static mapping")
+        ax.set_title(f"devmap {platform}")
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out, dpi=120)
+    print(f"wrote {out}")
+
+
+def training_curves(results: list[dict], out: Path) -> None:
+    runs = [r for r in results if r["model"] == "ncc"]
+    if not runs:
+        return
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for run in runs:
+        for seed in run["seeds"]:
+            losses = [f["curves"]["loss"] for f in seed.get("folds", []) if "curves" in f]
+            if losses:
+                ax.plot(np.mean(losses, axis=0), label=f"{run['task']} {run['platform']} seed {seed['seed']}")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("training loss (mean over folds)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out, dpi=120)
+    print(f"wrote {out}")
+
+
+def main() -> None:
+    folder = Path(sys.argv[1] if len(sys.argv) > 1 else "docs/results")
+    out = Path(sys.argv[2] if len(sys.argv) > 2 else "docs")
+    results = load(folder)
+    per_suite_speedups(results, out / "devmap_per_suite.png")
+    training_curves(load(folder / "ncc-reduced") if (folder / "ncc-reduced").is_dir() else results,
+                    out / "ncc_training_curves.png")
+
+
+if __name__ == "__main__":
+    main()
