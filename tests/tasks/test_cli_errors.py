@@ -1,0 +1,36 @@
+"""Wrong flags and missing data give one clear error line (exit 2), no traceback and no result file."""
+from inst2vec.cli import main
+
+
+def test_unknown_model_and_platform(tmp_path, capsys, data_root):
+    out = tmp_path / "results"
+    assert main(["task", "devmap", "--model", "lstm9", "--data-root", str(data_root), "-o", str(out)]) == 2
+    assert "unknown devmap model 'lstm9'" in capsys.readouterr().err
+    assert main(["task", "threadcoarsening", "--platform", "Volta", "--model", "magni",
+                 "--data-root", str(data_root), "-o", str(out)]) == 2
+    assert "unknown coarsening platform 'Volta'" in capsys.readouterr().err
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_flag_combinations_are_checked(tmp_path, capsys, data_root):
+    assert main(["task", "devmap", "--model", "ncc", "--resume", "--data-root", str(data_root),
+                 "-o", str(tmp_path)]) == 2
+    assert "--resume needs --checkpoint-dir" in capsys.readouterr().err
+    assert main(["task", "devmap", "--model", "boost", "--distributed", "--data-root", str(data_root),
+                 "-o", str(tmp_path)]) == 2
+    assert "--distributed trains the neural model" in capsys.readouterr().err
+    assert main(["task", "devmap", "--seeds", "0", "-o", str(tmp_path)]) == 2
+
+
+def test_missing_data_root_names_the_path(tmp_path, capsys):
+    assert main(["task", "devmap", "--model", "grewe", "--data-root", str(tmp_path / "nowhere"),
+                 "-o", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert "nowhere/devmap/cgo17-amd.csv: not found" in err and "INST2VEC_DATA" in err
+
+
+def test_predict_refuses_files_that_are_not_models(tmp_path, capsys):
+    bogus = tmp_path / "model.keras"
+    bogus.write_text("not a model")
+    assert main(["predict", str(bogus), "x.ll"]) == 2
+    assert "not a model saved by `inst2vec task --save-models`" in capsys.readouterr().err
