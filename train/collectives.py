@@ -55,6 +55,8 @@ class Stream:
 
     def pack(self) -> np.ndarray:
         """The wire format: bytes of [count (int64)] [indices] [values]; count == size means dense."""
+        if not self.dense and len(self.values) == self.size:  # a full sparse stream travels dense
+            return Stream(self.size, self.to_dense()).pack()
         count = np.array([self.size if self.dense else len(self.values)], dtype=np.int64)
         parts = [count.view(np.uint8)]
         if not self.dense:
@@ -228,13 +230,10 @@ class Communicator:
         if dense_blocks:
             blocks = self.allgather_bytes(owned.to_dense().view(np.uint8))
             return Stream(size, np.concatenate([b.view(np.float32) for b in blocks]))
-        if not owned.dense:
-            owned = Stream(mine, owned.values, (owned.indices + lo).astype(np.int32))
-            owned_global = Stream(size, owned.values, owned.indices)
-        else:
-            owned_global = owned
-        gathered = self.allgather_bytes(owned_global.pack() if not owned.dense else owned.pack())
-        return _concatenate_owned(gathered, bounds, size)
+        # A dense block keeps its block-relative form (count == block size); sparse pairs go out with
+        # global indices, so the owners' ranges can simply be joined.
+        payload = owned.pack() if owned.dense else Stream(size, owned.values, owned.indices + np.int32(lo)).pack()
+        return _concatenate_owned(self.allgather_bytes(payload), bounds, size)
 
 
 def _sum_streams(streams: list[Stream]) -> Stream:

@@ -10,7 +10,7 @@ from train.compression import QSGD, TopK, TopKQuantized, parse_compression
 
 def contribution(case: str, rank: int, size: int, n: int, rng: np.random.Generator) -> Stream:
     """Integer-valued float contributions, so every summation order gives the exact same sum."""
-    k = n // 50
+    k = max(1, n // 50)
     if case == "random":
         indices = np.sort(rng.choice(n, k, replace=False))
     elif case == "overlap":
@@ -23,6 +23,8 @@ def contribution(case: str, rank: int, size: int, n: int, rng: np.random.Generat
         return Stream(n, rng.integers(-50, 50, n).astype(np.float32))
     elif case == "fill":  # dense enough that merges switch to dense on the way
         indices = np.sort(rng.choice(n, n // 3, replace=False))
+    elif case == "full":  # sparse form holding every index: must travel as a dense block
+        indices = np.arange(n)
     else:
         raise ValueError(case)
     values = rng.integers(-50, 50, len(indices)).astype(np.float32)
@@ -33,8 +35,8 @@ def contribution(case: str, rank: int, size: int, n: int, rng: np.random.Generat
 def main() -> int:
     comm = Communicator()
     failures = []
-    for n in (1000, 100_003):
-        for case in ("random", "overlap", "disjoint", "empty", "dense", "fill"):
+    for n in (7, 1000, 100_003):
+        for case in ("random", "overlap", "disjoint", "empty", "dense", "fill", "full"):
             rng = np.random.default_rng(1000 * comm.rank + n)
             mine = contribution(case, comm.rank, comm.size, n, rng)
             expected = comm.allreduce_dense(mine.to_dense())
