@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from inst2vec.errors import Inst2vecError
-from inst2vec.statements import file_statements
+from inst2vec.statements import StatementCache, file_statements
 from ir_corpus.sources import Source
 
 CLANG = "clang-14"
@@ -123,6 +123,11 @@ def prepare_poj104(text: str) -> str:
     return POJ104_HEADER + text
 
 
+#: One statement cache per (worker) process: the variants of a source and the files of a suite share
+#: most lines, and the cache is exact (see :class:`inst2vec.statements.StatementCache`).
+_STATEMENT_CACHE = StatementCache(max_lines=500_000)
+
+
 def compile_source(source: Source, variant: Variant, output: str, timeout: float = 60.0,
                    clang: str = CLANG) -> dict:
     """Compile ``source`` to ``output`` (written only on success) and describe the result.
@@ -163,7 +168,7 @@ def compile_source(source: Source, variant: Variant, output: str, timeout: float
             record["error"] = _first_error(done.stderr) or f"clang exited with status {done.returncode}"
             return record
         try:
-            statements = file_statements(ir_tmp)
+            statements = file_statements(ir_tmp, _STATEMENT_CACHE)
         except Inst2vecError as err:
             record["error"] = f"IR not readable: {str(err).replace(ir_tmp, 'out.ll')}"
             return record
