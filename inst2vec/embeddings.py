@@ -195,6 +195,9 @@ def load(name: str | os.PathLike = PUBLISHED, data_root: str | os.PathLike | Non
 
     if os.fspath(name) == PUBLISHED:
         return Embeddings.load_published(resolve(data_root))
+    if os.fspath(name) == "ours" and not Path(name).exists():
+        raise DataNotFoundError("our own trained embeddings are not shipped with the package yet (issue #4): "
+                                "train them with `inst2vec train-embeddings CORPUS -o FOLDER` and pass FOLDER")
     return Embeddings.load(name)
 
 

@@ -48,7 +48,9 @@ def compile_poj104(data_root: str | os.PathLike, work_dir: str | os.PathLike, pe
         (selection.parent / ".complete").touch()
     corpus = work_dir / f"ir-{variant}"
     build_corpus([selection], corpus, variants=[Variant.parse(variant)], jobs=jobs)
-    return load_poj104_ir(corpus / "ir")
+    # The IR folder is shared by all selections: take only this one's programs.
+    chosen = {f"{p.parent.name}/{p.stem}" for p in selection.glob("*/*.cpp")}
+    return load_poj104_ir(corpus / "ir", chosen)
 
 
 def split(data: Poj104Data, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -182,9 +182,11 @@ class Poj104Data:
     classes: tuple[str, ...]  # label -> class folder name
 
 
-def load_poj104_ir(ir_dir: str | os.PathLike) -> Poj104Data:
-    """Index the IR of a corpus built from POJ-104 (``ir_dir/<...>/<class>/<n>.ll`` per program)."""
-    files = sorted(Path(ir_dir).rglob("*.ll"))
+def load_poj104_ir(ir_dir: str | os.PathLike, programs: set[str] | None = None) -> Poj104Data:
+    """Index the IR of a corpus built from POJ-104 (``ir_dir/<...>/<class>/<n>.ll`` per program),
+    only the ``programs`` ("class/n") given, if given."""
+    files = sorted(f for f in Path(ir_dir).rglob("*.ll")
+                   if programs is None or f"{f.parent.name}/{f.name.split('.')[0]}" in programs)
     if not files:
         raise DataNotFoundError(f"{ir_dir}: no .ll files (build them with `inst2vec task classifyapp`, "
                                 f"which compiles POJ-104 with the corpus builder)")

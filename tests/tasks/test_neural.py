@@ -80,3 +80,10 @@ def test_ncc_model_runs_on_the_torch_backend():
     done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip().endswith("ok")
+
+
+def test_a_smaller_selection_reuses_the_build_and_keeps_to_its_programs(poj_subset, data_root):
+    work, data = poj_subset
+    smaller = classifyapp.compile_poj104(data_root, work, per_class=5, classes=8, jobs=2)
+    assert len(smaller.files) <= 40 and set(smaller.files) <= set(data.files)
+    assert np.bincount(smaller.labels).max() <= 5
