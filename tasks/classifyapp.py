@@ -31,26 +31,34 @@ SPLIT = (3, 1, 1)
 
 
 def compile_poj104(data_root: str | os.PathLike, work_dir: str | os.PathLike, per_class: int | None = None,
-                   classes: int | None = None, variant: str = "O0", jobs: int = 0) -> Poj104Data:
+                   classes: int | None = None, variant: str = "O0", jobs: int = 0, build: bool = True) -> Poj104Data:
     """Unpack POJ-104 into ``work_dir``, compile the first ``per_class`` programs (by file name) of the
-    first ``classes`` classes, and index the IR. Reruns reuse what was compiled."""
+    first ``classes`` classes, and index the IR. Reruns reuse what was compiled; ``build=False`` only
+    indexes what an earlier call built (for MPI ranks other than 0)."""
     work_dir = Path(work_dir)
-    unpacked = unpack_archive(data_path(data_root, "poj104", "poj104.tar.gz"), work_dir / "unpacked") / "poj104"
     selection = work_dir / f"selection-{classes or 'all'}x{per_class or 'all'}" / "poj104"
-    if not (selection.parent / ".complete").exists():
-        shutil.rmtree(selection.parent, ignore_errors=True)
-        class_dirs = sorted((d for d in unpacked.iterdir() if d.is_dir()), key=lambda d: int(d.name))
-        for class_dir in class_dirs[:classes]:
-            programs = sorted(class_dir.glob("*.cpp"), key=lambda p: int(p.stem))[:per_class]
-            (selection / class_dir.name).mkdir(parents=True)
-            for program in programs:
-                shutil.copyfile(program, selection / class_dir.name / program.name)
-        (selection.parent / ".complete").touch()
     corpus = work_dir / f"ir-{variant}"
-    build_corpus([selection], corpus, variants=[Variant.parse(variant)], jobs=jobs)
+    if build:
+        _build_selection(data_root, work_dir, selection, per_class, classes)
+        build_corpus([selection], corpus, variants=[Variant.parse(variant)], jobs=jobs)
     # The IR folder is shared by all selections: take only this one's programs.
     chosen = {f"{p.parent.name}/{p.stem}" for p in selection.glob("*/*.cpp")}
     return load_poj104_ir(corpus / "ir", chosen)
+
+
+def _build_selection(data_root, work_dir: Path, selection: Path, per_class: int | None, classes: int | None) -> None:
+    """Copy the chosen programs into ``selection`` (once; marked complete when done)."""
+    if (selection.parent / ".complete").exists():
+        return
+    unpacked = unpack_archive(data_path(data_root, "poj104", "poj104.tar.gz"), work_dir / "unpacked") / "poj104"
+    shutil.rmtree(selection.parent, ignore_errors=True)
+    class_dirs = sorted((d for d in unpacked.iterdir() if d.is_dir()), key=lambda d: int(d.name))
+    for class_dir in class_dirs[:classes]:
+        programs = sorted(class_dir.glob("*.cpp"), key=lambda p: int(p.stem))[:per_class]
+        (selection / class_dir.name).mkdir(parents=True)
+        for program in programs:
+            shutil.copyfile(program, selection / class_dir.name / program.name)
+    (selection.parent / ".complete").touch()
 
 
 def split(data: Poj104Data, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

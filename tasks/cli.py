@@ -101,7 +101,13 @@ def run_task(args) -> int:
     if args.task == "classifyapp":
         from tasks import classifyapp
 
-        data = classifyapp.compile_poj104(root, args.work_dir, args.per_class, args.classes, jobs=args.jobs)
+        # Under MPI, rank 0 compiles; the other ranks wait, then index what it built.
+        if rank == 0:
+            data = classifyapp.compile_poj104(root, args.work_dir, args.per_class, args.classes, jobs=args.jobs)
+        if args.distributed:
+            MPI.COMM_WORLD.Barrier()
+        if rank != 0:
+            data = classifyapp.compile_poj104(root, args.work_dir, args.per_class, args.classes, build=False)
         results.append(classifyapp.run(data, model, embeddings, name, seeds, settings, jobs=args.jobs,
                                        save_dir=args.output if args.save_models else None))
     elif args.task == "devmap":

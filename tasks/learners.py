@@ -117,7 +117,7 @@ def fit_predict_ncc(data: FoldInputs, train: np.ndarray, test: np.ndarray, seed:
         model.set_weights(callbacks[-1].best_weights)
     probabilities = ncc.predict_proba(model, rows_seq(test), vectors, pad, aux_test, settings.batch_size,
                                       settings.max_length)
-    if save_to is not None:
+    if save_to is not None and part[0] == 0:  # under MPI every rank holds the same model; rank 0 saves it
         save_model(model, save_to, metadata or {})
     curves = {k: [round(float(v), 5) for v in values] for k, values in history.history.items()}
     if optimizer is not None:
