@@ -1,5 +1,5 @@
-"""Plots of the committed task results (docs/results/*.json) into docs/: per-suite devmap speedups and,
-where a result holds them, ncc training curves.
+"""Plots of the committed task results (docs/results/*.json) into docs/: per-suite devmap speedups, the
+POJ-104 confusion matrix and, where a result holds them, ncc training curves.
 
 Usage: python scripts/plot_results.py [RESULTS_DIR] [OUT_DIR]
 """
@@ -55,11 +55,34 @@ def training_curves(results: list[dict], out: Path) -> None:
     print(f"wrote {out}")
 
 
+def confusion(results: list[dict], out: Path) -> None:
+    runs = [r for r in results if r["task"] == "classifyapp" and "predictions" in r["seeds"][0]]
+    if not runs:
+        return
+    run = max(runs, key=lambda r: r["accuracy_mean"])
+    k = run["protocol"]["classes"]
+    matrix = np.zeros((k, k))
+    for seed in run["seeds"]:
+        np.add.at(matrix, (seed["test_labels"], seed["predictions"]), 1)
+    matrix /= np.maximum(matrix.sum(axis=1, keepdims=True), 1)
+    fig, ax = plt.subplots(figsize=(6, 5))
+    image = ax.imshow(matrix, cmap="viridis")
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    ax.set_title(f"POJ-104 {run['model']}: row-normalised confusion, {len(run['seeds'])} seeds")
+    fig.colorbar(image)
+    fig.tight_layout()
+    fig.savefig(out, dpi=120)
+    print(f"wrote {out}")
+
+
 def main() -> None:
     folder = Path(sys.argv[1] if len(sys.argv) > 1 else "docs/results")
     out = Path(sys.argv[2] if len(sys.argv) > 2 else "docs")
     results = load(folder)
     per_suite_speedups(results, out / "devmap_per_suite.png")
+    if (folder / "poj104-50").is_dir():
+        confusion(load(folder / "poj104-50"), out / "poj104_confusion.png")
     training_curves(load(folder / "ncc-reduced") if (folder / "ncc-reduced").is_dir() else results,
                     out / "ncc_training_curves.png")
 

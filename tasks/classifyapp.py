@@ -131,7 +131,8 @@ def run(data: Poj104Data, model: str, embeddings: Embeddings, embeddings_name: s
         per_seed.append({"seed": seed, "accuracy": float(np.mean(predicted == data.labels[test])),
                          "majority_accuracy": float(np.mean(data.labels[test] == majority)),
                          "rows": {"train": len(train), "validation": len(validation), "test": len(test)},
-                         "details": details})
+                         "details": details, "test_labels": data.labels[test].tolist(),
+                         "predictions": np.asarray(predicted).tolist()})
     protocol = {"split": "per-class random 3:1:1 by program, seed = run seed", "classes": num_classes,
                 "programs": len(data.files), "model_selection": "validation accuracy",
                 "epochs": settings.epochs, "batch_size": settings.batch_size, "max_length": settings.max_length}
