@@ -377,7 +377,7 @@ def _lookup(args) -> int:
     embeddings = load(args.embeddings, data_root(args.data_root))
     statement = args.statement.replace("\\n", "\n")
     if statement not in embeddings:
-        print(f"note: statement not in the vocabulary; using !UNK's vector", file=sys.stderr)
+        print("note: statement not in the vocabulary; using !UNK's vector", file=sys.stderr)
     if args.neighbours:
         for neighbour, score in embeddings.most_similar(statement, args.neighbours):
             print(f"{score:.4f}\t{neighbour.replace(chr(10), chr(92) + 'n')}")

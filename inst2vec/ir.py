@@ -20,7 +20,7 @@ import subprocess
 import warnings
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Iterable, Iterator
+from typing import Iterator
 
 from inst2vec.errors import IRParseError
 

@@ -4,7 +4,6 @@ test probabilities (rank 0) so runs can be compared bit for bit. Runs alone or u
 Usage: resume_check.py DATA_ROOT CHECKPOINT EPOCHS [STOP|none] [COMPRESSION]
 """
 import dataclasses
-import os
 import sys
 
 import numpy as np

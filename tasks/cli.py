@@ -4,7 +4,6 @@ The task modules (and Keras) are imported when a command runs, so other commands
 """
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
