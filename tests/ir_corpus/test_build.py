@@ -143,3 +143,14 @@ def test_corpus_does_not_depend_on_where_it_is_built(tmp_path):
         (record,) = Manifest(tmp_path / where / "out")
         hashes.append(record["statements_sha256"])
     assert hashes[0] == hashes[1]
+
+
+def test_poj104_programs_calling_gets_compile(data_root, tmp_path):
+    # C++14 removed `gets`; ncc compiled POJ-104 as C++11, where it is declared (about 10 % of programs use it).
+    with tarfile.open(data_root / "poj104" / "poj104.tar.gz") as tar:
+        member = tar.getmember("poj104/100/27501.cpp")
+        assert b"gets" in tar.extractfile(member).read()
+        tar.extractall(tmp_path / "src", members=[member], filter="data")
+    report = build_corpus([tmp_path / "src" / "poj104"], tmp_path / "c", [Variant.parse("O0")], jobs=1,
+                          progress=False)
+    assert report.table[0]["compiled"] == 1
