@@ -4,6 +4,7 @@ The task modules (and Keras) are imported when a command runs, so other commands
 """
 from __future__ import annotations
 
+import functools
 import json
 import sys
 from pathlib import Path
@@ -96,7 +97,7 @@ def run_task(args) -> int:
     seeds = list(range(args.seeds))
     embeddings = _embeddings(args.embeddings, root) if model in ("ncc", "boost", "neighbours", "bag") else None
     name = args.embeddings if embeddings is not None else "none"
-    results = []
+    report = functools.partial(_report, args, rank)
     if args.task == "classifyapp":
         from tasks import classifyapp
 
@@ -107,38 +108,43 @@ def run_task(args) -> int:
             MPI.COMM_WORLD.Barrier()
         if rank != 0:
             data = classifyapp.compile_poj104(root, args.work_dir, args.per_class, args.classes, build=False)
-        results.append(classifyapp.run(data, model, embeddings, name, seeds, settings, jobs=args.jobs,
+        report(classifyapp.run(data, model, embeddings, name, seeds, settings, jobs=args.jobs,
                                        save_dir=args.output if args.save_models else None))
     elif args.task == "devmap":
         from tasks import datasets, devmap
 
         for platform in args.platform or datasets.DEVMAP_PLATFORMS:
             data = datasets.load_devmap(platform, root)
-            results.append(devmap.run(data, model, embeddings, name, seeds, settings, split=args.split,
+            report(devmap.run(data, model, embeddings, name, seeds, settings, split=args.split,
                                       jobs=args.jobs))
     else:
         from tasks import datasets, threadcoarsening
 
         for platform in args.platform or datasets.COARSENING_PLATFORMS:
             data = datasets.load_threadcoarsening(platform, root)
-            results.append(threadcoarsening.run(data, model, embeddings, name, seeds, settings, jobs=args.jobs))
+            report(threadcoarsening.run(data, model, embeddings, name, seeds, settings, jobs=args.jobs))
             if args.save_models and model == "ncc":
                 threadcoarsening.save_full_model(data, embeddings, name, settings, args.output)
+    return 0
+
+
+def _report(args, rank: int, result: dict) -> None:
+    """Write and print one result at once (rank 0 only), so a long run keeps what it has finished."""
+    if rank != 0:  # every rank computed the same results; rank 0 writes them
+        return
     from tasks.results import write_result
 
-    if rank != 0:  # every rank computed the same results; rank 0 writes them
-        return 0
-    for result in results:
-        if args.distributed:
-            result["protocol"]["distributed"] = {"ranks": MPI.COMM_WORLD.Get_size(), "compression": args.compression,
-                                                 "algorithm": args.algorithm}
-        path = write_result(result, args.output)
-        speedup = f"  speedup {result['speedup_mean']:.3f} ± {result['speedup_std']:.3f}" \
-            if "speedup_mean" in result else ""
-        print(f"{result['task']} {result['platform'] or ''} {result['model']} ({result['embeddings']}): "
-              f"accuracy {100 * result['accuracy_mean']:.2f} ± {100 * result['accuracy_std']:.2f} %{speedup}"
-              f"  [{len(result['seeds'])} seeds, {result['wall_seconds']:.0f} s] -> {path}")
-    return 0
+    if args.distributed:
+        from mpi4py import MPI
+
+        result["protocol"]["distributed"] = {"ranks": MPI.COMM_WORLD.Get_size(), "compression": args.compression,
+                                             "algorithm": args.algorithm}
+    path = write_result(result, args.output)
+    speedup = f"  speedup {result['speedup_mean']:.3f} ± {result['speedup_std']:.3f}" \
+        if "speedup_mean" in result else ""
+    print(f"{result['task']} {result['platform'] or ''} {result['model']} ({result['embeddings']}): "
+          f"accuracy {100 * result['accuracy_mean']:.2f} ± {100 * result['accuracy_std']:.2f} %{speedup}"
+          f"  [{len(result['seeds'])} seeds, {result['wall_seconds']:.0f} s] -> {path}", flush=True)
 
 
 def run_predict(args) -> int:
