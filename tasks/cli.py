@@ -165,7 +165,7 @@ def run_predict(args) -> int:
                             f"({', '.join(meta['aux_inputs'])}); predict takes models without them")
     embeddings = _embeddings(meta["embeddings"], args.data_root)
     model = keras.models.load_model(model_path)
-    vectors = ncc.normalized_vectors(embeddings.matrix)
+    vectors = np.asarray(embeddings.normalized, dtype=np.float32)
     failed = 0
     for path in args.files:
         try:

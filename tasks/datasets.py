@@ -90,10 +90,14 @@ def _check_rows(path: Path, rows: list, expected: int) -> None:
         raise Inst2vecError(f"{path}: {len(rows)} rows, expected {expected} (a truncated or different copy?)")
 
 
-def _require_files(files: list[Path], what: str) -> None:
+def _kernel_files(data_root: str | os.PathLike, dataset: str, stems: list[str], table: Path) -> np.ndarray:
+    """``DATA_ROOT/<dataset>/kernels_ir/<stem>.ll`` for each stem, all checked to exist."""
+    ir_dir = data_path(data_root, dataset, "kernels_ir")
+    files = [ir_dir / f"{stem}.ll" for stem in stems]
     missing = [str(f) for f in files if not f.is_file()]
     if missing:
-        raise DataNotFoundError(f"{what}: {len(missing)} IR files missing, e.g. {missing[0]}")
+        raise DataNotFoundError(f"{table}: {len(missing)} IR files missing, e.g. {missing[0]}")
+    return np.array([str(f) for f in files])
 
 
 def load_devmap(platform: str, data_root: str | os.PathLike) -> DevmapData:
@@ -103,15 +107,12 @@ def load_devmap(platform: str, data_root: str | os.PathLike) -> DevmapData:
     table = data_path(data_root, "devmap", f"cgo17-{platform}.csv")
     rows = _read_csv(table)
     _check_rows(table, rows, DEVMAP_ROWS)
-    ir_dir = data_path(data_root, "devmap", "kernels_ir")
     # NPB kernels have one IR file per data set class; the others one per kernel.
     names = [r["benchmark"] + (f"_{r['dataset']}" if r["benchmark"].startswith("npb-") else "") for r in rows]
-    files = [ir_dir / f"{n}.ll" for n in names]
-    _require_files(files, str(table))
     return DevmapData(
         platform=platform,
         names=np.array(names),
-        files=np.array([str(f) for f in files]),
+        files=_kernel_files(data_root, "devmap", names, table),
         kernels=np.array([r["benchmark"] for r in rows]),
         suites=np.array([r["benchmark"].split("-")[0] + "-" + r["benchmark"].split("-")[1] for r in rows]),
         features=np.array([[float(r[c]) for c in DEVMAP_COLUMNS] for r in rows]),
@@ -159,13 +160,10 @@ def load_threadcoarsening(platform: str, data_root: str | os.PathLike) -> Coarse
     unmeasured = [k for k, i in position.items() if np.isnan(runtimes[i, 0])]
     if unmeasured:
         raise Inst2vecError(f"{runtime_table}: no factor-1 runtime for {', '.join(unmeasured)}")
-    ir_dir = data_path(data_root, "threadcoarsening", "kernels_ir")
-    files = [ir_dir / f"{k}.ll" for k in kernels]
-    _require_files(files, str(oracle_table))
     return CoarseningData(
         platform=platform,
         kernels=np.array(kernels),
-        files=np.array([str(f) for f in files]),
+        files=_kernel_files(data_root, "threadcoarsening", kernels, oracle_table),
         oracle_factor=np.array([int(float(by_kernel[k][f"cf_{platform}"])) for k in kernels]),
         runtimes=runtimes,
         pca=pca,

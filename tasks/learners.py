@@ -71,7 +71,7 @@ def fit_predict_ncc(data: FoldInputs, train: np.ndarray, test: np.ndarray, seed:
     import keras
 
     keras.utils.set_random_seed(seed)
-    vectors = ncc.normalized_vectors(data.encoded.embeddings.matrix)
+    vectors = np.asarray(data.encoded.embeddings.normalized, dtype=np.float32)
     pad = data.encoded.embeddings.vocabulary.unknown_index
     sequences = data.encoded.sequences
     rows_seq = lambda rows: [sequences[p] for p in data.positions[rows]]  # noqa: E731

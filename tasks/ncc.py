@@ -156,10 +156,3 @@ def predict_proba(model, sequences: Sequence[np.ndarray], vectors: np.ndarray, p
         p = model.predict_on_batch(inputs)
         out[data.batches[k]] = np.asarray(p[0] if isinstance(p, (list, tuple)) else p)
     return out
-
-
-def normalized_vectors(matrix: np.ndarray) -> np.ndarray:
-    """Rows scaled to unit L2 norm (zero rows stay zero), float32: the frozen inputs."""
-    matrix = np.asarray(matrix, dtype=np.float32)
-    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-    return matrix / np.where(norms > 0, norms, 1)

@@ -69,8 +69,7 @@ class GradientAllreducer:
     def __call__(self, flat: np.ndarray) -> np.ndarray:
         start = time.perf_counter()
         with self.watchdog(f"gradient allreduce of step {self.steps + 1}"):
-            total = allreduce(self.comm, flat, self.compressor if self.compression != "none" else None,
-                              self.algorithm, key="gradient")
+            total = allreduce(self.comm, flat, self.compressor, self.algorithm, key="gradient")
         self.steps += 1
         self.seconds += time.perf_counter() - start
         return (total / self.comm.size).astype(np.float32)
