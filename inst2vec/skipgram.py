@@ -5,7 +5,8 @@ We use gensim's skip-gram with negative sampling instead: the same objective fam
 Mikolov et al. 2013), orders of magnitude faster on CPU cores, and maintained. Each context pair
 ``(target, context)`` is given to gensim as a two-statement sentence with window 1, so gensim
 trains exactly on the XFG pairs (both directions), not on text-order neighbours; subsampling is
-done on the pairs beforehand (``inst2vec.pairs``), so gensim's own is off.
+done on the pairs beforehand (``inst2vec.pairs``), so gensim's own is off. The pairs are shuffled
+(the corpus arrives file by file) and read by gensim from a temporary file (``corpus_file``).
 """
 from __future__ import annotations
 
@@ -35,23 +36,15 @@ class TrainingReport:
     losses: tuple[float, ...]
 
 
-class _PairSentences:
-    """Context pairs as two-word sentences of row indices, re-iterable for gensim's epochs.
-
-    Pairs are held as two int32 arrays (8 bytes a pair) rather than Python tuples of strings.
-    """
-
-    def __init__(self, targets: np.ndarray, contexts: np.ndarray, n_rows: int):
-        self.targets, self.contexts = targets, contexts
-        self.words = [str(i) for i in range(n_rows)]
-
-    def __len__(self) -> int:
-        return len(self.targets)
-
-    def __iter__(self):
-        words = self.words
-        for t, c in zip(self.targets.tolist(), self.contexts.tolist()):
-            yield [words[t], words[c]]
+def _write_pair_corpus(targets: np.ndarray, contexts: np.ndarray, path: str, seed: int,
+                       chunk: int = 1 << 22) -> None:
+    """Write the pairs as gensim's line-sentence file, one ``"target context"`` line each, in a seeded
+    random order: SGD with a decaying learning rate should not see the corpus file by file."""
+    order = np.random.default_rng(seed).permutation(len(targets))
+    with open(path, "w") as out:
+        for start in range(0, len(order), chunk):
+            rows = order[start:start + chunk]
+            out.writelines(f"{t} {c}\n" for t, c in zip(targets[rows].tolist(), contexts[rows].tolist()))
 
 
 def train_skipgram(targets: np.ndarray, contexts: np.ndarray, vocabulary: Vocabulary, dim: int = 200,
@@ -59,43 +52,51 @@ def train_skipgram(targets: np.ndarray, contexts: np.ndarray, vocabulary: Vocabu
                    workers: int = 0) -> tuple[Embeddings, TrainingReport]:
     """Skip-gram with negative sampling on (target, context) pairs of vocabulary rows.
 
+    The pairs go to gensim as a temporary line-sentence file (``corpus_file`` mode: gensim's
+    threads read it without the Python GIL), each pair a two-word sentence, shuffled once.
+
     Args:
         targets, contexts: row indices into ``vocabulary`` (equal length).
         vocabulary: the rows of the result, in order.
         dim: embedding size (200, as published).
         epochs, negative, learning_rate: gensim's ``epochs``, ``negative``, ``alpha``.
-        seed: gensim's seed. An exact rerun also needs ``workers=1`` (gensim's threads race)
-            and a fixed ``PYTHONHASHSEED``.
+        seed: gensim's seed and the shuffle's. Threads race, so reruns agree only statistically.
         workers: threads (0: all cores).
 
     Returns:
         The embeddings (rows in ``vocabulary`` order; a statement that never occurs in a pair
         keeps gensim's seeded random initial vector) and a :class:`TrainingReport`.
     """
+    import tempfile
+
     from gensim.models import Word2Vec
 
     if dim < 1 or epochs < 1 or negative < 1:
         raise ValueError(f"`dim`, `epochs` and `negative` must be >= 1. Received: dim={dim}, epochs={epochs}, "
                          f"negative={negative}")
+    targets, contexts = np.asarray(targets), np.asarray(contexts)
     if len(targets) == 0 or len(targets) != len(contexts):
         raise ValueError("no context pairs to train on (empty corpus, or everything subsampled away)")
-    sentences = _PairSentences(np.asarray(targets), np.asarray(contexts), len(vocabulary))
+    words = [str(i) for i in range(len(vocabulary))]
     frequency = np.bincount(np.concatenate([targets, contexts]), minlength=len(vocabulary))
     workers = workers if workers > 0 else (os.cpu_count() or 1)
     model = Word2Vec(vector_size=dim, window=1, sg=1, hs=0, negative=negative, sample=0, min_count=1,
                      alpha=learning_rate, seed=seed, workers=workers, compute_loss=True)
-    model.build_vocab_from_freq({word: max(1, int(f)) for word, f in zip(sentences.words, frequency)})
+    model.build_vocab_from_freq({word: max(1, int(f)) for word, f in zip(words, frequency)})
     losses, start = [], time.perf_counter()
-    for epoch in range(epochs):
-        model.train(sentences, total_examples=len(sentences), epochs=1, compute_loss=True,
-                    start_alpha=learning_rate * (1 - epoch / epochs),
-                    end_alpha=learning_rate * max(1e-4, 1 - (epoch + 1) / epochs))
-        losses.append(float(model.get_latest_training_loss()))
-        log.info("epoch %d/%d: loss %.1f", epoch + 1, epochs, losses[-1])
+    with tempfile.TemporaryDirectory(prefix="inst2vec-pairs-") as folder:
+        corpus = os.path.join(folder, "pairs.txt")
+        _write_pair_corpus(targets, contexts, corpus, seed)
+        for epoch in range(epochs):
+            model.train(corpus_file=corpus, total_words=2 * len(targets), epochs=1, compute_loss=True,
+                        start_alpha=learning_rate * (1 - epoch / epochs),
+                        end_alpha=learning_rate * max(1e-4, 1 - (epoch + 1) / epochs))
+            losses.append(float(model.get_latest_training_loss()))
+            log.info("epoch %d/%d: loss %.1f", epoch + 1, epochs, losses[-1])
     seconds = time.perf_counter() - start
-    matrix = np.stack([model.wv[word] for word in sentences.words]).astype(np.float32)
-    words = 2 * len(sentences) * epochs
-    report = TrainingReport(len(sentences), seconds, words / seconds if seconds else 0.0, epochs, tuple(losses))
+    matrix = np.stack([model.wv[word] for word in words]).astype(np.float32)
+    total_words = 2 * len(targets) * epochs
+    report = TrainingReport(len(targets), seconds, total_words / seconds if seconds else 0.0, epochs, tuple(losses))
     return Embeddings(vocabulary, matrix), report
 
 

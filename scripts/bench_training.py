@@ -1,8 +1,9 @@
 """Benchmark: skip-gram training throughput (words/s) beside gensim's own Word2Vec on the same pairs.
 
 Both train on the same XFG context pairs of the given IR (two-statement sentences, window 1, sg=1,
-negative sampling, same threads and epochs): ours streams them from int32 arrays (`train_skipgram`),
-the baseline hands gensim a materialised list of sentences, its fastest input path.
+negative sampling, same threads and epochs): ours (`train_skipgram`) shuffles them into a temporary file
+that gensim's threads read themselves (`corpus_file`; the time to write it is counted), the baseline hands
+gensim a materialised list of sentences through its Python iterator.
 
 Usage: python scripts/bench_training.py [IR_DIR...] [--epochs 2] [--threads 2] [--subsample 1e-6]
 """
