@@ -10,7 +10,7 @@ setup(
     python_requires=">=3.10",
     packages=find_packages(include=["inst2vec", "inst2vec.*", "ir_corpus", "ir_corpus.*", "tasks", "tasks.*",
                                     "train", "train.*"]),
-    package_data={"inst2vec": ["samples/*.ll", "samples/*.c"], "ir_corpus": ["shims/*.h"]},
+    package_data={"inst2vec": ["samples/*.ll", "samples/*.c", "pretrained/ours/*"], "ir_corpus": ["shims/*.h"]},
     install_requires=[
         "gensim>=4.3",
         "keras>=3.0",

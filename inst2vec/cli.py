@@ -91,7 +91,7 @@ def _parser() -> argparse.ArgumentParser:
     p.set_defaults(run=_train_embeddings)
 
     p = commands.add_parser("evaluate-embeddings", help="analogy and semantic-distance tests of embeddings")
-    p.add_argument("embeddings", help="'published' or an embeddings folder (vocabulary.json + embeddings.npy)")
+    p.add_argument("embeddings", help="'ours', 'published' or an embeddings folder (vocabulary.json + embeddings.npy)")
     p.add_argument("--questions", help="analogy questions TSV, or 'generated' for questions made from the "
                                       "embeddings' own vocabulary (default: the published set, "
                                       "DATA_ROOT/../anchors/ncc/derived/analogy_questions_published_vocab.tsv)")
@@ -106,7 +106,8 @@ def _parser() -> argparse.ArgumentParser:
     p = commands.add_parser("embed", help="embed .ll files: statement, function and file vectors (.npz)")
     _add_inputs(p)
     p.add_argument("-o", "--output", required=True, help="out.npz")
-    p.add_argument("--embeddings", default="published", help="'published' (default) or an embeddings folder")
+    p.add_argument("--embeddings", default="ours",
+                   help="'ours' (default: shipped with the package), 'published' or an embeddings folder")
     p.add_argument("--data-root", help="data sets folder (default $INST2VEC_DATA or ../shared/data)")
     p.set_defaults(run=_embed)
 
@@ -121,7 +122,8 @@ def _parser() -> argparse.ArgumentParser:
 
     p = commands.add_parser("lookup", help="the vector of a statement, or its nearest neighbours")
     p.add_argument("statement", help="an inst2vec statement, e.g. '<%%ID> = add i32 <%%ID>, <INT>'")
-    p.add_argument("--embeddings", default="published", help="'published' (default) or an embeddings folder")
+    p.add_argument("--embeddings", default="ours",
+                   help="'ours' (default: shipped with the package), 'published' or an embeddings folder")
     p.add_argument("--data-root", help="data sets folder (default $INST2VEC_DATA or ../shared/data)")
     p.add_argument("-k", "--neighbours", type=int, default=0, help="print the k nearest statements instead")
     p.set_defaults(run=_lookup)

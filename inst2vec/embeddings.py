@@ -21,6 +21,9 @@ from inst2vec.io import atomic_write
 from inst2vec.vocabulary import UNKNOWN, Vocabulary
 
 PUBLISHED = "published"
+#: Our own embeddings, trained on our corpus and shipped inside the package (docs/embeddings.md).
+OURS = "ours"
+OURS_FOLDER = Path(__file__).parent / "pretrained" / OURS
 VOCABULARY_FILE = "vocabulary.json"
 MATRIX_FILE = "embeddings.npy"
 #: numpy names a pickled ndarray needs; nothing else may be loaded from a pickle.
@@ -111,11 +114,12 @@ class Embeddings:
                 token = statement.replace("\\", "\\\\").replace("\n", "\\n").replace(" ", "\\s")
                 f.write(token + " " + " ".join(f"{x:.6g}" for x in row) + "\n")
 
-    def save(self, folder: str | os.PathLike) -> None:
-        """Write ``vocabulary.json`` and ``embeddings.npy`` into ``folder`` (each atomically)."""
+    def save(self, folder: str | os.PathLike, compress_vocabulary: bool = False) -> None:
+        """Write ``vocabulary.json`` (or ``vocabulary.json.gz``) and ``embeddings.npy`` into ``folder``
+        (each atomically)."""
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        self.vocabulary.save(folder / VOCABULARY_FILE)
+        self.vocabulary.save(folder / (VOCABULARY_FILE + (".gz" if compress_vocabulary else "")))
         with atomic_write(folder / MATRIX_FILE, "wb") as f:
             np.save(f, np.asarray(self.matrix), allow_pickle=False)
 
@@ -127,16 +131,21 @@ class Embeddings:
             DataNotFoundError: a file is missing. VocabularyError: the files do not fit together.
         """
         folder = Path(folder)
-        for name in (VOCABULARY_FILE, MATRIX_FILE):
-            if not (folder / name).is_file():
-                raise DataNotFoundError(f"{folder / name}: not found (an embeddings folder holds {VOCABULARY_FILE} "
-                                        f"and {MATRIX_FILE})")
+        vocabulary = folder / VOCABULARY_FILE
+        if not vocabulary.is_file() and (folder / (VOCABULARY_FILE + ".gz")).is_file():
+            vocabulary = folder / (VOCABULARY_FILE + ".gz")
+        for path in (vocabulary, folder / MATRIX_FILE):
+            if not path.is_file():
+                raise DataNotFoundError(f"{path}: not found (an embeddings folder holds {VOCABULARY_FILE} "
+                                        f"or {VOCABULARY_FILE}.gz, and {MATRIX_FILE})")
         try:
             matrix = np.load(folder / MATRIX_FILE, allow_pickle=False)
         except (ValueError, OSError) as err:
             raise VocabularyError(f"{folder / MATRIX_FILE}: not a NumPy array file: {err}") from err
+        if matrix.dtype == np.float16:  # the shipped embeddings are stored in half precision
+            matrix = matrix.astype(np.float32)
         try:
-            return cls(Vocabulary.load(folder / VOCABULARY_FILE), matrix)
+            return cls(Vocabulary.load(vocabulary), matrix)
         except VocabularyError as err:
             raise VocabularyError(f"{folder}: {err}") from err
 
@@ -184,20 +193,21 @@ def read_published_pickles(folder: str | os.PathLike) -> tuple[Vocabulary, np.nd
     return Vocabulary(statements), matrix
 
 
-def load(name: str | os.PathLike = PUBLISHED, data_root: str | os.PathLike | None = None) -> Embeddings:
-    """``load("published")``: the published inst2vec embeddings; ``load(PATH)``: an embeddings folder.
+def load(name: str | os.PathLike = OURS, data_root: str | os.PathLike | None = None) -> Embeddings:
+    """``load()`` / ``load("ours")``: our embeddings shipped with the package; ``load("published")``: the
+    published inst2vec embeddings (from the data root); ``load(PATH)``: an embeddings folder.
 
     Args:
-        name: ``"published"`` or a folder written by :meth:`Embeddings.save`.
-        data_root: where the data sets are (default ``$INST2VEC_DATA`` or ``../shared/data``).
+        name: ``"ours"``, ``"published"`` or a folder written by :meth:`Embeddings.save`.
+        data_root: where the data sets are (default ``$INST2VEC_DATA`` or ``../shared/data``); only
+            ``"published"`` reads it.
     """
     from inst2vec.data import data_root as resolve
 
     if os.fspath(name) == PUBLISHED:
         return Embeddings.load_published(resolve(data_root))
-    if os.fspath(name) == "ours" and not Path(name).exists():
-        raise DataNotFoundError("our own trained embeddings are not shipped with the package yet (issue #4): "
-                                "train them with `inst2vec train-embeddings CORPUS -o FOLDER` and pass FOLDER")
+    if os.fspath(name) == OURS and not Path(name).exists():
+        return Embeddings.load(OURS_FOLDER)
     return Embeddings.load(name)
 
 
@@ -206,4 +216,4 @@ def sequence_indices(embeddings: Embeddings, statements: Iterable[str]) -> np.nd
     return np.asarray(embeddings.vocabulary.indices(statements), dtype=np.int32)
 
 
-__all__ = ["Embeddings", "load", "restricted_unpickle", "read_published_pickles", "sequence_indices", "UNKNOWN"]
+__all__ = ["Embeddings", "load", "OURS", "PUBLISHED", "restricted_unpickle", "read_published_pickles", "sequence_indices", "UNKNOWN"]

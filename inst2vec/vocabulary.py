@@ -6,6 +6,7 @@ deterministic order (count descending, then statement text) after ``!UNK`` at in
 """
 from __future__ import annotations
 
+import gzip
 import json
 import os
 from collections import Counter
@@ -75,23 +76,29 @@ class Vocabulary:
         return [get(s, unknown) for s in statements]
 
     def save(self, path: str | os.PathLike) -> None:
-        """Write the vocabulary as JSON (statements, counts, cutoff), atomically."""
+        """Write the vocabulary as JSON (statements, counts, cutoff), atomically; gzip-compressed when
+        ``path`` ends in ``.gz`` (statements that inline large struct types repeat them at length)."""
         data = {"format": FORMAT, "version": 1, "cutoff": self.cutoff, "statements": self.statements,
                 "counts": self.counts}
-        with atomic_write(path) as f:
-            json.dump(data, f, ensure_ascii=False)
+        text = json.dumps(data, ensure_ascii=False)
+        if os.fspath(path).endswith(".gz"):
+            with atomic_write(path, "wb") as f:
+                f.write(gzip.compress(text.encode("utf-8"), mtime=0))
+        else:
+            with atomic_write(path) as f:
+                f.write(text)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Vocabulary":
-        """Read a vocabulary saved by :meth:`save`, or the published JSON list of statements.
+        """Read a vocabulary saved by :meth:`save` (``.json`` or ``.json.gz``), or the published JSON list.
 
         Raises:
             VocabularyError: the file is not a vocabulary (names the file).
         """
         try:
-            with open(path, encoding="utf-8") as f:
+            with (gzip.open if os.fspath(path).endswith(".gz") else open)(path, "rt", encoding="utf-8") as f:
                 data = json.load(f)
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        except (OSError, EOFError, UnicodeDecodeError, json.JSONDecodeError) as err:
             raise VocabularyError(f"{os.fspath(path)}: cannot read a vocabulary: {err}") from err
         try:
             if isinstance(data, list):  # the published vocabulary: position = index

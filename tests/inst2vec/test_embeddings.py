@@ -102,3 +102,27 @@ def test_exports_and_plot(published, tmp_path):
     assert (tmp_path / "map.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert statement_family("<%ID> = fadd float <%ID>, <FLOAT>") == "floating point"
     assert statement_family("store i32 <INT>, i32* <%ID>, align 4") == "memory"
+
+
+def test_shipped_embeddings_are_the_default_and_score_as_documented(data_root, capsys):
+    """`load()` gives our embeddings; evaluated here they give the scores recorded when they were trained
+    (scripts/train_shipped_embeddings.py), and those meet the analogy goal of issue #4 (>= 25 %)."""
+    import json
+
+    from inst2vec.embeddings import OURS_FOLDER
+
+    record = json.loads((OURS_FOLDER / "training.json").read_text())
+    ours = load()
+    assert ours.matrix.dtype == np.float32 and ours.matrix.shape == (record["vocabulary"], 200)
+    assert np.isfinite(ours.matrix).all() and "!UNK" in ours
+    assert main(["evaluate-embeddings", "ours", "--common-with", "published", "--data-root", str(data_root),
+                 "--json"]) == 0
+    measured = json.loads(capsys.readouterr().out)
+    expected = record["scores"]
+    assert measured["analogy"]["correct"] == expected["published_questions"]["correct"]
+    assert measured["analogy"]["total"] == expected["published_questions"]["total"]
+    assert abs(measured["semantic_distance"]["mean"] - expected["semantic_distance"]["mean"]) < 1e-9
+    assert main(["evaluate-embeddings", "ours", "--questions", "generated", "--json"]) == 0
+    generated = json.loads(capsys.readouterr().out)["analogy"]
+    assert generated["correct"] == expected["generated_questions"]["correct"]
+    assert generated["score"] >= 0.25 and measured["analogy"]["score"] >= 0.25

@@ -15,11 +15,21 @@ def test_build_order_and_cutoff():
     assert "a" in v and "rare" not in v and len(v) == 4
 
 
-def test_round_trip(tmp_path):
+@pytest.mark.parametrize("name", ["v.json", "v.json.gz"])
+def test_round_trip(tmp_path, name):
     v = Vocabulary.from_statements(["x", "y", "y", "z\n w"], cutoff=0)
-    v.save(tmp_path / "v.json")
-    w = Vocabulary.load(tmp_path / "v.json")
+    v.save(tmp_path / name)
+    w = Vocabulary.load(tmp_path / name)
     assert (w.statements, w.counts, w.cutoff) == (v.statements, v.counts, v.cutoff)
+
+
+def test_truncated_gzip_is_a_clear_error(tmp_path):
+    Vocabulary.from_statements(["x"] * 50 + [str(i) for i in range(500)]).save(tmp_path / "v.json.gz")
+    data = (tmp_path / "v.json.gz").read_bytes()
+    (tmp_path / "v.json.gz").write_bytes(data[: len(data) // 2])
+    with pytest.raises(VocabularyError, match="cannot read a vocabulary") as caught:
+        Vocabulary.load(tmp_path / "v.json.gz")
+    assert "v.json.gz" in str(caught.value)
 
 
 def test_published_vocabulary(data_root):
