@@ -152,7 +152,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="one JSON object per suite")
     p.set_defaults(run=_corpus_stats)
 
-    p = commands.add_parser("demo", help="normalise and graph the bundled IR sample and print a summary")
+    p = commands.add_parser("demo", help="normalise, graph and embed the bundled IR sample and print a summary")
     p.add_argument("--file", default=str(SAMPLES / "sample.ll"), help="IR file (default: the bundled sample)")
     p.set_defaults(run=_demo)
 
@@ -442,6 +442,18 @@ def _demo(args) -> int:
     print(f"XFG: {summary['nodes']} nodes {summary['nodes_by_kind']}, {summary['edges']} edges "
           f"{summary['edges_by_flow']}, weakly connected: {summary['weakly_connected']}")
     print(f"context pairs (width 2): {sum(pairs.values())} occurrences, {len(pairs)} distinct")
+    from inst2vec.embeddings import load
+
+    embeddings = load()
+    rows = embeddings.vocabulary.indices(statements)
+    unknown = embeddings.vocabulary.unknown_index
+    file_vector = embeddings.matrix[rows].mean(axis=0)
+    print(f"embeddings (ours, shipped): {embeddings}; {sum(r == unknown for r in rows)} of {len(rows)} statements "
+          f"unknown; file vector of {len(file_vector)} floats: " + " ".join(f"{x:.3f}" for x in file_vector[:4]) + " ...")
+    query = next(s for s, r in zip(statements, rows) if r != unknown and s.startswith("<%ID> ="))
+    print(f"nearest to {query!r}:")
+    for statement, score in embeddings.most_similar(query, k=3):
+        print(f"    {score:.2f}  {statement}")
     return 0
 
 

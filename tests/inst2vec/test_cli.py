@@ -93,3 +93,4 @@ def test_demo(capsys):
     assert main(["demo"]) == 0
     out = capsys.readouterr().out
     assert "4 functions, 92 statements" in out and "weakly connected: True" in out
+    assert "embeddings (ours, shipped): Embeddings<9355 statements x 200>; 18 of 92 statements unknown" in out
