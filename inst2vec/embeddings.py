@@ -216,4 +216,5 @@ def sequence_indices(embeddings: Embeddings, statements: Iterable[str]) -> np.nd
     return np.asarray(embeddings.vocabulary.indices(statements), dtype=np.int32)
 
 
-__all__ = ["Embeddings", "load", "OURS", "PUBLISHED", "restricted_unpickle", "read_published_pickles", "sequence_indices", "UNKNOWN"]
+__all__ = ["Embeddings", "load", "OURS", "PUBLISHED", "restricted_unpickle", "read_published_pickles",
+           "sequence_indices", "UNKNOWN"]
