@@ -305,27 +305,19 @@ def _train_embeddings(args) -> int:
     return 1 if record["skipped"] else 0
 
 
-def _published_questions(root) -> Path:
-    return Path(root).parent / "anchors" / "ncc" / "derived" / "analogy_questions_published_vocab.tsv"
-
-
 def _evaluate_embeddings(args) -> int:
     from inst2vec.data import data_root
     from inst2vec.embeddings import load
-    from inst2vec.evaluation import evaluate_analogies, read_analogies, semantic_distance
+    from inst2vec.evaluation import (answerable_questions, evaluate_analogies, published_questions_path,
+                                     semantic_distance)
 
     root = data_root(args.data_root)
     embeddings = load(args.embeddings, root)
     statements = set(embeddings.vocabulary.statements)
     if args.common_with:
         statements &= set(load(args.common_with, root).vocabulary.statements)
-    if args.questions == "generated":
-        from inst2vec.analogies import generate_analogies
-
-        questions = generate_analogies(statements)
-    else:
-        questions = [q for q in read_analogies(args.questions or _published_questions(root))
-                     if {q.a, q.b, q.c, q.d} <= statements]
+    questions = answerable_questions(statements, None if args.questions == "generated"
+                                     else args.questions or published_questions_path(root))
     analogy = evaluate_analogies(embeddings, questions)
     semantic = semantic_distance(embeddings)
     if args.plot:

@@ -73,6 +73,21 @@ def read_analogies(path: str | os.PathLike) -> list[Analogy]:
     return questions
 
 
+def published_questions_path(data_root: str | os.PathLike) -> Path:
+    """The published analogy questions (2,145 in the published vocabulary), beside the data root."""
+    return Path(data_root).parent / "anchors" / "ncc" / "derived" / "analogy_questions_published_vocab.tsv"
+
+
+def answerable_questions(statements: set[str], path: str | os.PathLike | None = None) -> list[Analogy]:
+    """The questions of ``path`` whose four statements are all in ``statements``, or, with no ``path``,
+    questions generated from ``statements`` (:func:`inst2vec.analogies.generate_analogies`)."""
+    if path is None:
+        from inst2vec.analogies import generate_analogies
+
+        return generate_analogies(statements)
+    return [q for q in read_analogies(path) if {q.a, q.b, q.c, q.d} <= statements]
+
+
 def evaluate_analogies(embeddings: Embeddings, questions: list[Analogy]) -> AnalogyScore:
     """Score ``questions`` whose four statements are all in the vocabulary (the others are left out)."""
     vocabulary = embeddings.vocabulary

@@ -25,10 +25,10 @@ from pathlib import Path
 import numpy as np
 
 import inst2vec
-from inst2vec.analogies import generate_analogies
 from inst2vec.data import data_root
 from inst2vec.embeddings import OURS_FOLDER, Embeddings
-from inst2vec.evaluation import evaluate_analogies, read_analogies, semantic_distance
+from inst2vec.evaluation import (answerable_questions, evaluate_analogies, published_questions_path,
+                                 semantic_distance)
 from inst2vec.io import atomic_write
 from inst2vec.pairs import corpus_pairs
 from inst2vec.skipgram import train_skipgram
@@ -40,8 +40,8 @@ PAIR_CUTOFF, WIDTH, SUBSAMPLE = 2, 2, 1e-7
 
 def cached_pairs(corpus: str, cache: Path, jobs: int) -> tuple[dict, Vocabulary, np.ndarray, np.ndarray]:
     """Statement counts, the cutoff-2 vocabulary and its drawn pairs, computed once per cache folder."""
-    files = sorted(glob.glob(f"{corpus}/**/*.ll", recursive=True))
     if not (cache / "pairs.npz").is_file():
+        files = sorted(glob.glob(f"{corpus}/**/*.ll", recursive=True))
         cache.mkdir(parents=True, exist_ok=True)
         counts, readable, skipped = count_corpus_statements(files, jobs)
         vocabulary = Vocabulary.build(counts, PAIR_CUTOFF)
@@ -69,12 +69,11 @@ def with_cutoff(counts: dict, vocabulary: Vocabulary, targets: np.ndarray, conte
 def scores(embeddings: Embeddings, published: Embeddings, questions_file: Path) -> dict:
     """The paper's tests: published questions on the common vocabulary (both embeddings), generated
     questions, semantic distance."""
-    common = set(embeddings.vocabulary.statements) & set(published.vocabulary.statements)
-    questions = [q for q in read_analogies(questions_file) if {q.a, q.b, q.c, q.d} <= common]
-    generated = generate_analogies(set(embeddings.vocabulary.statements))
-    ours, theirs = evaluate_analogies(embeddings, questions), evaluate_analogies(published, questions)
-    return {"published_questions": ours.as_dict(), "published_embeddings_same_questions": theirs.as_dict(),
-            "generated_questions": evaluate_analogies(embeddings, generated).as_dict(),
+    ours = set(embeddings.vocabulary.statements)
+    questions = answerable_questions(ours & set(published.vocabulary.statements), questions_file)
+    return {"published_questions": evaluate_analogies(embeddings, questions).as_dict(),
+            "published_embeddings_same_questions": evaluate_analogies(published, questions).as_dict(),
+            "generated_questions": evaluate_analogies(embeddings, answerable_questions(ours)).as_dict(),
             "semantic_distance": semantic_distance(embeddings)}
 
 
@@ -99,7 +98,6 @@ def main() -> int:
                                         learning_rate=args.learning_rate, seed=args.seed, workers=args.jobs)
     if args.ship:  # score what is shipped: the half-precision matrix
         embeddings = Embeddings(vocabulary, embeddings.matrix.astype(np.float16).astype(np.float32))
-    questions = root.parent / "anchors" / "ncc" / "derived" / "analogy_questions_published_vocab.tsv"
     result = {"corpus": args.corpus, "files": record["files"], "statements": sum(record["counts"].values()),
               "pair_occurrences": record["occurrences"], "pairs": int(len(targets)),
               "width": WIDTH, "subsample": SUBSAMPLE, "pair_cutoff": PAIR_CUTOFF, "cutoff": args.cutoff,
@@ -107,7 +105,7 @@ def main() -> int:
               "learning_rate": args.learning_rate, "seed": args.seed, "threads": args.jobs,
               "training_seconds": round(report.seconds, 1), "words_per_second": round(report.words_per_second),
               "total_seconds": round(time.perf_counter() - start, 1),
-              "scores": scores(embeddings, inst2vec.load("published", root), questions),
+              "scores": scores(embeddings, inst2vec.load("published", root), published_questions_path(root)),
               "versions": {"inst2vec": inst2vec.__version__, "gensim": __import__("gensim").__version__}}
     print(json.dumps(result))
     if args.ship:

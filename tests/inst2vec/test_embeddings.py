@@ -7,7 +7,7 @@ import pytest
 from inst2vec.cli import main
 from inst2vec.embeddings import Embeddings, load, read_published_pickles, restricted_unpickle
 from inst2vec.errors import DataNotFoundError, VocabularyError
-from inst2vec.evaluation import evaluate_analogies, read_analogies, semantic_distance
+from inst2vec.evaluation import evaluate_analogies, published_questions_path, read_analogies, semantic_distance
 from inst2vec.vocabulary import Vocabulary
 
 # Published per-category semantic-distance scores (anchors/ncc/data/emb/eval/semtests/res_published_results_emb.txt)
@@ -23,7 +23,7 @@ def published(data_root):
 
 @pytest.fixture(scope="module")
 def questions(data_root):
-    return read_analogies(data_root.parent / "anchors" / "ncc" / "derived" / "analogy_questions_published_vocab.tsv")
+    return read_analogies(published_questions_path(data_root))
 
 
 def test_published_analogies_reproduced(published, questions):
