@@ -60,7 +60,8 @@ def train_skipgram(targets: np.ndarray, contexts: np.ndarray, vocabulary: Vocabu
         vocabulary: the rows of the result, in order.
         dim: embedding size (200, as published).
         epochs, negative, learning_rate: gensim's ``epochs``, ``negative``, ``alpha``.
-        seed: gensim's seed and the shuffle's. Threads race, so reruns agree only statistically.
+        seed: gensim's seed and the shuffle's. An exact rerun also needs ``workers=1`` (gensim's
+            threads race) and a fixed ``PYTHONHASHSEED``.
         workers: threads (0: all cores).
 
     Returns:
