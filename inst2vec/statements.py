@@ -12,6 +12,7 @@ times faster.
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 from collections import Counter
@@ -209,17 +210,21 @@ def inline_struct_types(units: Sequence[str], struct_types: dict[str, str],
     for i, unit in enumerate(out):
         if "%" not in unit:
             continue
-        short = placeholders is not None and not _is_element_unit(unit)
         # Each name once: the original substituted again per occurrence (quadratic on long
         # initializers); a repeat is a no-op, since a body never holds its own name.
-        for name in dict.fromkeys(STRUCT_NAME.findall(unit)):
-            if name in struct_types and not definitions.defines(name, unit):
+        names = [name for name in dict.fromkeys(STRUCT_NAME.findall(unit)) if name in struct_types]
+        if not names:
+            continue
+        short = placeholders is not None and not _is_element_unit(unit)
+        for name in names:
+            if not definitions.defines(name, unit):
                 body = struct_types[name]
-                if short and _inert(body):
-                    if name not in slots:
-                        slots[name] = f"\x00{len(placeholders)}\x01"
-                        placeholders.append(body)
-                    body = slots[name]
+                if short:
+                    if name not in slots:  # decided once per name: bodies can be megabytes long
+                        slots[name] = f"\x00{len(placeholders)}\x01" if _inert(body) else None
+                        if slots[name]:
+                            placeholders.append(body)
+                    body = slots[name] or body
                 unit = references.sub(name, body, unit)
         out[i] = unit
     return out
@@ -236,7 +241,6 @@ def _inert(body: str) -> bool:
 
 _SPACED_NUMBER = re.compile(r" -?[0-9]")
 _ELEMENT_UNIT = re.compile(r"<%ID> = (?:extractelement|insertelement) ")
-_PLACEHOLDER = re.compile("\x00([0-9]+)\x01")
 
 
 def _is_element_unit(unit: str) -> bool:
@@ -244,8 +248,20 @@ def _is_element_unit(unit: str) -> bool:
 
 
 def _expand(tokens: list[str], placeholders: list[str]) -> list[str]:
-    body = placeholders.__getitem__
-    return [_PLACEHOLDER.sub(lambda m: body(int(m.group(1))), t) if "\x00" in t else t for t in tokens]
+    """Tokens with the struct bodies of their placeholders put back."""
+    if not placeholders:
+        return tokens
+    return ["".join(_expanded_parts(t, placeholders)) if "\x00" in t else t for t in tokens]
+
+
+def _expanded_parts(token: str, placeholders: list[str]) -> list[str]:
+    """``a\x00k\x01b`` -> ``[a, placeholders[k], b]``."""
+    first, *rest = token.split("\x00")
+    parts = [first]
+    for piece in rest:
+        index, _, tail = piece.partition("\x01")
+        parts += (placeholders[int(index)], tail)
+    return parts
 
 
 class _Definitions(dict):
@@ -282,16 +298,22 @@ def normalize_units(units: Sequence[str], struct_types: dict[str, str] | None = 
         >>> normalize_units(["%cmp = icmp sgt i32 %n, 10", "@g = global i32 42, align 4"])
         ['<%ID> = icmp sgt i32 <%ID>, <INT>', '<@ID> = global i32 <INT>, align 4']
     """
+    placeholders: list[str] = []
+    return _expand(_normalize_short(units, struct_types, placeholders), placeholders)
+
+
+def _normalize_short(units: Sequence[str], struct_types: dict[str, str] | None, placeholders: list[str]
+                     ) -> list[str]:
+    """:func:`normalize_units` with inert struct bodies left as placeholders (appended to ``placeholders``)."""
     if not units:
         return []
-    placeholders: list[str] = []
     units = inline_struct_types(units, struct_types or {}, placeholders)
     tokens: list[str] = []
     for start, stop in _batches(units):  # bounded pieces: inlined C++ types can make units huge
         batch = _UNIT_START.split(_abstract("\n".join(units[start:stop])))
         if len(batch) != stop - start:
             raise AssertionError(f"unit count changed during normalisation: {stop - start} -> {len(batch)}")
-        tokens += _expand(batch, placeholders) if placeholders else batch
+        tokens += batch
     return tokens
 
 
@@ -413,19 +435,29 @@ def text_statements(text: str, path: str | os.PathLike | None = None,
     Raises:
         IRParseError: bad input (truncated, unknown instruction); names file and line.
     """
+    return _expand(*_short_text_statements(text, path, cache))
+
+
+def _short_text_statements(text: str, path: str | os.PathLike | None, cache: StatementCache | None
+                           ) -> tuple[list[str], list[str]]:
+    """The statements of ``text`` with inert struct bodies as placeholders, and the placeholders' bodies.
+
+    Labels and ``; preds =`` comments are handled on the short form: they never hold struct types.
+    """
     if cache is not None:
         cached = cache.statements(text, path)
         if cached is not None:
-            return cached
+            return cached, []
     kept, struct_lines = preprocess(text, path)
     struct_types = build_struct_dictionary(struct_lines) if struct_lines else {}
     if struct_types or needs_collapse(kept):
         module = module_from_preprocessed(kept, struct_lines, path)
-        return statements_from_tokens(normalize_units(module.units, struct_types))
+        placeholders: list[str] = []
+        return statements_from_tokens(_normalize_short(module.units, struct_types, placeholders)), placeholders
     text = _LABEL_LINE.sub("\n", "\n" + _abstract(kept))
     if "; preds = " in text:
-        return statements_from_tokens(text.split("\n"))
-    return [token for token in text.split("\n") if token]
+        return statements_from_tokens(text.split("\n")), []
+    return [token for token in text.split("\n") if token], []
 
 
 def module_statements(module: IRModule) -> list[str]:
@@ -433,13 +465,27 @@ def module_statements(module: IRModule) -> list[str]:
     return statements_from_tokens(normalize_units(module.units, module.struct_types))
 
 
-def iter_file_statements(path: str | os.PathLike) -> Iterator[str]:
-    """Stream the inst2vec statements of a ``.ll`` file; memory stays bounded on huge files."""
+def _short_file_statements(path: str | os.PathLike, cache: StatementCache | None = None
+                           ) -> Iterator[tuple[list[str], list[str]]]:
+    """A file's statements in pieces, each as ``(statements with placeholders, placeholder bodies)``.
+
+    Files over ``CHUNK_BYTES`` are read function by function, so memory stays bounded.
+    """
+    if os.path.getsize(path) <= CHUNK_BYTES:
+        yield _short_text_statements(read_text(path), path, cache)
+        return
     struct_types = None
     for piece in iter_module_chunks(path):
         if struct_types is None:
             struct_types = piece.struct_types
-        yield from statements_from_tokens(normalize_units(piece.units, struct_types))
+        placeholders: list[str] = []
+        yield statements_from_tokens(_normalize_short(piece.units, struct_types, placeholders)), placeholders
+
+
+def iter_file_statements(path: str | os.PathLike) -> Iterator[str]:
+    """Stream the inst2vec statements of a ``.ll`` file; memory stays bounded on huge files."""
+    for statements, placeholders in _short_file_statements(path):
+        yield from _expand(statements, placeholders)
 
 
 def file_statements(path: str | os.PathLike, cache: StatementCache | None = None) -> list[str]:
@@ -452,9 +498,49 @@ def file_statements(path: str | os.PathLike, cache: StatementCache | None = None
     Raises:
         IRParseError: bad input (empty, binary, truncated, unknown instruction); names file and line.
     """
-    if os.path.getsize(path) > CHUNK_BYTES:
-        return list(iter_file_statements(path))
-    return text_statements(read_text(path), path, cache)
+    return [s for statements, placeholders in _short_file_statements(path, cache)
+            for s in _expand(statements, placeholders)]
+
+
+def file_statements_sha256(path: str | os.PathLike, cache: StatementCache | None = None) -> tuple[int, str]:
+    """The number of statements of a ``.ll`` file and the sha256 of them joined by newlines.
+
+    The same as hashing ``"\\n".join(file_statements(path))``, without building the statements:
+    inlined C++ struct types can make one file's statements gigabytes long, their short forms stay small.
+
+    Raises:
+        IRParseError: as :func:`file_statements`.
+    """
+    whole, count = hashlib.sha256(), 0
+    for statements, placeholders in _short_file_statements(path, cache):
+        if not statements:
+            continue
+        if count:
+            whole.update(b"\n")
+        count += len(statements)
+        joined = "\n".join(statements)  # placeholders never span statements, so expand the whole piece
+        for part in _expanded_parts(joined, placeholders) if placeholders else (joined,):
+            whole.update(part.encode())
+    return count, whole.hexdigest()
+
+
+def file_statement_digests(path: str | os.PathLike, cache: StatementCache | None = None) -> list[bytes]:
+    """``sha256(statement)[:16]`` for each statement of a ``.ll`` file, without building the statements.
+
+    Raises:
+        IRParseError: as :func:`file_statements`.
+    """
+    digests = []
+    for statements, placeholders in _short_file_statements(path, cache):
+        for statement in statements:
+            if "\x00" not in statement:
+                digests.append(hashlib.sha256(statement.encode()).digest()[:16])
+                continue
+            one = hashlib.sha256()
+            for part in _expanded_parts(statement, placeholders):
+                one.update(part.encode())
+            digests.append(one.digest()[:16])
+    return digests
 
 
 def count_file_statements(path: str | os.PathLike, cache: StatementCache | None = None) -> Counter:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from inst2vec.errors import Inst2vecError
-from inst2vec.statements import StatementCache, file_statements
+from inst2vec.statements import StatementCache, file_statements_sha256
 from ir_corpus.sources import Source
 
 CLANG = "clang-14"
@@ -169,15 +169,14 @@ def compile_source(source: Source, variant: Variant, output: str, timeout: float
             record["error"] = _first_error(done.stderr) or f"clang exited with status {done.returncode}"
             return record
         try:
-            statements = file_statements(ir_tmp, _STATEMENT_CACHE)
+            n_statements, statements_sha256 = file_statements_sha256(ir_tmp, _STATEMENT_CACHE)
         except Inst2vecError as err:
             record["error"] = f"IR not readable: {str(err).replace(ir_tmp, 'out.ll')}"
             return record
         with open(ir_tmp, "rb") as f:
             data = f.read()
         record.update(status="ok", sha256=hashlib.sha256(data).hexdigest(),
-                      statements_sha256=hashlib.sha256("\n".join(statements).encode()).hexdigest(),
-                      n_statements=len(statements), n_lines=data.count(b"\n"))
+                      statements_sha256=statements_sha256, n_statements=n_statements, n_lines=data.count(b"\n"))
         shutil.move(ir_tmp, output + ".tmp")
         os.replace(output + ".tmp", output)
     return record

@@ -1,7 +1,6 @@
 """The corpus manifest (``manifest.jsonl``): one JSON record per (suite, source, variant), and its summary table."""
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from collections import defaultdict
@@ -10,7 +9,7 @@ from typing import Iterable
 
 from inst2vec.errors import Inst2vecError
 from inst2vec.io import atomic_write
-from inst2vec.statements import StatementCache, file_statements
+from inst2vec.statements import StatementCache, file_statement_digests
 
 MANIFEST = "manifest.jsonl"
 TABLE_COLUMNS = ("suite", "files", "compiled", "failed", "skipped", "duplicates", "ir_lines", "statements",
@@ -78,8 +77,7 @@ def corpus_table(out_dir: str | os.PathLike, records: Iterable[dict] | None = No
             row["ir_lines"] += record["n_lines"]
             row["statements"] += record["n_statements"]
             # 16-byte digests, not the statements: inlined C++ types make some statements megabytes long
-            distinct[record["suite"]].update(hashlib.blake2b(s.encode(), digest_size=16).digest()
-                                             for s in file_statements(out_dir / record["ir"], cache))
+            distinct[record["suite"]].update(file_statement_digests(out_dir / record["ir"], cache))
     table = []
     for suite in sorted(rows):
         rows[suite]["files"] = len(sources[suite])

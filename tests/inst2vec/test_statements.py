@@ -250,3 +250,25 @@ define void @f(%struct.s* %p) {
         "<%ID> = getelementptr { i32, i8 }, { i32, i8 }* <%ID>, i64 <INT>",
         "ret void",
     ]
+
+
+@pytest.mark.parametrize("chunked", [False, True])
+def test_streamed_hashes_equal_hashing_the_statements(data_root, tmp_path, monkeypatch, chunked):
+    """The corpus builder hashes statements without building them (struct bodies stay placeholders)."""
+    import hashlib
+
+    import inst2vec.statements as statements
+
+    files = sorted(glob.glob(str(data_root / "devmap" / "kernels_ir" / "*.ll")))
+    files = [p for p in files if " = type " in open(p).read()][::3]
+    (tmp_path / "structs.ll").write_text(IR_STRUCTS)
+    files.append(str(tmp_path / "structs.ll"))
+    expected = {path: file_statements(path) for path in files}
+    if chunked:  # files over CHUNK_BYTES are read function by function
+        monkeypatch.setattr(statements, "CHUNK_BYTES", 100)
+    for path in files:
+        count, digest = statements.file_statements_sha256(path)
+        assert (count, digest) == (len(expected[path]), hashlib.sha256("\n".join(expected[path]).encode()).hexdigest())
+        assert statements.file_statement_digests(path) == [hashlib.sha256(s.encode()).digest()[:16]
+                                                           for s in expected[path]]
+    assert len(files) > 3
