@@ -295,7 +295,8 @@ class ErrorFeedback:
 
 def parse_compression(spec: str, error_feedback: bool = True, seed: int = 0):
     """``none``, ``fp16``, ``topk:0.01``, ``topk_fast:0.01``, ``randomk:0.01``, ``qsgd:4``, ``terngrad``,
-    ``topk_q4:0.01``; sparsifiers get error feedback unless switched off."""
+    ``topk_q4:0.01``. Compressors summed as sparse streams (``topk``, ``topk_fast``, ``randomk``) get error
+    feedback unless switched off; the gathered ``topk_q4`` runs without it (docs/distributed.md measures both)."""
     name, _, argument = spec.partition(":")
     value = float(argument) if argument else None
     builders = {
