@@ -47,6 +47,9 @@ def add_commands(commands) -> None:
                         "topk_q4:D (default none)")
     p.add_argument("--algorithm", default="ssar_rd",
                    help="with --distributed, for sparse payloads: dense, allgather, ssar_rd, ssar_split, dsar")
+    p.add_argument("--no-error-feedback", dest="error_feedback", action="store_false",
+                   help="with --distributed: sparsifiers drop what they do not send (default: keep it and add it "
+                        "to the next gradient)")
     p.add_argument("--checkpoint-dir", help="ncc: save the training state of every fold here after each epoch")
     p.add_argument("--resume", action="store_true",
                    help="ncc: continue each fold from its checkpoint in --checkpoint-dir (bit-identical to an "
@@ -82,7 +85,8 @@ def run_task(args) -> int:
     settings = TrainingSettings(epochs=args.epochs, batch_size=args.batch_size,
                                 max_length=args.max_length or DEFAULT_MAX_LENGTH[args.task],
                                 compression=args.compression if args.distributed else None,
-                                algorithm=args.algorithm, checkpoint_dir=args.checkpoint_dir, resume=args.resume)
+                                algorithm=args.algorithm, error_feedback=args.error_feedback,
+                                checkpoint_dir=args.checkpoint_dir, resume=args.resume)
     if args.resume and not args.checkpoint_dir:
         raise Inst2vecError("--resume needs --checkpoint-dir (where the checkpoints are)")
     if args.checkpoint_dir:
@@ -138,7 +142,7 @@ def _report(args, rank: int, result: dict) -> None:
         from mpi4py import MPI
 
         result["protocol"]["distributed"] = {"ranks": MPI.COMM_WORLD.Get_size(), "compression": args.compression,
-                                             "algorithm": args.algorithm}
+                                             "algorithm": args.algorithm, "error_feedback": args.error_feedback}
     path = write_result(result, args.output)
     speedup = f"  speedup {result['speedup_mean']:.3f} ± {result['speedup_std']:.3f}" \
         if "speedup_mean" in result else ""

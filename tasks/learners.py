@@ -40,6 +40,8 @@ class TrainingSettings:
     #: ``topk:0.01``, ``qsgd:4`` …, see :func:`train.compression.parse_compression`) and an algorithm.
     compression: str | None = None
     algorithm: str = "ssar_rd"
+    #: Keep what a sparsifier did not send and add it to the next gradient (see train.compression).
+    error_feedback: bool = True
     #: Save the training state here after every epoch; with ``resume`` continue from it if it exists.
     checkpoint: str | None = None
     resume: bool = False
@@ -88,7 +90,7 @@ def fit_predict_ncc(data: FoldInputs, train: np.ndarray, test: np.ndarray, seed:
 
         comm = Communicator()
         optimizer = DistributedOptimizer(keras.optimizers.Adam(), settings.compression, settings.algorithm, comm,
-                                         seed=seed)
+                                         error_feedback=settings.error_feedback, seed=seed)
         callbacks += distributed_callbacks(comm)
         part = (comm.rank, comm.size)
     model = ncc.build_ncc_model(data.num_classes, dim=vectors.shape[1], aux_inputs=len(data.aux_columns),

@@ -82,3 +82,16 @@ def test_saved_state_continues_bit_identically():
     assert np.array_equal(copy.residuals["layer"], ef.residuals["layer"])
     with pytest.raises(ValueError, match="unknown compression"):
         parse_compression("zip:3")
+
+
+def test_error_feedback_can_be_switched_off_for_training():
+    """`inst2vec task … --no-error-feedback` reaches the compressor of the distributed optimizer."""
+    from inst2vec.cli import _parser
+    from train.compression import ErrorFeedback
+    from train.keras_distributed import GradientAllreducer
+
+    task = ["task", "devmap", "--distributed", "--compression", "topk:0.01", "-o", "results"]
+    assert _parser().parse_args(task).error_feedback
+    assert not _parser().parse_args(task + ["--no-error-feedback"]).error_feedback
+    assert isinstance(GradientAllreducer("topk:0.01").compressor, ErrorFeedback)
+    assert not isinstance(GradientAllreducer("topk:0.01", error_feedback=False).compressor, ErrorFeedback)
