@@ -9,6 +9,10 @@ For every size, density, compression and algorithm, rank 0 prints the median ove
 the end-to-end time (selection + communication + decompression into a dense float32 vector) beside
 the dense allreduce of the same vector measured in the same run, and the bytes this rank sent. α
 (latency) and β (seconds per byte) are fitted from small and large dense allreduces of this run.
+
+``--device cuda`` (or ``cpu``) keeps the gradient in a torch tensor there: compression runs on the device
+(:class:`train.device_compression.TorchCompressor`) and only the payload goes to the host; the dense baseline
+copies the whole tensor to the host and back (MPI without device support). Both include the copies.
 """
 from __future__ import annotations
 
@@ -19,7 +23,7 @@ import time
 
 import numpy as np
 
-from train.allreduce import allreduce
+from train.allreduce import allreduce, allreduce_payload
 from train.collectives import Communicator
 from train.compression import parse_compression
 
@@ -65,6 +69,31 @@ def predict(algorithm: str, p: int, n: int, k: int, alpha: float, beta: float, p
     raise ValueError(algorithm)
 
 
+class DeviceGradient:
+    """A gradient in a torch tensor on ``device``; allreduces that end with the sum back on the device."""
+
+    def __init__(self, gradient: np.ndarray, device: str):
+        import torch
+
+        self.torch, self.device = torch, torch.device(device)
+        self.tensor = torch.from_numpy(gradient).to(self.device)
+
+    def _back(self, total: np.ndarray):
+        result = self.torch.from_numpy(total).to(self.device)
+        if self.device.type == "cuda":
+            self.torch.cuda.synchronize()
+        return result
+
+    def dense_allreduce(self, comm: Communicator):
+        return lambda: self._back(comm.allreduce_dense(self.tensor.cpu().numpy()))
+
+    def compressed_allreduce(self, comm: Communicator, compressor, algorithm: str):
+        from train.device_compression import TorchCompressor
+
+        on_device = TorchCompressor(compressor, self.device, seed=comm.rank)
+        return lambda: self._back(allreduce_payload(comm, on_device.compress(self.tensor), compressor, algorithm))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", default="1000000,25000000", help="floats, comma-separated")
@@ -74,6 +103,7 @@ def main() -> None:
                         help="compression:algorithm pairs (compression without its density)")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--json", action="store_true", help="one JSON object per configuration")
+    parser.add_argument("--device", help="torch device for the gradients (cuda, cpu); default: numpy on the host")
     args = parser.parse_args()
     comm = Communicator()
     alpha, beta = fit_alpha_beta(comm, args.repeats)
@@ -82,7 +112,9 @@ def main() -> None:
     rng = np.random.default_rng(comm.rank)
     for n in (int(s) for s in args.sizes.split(",")):
         gradient = rng.normal(size=n).astype(np.float32)
-        dense_seconds, dense_bytes = timed(comm, lambda: comm.allreduce_dense(gradient), args.repeats)
+        on_device = DeviceGradient(gradient, args.device) if args.device else None
+        dense = on_device.dense_allreduce(comm) if on_device else lambda: comm.allreduce_dense(gradient)
+        dense_seconds, dense_bytes = timed(comm, dense, args.repeats)
         for density in (float(d) for d in args.densities.split(",")):
             for config in args.configs.split(","):
                 name, algorithm = config.split(":")
@@ -91,10 +123,15 @@ def main() -> None:
                     continue  # QSGD does not depend on the density
                 compressor = parse_compression(spec if name != "qsgd" else "qsgd:4", error_feedback=False,
                                                seed=comm.rank)
-                seconds, sent = timed(comm, lambda: allreduce(comm, gradient, compressor, algorithm), args.repeats)
+                if on_device:
+                    compressed = on_device.compressed_allreduce(comm, compressor, algorithm)
+                else:
+                    compressed = lambda: allreduce(comm, gradient, compressor, algorithm)  # noqa: E731
+                seconds, sent = timed(comm, compressed, args.repeats)
                 payload = compressor.compress(gradient).nbytes
                 k = int(round(density * n))
                 row = {"algorithm": algorithm, "compression": compressor.name, "ranks": comm.size, "size": n,
+                       "device": args.device or "host",
                        "density": density if name != "qsgd" else 1.0, "seconds": round(seconds, 5),
                        "dense_seconds": round(dense_seconds, 5), "ratio": round(seconds / dense_seconds, 4),
                        "bytes": sent, "dense_bytes": dense_bytes, "bytes_ratio": round(sent / dense_bytes, 5),

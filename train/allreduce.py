@@ -47,12 +47,18 @@ def allreduce(comm: Communicator, x: np.ndarray, compressor: Compressor | ErrorF
     if compressor is None or compressor.reduction == "dense" and not isinstance(compressor, ErrorFeedback):
         return comm.allreduce_dense(x)
     payload = compressor.compress(x, key) if isinstance(compressor, ErrorFeedback) else compressor.compress(x)
+    return allreduce_payload(comm, payload, compressor, algorithm)
+
+
+def allreduce_payload(comm: Communicator, payload: Payload, compressor: Compressor | ErrorFeedback,
+                      algorithm: str = "ssar_rd") -> np.ndarray:
+    """The sum over ranks of each rank's ``payload`` (made by ``compressor`` or its device twin), dense float32."""
     if compressor.reduction == "dense":
         return comm.allreduce_dense(compressor.decompress(payload))
     if compressor.reduction == "sparse":
-        stream = Stream.from_pairs(x.size, payload.indices, payload.values)
+        stream = Stream.from_pairs(payload.size, payload.indices, payload.values)
         return comm.allreduce_sparse(stream, algorithm).to_dense()
-    total = np.zeros(x.size, np.float32)
+    total = np.zeros(payload.size, np.float32)
     for buffer in comm.allgather_bytes(serialize(payload)):
-        total += compressor.decompress(deserialize(buffer, x.size))
+        total += compressor.decompress(deserialize(buffer, payload.size))
     return total

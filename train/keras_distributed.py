@@ -4,7 +4,8 @@
 of the same class whose ``apply`` first averages the gradients of all ranks through our compressed
 allreduce (one flat vector per step, so every rank makes the same MPI calls in the same order).
 Works inside ``model.fit`` on the TensorFlow backend (through ``tf.numpy_function``) and on torch
-(eager; gradients are copied to the host for MPI). Callbacks broadcast rank 0's initial weights,
+(eager; compression runs on the gradients' device with :class:`train.device_compression.TorchCompressor`,
+and only the compressed payload is copied to the host for MPI). Callbacks broadcast rank 0's initial weights,
 average the logged metrics and the non-trainable weights (BatchNorm statistics) across ranks after
 every epoch.
 
@@ -19,7 +20,7 @@ import time
 
 import numpy as np
 
-from train.allreduce import allreduce
+from train.allreduce import allreduce, allreduce_payload
 from train.collectives import Communicator
 from train.compression import parse_compression
 
@@ -63,10 +64,14 @@ class GradientAllreducer:
         self.compression, self.algorithm = compression, algorithm
         # Every rank draws its own random numbers (stochastic rounding, random-k).
         self.compressor = parse_compression(compression, error_feedback, seed=seed * 1000 + self.comm.rank)
+        self.device_seed = seed * 1000 + self.comm.rank
+        self.device_compressor = None  # a TorchCompressor, made by the first reduce_tensor call
+        self._device_state: dict | None = None
         self.watchdog = Watchdog(self.comm, timeout)
         self.steps, self.seconds = 0, 0.0
 
     def __call__(self, flat: np.ndarray) -> np.ndarray:
+        """The average over ranks of a host gradient (compressed on the host)."""
         start = time.perf_counter()
         with self.watchdog(f"gradient allreduce of step {self.steps + 1}"):
             total = allreduce(self.comm, flat, self.compressor, self.algorithm, key="gradient")
@@ -74,11 +79,38 @@ class GradientAllreducer:
         self.seconds += time.perf_counter() - start
         return (total / self.comm.size).astype(np.float32)
 
+    def reduce_tensor(self, flat):
+        """The average over ranks of a torch gradient, compressed on its own device; a tensor on that device."""
+        import torch
+
+        from train.device_compression import TorchCompressor
+
+        if self.device_compressor is None:
+            self.device_compressor = TorchCompressor(self.compressor, flat.device, self.device_seed)
+            if self._device_state:
+                self.device_compressor.load_state_dict(self._device_state)
+        start = time.perf_counter()
+        with self.watchdog(f"gradient allreduce of step {self.steps + 1}"):
+            if self.compressor.reduction == "dense" and not self.device_compressor.error_feedback:
+                total = self.comm.allreduce_dense(flat.detach().cpu().numpy().astype(np.float32))
+            else:
+                payload = self.device_compressor.compress(flat)
+                total = allreduce_payload(self.comm, payload, self.compressor, self.algorithm)
+        self.steps += 1
+        self.seconds += time.perf_counter() - start
+        return torch.from_numpy(total / np.float32(self.comm.size)).to(flat.device)
+
     def state_dict(self) -> dict:
+        if self.device_compressor is not None:
+            return {"device": self.device_compressor.state_dict()}
         return self.compressor.state_dict() if hasattr(self.compressor, "state_dict") else {}
 
     def load_state_dict(self, state: dict) -> None:
-        if state:
+        if "device" in state:
+            self._device_state = state["device"]
+            if self.device_compressor is not None:
+                self.device_compressor.load_state_dict(self._device_state)
+        elif state:
             self.compressor.load_state_dict(state)
 
 
@@ -93,6 +125,8 @@ def _reduce_gradients(grads, reducer: GradientAllreducer):
 
         reduced = tf.numpy_function(reducer, [flat], tf.float32, stateful=True)
         reduced.set_shape(flat.shape)
+    elif keras.backend.backend() == "torch":  # compression on the gradients' device, the payload to the host
+        reduced = reducer.reduce_tensor(flat)
     else:
         reduced = ops.convert_to_tensor(reducer(np.asarray(ops.convert_to_numpy(flat))))
     pieces = ops.split(reduced, np.cumsum(sizes)[:-1].tolist()) if len(sizes) > 1 else [reduced]

@@ -9,9 +9,9 @@ import pytest
 HERE = Path(__file__).parent
 
 
-def mpiexec(ranks: int, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+def mpiexec(ranks: int, *args: str, timeout: float = 300, env: dict | None = None) -> subprocess.CompletedProcess:
     launcher = Path(sys.executable).parent / "mpiexec"
-    env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
+    env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1", **(env or {}))
     return subprocess.run([str(launcher), "-n", str(ranks), "--oversubscribe", sys.executable, *args],
                           env=env, capture_output=True, text=True, timeout=timeout)
 
@@ -71,3 +71,12 @@ def test_resume_gives_bit_identical_weights(ranks, compression, data_root, tmp_p
     second = [line for line in resumed.stdout.splitlines() if line.startswith("probabilities")]
     assert first and first == second
     assert (tmp_path / ("b.npz" if ranks == 1 else "b.npz.rank1")).exists()
+
+
+@pytest.mark.parametrize("compression", ["none", "topk:0.05", "qsgd:4"])
+def test_torch_backend_compresses_on_the_device(compression):
+    """model.fit on the torch backend under MPI, compression by TorchCompressor (CPU here, GPU alike)."""
+    pytest.importorskip("torch")
+    done = mpiexec(2, str(HERE / "mpi_torch_fit.py"), compression, env={"KERAS_BACKEND": "torch"})
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "ok" in done.stdout.splitlines()

@@ -1,0 +1,61 @@
+"""Compression on the gradients' device (torch; CPU here, the same code runs on a GPU)."""
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from train.compression import ErrorFeedback, parse_compression  # noqa: E402
+from train.device_compression import TorchCompressor  # noqa: E402
+
+
+def _gradient(n=50_000, seed=0):
+    return np.random.default_rng(seed).normal(size=n).astype(np.float32)
+
+
+def test_exact_top_k_equals_the_host_compressor():
+    x = _gradient()
+    host = parse_compression("topk:0.01", error_feedback=False)
+    ours = TorchCompressor(host).compress(torch.from_numpy(x))
+    theirs = host.compress(x)
+    assert np.array_equal(ours.indices, theirs.indices) and np.array_equal(ours.values, theirs.values)
+    assert ours.values.dtype == np.float32 and ours.indices.dtype == np.int32
+
+
+@pytest.mark.parametrize("spec", ["topk:0.01", "topk_fast:0.01", "randomk:0.01", "topk_q4:0.01"])
+def test_error_feedback_on_the_device_conserves_mass(spec):
+    x = _gradient(300_000)
+    host = parse_compression(spec, error_feedback=True) if spec != "topk_q4:0.01" else \
+        ErrorFeedback(parse_compression(spec))
+    device = TorchCompressor(host, seed=1)
+    accumulated = np.zeros_like(x)
+    sent = np.zeros_like(x)
+    for step in range(3):
+        g = _gradient(300_000, seed=step)
+        accumulated += g
+        payload = device.compress(torch.from_numpy(g))
+        sent += host.decompress(payload)  # every rank decodes device payloads with the host code
+        assert 0 < len(payload.values) and payload.nbytes < 0.05 * g.nbytes
+    residual = device.residual.numpy()
+    scale = max(1.0, float(np.abs(residual).max()))  # random-k's scaled values make residuals large
+    np.testing.assert_allclose(sent + residual, accumulated, atol=1e-5 * scale)
+
+
+@pytest.mark.parametrize("spec", ["qsgd:4", "qsgd:2", "terngrad", "fp16"])
+def test_device_quantizers_are_unbiased_and_host_decodable(spec):
+    x = _gradient(2_048, seed=3)
+    host = parse_compression(spec)
+    device = TorchCompressor(host, seed=2)
+    draws = np.stack([host.decompress(device.compress(torch.from_numpy(x))) for _ in range(2_000)])
+    assert np.abs(draws.mean(axis=0) - x).max() < 0.1 * np.abs(x).max()
+    assert device.compress(torch.from_numpy(x)).nbytes <= x.nbytes // 2
+
+
+def test_saved_device_state_continues_bit_identically():
+    x = torch.from_numpy(_gradient(200_000))
+    a = TorchCompressor(parse_compression("topk_q4:0.01"), seed=4)
+    a.compress(x)
+    state = a.state_dict()
+    expected = a.compress(x)
+    b = TorchCompressor(parse_compression("topk_q4:0.01"), seed=99)
+    b.load_state_dict(state)
+    assert np.array_equal(b.compress(x).values, expected.values)
