@@ -206,9 +206,14 @@ def inline_struct_types(units: Sequence[str], struct_types: dict[str, str],
         return list(units)
     references, definitions = _References(), _Definitions()
     slots: dict[str, str] = {}
+    # Every name contains its prefix up to the first "." (%struct., %class., ...): a unit holding none of
+    # the prefixes holds no name, and skips the costlier name pattern. Few prefixes in practice.
+    prefixes = {name[:name.find(".") + 1] or name for name in struct_types}
+    if len(prefixes) > 8:
+        prefixes = {"%"}
     out = list(units)
     for i, unit in enumerate(out):
-        if "%" not in unit:
+        if not any(prefix in unit for prefix in prefixes):
             continue
         # Each name once: the original substituted again per occurrence (quadratic on long
         # initializers); a repeat is a no-op, since a body never holds its own name.
