@@ -523,9 +523,7 @@ def file_statements_sha256(path: str | os.PathLike, cache: StatementCache | None
         if count:
             whole.update(b"\n")
         count += len(statements)
-        joined = "\n".join(statements)  # placeholders never span statements, so expand the whole piece
-        for part in _expanded_parts(joined, placeholders) if placeholders else (joined,):
-            whole.update(part.encode())
+        _update_expanded(whole, "\n".join(statements), placeholders)  # placeholders never span statements
     return count, whole.hexdigest()
 
 
@@ -538,14 +536,16 @@ def file_statement_digests(path: str | os.PathLike, cache: StatementCache | None
     digests = []
     for statements, placeholders in _short_file_statements(path, cache):
         for statement in statements:
-            if "\x00" not in statement:
-                digests.append(hashlib.sha256(statement.encode()).digest()[:16])
-                continue
             one = hashlib.sha256()
-            for part in _expanded_parts(statement, placeholders):
-                one.update(part.encode())
+            _update_expanded(one, statement, placeholders)
             digests.append(one.digest()[:16])
     return digests
+
+
+def _update_expanded(digest, text: str, placeholders: list[str]) -> None:
+    """Feed ``text`` to ``digest`` with the placeholders' bodies in place, without building the expanded text."""
+    for part in _expanded_parts(text, placeholders) if "\x00" in text else (text,):
+        digest.update(part.encode())
 
 
 def count_file_statements(path: str | os.PathLike, cache: StatementCache | None = None) -> Counter:

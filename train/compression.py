@@ -79,7 +79,11 @@ def top_k_indices(x: np.ndarray, k: int) -> np.ndarray:
     return np.sort(np.argpartition(np.abs(x), x.size - k)[x.size - k:])
 
 
-def threshold_indices(x: np.ndarray, k: int, rng: np.random.Generator, sample: int = 100_000) -> np.ndarray:
+#: Entries sampled to estimate the top-k threshold (:func:`threshold_indices`, and its torch twin).
+THRESHOLD_SAMPLE = 100_000
+
+
+def threshold_indices(x: np.ndarray, k: int, rng: np.random.Generator, sample: int = THRESHOLD_SAMPLE) -> np.ndarray:
     """About ``k`` large-magnitude indices: the threshold comes from a random sample, one pass selects.
 
     DGC's estimate: the (1 - k/n) quantile of |x| on ``sample`` random entries. The count is
@@ -108,8 +112,12 @@ class TopK(Compressor):
         self.density, self.exact = density, exact
         self.name = f"topk{'' if exact else '_fast'}:{density:g}"
 
+    def count(self, n: int) -> int:
+        """How many of ``n`` entries to keep."""
+        return max(1, int(round(self.density * n)))
+
     def select(self, x: np.ndarray) -> np.ndarray:
-        k = max(1, int(round(self.density * x.size)))
+        k = self.count(x.size)
         return top_k_indices(x, k) if self.exact else threshold_indices(x, k, self.rng)
 
     def compress(self, x: np.ndarray) -> Payload:
@@ -133,8 +141,7 @@ class RandomK(TopK):
         self.name = f"randomk:{density:g}"
 
     def select(self, x: np.ndarray) -> np.ndarray:
-        k = max(1, int(round(self.density * x.size)))
-        return np.sort(self.rng.choice(x.size, size=k, replace=False))
+        return np.sort(self.rng.choice(x.size, size=self.count(x.size), replace=False))
 
     def compress(self, x: np.ndarray) -> Payload:
         payload = super().compress(x)

@@ -14,10 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from train.compression import (QSGD, FP16, Compressor, ErrorFeedback, Payload, RandomK, TopK, TopKQuantized,
-                               encode_indices, pack_bits)
-
-THRESHOLD_SAMPLE = 100_000  # entries sampled to estimate the top-k threshold (as threshold_indices)
+from train.compression import (QSGD, FP16, THRESHOLD_SAMPLE, Compressor, ErrorFeedback, Payload, RandomK, TopK,
+                               TopKQuantized, encode_indices, pack_bits)
 
 
 class TorchCompressor:
@@ -34,17 +32,12 @@ class TorchCompressor:
         import torch
 
         self.torch = torch
-        self.host = host
         self.method = host.compressor if isinstance(host, ErrorFeedback) else host
         self.error_feedback = isinstance(host, ErrorFeedback)
         self.device = torch.device(device)
         self.generator = torch.Generator(device=self.device)
         self.generator.manual_seed(seed)
         self.residual = None
-
-    @property
-    def reduction(self) -> str:
-        return self.method.reduction
 
     def compress(self, x) -> Payload:
         """The payload of ``x`` (a flat float32 tensor); with error feedback the residual stays on the device."""
@@ -60,8 +53,7 @@ class TorchCompressor:
         """``(payload, what the payload decodes to, on the device)``."""
         torch, method, n = self.torch, self.method, x.numel()
         if isinstance(method, TopK):
-            k = max(1, int(round(method.density * n)))
-            indices = self._select(x, k, method)
+            indices = self._select(x, method.count(n), method)
             values = x[indices]
             if isinstance(method, RandomK):
                 values = values * (n / len(indices))
