@@ -12,6 +12,7 @@ pointer as ``ptr`` and the published vocabulary spells typed pointers (``i32*``)
 """
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import re
@@ -180,11 +181,9 @@ def parse_module(text: str, path: str | os.PathLike | None = None, first_line: i
 def module_from_preprocessed(kept: str, struct_lines: tuple[str, ...], path: str | os.PathLike | None = None,
                              first_line: int = 1) -> IRModule:
     """The :class:`IRModule` of text already filtered by :func:`preprocess` (no second pass)."""
-    units, lines = [], []
-    for i, unit in enumerate(kept.split("\n")):
-        if unit:
-            units.append(unit)
-            lines.append(i + first_line)
+    all_lines = kept.split("\n")
+    units = list(filter(None, all_lines))
+    lines = list(itertools.compress(range(first_line, first_line + len(all_lines)), all_lines))
     if needs_collapse(kept):
         indices = _collapse_units(units)
         units, lines = [units[i] for i in indices], [lines[i] for i in indices]

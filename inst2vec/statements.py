@@ -167,6 +167,12 @@ class _References:
         return name in text and next(self._positions(name, text), None) is not None
 
     def sub(self, name: str, body: str, text: str) -> str:
+        at = text.find(name)
+        if at == -1:
+            return text
+        end = at + len(name)
+        if text.find(name, at + 1) == -1:  # the common case: one occurrence
+            return text[:at] + body + text[end:] if end < len(text) and text[end] in _DELIMITERS else text
         pieces, last = [], 0
         for at in self._positions(name, text):
             pieces += (text[last:at], body)
@@ -212,9 +218,9 @@ def inline_struct_types(units: Sequence[str], struct_types: dict[str, str],
     if len(prefixes) > 8:
         prefixes = {"%"}
     out = list(units)
-    for i, unit in enumerate(out):
-        if not any(prefix in unit for prefix in prefixes):
-            continue
+    candidates = sorted({i for prefix in prefixes for i, unit in enumerate(out) if prefix in unit})
+    for i in candidates:
+        unit = out[i]
         # Each name once: the original substituted again per occurrence (quadratic on long
         # initializers); a repeat is a no-op, since a body never holds its own name.
         names = [name for name in dict.fromkeys(STRUCT_NAME.findall(unit)) if name in struct_types]
@@ -259,7 +265,7 @@ def _expand(tokens: list[str], placeholders: list[str]) -> list[str]:
     return ["".join(_expanded_parts(t, placeholders)) if "\x00" in t else t for t in tokens]
 
 
-def _expanded_parts(token: str, placeholders: list[str]) -> list[str]:
+def _expanded_parts(token: str, placeholders: list) -> list:
     """``a\x00k\x01b`` -> ``[a, placeholders[k], b]``."""
     first, *rest = token.split("\x00")
     parts = [first]
@@ -273,20 +279,25 @@ class _Definitions(dict):
     """Whether a unit assigns a value named like a type (``%0 = ...`` with ``%0 = type``).
 
     The original used the type name as a regex here (``.`` matching any character); so do we,
-    for identical results. Patterns are compiled once per name.
+    for identical results, but try the pattern only on units that start with the name's literal
+    part (up to its first regex metacharacter): no match can start otherwise.
     """
 
-    def __missing__(self, name: str) -> re.Pattern | None:
-        try:
-            pattern = re.compile(name + r"\d* = ")
-        except re.error:
-            pattern = None
-        self[name] = pattern
-        return pattern
+    def __missing__(self, name: str) -> str:
+        m = _REGEX_METACHARACTER.search(name)
+        self[name] = prefix = name if m is None else name[:m.start()]
+        return prefix
 
     def defines(self, name: str, unit: str) -> bool:
-        pattern = self[name]
-        return pattern is not None and pattern.match(unit) is not None
+        if not unit.startswith(self[name]):
+            return False
+        try:
+            return re.match(name + r"\d* = ", unit) is not None
+        except re.error:
+            return False
+
+
+_REGEX_METACHARACTER = re.compile(r"[.^$*+?{}\[\]\\|()]")
 
 
 def normalize_units(units: Sequence[str], struct_types: dict[str, str] | None = None) -> list[str]:
@@ -328,6 +339,9 @@ BATCH_CHARS = 16 * 1024 * 1024
 
 
 def _batches(units: Sequence[str]) -> Iterator[tuple[int, int]]:
+    if sum(map(len, units)) + len(units) <= BATCH_CHARS:
+        yield 0, len(units)
+        return
     start, size = 0, 0
     for i, unit in enumerate(units):
         if size and size + len(unit) > BATCH_CHARS:
@@ -376,7 +390,7 @@ def statements_from_tokens(tokens: Iterable[str]) -> list[str]:
     """Drop empty and label tokens and tidy ``; preds =`` comments, as the original's text path did."""
     out = []
     for token in tokens:
-        if not token or _LABEL_TOKEN.match(token):
+        if not token or (":" in token and _LABEL_TOKEN.match(token)):  # every label holds a ":"
             continue
         if "; preds = " in token:
             parts = token.split("  ")
@@ -402,12 +416,25 @@ class StatementCache:
         1
     """
 
-    def __init__(self, max_lines: int = 2_000_000):
+    def __init__(self, max_lines: int = 2_000_000, max_dictionaries: int = 16):
         self.max_lines = max_lines
+        self.max_dictionaries = max_dictionaries
         self._tokens: dict[str, str] = {}
+        self._dictionaries: dict[tuple[str, ...], dict[str, str]] = {}
 
     def __len__(self) -> int:
         return len(self._tokens)
+
+    def struct_types(self, struct_lines: tuple[str, ...]) -> dict[str, str]:
+        """:func:`build_struct_dictionary` of ``struct_lines``, remembered for the latest few sets of lines
+        (the variants of a source and the files of a program often define the same types). Read only."""
+        found = self._dictionaries.pop(struct_lines, None)
+        if found is None:
+            found = build_struct_dictionary(struct_lines)
+            if len(self._dictionaries) >= self.max_dictionaries:
+                del self._dictionaries[next(iter(self._dictionaries))]  # the least recently used
+        self._dictionaries[struct_lines] = found
+        return found
 
     def statements(self, text: str, path: str | os.PathLike | None = None) -> list[str] | None:
         """The statements of ``text`` through the cache, or ``None`` if the file cannot use it."""
@@ -416,13 +443,15 @@ class StatementCache:
         check_functions_closed(text, path)
         lines = text.split("\n")
         tokens = self._tokens
-        misses = [line for line in dict.fromkeys(lines) if line not in tokens]
+        distinct = dict.fromkeys(lines)
+        misses = [line for line in distinct if line not in tokens]
         if misses:
+            if len(tokens) + len(misses) > self.max_lines:
+                tokens.clear()  # start afresh: this file's hits are gone too
+                misses = list(distinct)
             kept, _ = preprocess("\n".join(misses), path, check=False)
             if has_bad_line(kept):
                 return None  # the uncached path reports the error with its line number
-            if len(tokens) + len(misses) > self.max_lines:
-                tokens.clear()
             for line, token in zip(misses, _abstract(kept).split("\n")):
                 tokens[line] = (statements_from_tokens([token]) or [""])[0]  # "" for dropped lines and labels
         return [token for token in map(tokens.__getitem__, lines) if token]
@@ -454,7 +483,10 @@ def _short_text_statements(text: str, path: str | os.PathLike | None, cache: Sta
         if cached is not None:
             return cached, []
     kept, struct_lines = preprocess(text, path)
-    struct_types = build_struct_dictionary(struct_lines) if struct_lines else {}
+    if not struct_lines:
+        struct_types = {}
+    else:
+        struct_types = cache.struct_types(struct_lines) if cache is not None else build_struct_dictionary(struct_lines)
     if struct_types or needs_collapse(kept):
         module = module_from_preprocessed(kept, struct_lines, path)
         placeholders: list[str] = []
@@ -523,7 +555,8 @@ def file_statements_sha256(path: str | os.PathLike, cache: StatementCache | None
         if count:
             whole.update(b"\n")
         count += len(statements)
-        _update_expanded(whole, "\n".join(statements), placeholders)  # placeholders never span statements
+        bodies = [body.encode() for body in placeholders]
+        _update_expanded(whole, "\n".join(statements), bodies)  # placeholders never span statements
     return count, whole.hexdigest()
 
 
@@ -535,17 +568,22 @@ def file_statement_digests(path: str | os.PathLike, cache: StatementCache | None
     """
     digests = []
     for statements, placeholders in _short_file_statements(path, cache):
+        bodies = [body.encode() for body in placeholders]
         for statement in statements:
             one = hashlib.sha256()
-            _update_expanded(one, statement, placeholders)
+            _update_expanded(one, statement, bodies)
             digests.append(one.digest()[:16])
     return digests
 
 
-def _update_expanded(digest, text: str, placeholders: list[str]) -> None:
-    """Feed ``text`` to ``digest`` with the placeholders' bodies in place, without building the expanded text."""
-    for part in _expanded_parts(text, placeholders) if "\x00" in text else (text,):
-        digest.update(part.encode())
+def _update_expanded(digest, text: str, bodies: list[bytes]) -> None:
+    """Feed ``text`` to ``digest`` with the placeholders' (encoded) bodies in place, without building the
+    expanded text."""
+    if "\x00" not in text:
+        digest.update(text.encode())
+        return
+    for i, part in enumerate(_expanded_parts(text, bodies)):  # text, body, text, body, ..., text
+        digest.update(part if i % 2 else part.encode())
 
 
 def count_file_statements(path: str | os.PathLike, cache: StatementCache | None = None) -> Counter:

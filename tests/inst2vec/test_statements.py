@@ -192,6 +192,17 @@ def test_cache_gives_identical_statements(data_root):
     assert 0 < len(cache) < sum(len(open(p).read().splitlines()) for p in files)
 
 
+def test_full_cache_starts_afresh(data_root):
+    """A file whose lines are partly cached and that overflows the cache: the cache is cleared, not half-used."""
+    from inst2vec.statements import StatementCache
+
+    cache = StatementCache(max_lines=60)
+    files = sorted(glob.glob(str(data_root / "devmap" / "kernels_ir" / "*.ll")))[:12]
+    for path in files + files:
+        assert file_statements(path, cache) == file_statements(path), path
+        assert len(cache) <= max(60, len(set(open(path).read().split("\n"))))
+
+
 def test_cache_reports_errors_like_uncached(tmp_path):
     from inst2vec.errors import IRParseError
     from inst2vec.statements import StatementCache
