@@ -219,6 +219,17 @@ def inline_struct_types(units: Sequence[str], struct_types: dict[str, str],
         prefixes = {"%"}
     out = list(units)
     candidates = sorted({i for prefix in prefixes for i, unit in enumerate(out) if prefix in unit})
+
+    def short_body(name: str) -> str:
+        body = struct_types[name]
+        if name not in slots:  # decided once per name: bodies can be megabytes long
+            slots[name] = f"\x00{len(placeholders)}\x01" if _inert(body) else None
+            if slots[name]:
+                placeholders.append(body)
+        return slots[name] or body
+
+    if placeholders is not None:
+        candidates = _inline_in_one_pass(out, candidates, struct_types, definitions, short_body)
     for i in candidates:
         unit = out[i]
         # Each name once: the original substituted again per occurrence (quadratic on long
@@ -229,16 +240,39 @@ def inline_struct_types(units: Sequence[str], struct_types: dict[str, str],
         short = placeholders is not None and not _is_element_unit(unit)
         for name in names:
             if not definitions.defines(name, unit):
-                body = struct_types[name]
-                if short:
-                    if name not in slots:  # decided once per name: bodies can be megabytes long
-                        slots[name] = f"\x00{len(placeholders)}\x01" if _inert(body) else None
-                        if slots[name]:
-                            placeholders.append(body)
-                    body = slots[name] or body
-                unit = references.sub(name, body, unit)
+                unit = references.sub(name, short_body(name) if short else struct_types[name], unit)
         out[i] = unit
     return out
+
+
+def _inline_in_one_pass(out: list[str], candidates: list[int], struct_types: dict[str, str],
+                        definitions: "_Definitions", short_body) -> list[int]:
+    """Inline the names of most candidate units with one substitution over all of them; returns the rest.
+
+    The same result as the per-unit loop of :func:`inline_struct_types`: a ``%`` occurs in a name
+    match only at its start, so the occurrences of a name followed by a delimiter are exactly the
+    pattern's matches of that name, and bodies without ``%`` create no new ones. Left to the loop:
+    units that may define a type-named value (they start with a name's literal part), element units
+    (real bodies), and everything when some body holds a ``%``.
+    """
+    if any("%" in body for body in struct_types.values()):
+        return candidates
+    defining = tuple({definitions[name] for name in struct_types})
+    plain = [i for i in candidates if not out[i].startswith(defining) and not _is_element_unit(out[i])]
+    joined = "\x02".join(out[i] for i in plain)  # no name match can hold or cross \x02
+
+    def replace(m: re.Match) -> str:  # the pattern's lookahead \s is wider than the delimiters (\xa0, ...)
+        name = m[0]
+        known = name in struct_types and m.end() < len(joined) and joined[m.end()] in _DELIMITERS
+        return short_body(name) if known else name
+
+    pieces = STRUCT_NAME.sub(replace, joined).split("\x02")
+    if len(pieces) != len(plain):  # a unit held \x02 itself: leave all to the loop
+        return candidates
+    for i, piece in zip(plain, pieces):
+        out[i] = piece
+    done = set(plain)
+    return [i for i in candidates if i not in done]
 
 
 def _inert(body: str) -> bool:

@@ -5,6 +5,7 @@ defines; each source is compiled once per :class:`Variant` (optimisation level, 
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import re
@@ -95,8 +96,12 @@ def clang_version(clang: str = CLANG) -> str:
 
 def include_flags(source: Source) -> list[str]:
     """``-I`` for the file's folder, its parents up to the suite root, and their include-like subfolders."""
-    root = Path(source.root).resolve()
-    folder = Path(source.path).resolve().parent
+    return list(_include_flags(str(Path(source.root).resolve()), str(Path(source.path).resolve().parent)))
+
+
+@functools.lru_cache(maxsize=4096)  # the files of a folder share their include paths (a build's folders do not change)
+def _include_flags(root_name: str, folder_name: str) -> tuple[str, ...]:
+    root, folder = Path(root_name), Path(folder_name)
     folders = []
     while True:
         folders.append(folder)
@@ -104,7 +109,7 @@ def include_flags(source: Source) -> list[str]:
         if folder == root or root not in folder.parents:
             break
         folder = folder.parent
-    return [f"-I{f}" for f in dict.fromkeys(folders)]
+    return tuple(f"-I{f}" for f in dict.fromkeys(folders))
 
 
 def compile_flags(source: Source, variant: Variant) -> list[str]:

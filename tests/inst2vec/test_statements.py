@@ -283,3 +283,26 @@ def test_streamed_hashes_equal_hashing_the_statements(data_root, tmp_path, monke
         assert statements.file_statement_digests(path) == [hashlib.sha256(s.encode()).digest()[:16]
                                                            for s in expected[path]]
     assert len(files) > 3
+
+
+def test_one_pass_inlining_equals_the_per_unit_loop(data_root):
+    """Struct names inlined with one substitution over many units give what the per-unit loop gives."""
+    from inst2vec.ir import read_module
+    from inst2vec.statements import _expand, build_struct_dictionary, inline_struct_types
+
+    types = build_struct_dictionary(["%0 = type { i32, i8 }", "%struct.a = type { float, %0* }",
+                                     '%"class.ns::b" = type { %struct.a, [2 x i32] }'])
+    units = ["%0 = load %0*, %0** %p, align 8",  # defines a value named like a type: left alone
+             "%5 = alloca %struct.a, align 4", '%6 = getelementptr %"class.ns::b", %"class.ns::b"* %x, i32 0',
+             "%7 = extractelement <2 x %struct.a*> %v, i32 1", "%8 = bitcast %struct.a\xa0* %y",
+             "ret %struct.a", "%9 = load %struct.ab*, %struct.a** %q"]
+    modules = [read_module(p) for p in sorted(glob.glob(str(data_root / "devmap" / "kernels_ir" / "*.ll")))]
+    cases = [(units, types)] + [(m.units, m.struct_types) for m in modules if m.struct_types]
+    for case_units, case_types in cases:
+        placeholders = []
+        one_pass = _expand(inline_struct_types(case_units, case_types, placeholders), placeholders)
+        assert one_pass == inline_struct_types(case_units, case_types)  # without placeholders: the loop alone
+        if case_units is units:  # kept as they were: a type-named value, a name before \xa0, a name at the end
+            assert [one_pass[i] for i in (0, 4, 5)] == [units[i] for i in (0, 4, 5)]
+            assert one_pass[6] == "%9 = load %struct.ab*, { float, { i32, i8 }* }** %q"
+    assert len(cases) > 5
