@@ -3,7 +3,7 @@
 Usage (COMPRESSION "single" = one process, no allreduce)::
 
     mpiexec -n 4 --oversubscribe python scripts/bench_distributed_task.py DATA_ROOT COMPRESSION ALGORITHM EPOCHS \
-        [SEED] [--no-error-feedback]
+        [SEED] [--no-error-feedback] [--optimizer adam|sgd:LR]
 
 Besides accuracy on the 340 held-out rows and the bytes this rank sent, it reports the wall time and
 a *simulated* wall time on a cluster link: the measured allreduce time replaced by the α–β model's
@@ -30,6 +30,7 @@ def main() -> None:
     data_root, compression, algorithm, epochs = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
     seed = int(sys.argv[5]) if len(sys.argv) > 5 else 0
     error_feedback = "--no-error-feedback" not in sys.argv[6:]
+    optimizer = sys.argv[sys.argv.index("--optimizer") + 1] if "--optimizer" in sys.argv else "adam"
     data = load_devmap("amd", data_root)
     files, positions = distinct_files(list(data.files))
     encoded = encode_files(files, inst2vec.load("published", data_root))
@@ -38,7 +39,8 @@ def main() -> None:
 
     train, test = next(StratifiedKFold(2, shuffle=True, random_state=204).split(data.features, data.labels))
     settings = TrainingSettings(epochs=epochs, max_length=64, compression=None if compression == "single"
-                                else compression, algorithm=algorithm, error_feedback=error_feedback)
+                                else compression, algorithm=algorithm, error_feedback=error_feedback,
+                                optimizer=optimizer)
     inputs = FoldInputs(encoded, positions, data.labels, 2, data.features, devmap.AUX_COLUMNS)
     probabilities, curves = fit_predict_ncc(inputs, train, test, seed=seed, settings=settings)
     from mpi4py import MPI
@@ -50,7 +52,7 @@ def main() -> None:
     simulated = wall - comm_seconds + (steps * LATENCY + sent / (SIMULATED_GBPS * 1e9 / 8) if sent else 0.0)
     if MPI.COMM_WORLD.rank == 0:
         print(json.dumps({"compression": compression, "algorithm": algorithm, "ranks": MPI.COMM_WORLD.size,
-                          "seed": seed, "error_feedback": error_feedback,
+                          "seed": seed, "error_feedback": error_feedback, "optimizer": optimizer,
                           "wall_seconds": round(wall, 2), "allreduce_seconds": comm_seconds,
                           "simulated_seconds_10gbps": round(simulated, 2),
                           "accuracy": float(np.mean(probabilities.argmax(axis=1) == data.labels[test])),

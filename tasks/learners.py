@@ -42,6 +42,8 @@ class TrainingSettings:
     algorithm: str = "ssar_rd"
     #: Keep what a sparsifier did not send and add it to the next gradient (see train.compression).
     error_feedback: bool = True
+    #: ``adam`` (Keras defaults, the paper's choice) or ``sgd:LR`` (momentum 0.9), see :func:`make_optimizer`.
+    optimizer: str = "adam"
     #: Save the training state here after every epoch; with ``resume`` continue from it if it exists.
     checkpoint: str | None = None
     resume: bool = False
@@ -83,13 +85,16 @@ def fit_predict_ncc(data: FoldInputs, train: np.ndarray, test: np.ndarray, seed:
         aux_train, aux_test = _standardize(raw[train], raw[test])
         if validation is not None:
             _, aux_val = _standardize(raw[train], raw[validation])
-    optimizer, callbacks, part, verbose = None, [], (0, 1), 0
+    # None: the model's own Adam (XLA allowed); an optimizer object turns XLA off, as MPI calls need.
+    default = settings.optimizer == "adam" and settings.compression is None
+    optimizer = None if default else make_optimizer(settings.optimizer)
+    callbacks, part, verbose = [], (0, 1), 0
     if settings.compression is not None:
         from train.collectives import Communicator
         from train.keras_distributed import DistributedOptimizer, distributed_callbacks
 
         comm = Communicator()
-        optimizer = DistributedOptimizer(keras.optimizers.Adam(), settings.compression, settings.algorithm, comm,
+        optimizer = DistributedOptimizer(optimizer, settings.compression, settings.algorithm, comm,
                                          error_feedback=settings.error_feedback, seed=seed)
         callbacks += distributed_callbacks(comm)
         part = (comm.rank, comm.size)
@@ -99,7 +104,7 @@ def fit_predict_ncc(data: FoldInputs, train: np.ndarray, test: np.ndarray, seed:
     batches = ncc.make_batches(rows_seq(train), vectors, pad, data.labels[train], aux_train, settings.batch_size,
                                settings.max_length, seed=seed, two_outputs=two, part=part)
     monitor, initial_epoch = None, 0
-    allreducer = getattr(optimizer, "allreducer", None)
+    allreducer = getattr(model.optimizer, "allreducer", None)
     if settings.checkpoint is not None:
         from train.checkpoint import checkpoint_callback, restore
 
@@ -122,10 +127,25 @@ def fit_predict_ncc(data: FoldInputs, train: np.ndarray, test: np.ndarray, seed:
     if save_to is not None and part[0] == 0:  # under MPI every rank holds the same model; rank 0 saves it
         save_model(model, save_to, metadata or {})
     curves = {k: [round(float(v), 5) for v in values] for k, values in history.history.items()}
-    if optimizer is not None:
-        curves["bytes_sent"] = optimizer.allreducer.comm.bytes_sent
-        curves["allreduce_seconds"] = round(optimizer.allreducer.seconds, 3)
+    if allreducer is not None:
+        curves["bytes_sent"] = allreducer.comm.bytes_sent
+        curves["allreduce_seconds"] = round(allreducer.seconds, 3)
     return probabilities, curves
+
+
+def make_optimizer(spec: str):
+    """A Keras optimizer from ``adam`` (Keras defaults) or ``sgd:LR`` (SGD with momentum 0.9 and learning rate LR)."""
+    import keras
+
+    name, _, rate = spec.partition(":")
+    try:
+        if name == "adam" and not rate:
+            return keras.optimizers.Adam()
+        if name == "sgd" and float(rate) > 0:
+            return keras.optimizers.SGD(float(rate), momentum=0.9)
+    except ValueError:
+        pass
+    raise ValueError(f"an optimizer is 'adam' or 'sgd:LEARNING_RATE' (e.g. sgd:0.05). Received: {spec!r}")
 
 
 def best_weights_callback(monitor: str):

@@ -87,3 +87,15 @@ def test_a_smaller_selection_reuses_the_build_and_keeps_to_its_programs(poj_subs
     smaller = classifyapp.compile_poj104(data_root, work, per_class=5, classes=8, jobs=2)
     assert len(smaller.files) <= 40 and set(smaller.files) <= set(data.files)
     assert np.bincount(smaller.labels).max() <= 5
+
+
+def test_optimizer_specs():
+    from tasks.learners import make_optimizer
+
+    sgd = make_optimizer("sgd:0.05")
+    assert type(sgd).__name__ == "SGD" and sgd.get_config()["momentum"] == 0.9
+    assert abs(float(sgd.get_config()["learning_rate"]) - 0.05) < 1e-9
+    assert type(make_optimizer("adam")).__name__ == "Adam"
+    for bad in ("sgd", "sgd:-1", "sgd:fast", "adam:0.1", "rmsprop"):
+        with pytest.raises(ValueError, match="sgd:LEARNING_RATE"):
+            make_optimizer(bad)
