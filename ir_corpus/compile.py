@@ -153,19 +153,22 @@ def compile_source(source: Source, variant: Variant, output: str, timeout: float
     record["flags"] = flags
     os.makedirs(os.path.dirname(output), exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="inst2vec-cc-") as tmp:
-        input_path = str(Path(source.path).resolve())
+        # clang runs in the suite's root on "./relpath", so the IR names no folder of this machine
+        # (ModuleID, source_filename; __FILE__ through -fmacro-prefix-map): the same bytes wherever it is built.
+        folder, input_path = str(Path(source.root).resolve()), os.path.join(".", source.relpath)
         if source.suite.startswith("poj104"):
-            flags = flags + [f"-fmacro-prefix-map={Path(tmp).resolve()}=."]
-            input_path = os.path.join(tmp, Path(source.relpath).name)
+            folder = str(Path(tmp).resolve())
+            flags = flags + [f"-fmacro-prefix-map={folder}=."]
+            input_path = os.path.join(".", Path(source.relpath).name)
             with open(source.path, encoding="utf-8", errors="replace") as f:
                 text = prepare_poj104(f.read())
-            with open(input_path, "w", encoding="utf-8") as f:
+            with open(os.path.join(folder, input_path), "w", encoding="utf-8") as f:
                 f.write(text)
         ir_tmp = os.path.join(tmp, "out.ll")
         start = time.perf_counter()
         try:
             done = subprocess.run([clang, *flags, input_path, "-o", ir_tmp], capture_output=True, text=True,
-                                  timeout=timeout, errors="replace")
+                                  timeout=timeout, errors="replace", cwd=folder)
         except subprocess.TimeoutExpired:
             record.update(error=f"timeout: clang ran longer than {timeout:g} s", seconds=round(timeout, 3))
             return record

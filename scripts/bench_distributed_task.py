@@ -58,7 +58,7 @@ def main() -> None:
                           "accuracy": float(np.mean(probabilities.argmax(axis=1) == data.labels[test])),
                           "ranks_agree": all(p == predictions[0] for p in predictions),
                           "bytes_sent": curves.get("bytes_sent", 0),
-                          "epochs": len(curves["loss"])}))
+                          "epochs": len(curves["loss"]), "final_training_loss": curves["loss"][-1]}))
 
 
 if __name__ == "__main__":
