@@ -16,7 +16,7 @@ import hashlib
 import os
 import re
 from collections import Counter
-from typing import Iterable, Iterator, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
 import regex  # same matching rules as `re`; far less backtracking on the nested struct-type patterns
 
@@ -246,7 +246,7 @@ def inline_struct_types(units: Sequence[str], struct_types: dict[str, str],
 
 
 def _inline_in_one_pass(out: list[str], candidates: list[int], struct_types: dict[str, str],
-                        definitions: "_Definitions", short_body) -> list[int]:
+                        definitions: "_Definitions", short_body: Callable[[str], str]) -> list[int]:
     """Inline the names of most candidate units with one substitution over all of them; returns the rest.
 
     The same result as the per-unit loop of :func:`inline_struct_types`: a ``%`` occurs in a name

@@ -104,7 +104,7 @@ def fit_predict_ncc(data: FoldInputs, train: np.ndarray, test: np.ndarray, seed:
     batches = ncc.make_batches(rows_seq(train), vectors, pad, data.labels[train], aux_train, settings.batch_size,
                                settings.max_length, seed=seed, two_outputs=two, part=part)
     monitor, initial_epoch = None, 0
-    allreducer = getattr(model.optimizer, "allreducer", None)
+    allreducer = getattr(optimizer, "allreducer", None)
     if settings.checkpoint is not None:
         from train.checkpoint import checkpoint_callback, restore
 
