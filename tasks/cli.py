@@ -34,6 +34,9 @@ def add_commands(commands) -> None:
     p.add_argument("--epochs", type=int, default=50, help="ncc training epochs (default 50, as published)")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--max-length", type=int, help="statements kept per sequence (the last ones)")
+    p.add_argument("--optimizer", default="adam",
+                   help="ncc: adam (default, as published) or sgd:LR, SGD with momentum 0.9 (with top-k and error "
+                        "feedback it keeps dense accuracy where Adam does not: docs/distributed.md)")
     p.add_argument("--split", choices=("stratified", "grouped"), default="stratified",
                    help="devmap folds: the published stratified 10-fold, or 10 folds grouped by kernel")
     p.add_argument("--per-class", type=int, help="classifyapp: programs per class (default all 500)")
@@ -76,17 +79,18 @@ def _embeddings(name: str, data_root):
 def run_task(args) -> int:
     """Run every requested platform; write one JSON result each and print a summary line."""
     from inst2vec.data import data_root as resolve
-    from tasks.learners import TrainingSettings
+    from tasks.learners import TrainingSettings, check_optimizer
 
     root = resolve(args.data_root)
     model = args.model or DEFAULT_MODEL[args.task]
     if args.seeds < 1:
         raise Inst2vecError(f"--seeds must be at least 1, not {args.seeds}")
+    check_optimizer(args.optimizer)
     settings = TrainingSettings(epochs=args.epochs, batch_size=args.batch_size,
                                 max_length=args.max_length or DEFAULT_MAX_LENGTH[args.task],
                                 compression=args.compression if args.distributed else None,
                                 algorithm=args.algorithm, error_feedback=args.error_feedback,
-                                checkpoint_dir=args.checkpoint_dir, resume=args.resume)
+                                checkpoint_dir=args.checkpoint_dir, resume=args.resume, optimizer=args.optimizer)
     if args.resume and not args.checkpoint_dir:
         raise Inst2vecError("--resume needs --checkpoint-dir (where the checkpoints are)")
     if args.checkpoint_dir:
@@ -138,6 +142,8 @@ def _report(args, rank: int, result: dict) -> None:
         return
     from tasks.results import write_result
 
+    if result["model"] == "ncc":
+        result["protocol"]["optimizer"] = args.optimizer
     if args.distributed:
         from mpi4py import MPI
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from inst2vec.errors import Inst2vecError
 from tasks import ncc
 from tasks.encoding import EncodedFiles
 
@@ -133,19 +134,25 @@ def fit_predict_ncc(data: FoldInputs, train: np.ndarray, test: np.ndarray, seed:
     return probabilities, curves
 
 
+def check_optimizer(spec: str) -> float | None:
+    """The SGD learning rate of an optimizer spec (None for ``adam``); a clear error for anything else."""
+    name, _, rate = spec.partition(":")
+    if name == "adam" and not rate:
+        return None
+    try:
+        if name == "sgd" and float(rate) > 0:
+            return float(rate)
+    except ValueError:
+        pass
+    raise Inst2vecError(f"an optimizer is 'adam' or 'sgd:LEARNING_RATE' (e.g. sgd:0.05), not {spec!r}")
+
+
 def make_optimizer(spec: str):
     """A Keras optimizer from ``adam`` (Keras defaults) or ``sgd:LR`` (SGD with momentum 0.9 and learning rate LR)."""
     import keras
 
-    name, _, rate = spec.partition(":")
-    try:
-        if name == "adam" and not rate:
-            return keras.optimizers.Adam()
-        if name == "sgd" and float(rate) > 0:
-            return keras.optimizers.SGD(float(rate), momentum=0.9)
-    except ValueError:
-        pass
-    raise ValueError(f"an optimizer is 'adam' or 'sgd:LEARNING_RATE' (e.g. sgd:0.05). Received: {spec!r}")
+    rate = check_optimizer(spec)
+    return keras.optimizers.Adam() if rate is None else keras.optimizers.SGD(rate, momentum=0.9)
 
 
 def best_weights_callback(monitor: str):

@@ -20,6 +20,9 @@ def test_flag_combinations_are_checked(tmp_path, capsys, data_root):
                  "-o", str(tmp_path)]) == 2
     assert "--distributed trains the neural model" in capsys.readouterr().err
     assert main(["task", "devmap", "--seeds", "0", "-o", str(tmp_path)]) == 2
+    assert main(["task", "devmap", "--model", "ncc", "--optimizer", "sgd:fast", "--data-root", str(data_root),
+                 "-o", str(tmp_path)]) == 2
+    assert "not 'sgd:fast'" in capsys.readouterr().err
 
 
 def test_missing_data_root_names_the_path(tmp_path, capsys):

@@ -51,6 +51,7 @@ def test_ncc_task_and_predict_from_the_command_line(poj_subset, tmp_path, capsys
     seed = result["seeds"][0]
     assert seed["accuracy"] > 2 * seed["majority_accuracy"]  # learning, on held-out programs
     assert {"task", "platform", "model", "embeddings", "accuracy_mean", "accuracy_std"} <= set(result)
+    assert result["protocol"]["optimizer"] == "adam"
     capsys.readouterr()
     model = out / "classifyapp-ncc-published-seed0.keras"
     assert main(["predict", str(model), data.files[0], str(tmp_path / "missing.ll")]) == 1
@@ -90,6 +91,7 @@ def test_a_smaller_selection_reuses_the_build_and_keeps_to_its_programs(poj_subs
 
 
 def test_optimizer_specs():
+    from inst2vec.errors import Inst2vecError
     from tasks.learners import make_optimizer
 
     sgd = make_optimizer("sgd:0.05")
@@ -97,5 +99,5 @@ def test_optimizer_specs():
     assert abs(float(sgd.get_config()["learning_rate"]) - 0.05) < 1e-9
     assert type(make_optimizer("adam")).__name__ == "Adam"
     for bad in ("sgd", "sgd:-1", "sgd:fast", "adam:0.1", "rmsprop"):
-        with pytest.raises(ValueError, match="sgd:LEARNING_RATE"):
+        with pytest.raises(Inst2vecError, match="sgd:LEARNING_RATE"):
             make_optimizer(bad)
