@@ -83,8 +83,8 @@ def main() -> None:
     per_suite_speedups(results, out / "devmap_per_suite.png")
     if (folder / "poj104-50").is_dir():
         confusion(load(folder / "poj104-50"), out / "poj104_confusion.png")
-    training_curves(load(folder / "ncc-reduced") if (folder / "ncc-reduced").is_dir() else results,
-                    out / "ncc_training_curves.png")
+    ncc_runs = next((folder / name for name in ("ncc-50epochs", "ncc-reduced") if (folder / name).is_dir()), None)
+    training_curves(load(ncc_runs) if ncc_runs else results, out / "ncc_training_curves.png")
 
 
 if __name__ == "__main__":
