@@ -7,7 +7,9 @@ import pytest
 from inst2vec.cli import main
 from inst2vec.statements import file_statements
 from ir_corpus import Manifest, Variant, build_corpus
-from ir_corpus.compile import CompilerError, clang_version, prepare_poj104
+from ir_corpus import compile as compile_module
+from ir_corpus.compile import CompilerError, clang_version, compile_source, prepare_poj104
+from ir_corpus.sources import Source
 
 C_STRUCT = """\
 struct point { float x, y; };
@@ -116,6 +118,27 @@ def test_poj104_recipe(data_root, tmp_path):
     (tmp_path / "src" / "poj104").rename(root)
     report = build_corpus([root], tmp_path / "c", [Variant.parse("O0")], jobs=1, progress=False)
     assert report.table[0]["compiled"] >= 2  # raw student programs compile once the header is in front
+
+
+def test_poj104_precompiled_header_gives_the_same_ir(data_root, tmp_path, monkeypatch):
+    """The header precompiled: the same IR bytes, status and error as with the header's text in front."""
+    with tarfile.open(data_root / "poj104" / "poj104.tar.gz") as tar:
+        members = [m for m in tar if m.name.startswith("poj104/7/") and m.isfile()][:3]
+        tar.extractall(tmp_path, members=members, filter="data")
+    root = tmp_path / "poj104"
+    (root / "lines.cpp").write_text('int main() { printf("%d %s\\n", __LINE__, __FILE__); return 0; }\n')
+    (root / "broken.cpp").write_text("int main() { cout << undeclared; }\n")
+    sources = [Source("poj104", str(root), str(p.relative_to(root))) for p in sorted(root.rglob("*.cpp"))]
+    o0 = Variant.parse("O0")
+    with_pch = [compile_source(s, o0, str(tmp_path / "pch" / f"{s.relpath}.ll")) for s in sources]
+    assert all(r["precompiled_header"] for r in with_pch)
+    monkeypatch.setattr(compile_module, "poj104_pch", lambda flags, clang=None: None)
+    with_text = [compile_source(s, o0, str(tmp_path / "text" / f"{s.relpath}.ll")) for s in sources]
+    assert not any(r["precompiled_header"] for r in with_text)
+    for a, b in zip(with_pch, with_text):
+        assert (a["status"], a.get("sha256"), a["error"]) == (b["status"], b.get("sha256"), b["error"]), a["source"]
+    assert [r["status"] for r in with_pch].count("ok") == len(sources) - 1
+    assert "undeclared" in next(r["error"] for r in with_pch if r["source"] == "broken.cpp")
 
 
 def test_real_suite_and_cli_stats(data_root, tmp_path, capsys):
