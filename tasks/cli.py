@@ -28,7 +28,7 @@ def add_commands(commands) -> None:
                         "default all)")
     p.add_argument("--model", help="devmap: static, grewe, oracle, ncc, boost (ours, default); threadcoarsening: "
                                    "static, oracle, magni, ncc, neighbours (ours, default); classifyapp: ncc, "
-                                   "bag (ours, default)")
+                                   "bag (ours, default), ngram (ours)")
     p.add_argument("--embeddings", default="published", help="'published', 'ours' or an embeddings folder")
     p.add_argument("--seeds", type=int, default=3, help="number of seeds (0, 1, …; default 3)")
     p.add_argument("--epochs", type=int, default=50, help="ncc training epochs (default 50, as published)")
@@ -103,7 +103,7 @@ def run_task(args) -> int:
 
         rank = MPI.COMM_WORLD.Get_rank()
     seeds = list(range(args.seeds))
-    embeddings = _embeddings(args.embeddings, root) if model in ("ncc", "boost", "neighbours", "bag") else None
+    embeddings = _embeddings(args.embeddings, root) if model in ("ncc", "boost", "neighbours", "bag", "ngram") else None
     name = args.embeddings if embeddings is not None else "none"
     report = functools.partial(_report, args, rank)
     if args.task == "classifyapp":

@@ -1,6 +1,7 @@
 """Turn IR files into model inputs: statement index sequences and pooled program vectors."""
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass
 from typing import Sequence
@@ -11,6 +12,8 @@ from inst2vec.batch import run_batch
 from inst2vec.embed import FileEmbedding, embed_file
 from inst2vec.embeddings import Embeddings
 from inst2vec.errors import Inst2vecError
+from inst2vec.ir import read_module
+from inst2vec.statements import is_label, normalize_units
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,33 @@ def encode_files(files: Sequence[str | os.PathLike], embeddings: Embeddings, job
                         mean=np.stack([v.mean for v in values]).astype(np.float32),
                         flow=np.stack([v.flow for v in values]).astype(np.float32),
                         oov_rate=np.array([v.oov_rate for v in values]))
+
+
+def statement_ngram_ids(path: str) -> np.ndarray:
+    """64-bit hashes of a file's statements and of each pair of consecutive statements (file order).
+
+    Statements are the inst2vec tokens themselves, so statements outside any vocabulary count too.
+    """
+    module = read_module(path)
+    statements = [t for t in normalize_units(module.units, module.struct_types) if not is_label(t)]
+    grams = statements + [f"{a}\n{b}" for a, b in zip(statements, statements[1:])]
+    digests = b"".join(hashlib.blake2b(g.encode(), digest_size=8).digest() for g in grams)
+    return np.frombuffer(digests, dtype=np.int64).copy()
+
+
+def encode_ngrams(files: Sequence[str | os.PathLike], jobs: int = 1, progress: bool | None = None) -> list[np.ndarray]:
+    """:func:`statement_ngram_ids` of every file (in order of ``files``).
+
+    Raises:
+        Inst2vecError: naming the first file that could not be read.
+    """
+    paths = [str(f) for f in files]
+    results = list(run_batch(statement_ngram_ids, paths, jobs=jobs, progress=progress,
+                             description="statement n-grams"))
+    failed = [r for r in results if not r.ok]
+    if failed:
+        raise Inst2vecError(f"{len(failed)} of {len(paths)} IR files could not be read; first: {failed[0].error}")
+    return [r.value for r in results]
 
 
 def distinct_files(files: Sequence[str]) -> tuple[list[str], np.ndarray]:

@@ -11,6 +11,8 @@ import pytest
 import inst2vec
 from inst2vec.cli import main
 from tasks import classifyapp
+from inst2vec.errors import Inst2vecError
+from tasks.encoding import encode_ngrams
 from tasks.learners import TrainingSettings
 
 
@@ -39,6 +41,21 @@ def test_bag_of_statements_learns(poj_subset, data_root):
     for seed in result["seeds"]:
         assert seed["accuracy"] > seed["majority_accuracy"] + 0.4
     assert result["accuracy_std"] >= 0 and len(result["seeds"]) == 2
+
+
+def test_statement_ngrams_learn_and_use_training_columns_only(poj_subset, data_root, tmp_path):
+    _, data = poj_subset
+    ids = encode_ngrams([data.files[0]])[0]
+    assert len(ids) % 2 == 1 and ids.dtype == np.int64  # n statements and their n - 1 consecutive pairs
+    with pytest.raises(Inst2vecError, match="missing.ll"):
+        encode_ngrams([data.files[0], str(tmp_path / "missing.ll")])
+    result = classifyapp.run(data, "ngram", inst2vec.load("published", data_root), "published", [0],
+                             TrainingSettings())
+    seed = result["seeds"][0]
+    assert seed["accuracy"] > seed["majority_accuracy"] + 0.4 and seed["details"]["ngram_columns"] > 0
+    ngrams = [np.array([1, 2, 3]), np.array([2, 3, 3, 9]), np.array([3, 7]), np.array([7, 9, 9])]
+    counts = classifyapp.ngram_counts(ngrams, train=np.array([0, 1, 2]), min_files=2).toarray()
+    assert counts.tolist() == [[1, 1], [1, 2], [0, 1], [0, 0]]  # columns 2 and 3; 7 and 9 not in 2 training files
 
 
 def test_ncc_task_and_predict_from_the_command_line(poj_subset, tmp_path, capsys):
