@@ -81,7 +81,9 @@ def main() -> None:
     out = Path(sys.argv[2] if len(sys.argv) > 2 else "docs")
     results = load(folder)
     per_suite_speedups(results, out / "devmap_per_suite.png")
-    if (folder / "poj104-50").is_dir():
+    if any(r["task"] == "classifyapp" for r in results):  # the full data set
+        confusion(results, out / "poj104_confusion.png")
+    elif (folder / "poj104-50").is_dir():
         confusion(load(folder / "poj104-50"), out / "poj104_confusion.png")
     ncc_runs = next((folder / name for name in ("ncc-50epochs", "ncc-reduced") if (folder / name).is_dir()), None)
     training_curves(load(ncc_runs) if ncc_runs else results, out / "ncc_training_curves.png")
