@@ -1,4 +1,4 @@
-"""Turn IR files into model inputs: statement index sequences and pooled program vectors."""
+"""Turn IR files into model inputs: statement index sequences, pooled program vectors, statement n-grams."""
 from __future__ import annotations
 
 import hashlib
