@@ -139,12 +139,15 @@ _PCH: dict[tuple[str, ...], str | None] = {}
 
 
 def poj104_pch(flags: list[str], clang: str = CLANG) -> str | None:
-    """The POJ-104 header precompiled with ``flags`` (built once per process), or None if clang cannot.
+    """The POJ-104 header precompiled for a program compiled with ``flags`` (built once per process and
+    language/optimisation flag set; include paths and prefix maps do not matter), or None if clang cannot.
 
     Parsing ``<iostream>`` is most of clang's time on a POJ-104 program: with the header precompiled a
     program compiles about 4x faster, to byte-identical IR (docs/corpus.md; tests/ir_corpus/test_build.py).
     """
-    key = (clang, *flags)
+    header_flags = [f for f in flags if f not in ("-x", "c++", "-S", "-emit-llvm")
+                    and not f.startswith(("-I", "-fmacro-prefix-map"))]
+    key = (clang, *header_flags)
     if key not in _PCH:
         folder = tempfile.mkdtemp(prefix="inst2vec-pch-")
         # removed when this process exits, worker processes of a pool included
@@ -152,9 +155,8 @@ def poj104_pch(flags: list[str], clang: str = CLANG) -> str | None:
         header, pch = os.path.join(folder, "poj104.h"), os.path.join(folder, "poj104.pch")
         with open(header, "w", encoding="utf-8") as f:
             f.write(POJ104_HEADER)
-        language = [flag for flag in flags if flag not in ("-x", "c++", "-S", "-emit-llvm")]
         try:
-            done = subprocess.run([clang, "-x", "c++-header", *language, header, "-o", pch], capture_output=True,
+            done = subprocess.run([clang, "-x", "c++-header", *header_flags, header, "-o", pch], capture_output=True,
                                   timeout=120)
             _PCH[key] = pch if done.returncode == 0 else None
         except subprocess.TimeoutExpired:
@@ -193,7 +195,7 @@ def compile_source(source: Source, variant: Variant, output: str, timeout: float
             folder = str(Path(tmp).resolve())
             flags = flags + [f"-fmacro-prefix-map={folder}=."]
             input_path = os.path.join(".", Path(source.relpath).name)
-            pch = poj104_pch([f for f in flags if not f.startswith(("-I", "-fmacro-prefix-map"))], clang)
+            pch = poj104_pch(flags, clang)
             with open(source.path, encoding="utf-8", errors="replace") as f:
                 text = prepare_poj104(f.read(), header=pch is None)
             record["precompiled_header"] = pch is not None

@@ -48,13 +48,7 @@ def encode_files(files: Sequence[str | os.PathLike], embeddings: Embeddings, job
     Raises:
         Inst2vecError: naming each file that could not be read (a task needs all of its inputs).
     """
-    paths = [str(f) for f in files]
-    results = list(run_batch(_Embedder(embeddings), paths, jobs=jobs, progress=progress, description="embedding IR"))
-    failed = [r for r in results if not r.ok]
-    if failed:
-        raise Inst2vecError(f"{len(failed)} of {len(paths)} IR files could not be embedded; first: "
-                            f"{failed[0].error}")
-    values = [r.value for r in results]
+    values = _all_files(_Embedder(embeddings), files, jobs, progress, "embedding IR", "embedded")
     return EncodedFiles(embeddings=embeddings,
                         sequences=[v.indices for v in values],
                         mean=np.stack([v.mean for v in values]).astype(np.float32),
@@ -80,12 +74,18 @@ def encode_ngrams(files: Sequence[str | os.PathLike], jobs: int = 1, progress: b
     Raises:
         Inst2vecError: naming the first file that could not be read.
     """
+    return _all_files(statement_ngram_ids, files, jobs, progress, "statement n-grams", "read")
+
+
+def _all_files(function, files: Sequence[str | os.PathLike], jobs: int, progress: bool | None, description: str,
+               done: str) -> list:
+    """``function`` of every file through :func:`run_batch`; a task needs all of its inputs, so any failure
+    raises, naming the first failed file."""
     paths = [str(f) for f in files]
-    results = list(run_batch(statement_ngram_ids, paths, jobs=jobs, progress=progress,
-                             description="statement n-grams"))
+    results = list(run_batch(function, paths, jobs=jobs, progress=progress, description=description))
     failed = [r for r in results if not r.ok]
     if failed:
-        raise Inst2vecError(f"{len(failed)} of {len(paths)} IR files could not be read; first: {failed[0].error}")
+        raise Inst2vecError(f"{len(failed)} of {len(paths)} IR files could not be {done}; first: {failed[0].error}")
     return [r.value for r in results]
 
 
