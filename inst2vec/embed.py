@@ -31,9 +31,13 @@ class FileEmbedding:
     functions: tuple[tuple[str, np.ndarray, np.ndarray], ...]  # (name, mean, flow)
 
 
-def embed_module(module: IRModule, embeddings: Embeddings) -> FileEmbedding:
-    """Embed one module (see the module docstring for the two poolings)."""
-    tokens = normalize_units(module.units, module.struct_types)
+def embed_module(module: IRModule, embeddings: Embeddings, tokens: list[str] | None = None) -> FileEmbedding:
+    """Embed one module (see the module docstring for the two poolings).
+
+    ``tokens`` are the module's normalised units when the caller has them already (one per unit).
+    """
+    if tokens is None:
+        tokens = normalize_units(module.units, module.struct_types)
     statement_units = [i for i, t in enumerate(tokens) if not is_label(t)]
     indices = np.asarray(embeddings.vocabulary.indices(tokens[i] for i in statement_units), dtype=np.int32)
     unknown = embeddings.vocabulary.unknown_index

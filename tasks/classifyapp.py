@@ -22,8 +22,9 @@ from ir_corpus.build import build_corpus
 from ir_corpus.compile import Variant
 from ir_corpus.sources import unpack_archive
 from tasks.datasets import Poj104Data, load_poj104_ir
-from tasks.encoding import EncodedFiles, encode_files, encode_ngrams
+from tasks.encoding import EncodedFiles, encode_files
 from tasks.learners import FoldInputs, TrainingSettings, fit_predict_ncc
+from tasks.linear_model import LinearModel
 from tasks.results import summarize
 
 MODELS = ("ncc", "bag", "ngram")
@@ -74,71 +75,43 @@ def split(data: Poj104Data, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarr
     return tuple(np.sort(np.array(p, dtype=np.int64)) for p in parts)  # type: ignore[return-value]
 
 
-def bag_of_statements(encoded: EncodedFiles) -> "scipy.sparse.csr_matrix":  # noqa: F821
-    """TF-IDF weighted counts of statement indices per file (sublinear tf), as a sparse matrix."""
-    from scipy import sparse
-    from sklearn.feature_extraction.text import TfidfTransformer
-
-    vocabulary_size = len(encoded.embeddings.vocabulary)
-    rows = np.repeat(np.arange(len(encoded.sequences)), [len(s) for s in encoded.sequences])
-    columns = np.concatenate(encoded.sequences) if encoded.sequences else np.zeros(0, np.int64)
-    counts = sparse.csr_matrix((np.ones(len(columns)), (rows, columns)),
-                               shape=(len(encoded.sequences), vocabulary_size))
-    return TfidfTransformer(sublinear_tf=True).fit_transform(counts)
+#: classifyapp's linear models: (a token must be in this many training files to get a column, C grid).
+LINEAR_MODELS = {"bag": (1, (0.1, 0.3, 1.0)), "ngram": (2, (0.3, 1.0, 3.0, 10.0))}
 
 
-def fit_predict_bag(encoded: EncodedFiles, labels: np.ndarray, train: np.ndarray, validation: np.ndarray,
-                    test: np.ndarray, seed: int) -> tuple[np.ndarray, dict]:
-    """Ours: a linear model on [TF-IDF bag of statements, flow-pooled vectors]; C chosen on validation."""
-    from scipy import sparse
+def file_tokens(encoded: EncodedFiles, model: str) -> list[np.ndarray]:
+    """The token ids a linear model counts per file.
 
-    x = sparse.hstack([bag_of_statements(encoded), _scaled_pooled(encoded, train)]).tocsr()
-    return _linear_svm(x, labels, train, validation, test, seed, (0.1, 0.3, 1.0))
-
-
-def ngram_counts(ngrams: list[np.ndarray], train: np.ndarray,
-                 min_files: int = 2) -> "scipy.sparse.csr_matrix":  # noqa: F821
-    """Per file, counts of the statement n-grams found in at least ``min_files`` training files (a column each)."""
-    from scipy import sparse
-
-    ids, document_counts = np.unique(np.concatenate([np.unique(ngrams[i]) for i in train]), return_counts=True)
-    columns = ids[document_counts >= min_files]
-    rows = np.repeat(np.arange(len(ngrams)), [len(g) for g in ngrams])
-    all_ids = np.concatenate(ngrams)
-    position = np.searchsorted(columns, all_ids).clip(max=max(len(columns) - 1, 0))
-    hit = columns[position] == all_ids if len(columns) else np.zeros(len(all_ids), bool)
-    return sparse.csr_matrix((np.ones(int(hit.sum())), (rows[hit], position[hit])), shape=(len(ngrams), len(columns)))
-
-
-def fit_predict_ngram(encoded: EncodedFiles, ngrams: list[np.ndarray], labels: np.ndarray, train: np.ndarray,
-                      validation: np.ndarray, test: np.ndarray, seed: int) -> tuple[np.ndarray, dict]:
-    """Ours: a linear model on [TF-IDF of statement unigrams and bigrams, flow-pooled vectors].
-
-    Unlike ``bag``, statements outside the embeddings' vocabulary are features of their own, and pairs of
-    consecutive statements add local order. Columns and IDF come from the training files only; C is
-    chosen on validation.
+    ``bag``: the statements' vocabulary indices (every statement outside the vocabulary is ``!UNK``).
+    ``ngram``: hashes of the statements by their own text and of consecutive statement pairs, so
+    out-of-vocabulary statements are features of their own and pairs add local order (``encoded``
+    must hold n-grams: ``encode_files(..., ngrams=True)``).
     """
-    from scipy import sparse
-    from sklearn.feature_extraction.text import TfidfTransformer
-
-    counts = ngram_counts(ngrams, train)
-    tfidf = TfidfTransformer(sublinear_tf=True).fit(counts[train]).transform(counts)
-    x = sparse.hstack([tfidf, _scaled_pooled(encoded, train)]).tocsr()
-    predicted, details = _linear_svm(x, labels, train, validation, test, seed, (0.3, 1.0, 3.0, 10.0))
-    return predicted, {**details, "ngram_columns": int(counts.shape[1])}
+    if model == "bag":
+        return encoded.sequences
+    if encoded.ngrams is None:
+        raise Inst2vecError("the ngram model needs files encoded with ngrams=True")
+    return encoded.ngrams
 
 
-def _scaled_pooled(encoded: EncodedFiles, train: np.ndarray) -> "scipy.sparse.csr_matrix":  # noqa: F821
-    """The flow-pooled vectors standardised on the training files, weighted 0.05 beside the TF-IDF columns."""
-    from scipy import sparse
-    from sklearn.preprocessing import StandardScaler
+def fit_linear(model: str, encoded: EncodedFiles, labels: np.ndarray, train: np.ndarray, validation: np.ndarray,
+               seed: int) -> tuple[LinearModel, dict]:
+    """Ours (``bag`` or ``ngram``): a linear SVM on [TF-IDF of the files' tokens, flow-pooled vectors].
 
-    return sparse.csr_matrix(StandardScaler().fit(encoded.pooled()[train]).transform(encoded.pooled()) * 0.05)
+    Columns, IDF and scaling come from the training files only; C is chosen on validation.
+    """
+    min_files, cs = LINEAR_MODELS[model]
+    tokens, pooled = file_tokens(encoded, model), encoded.pooled()
+    fitted = LinearModel.fit_features([tokens[i] for i in train], pooled[train], min_files)
+    x = fitted.features(tokens, pooled)
+    svm, details = _linear_svm(x, labels, train, validation, seed, cs)
+    fitted.set_classifier(svm)
+    return fitted, {**details, "columns": len(fitted.columns)}
 
 
-def _linear_svm(x, labels: np.ndarray, train: np.ndarray, validation: np.ndarray, test: np.ndarray, seed: int,
-                cs: tuple[float, ...]) -> tuple[np.ndarray, dict]:
-    """A linear SVM per C in ``cs``; the one with the best validation accuracy predicts the test rows."""
+def _linear_svm(x, labels: np.ndarray, train: np.ndarray, validation: np.ndarray, seed: int,
+                cs: tuple[float, ...]) -> tuple[Any, dict]:
+    """A linear SVM per C in ``cs``; returns the one with the best validation accuracy."""
     from sklearn.svm import LinearSVC
 
     best = None
@@ -147,7 +120,7 @@ def _linear_svm(x, labels: np.ndarray, train: np.ndarray, validation: np.ndarray
         accuracy = float(np.mean(model.predict(x[validation]) == labels[validation]))
         if best is None or accuracy > best[0]:
             best = (accuracy, c, model)
-    return best[2].predict(x[test]), {"validation_accuracy": best[0], "C": best[1]}
+    return best[2], {"validation_accuracy": best[0], "C": best[1]}
 
 
 def run(data: Poj104Data, model: str, embeddings: Embeddings, embeddings_name: str, seeds: list[int],
@@ -156,8 +129,7 @@ def run(data: Poj104Data, model: str, embeddings: Embeddings, embeddings_name: s
     if model not in MODELS:
         raise Inst2vecError(f"unknown classifyapp model {model!r}; choose from {', '.join(MODELS)}")
     started = time.perf_counter()
-    encoded = encode_files(list(data.files), embeddings, jobs=jobs)
-    ngrams = encode_ngrams(list(data.files), jobs=jobs) if model == "ngram" else None
+    encoded = encode_files(list(data.files), embeddings, jobs=jobs, ngrams=model == "ngram")
     num_classes = int(data.labels.max()) + 1
     per_seed = []
     for seed in seeds:
@@ -171,10 +143,14 @@ def run(data: Poj104Data, model: str, embeddings: Embeddings, embeddings_name: s
                 metadata={"task": "classifyapp", "embeddings": embeddings_name, "labels": list(data.classes),
                           "max_length": settings.max_length})
             predicted = probabilities.argmax(axis=1)
-        elif model == "ngram":
-            predicted, details = fit_predict_ngram(encoded, ngrams, data.labels, train, validation, test, seed)
         else:
-            predicted, details = fit_predict_bag(encoded, data.labels, train, validation, test, seed)
+            fitted, details = fit_linear(model, encoded, data.labels, train, validation, seed)
+            tokens = file_tokens(encoded, model)
+            predicted = fitted.predict(fitted.features([tokens[i] for i in test], encoded.pooled()[test]))
+            if save_dir:
+                fitted.metadata = {"task": "classifyapp", "model": model, "embeddings": embeddings_name,
+                                   "labels": list(data.classes), "seed": seed, **details}
+                fitted.save(Path(save_dir) / f"classifyapp-{model}-{embeddings_name}-seed{seed}.npz")
         majority = np.bincount(data.labels[train]).argmax()
         per_seed.append({"seed": seed, "accuracy": float(np.mean(predicted == data.labels[test])),
                          "majority_accuracy": float(np.mean(data.labels[test] == majority)),

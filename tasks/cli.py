@@ -17,6 +17,9 @@ TASKS = ("classifyapp", "devmap", "threadcoarsening")
 DEFAULT_MODEL = {"classifyapp": "ngram", "devmap": "boost", "threadcoarsening": "neighbours"}
 #: Statements kept per sequence by default (the longest devmap kernel has 1,505); see docs/RESULTS.md.
 DEFAULT_MAX_LENGTH = {"classifyapp": 512, "devmap": 1024, "threadcoarsening": 1024}
+#: The (task, model) pairs that ``--save-models`` can save for ``inst2vec predict``.
+SAVED_MODELS = {("classifyapp", "ncc"), ("classifyapp", "bag"), ("classifyapp", "ngram"),
+                ("threadcoarsening", "ncc")}
 
 
 def add_commands(commands) -> None:
@@ -57,14 +60,19 @@ def add_commands(commands) -> None:
     p.add_argument("--resume", action="store_true",
                    help="ncc: continue each fold from its checkpoint in --checkpoint-dir (bit-identical to an "
                         "uninterrupted run with the same seed)")
-    p.add_argument("--save-models", action="store_true", help="ncc: also save trained models as .keras in -o")
+    p.add_argument("--save-models", action="store_true",
+                   help="also save each seed's trained model in -o for `inst2vec predict`: classifyapp ncc "
+                        "(.keras), bag and ngram (.npz); threadcoarsening ncc (.keras)")
     p.add_argument("--data-root", help="data sets folder (default $INST2VEC_DATA or ../shared/data)")
     p.add_argument("-j", "--jobs", type=int, default=0, help="processes for compiling and embedding (0: all cores)")
     p.add_argument("-o", "--output", required=True, help="results folder (one JSON per task, platform and model)")
     p.set_defaults(run=run_task)
 
-    p = commands.add_parser("predict", help="apply a model saved by `inst2vec task --save-models` to .ll files")
-    p.add_argument("model", help="a .keras file written by `inst2vec task`")
+    p = commands.add_parser("predict", help="apply a model saved by `inst2vec task --save-models` to .ll files; "
+                                            "prints FILE, class and score: the probability (ncc) or the linear "
+                                            "SVM's score (bag, ngram)")
+    p.add_argument("model", help="a .keras (ncc) or .npz (bag, ngram) file written by `inst2vec task "
+                                 "--save-models`")
     p.add_argument("files", nargs="+", metavar="FILE.ll")
     p.add_argument("--data-root", help="data sets folder (for --embeddings published)")
     p.set_defaults(run=run_predict)
@@ -91,6 +99,9 @@ def run_task(args) -> int:
                                 compression=args.compression if args.distributed else None,
                                 algorithm=args.algorithm, error_feedback=args.error_feedback,
                                 checkpoint_dir=args.checkpoint_dir, resume=args.resume, optimizer=args.optimizer)
+    if args.save_models and (args.task, model) not in SAVED_MODELS:
+        raise Inst2vecError(f"--save-models cannot save {args.task} {model} models; it saves "
+                            + ", ".join(f"{t} {m}" for t, m in sorted(SAVED_MODELS)))
     if args.resume and not args.checkpoint_dir:
         raise Inst2vecError("--resume needs --checkpoint-dir (where the checkpoints are)")
     if args.checkpoint_dir:
@@ -158,34 +169,71 @@ def _report(args, rank: int, result: dict) -> None:
 
 
 def run_predict(args) -> int:
-    """Print the predicted class of each file (one line each); unreadable files are reported and skipped."""
-    from inst2vec.embed import embed_file
-    from tasks import ncc
-
-    import keras
-
+    """Print each file's predicted class and score (one line each); unreadable files are reported and skipped."""
     model_path = Path(args.model)
     meta_path = Path(str(model_path) + ".json")
     if not model_path.is_file() or not meta_path.is_file():
         raise Inst2vecError(f"{model_path}: not a model saved by `inst2vec task --save-models` "
                             f"(needs {model_path.name} and {meta_path.name})")
-    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except ValueError as err:
+        raise Inst2vecError(f"{meta_path}: not valid JSON: {err}") from err
+    if not isinstance(meta, dict) or "embeddings" not in meta or "labels" not in meta:
+        raise Inst2vecError(f"{meta_path}: not the description of a saved model (needs embeddings and labels)")
     if meta.get("aux_inputs"):
         raise Inst2vecError(f"{model_path}: this model also needs its task's auxiliary inputs "
                             f"({', '.join(meta['aux_inputs'])}); predict takes models without them")
+    kind = meta.get("kind", "ncc" if model_path.suffix == ".keras" else None)
+    if kind not in ("linear", "ncc"):
+        raise Inst2vecError(f"{meta_path}: unknown model kind {kind!r} (expected a .keras ncc model or kind "
+                            "'linear')")
     embeddings = _embeddings(meta["embeddings"], args.data_root)
-    model = keras.models.load_model(model_path)
-    vectors = np.asarray(embeddings.normalized, dtype=np.float32)
+    if kind == "linear":
+        predict = _linear_predictor(model_path, meta, embeddings)
+    else:
+        predict = _ncc_predictor(model_path, meta, embeddings)
     failed = 0
     for path in args.files:
         try:
-            sequence = embed_file(path, embeddings).indices
+            label, score = predict(path)
         except (Inst2vecError, OSError) as err:
             print(f"error: {err}", file=sys.stderr)
             failed += 1
             continue
+        print(f"{path}\t{meta['labels'][label]}\t{score:.3f}")
+    return 1 if failed else 0
+
+
+def _ncc_predictor(model_path: Path, meta: dict, embeddings):
+    """``path -> (label number, probability)`` with a saved Keras ncc model."""
+    from inst2vec.embed import embed_file
+    from tasks import ncc
+
+    import keras
+
+    model = keras.models.load_model(model_path)
+    vectors = np.asarray(embeddings.normalized, dtype=np.float32)
+
+    def predict(path: str) -> tuple[int, float]:
+        sequence = embed_file(path, embeddings).indices
         probabilities = ncc.predict_proba(model, [sequence], vectors, embeddings.vocabulary.unknown_index,
                                           max_length=meta["max_length"])[0]
-        label = meta["labels"][int(np.argmax(probabilities))]
-        print(f"{path}\t{label}\t{float(probabilities.max()):.3f}")
-    return 1 if failed else 0
+        return int(np.argmax(probabilities)), float(probabilities.max())
+    return predict
+
+
+def _linear_predictor(model_path: Path, meta: dict, embeddings):
+    """``path -> (label number, SVM score)`` with a saved ``bag`` or ``ngram`` model."""
+    from tasks.classifyapp import file_tokens
+    from tasks.encoding import encode_files
+    from tasks.linear_model import LinearModel
+
+    model = LinearModel.load(model_path)
+
+    def predict(path: str) -> tuple[int, float]:
+        encoded = encode_files([path], embeddings, progress=False, ngrams=meta["model"] == "ngram")
+        scores = model.decision(model.features(file_tokens(encoded, meta["model"]), encoded.pooled()))[0]
+        best = int(np.argmax(scores))
+        return int(model.classes[best]), float(scores[best])
+    return predict

@@ -9,7 +9,7 @@ from typing import Sequence
 import numpy as np
 
 from inst2vec.batch import run_batch
-from inst2vec.embed import FileEmbedding, embed_file
+from inst2vec.embed import FileEmbedding, embed_module
 from inst2vec.embeddings import Embeddings
 from inst2vec.errors import Inst2vecError
 from inst2vec.ir import read_module
@@ -18,63 +18,62 @@ from inst2vec.statements import is_label, normalize_units
 
 @dataclass(frozen=True)
 class EncodedFiles:
-    """Per distinct file: its statement rows (file text order) and its mean and flow-pooled vectors."""
+    """Per distinct file: its statement rows (file text order), its mean and flow-pooled vectors and,
+    when asked for, its statement n-grams (:func:`statement_ngrams`)."""
 
     embeddings: Embeddings
     sequences: list[np.ndarray]
     mean: np.ndarray  # (n_files, dim)
     flow: np.ndarray  # (n_files, dim)
     oov_rate: np.ndarray  # (n_files,)
+    ngrams: list[np.ndarray] | None = None
 
     def pooled(self) -> np.ndarray:
         """[flow, mean] per file: the program vector our models use."""
         return np.concatenate([self.flow, self.mean], axis=1)
 
 
-class _Embedder:
-    """A picklable ``path -> FileEmbedding`` for worker processes."""
+class _Encoder:
+    """A picklable ``path -> (FileEmbedding, n-grams or None)`` for worker processes: one parse per file."""
 
-    def __init__(self, embeddings: Embeddings):
+    def __init__(self, embeddings: Embeddings, ngrams: bool):
         self.embeddings = embeddings
+        self.ngrams = ngrams
 
-    def __call__(self, path: str) -> FileEmbedding:
-        return embed_file(path, self.embeddings)
+    def __call__(self, path: str) -> tuple[FileEmbedding, np.ndarray | None]:
+        module = read_module(path)
+        tokens = normalize_units(module.units, module.struct_types)
+        embedding = embed_module(module, self.embeddings, tokens)
+        return embedding, statement_ngrams(tokens) if self.ngrams else None
 
 
 def encode_files(files: Sequence[str | os.PathLike], embeddings: Embeddings, jobs: int = 1,
-                 progress: bool | None = None) -> EncodedFiles:
-    """Embed every file once (rows in order of ``files``).
+                 progress: bool | None = None, ngrams: bool = False) -> EncodedFiles:
+    """Embed every file once (rows in order of ``files``); with ``ngrams``, also take its statement n-grams.
 
     Raises:
         Inst2vecError: naming each file that could not be read (a task needs all of its inputs).
     """
-    values = _all_files(_Embedder(embeddings), files, jobs, progress, "embedding IR", "embedded")
+    values = _all_files(_Encoder(embeddings, ngrams), files, jobs, progress, "embedding IR", "embedded")
+    embedded = [v[0] for v in values]
     return EncodedFiles(embeddings=embeddings,
-                        sequences=[v.indices for v in values],
-                        mean=np.stack([v.mean for v in values]).astype(np.float32),
-                        flow=np.stack([v.flow for v in values]).astype(np.float32),
-                        oov_rate=np.array([v.oov_rate for v in values]))
+                        sequences=[v.indices for v in embedded],
+                        mean=np.stack([v.mean for v in embedded]).astype(np.float32),
+                        flow=np.stack([v.flow for v in embedded]).astype(np.float32),
+                        oov_rate=np.array([v.oov_rate for v in embedded]),
+                        ngrams=[v[1] for v in values] if ngrams else None)
 
 
-def statement_ngram_ids(path: str) -> np.ndarray:
+def statement_ngrams(tokens: Sequence[str]) -> np.ndarray:
     """64-bit hashes of a file's statements and of each pair of consecutive statements (file order).
 
-    Statements are the inst2vec tokens themselves, so statements outside any vocabulary count too.
+    ``tokens`` are the file's normalised units (labels are skipped). Statements are the inst2vec tokens
+    themselves, so statements outside any vocabulary count too.
     """
-    module = read_module(path)
-    statements = [t for t in normalize_units(module.units, module.struct_types) if not is_label(t)]
+    statements = [t for t in tokens if not is_label(t)]
     grams = statements + [f"{a}\n{b}" for a, b in zip(statements, statements[1:])]
     digests = b"".join(hashlib.blake2b(g.encode(), digest_size=8).digest() for g in grams)
     return np.frombuffer(digests, dtype=np.int64).copy()
-
-
-def encode_ngrams(files: Sequence[str | os.PathLike], jobs: int = 1, progress: bool | None = None) -> list[np.ndarray]:
-    """:func:`statement_ngram_ids` of every file (in order of ``files``).
-
-    Raises:
-        Inst2vecError: naming the first file that could not be read.
-    """
-    return _all_files(statement_ngram_ids, files, jobs, progress, "statement n-grams", "read")
 
 
 def _all_files(function, files: Sequence[str | os.PathLike], jobs: int, progress: bool | None, description: str,

@@ -184,7 +184,7 @@ def save_model(model, path: str | os.PathLike, metadata: dict[str, Any]) -> None
     from inst2vec.io import atomic_write
 
     with atomic_write(str(path) + ".json") as f:
-        json.dump(metadata, f, indent=1)
+        json.dump({**metadata, "kind": "ncc"}, f, indent=1)
 
 
 def boosted_trees(seed: int):

@@ -12,8 +12,9 @@ import inst2vec
 from inst2vec.cli import main
 from tasks import classifyapp
 from inst2vec.errors import Inst2vecError
-from tasks.encoding import encode_ngrams
+from tasks.encoding import encode_files
 from tasks.learners import TrainingSettings
+from tasks.linear_model import frequent_tokens, token_counts
 
 
 @pytest.fixture(scope="module")
@@ -34,28 +35,51 @@ def test_split_is_per_class_3_1_1_and_disjoint(poj_subset):
     assert not np.array_equal(classifyapp.split(data, seed=1)[2], test)
 
 
-def test_bag_of_statements_learns(poj_subset, data_root):
+def test_statement_ngrams_and_their_columns(poj_subset, data_root, tmp_path):
     _, data = poj_subset
-    result = classifyapp.run(data, "bag", inst2vec.load("published", data_root), "published", [0, 1],
-                             TrainingSettings())
-    for seed in result["seeds"]:
-        assert seed["accuracy"] > seed["majority_accuracy"] + 0.4
-    assert result["accuracy_std"] >= 0 and len(result["seeds"]) == 2
-
-
-def test_statement_ngrams_learn_and_use_training_columns_only(poj_subset, data_root, tmp_path):
-    _, data = poj_subset
-    ids = encode_ngrams([data.files[0]])[0]
+    embeddings = inst2vec.load("published", data_root)
+    encoded = encode_files(data.files[:2], embeddings, ngrams=True)
+    ids = encoded.ngrams[0]
     assert len(ids) % 2 == 1 and ids.dtype == np.int64  # n statements and their n - 1 consecutive pairs
+    assert len(ids) == 2 * len(encoded.sequences[0]) - 1
+    assert encode_files(data.files[:2], embeddings).ngrams is None
     with pytest.raises(Inst2vecError, match="missing.ll"):
-        encode_ngrams([data.files[0], str(tmp_path / "missing.ll")])
-    result = classifyapp.run(data, "ngram", inst2vec.load("published", data_root), "published", [0],
-                             TrainingSettings())
-    seed = result["seeds"][0]
-    assert seed["accuracy"] > seed["majority_accuracy"] + 0.4 and seed["details"]["ngram_columns"] > 0
+        encode_files([data.files[0], str(tmp_path / "missing.ll")], embeddings, ngrams=True)
     ngrams = [np.array([1, 2, 3]), np.array([2, 3, 3, 9]), np.array([3, 7]), np.array([7, 9, 9])]
-    counts = classifyapp.ngram_counts(ngrams, train=np.array([0, 1, 2]), min_files=2).toarray()
-    assert counts.tolist() == [[1, 1], [1, 2], [0, 1], [0, 0]]  # columns 2 and 3; 7 and 9 not in 2 training files
+    columns = frequent_tokens(ngrams[:3], min_files=2)
+    assert columns.tolist() == [2, 3]  # 7 and 9 are not in 2 of the 3 training files
+    assert token_counts(ngrams, columns).toarray().tolist() == [[1, 1], [1, 2], [0, 1], [0, 0]]
+
+
+@pytest.mark.parametrize("model", ["ngram", "bag"])
+def test_linear_model_learns_and_predict_uses_the_saved_model(poj_subset, tmp_path, capsys, model):
+    work, data = poj_subset
+    out = tmp_path / "results"
+    model_flag = ["--model", model] if model != "ngram" else []  # ngram is the default model
+    assert main(["task", "classifyapp", *model_flag, "--per-class", "20", "--classes", "8", "--work-dir", str(work),
+                 "--seeds", "2", "--save-models", "-o", str(out)]) == 0
+    result = json.loads((out / f"classifyapp-{model}-published.json").read_text())
+    for seed in result["seeds"]:  # held-out programs
+        assert seed["accuracy"] > seed["majority_accuracy"] + 0.4 and seed["details"]["columns"] > 0
+    seed = result["seeds"][0]
+    capsys.readouterr()
+    test_rows = classifyapp.split(data, seed=0)[2][:6]
+    files = [data.files[i] for i in test_rows]
+    assert main(["predict", str(out / f"classifyapp-{model}-published-seed0.npz"), *files]) == 0
+    lines = [line.split("\t") for line in capsys.readouterr().out.strip().splitlines()]
+    assert [line[0] for line in lines] == files
+    assert [line[1] for line in lines] == [data.classes[p] for p in seed["predictions"][:6]]  # as in the run
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"not a zip")
+    (tmp_path / "bad.npz.json").write_text(json.dumps({"kind": "linear", "model": "ngram", "embeddings": "published",
+                                                          "labels": []}))
+    assert main(["predict", str(bad), files[0]]) == 2
+    assert "bad.npz: cannot read the linear model" in capsys.readouterr().err
+    (tmp_path / "bad.npz.json").write_text(json.dumps({"kind": "svm", "embeddings": "published", "labels": []}))
+    assert main(["predict", str(bad), files[0]]) == 2
+    assert "unknown model kind 'svm'" in capsys.readouterr().err
+    assert main(["task", "devmap", "--save-models", "-o", str(out)]) == 2
+    assert "cannot save devmap boost" in capsys.readouterr().err
 
 
 def test_ncc_task_and_predict_from_the_command_line(poj_subset, tmp_path, capsys):
