@@ -83,6 +83,8 @@ def _all_files(function, files: Sequence[str | os.PathLike], jobs: int, progress
     paths = [str(f) for f in files]
     results = list(run_batch(function, paths, jobs=jobs, progress=progress, description=description))
     failed = [r for r in results if not r.ok]
+    if len(paths) == 1 and failed:
+        raise Inst2vecError(failed[0].error)
     if failed:
         raise Inst2vecError(f"{len(failed)} of {len(paths)} IR files could not be {done}; first: {failed[0].error}")
     return [r.value for r in results]

@@ -1,9 +1,11 @@
 """Quick mode of the neural protocols: small POJ-104 subsets, few epochs, still clearly learning."""
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -69,6 +71,13 @@ def test_linear_model_learns_and_predict_uses_the_saved_model(poj_subset, tmp_pa
     lines = [line.split("\t") for line in capsys.readouterr().out.strip().splitlines()]
     assert [line[0] for line in lines] == files
     assert [line[1] for line in lines] == [data.classes[p] for p in seed["predictions"][:6]]  # as in the run
+    truncated = tmp_path / "truncated.ll"
+    text = Path(files[0]).read_text()
+    truncated.write_text(text[:len(text) // 2])
+    assert main(["predict", str(out / f"classifyapp-{model}-published-seed0.npz"), str(truncated), files[1]]) == 1
+    captured = capsys.readouterr()
+    assert captured.out.startswith(files[1] + "\t")  # the other file is still predicted
+    assert re.match(rf"error: {re.escape(str(truncated))}:\d+: ", captured.err)  # names the file and line
     bad = tmp_path / "bad.npz"
     bad.write_bytes(b"not a zip")
     (tmp_path / "bad.npz.json").write_text(json.dumps({"kind": "linear", "model": "ngram", "embeddings": "published",
