@@ -19,7 +19,7 @@ DEFAULT_MODEL = {"classifyapp": "ngram", "devmap": "boost", "threadcoarsening": 
 DEFAULT_MAX_LENGTH = {"classifyapp": 512, "devmap": 1024, "threadcoarsening": 1024}
 #: The (task, model) pairs that ``--save-models`` can save for ``inst2vec predict``.
 SAVED_MODELS = {("classifyapp", "ncc"), ("classifyapp", "bag"), ("classifyapp", "ngram"),
-                ("threadcoarsening", "ncc")}
+                ("devmap", "ncc"), ("threadcoarsening", "ncc")}
 
 
 def add_commands(commands) -> None:
@@ -62,7 +62,7 @@ def add_commands(commands) -> None:
                         "uninterrupted run with the same seed)")
     p.add_argument("--save-models", action="store_true",
                    help="also save each seed's trained model in -o for `inst2vec predict`: classifyapp ncc "
-                        "(.keras), bag and ngram (.npz); threadcoarsening ncc (.keras)")
+                        "(.keras), bag and ngram (.npz); devmap and threadcoarsening ncc (.keras, trained on all rows)")
     p.add_argument("--data-root", help="data sets folder (default $INST2VEC_DATA or ../shared/data)")
     p.add_argument("-j", "--jobs", type=int, default=0, help="processes for compiling and embedding (0: all cores)")
     p.add_argument("-o", "--output", required=True, help="results folder (one JSON per task, platform and model)")
@@ -70,10 +70,13 @@ def add_commands(commands) -> None:
 
     p = commands.add_parser("predict", help="apply a model saved by `inst2vec task --save-models` to .ll files; "
                                             "prints FILE, class and score: the probability (ncc) or the linear "
-                                            "SVM's score (bag, ngram)")
+                                            "SVM's score (bag, ngram); devmap models also need --aux")
     p.add_argument("model", help="a .keras (ncc) or .npz (bag, ngram) file written by `inst2vec task "
                                  "--save-models`")
     p.add_argument("files", nargs="+", metavar="FILE.ll")
+    p.add_argument("--aux", action="append", default=[], metavar="NAME=VALUE",
+                   help="an auxiliary input of the model, the same for every file (devmap: --aux transfer=BYTES "
+                        "--aux wgsize=N)")
     p.add_argument("--data-root", help="data sets folder (for --embeddings published)")
     p.set_defaults(run=run_predict)
 
@@ -136,6 +139,8 @@ def run_task(args) -> int:
             data = datasets.load_devmap(platform, root)
             report(devmap.run(data, model, embeddings, name, seeds, settings, split=args.split,
                                       jobs=args.jobs))
+            if args.save_models:
+                devmap.save_full_model(data, embeddings, name, settings, args.output)
     else:
         from tasks import datasets, threadcoarsening
 
@@ -181,18 +186,16 @@ def run_predict(args) -> int:
         raise Inst2vecError(f"{meta_path}: not valid JSON: {err}") from err
     if not isinstance(meta, dict) or "embeddings" not in meta or "labels" not in meta:
         raise Inst2vecError(f"{meta_path}: not the description of a saved model (needs embeddings and labels)")
-    if meta.get("aux_inputs"):
-        raise Inst2vecError(f"{model_path}: this model also needs its task's auxiliary inputs "
-                            f"({', '.join(meta['aux_inputs'])}); predict takes models without them")
     kind = meta.get("kind", "ncc" if model_path.suffix == ".keras" else None)
     if kind not in ("linear", "ncc"):
         raise Inst2vecError(f"{meta_path}: unknown model kind {kind!r} (expected a .keras ncc model or kind "
                             "'linear')")
+    aux = _aux_inputs(model_path, meta, args.aux)
     embeddings = _embeddings(meta["embeddings"], args.data_root)
     if kind == "linear":
         predict = _linear_predictor(model_path, meta, embeddings)
     else:
-        predict = _ncc_predictor(model_path, meta, embeddings)
+        predict = _ncc_predictor(model_path, meta, embeddings, aux)
     failed = 0
     for path in args.files:
         try:
@@ -205,8 +208,37 @@ def run_predict(args) -> int:
     return 1 if failed else 0
 
 
-def _ncc_predictor(model_path: Path, meta: dict, embeddings):
-    """``path -> (label number, probability)`` with a saved Keras ncc model."""
+def _aux_inputs(model_path: Path, meta: dict, given: list[str]) -> np.ndarray | None:
+    """The model's auxiliary inputs from ``--aux NAME=VALUE`` flags, scaled as in training; None if it has none."""
+    names = meta.get("aux_inputs") or []
+    values = {}
+    for item in given:
+        name, _, value = item.partition("=")
+        if name not in names:
+            takes = " ".join(f"--aux {n}=VALUE" for n in names) or "no --aux inputs"
+            raise Inst2vecError(f"--aux {item}: {model_path.name} takes {takes}")
+        try:
+            values[name] = float(value)
+        except ValueError:
+            raise Inst2vecError(f"--aux {item}: {value!r} is not a number") from None
+        if not 0 <= values[name] < float("inf"):
+            raise Inst2vecError(f"--aux {item}: must be a finite number >= 0")
+    missing = [n for n in names if n not in values]
+    if missing:
+        raise Inst2vecError(f"{model_path.name} also needs " + " ".join(f"--aux {n}=VALUE" for n in missing)
+                            + " (the same for every file)")
+    if not names:
+        return None
+    try:
+        mean, std = (np.asarray(meta[k], dtype=float).reshape(len(names)) for k in ("aux_log_mean", "aux_log_std"))
+    except (KeyError, TypeError, ValueError):
+        raise Inst2vecError(f"{model_path.name}.json: aux_log_mean and aux_log_std must list one number per aux "
+                            "input") from None
+    return ((np.log1p([values[n] for n in names]) - mean) / std)[None, :]
+
+
+def _ncc_predictor(model_path: Path, meta: dict, embeddings, aux: np.ndarray | None):
+    """``path -> (label number, probability)`` with a saved Keras ncc model (``aux``: its scaled aux inputs)."""
     from inst2vec.embed import embed_file
     from tasks import ncc
 
@@ -217,7 +249,7 @@ def _ncc_predictor(model_path: Path, meta: dict, embeddings):
 
     def predict(path: str) -> tuple[int, float]:
         sequence = embed_file(path, embeddings).indices
-        probabilities = ncc.predict_proba(model, [sequence], vectors, embeddings.vocabulary.unknown_index,
+        probabilities = ncc.predict_proba(model, [sequence], vectors, embeddings.vocabulary.unknown_index, aux,
                                           max_length=meta["max_length"])[0]
         return int(np.argmax(probabilities)), float(probabilities.max())
     return predict

@@ -18,7 +18,7 @@ from inst2vec.embeddings import Embeddings
 from inst2vec.errors import Inst2vecError
 from tasks.datasets import DEVMAP_COLUMNS, DevmapData, STATIC_DEVICE, grewe_features
 from tasks.encoding import EncodedFiles, distinct_files, encode_files
-from tasks.learners import FoldInputs, TrainingSettings, fit_predict_boost, fit_predict_ncc
+from tasks.learners import FoldInputs, TrainingSettings, fit_and_save_ncc, fit_predict_boost, fit_predict_ncc
 from tasks.results import summarize
 
 MODELS = ("static", "grewe", "oracle", "ncc", "boost")
@@ -100,3 +100,15 @@ def run(data: DevmapData, model: str, embeddings: Embeddings | None, embeddings_
     if encoded is not None:
         extra["oov_rate_mean"] = float(encoded.oov_rate.mean())
     return summarize("devmap", data.platform, model, embeddings_name, per_seed, protocol, started, **extra)
+
+
+def save_full_model(data: DevmapData, embeddings: Embeddings, embeddings_name: str, settings: TrainingSettings,
+                    out_dir: str) -> str:
+    """Train the ncc model on all rows of the platform and save it for ``inst2vec predict``, which then
+    needs each kernel's transfer size and work-group size (``--aux``)."""
+    files, positions = distinct_files(list(data.files))
+    inputs = FoldInputs(encode_files(files, embeddings), positions, data.labels, 2, data.features, AUX_COLUMNS)
+    path = f"{out_dir}/devmap-{data.platform}-ncc-{embeddings_name}.keras"
+    return fit_and_save_ncc(inputs, settings, path,
+                            {"task": "devmap", "platform": data.platform, "embeddings": embeddings_name,
+                             "labels": ["CPU", "GPU"], "aux_inputs": [DEVMAP_COLUMNS[c] for c in AUX_COLUMNS]})

@@ -58,10 +58,22 @@ class TrainingSettings:
         return dataclasses.replace(self, checkpoint=os.path.join(self.checkpoint_dir, f"{name}.npz"))
 
 
+def _scale(train: np.ndarray) -> np.ndarray:
+    std = train.std(axis=0)
+    return np.where(std > 0, std, 1)
+
+
 def _standardize(train: np.ndarray, other: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    mean, std = train.mean(axis=0), train.std(axis=0)
-    std = np.where(std > 0, std, 1)
+    mean, std = train.mean(axis=0), _scale(train)
     return (train - mean) / std, (other - mean) / std
+
+
+def fit_and_save_ncc(data: FoldInputs, settings: TrainingSettings, path: str, metadata: dict[str, Any]) -> str:
+    """Train the ncc model on every row (seed 0) and save it with ``metadata`` for ``inst2vec predict``."""
+    everything = np.arange(len(data.labels))
+    fit_predict_ncc(data, everything, everything[:1], 0, settings, save_to=path,
+                    metadata={**metadata, "max_length": settings.max_length})
+    return path
 
 
 def fit_predict_ncc(data: FoldInputs, train: np.ndarray, test: np.ndarray, seed: int,
@@ -86,6 +98,9 @@ def fit_predict_ncc(data: FoldInputs, train: np.ndarray, test: np.ndarray, seed:
         aux_train, aux_test = _standardize(raw[train], raw[test])
         if validation is not None:
             _, aux_val = _standardize(raw[train], raw[validation])
+        # What `inst2vec predict` needs to scale a new kernel's aux inputs the same way.
+        metadata = {**(metadata or {}), "aux_log_mean": raw[train].mean(axis=0).tolist(),
+                    "aux_log_std": _scale(raw[train]).tolist()}
     # None: the model's own Adam (XLA allowed); an optimizer object turns XLA off, as MPI calls need.
     default = settings.optimizer == "adam" and settings.compression is None
     optimizer = None if default else make_optimizer(settings.optimizer)

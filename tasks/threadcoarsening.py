@@ -15,7 +15,7 @@ from inst2vec.embeddings import Embeddings
 from inst2vec.errors import Inst2vecError
 from tasks.datasets import COARSENING_FACTORS, CoarseningData
 from tasks.encoding import EncodedFiles, encode_files
-from tasks.learners import FoldInputs, TrainingSettings, fit_predict_ncc
+from tasks.learners import FoldInputs, TrainingSettings, fit_and_save_ncc, fit_predict_ncc
 from tasks.results import summarize
 
 MODELS = ("static", "oracle", "magni", "ncc", "neighbours")
@@ -111,11 +111,8 @@ def save_full_model(data: CoarseningData, embeddings: Embeddings, embeddings_nam
                     out_dir: str) -> str:
     """Train the ncc model on all 17 kernels of the platform and save it for ``inst2vec predict``."""
     encoded = encode_files(list(data.files), embeddings)
-    everything = np.arange(len(data.kernels))
-    inputs = FoldInputs(encoded, everything, data.labels, len(COARSENING_FACTORS))
+    inputs = FoldInputs(encoded, np.arange(len(data.kernels)), data.labels, len(COARSENING_FACTORS))
     path = f"{out_dir}/threadcoarsening-{data.platform}-ncc-{embeddings_name}.keras"
-    fit_predict_ncc(inputs, everything, everything[:1], 0, settings, save_to=path,
-                    metadata={"task": "threadcoarsening", "platform": data.platform, "embeddings": embeddings_name,
-                              "labels": [f"coarsening factor {f}" for f in COARSENING_FACTORS],
-                              "max_length": settings.max_length})
-    return path
+    return fit_and_save_ncc(inputs, settings, path,
+                            {"task": "threadcoarsening", "platform": data.platform, "embeddings": embeddings_name,
+                             "labels": [f"coarsening factor {f}" for f in COARSENING_FACTORS]})

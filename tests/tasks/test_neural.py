@@ -111,6 +111,41 @@ def test_ncc_task_and_predict_from_the_command_line(poj_subset, tmp_path, capsys
     assert "missing.ll" in captured.err
 
 
+def test_devmap_ncc_model_is_saved_and_predict_takes_its_aux_inputs(data_root, tmp_path, capsys):
+    import keras
+
+    from tasks import devmap, ncc
+    from tasks.datasets import load_devmap
+
+    data = load_devmap("amd", data_root)
+    embeddings = inst2vec.load("published", data_root)
+    # What `inst2vec task devmap --model ncc --save-models` calls after the protocol's folds.
+    model = devmap.save_full_model(data, embeddings, "published", TrainingSettings(epochs=1, max_length=32),
+                                   str(tmp_path))
+    assert model == str(tmp_path / "devmap-amd-ncc-published.keras")
+    row = 7
+    transfer, wgsize = data.features[row, -2:]
+    capsys.readouterr()
+    assert main(["predict", str(model), data.files[row], "--aux", f"transfer={transfer:.0f}",
+                 "--aux", f"wgsize={wgsize:.0f}", "--data-root", str(data_root)]) == 0
+    path, device, probability = capsys.readouterr().out.strip().split("\t")
+    assert path == data.files[row] and device in ("CPU", "GPU")
+    # The same as the model applied to the row with the training rows' scaling (all 680 rows).
+    raw = np.log1p(data.features[:, -2:])
+    aux = (raw[row:row + 1] - raw.mean(axis=0)) / raw.std(axis=0)
+    sequence = encode_files([data.files[row]], embeddings).sequences
+    expected = ncc.predict_proba(keras.models.load_model(model), sequence,
+                                 np.asarray(embeddings.normalized, dtype=np.float32),
+                                 embeddings.vocabulary.unknown_index, aux, max_length=32)[0]
+    assert device == ("CPU", "GPU")[int(expected.argmax())] and abs(float(probability) - expected.max()) < 1e-3
+    assert main(["predict", str(model), data.files[row], "--aux", "transfer=10"]) == 2
+    assert "also needs --aux wgsize=VALUE" in capsys.readouterr().err
+    assert main(["predict", str(model), data.files[row], "--aux", "transfer=10", "--aux", "size=3"]) == 2
+    assert "takes --aux transfer=VALUE --aux wgsize=VALUE" in capsys.readouterr().err
+    assert main(["predict", str(model), data.files[row], "--aux", "transfer=-1", "--aux", "wgsize=3"]) == 2
+    assert "must be a finite number >= 0" in capsys.readouterr().err
+
+
 def test_ncc_model_runs_on_the_torch_backend():
     script = textwrap.dedent("""
         import numpy as np, keras
