@@ -119,7 +119,13 @@ def fit_predict_ncc(data: FoldInputs, train: np.ndarray, test: np.ndarray, seed:
     two = bool(data.aux_columns)
     batches = ncc.make_batches(rows_seq(train), vectors, pad, data.labels[train], aux_train, settings.batch_size,
                                settings.max_length, seed=seed, two_outputs=two, part=part)
-    monitor, initial_epoch = None, 0
+    monitor, best, initial_epoch = None, None, 0
+    if validation is not None:
+        monitor = ncc.make_batches(rows_seq(validation), vectors, pad, data.labels[validation], aux_val,
+                                   settings.batch_size, settings.max_length, two_outputs=two)
+        # Before the checkpoint callback, which saves the best epoch so far with the training state.
+        best = best_weights_callback("val_prediction_accuracy" if two else "val_accuracy")
+        callbacks.append(best)
     allreducer = getattr(optimizer, "allreducer", None)
     if settings.checkpoint is not None:
         from train.checkpoint import checkpoint_callback, restore
@@ -127,17 +133,13 @@ def fit_predict_ncc(data: FoldInputs, train: np.ndarray, test: np.ndarray, seed:
         # Each rank keeps its own file: the weights agree, the error-feedback residuals do not.
         path = settings.checkpoint if part[1] == 1 else f"{settings.checkpoint}.rank{part[0]}"
         if settings.resume and os.path.exists(path):
-            initial_epoch = restore(path, model, batches, allreducer)
-        callbacks.append(checkpoint_callback(path, batches, allreducer))
-    if validation is not None:
-        monitor = ncc.make_batches(rows_seq(validation), vectors, pad, data.labels[validation], aux_val,
-                                   settings.batch_size, settings.max_length, two_outputs=two)
-        callbacks.append(best_weights_callback("val_prediction_accuracy" if two else "val_accuracy"))
+            initial_epoch = restore(path, model, batches, allreducer, best)
+        callbacks.append(checkpoint_callback(path, batches, allreducer, best))
     history = model.fit(ncc.for_fit(batches), epochs=settings.epochs, shuffle=False, initial_epoch=initial_epoch,
                         validation_data=None if monitor is None else ncc.for_fit(monitor), verbose=verbose,
                         callbacks=callbacks)
-    if validation is not None:
-        model.set_weights(callbacks[-1].best_weights)
+    if best is not None:
+        model.set_weights(best.best_weights)
     probabilities = ncc.predict_proba(model, rows_seq(test), vectors, pad, aux_test, settings.batch_size,
                                       settings.max_length)
     if save_to is not None and part[0] == 0:  # under MPI every rank holds the same model; rank 0 saves it
@@ -187,6 +189,16 @@ def best_weights_callback(monitor: str):
         def on_train_end(self, logs=None):
             if self.best_weights is None:
                 self.best_weights = self.model.get_weights()
+
+        def state_dict(self) -> dict:
+            """The best value and weights so far, for checkpoints (a resumed run keeps choosing among all epochs)."""
+            weights = {str(i): np.asarray(w) for i, w in enumerate(self.best_weights or [])}
+            return {"best": float(self.best), "weights": weights}
+
+        def load_state_dict(self, state: dict) -> None:
+            self.best = float(state.get("best", -np.inf))
+            weights = state.get("weights", {})
+            self.best_weights = [weights[str(i)] for i in range(len(weights))] or None
 
     return BestWeights()
 

@@ -1,10 +1,12 @@
 """Checkpoints that resume training bit-identically: weights, optimizer slots, the batch order's random
-state and the gradient compressor's state (error-feedback residuals included), in one ``.npz``.
+state, the gradient compressor's state (error-feedback residuals included) and the best-epoch selection
+(best validation value and weights so far), in one ``.npz``.
 
-``checkpoint_callback(path, dataset, allreducer)`` writes after every epoch (atomically; under MPI each
-rank writes its own file, since error-feedback residuals differ between ranks);
-``restore(path, model, dataset, allreducer)`` loads it into a freshly built model and returns the
-epoch to pass to ``model.fit(initial_epoch=…)``. Nothing is unpickled: arrays and a JSON header.
+``checkpoint_callback(path, dataset, allreducer, selection)`` writes after every epoch (atomically; under
+MPI each rank writes its own file, since error-feedback residuals differ between ranks);
+``restore(path, model, dataset, allreducer, selection)`` loads it into a freshly built model and returns
+the epoch to pass to ``model.fit(initial_epoch=…)``. ``allreducer`` and ``selection`` are anything with
+``state_dict()`` / ``load_state_dict()``. Nothing is unpickled: arrays and a JSON header.
 """
 from __future__ import annotations
 
@@ -42,7 +44,8 @@ def _unflatten(arrays: dict, header: dict, prefix: str):
     return out
 
 
-def save_checkpoint(path: str | os.PathLike, model, epoch: int, dataset=None, allreducer=None) -> None:
+def save_checkpoint(path: str | os.PathLike, model, epoch: int, dataset=None, allreducer=None,
+                    selection=None) -> None:
     """Write the training state after ``epoch`` epochs (atomically)."""
     arrays = {f"weight/{i}": np.asarray(w) for i, w in enumerate(model.get_weights())}
     arrays.update({f"optimizer/{i}": np.asarray(v) for i, v in enumerate(model.optimizer.variables)})
@@ -53,12 +56,14 @@ def save_checkpoint(path: str | os.PathLike, model, epoch: int, dataset=None, al
         arrays["data/lengths"] = np.array([len(b) for b in dataset.batches])
     if allreducer is not None:
         _flatten_state("compressor", allreducer.state_dict(), arrays, header)
+    if selection is not None:
+        _flatten_state("selection", selection.state_dict(), arrays, header)
     arrays["header"] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
     with atomic_write(path, "wb") as f:
         np.savez(f, **arrays)
 
 
-def restore(path: str | os.PathLike, model, dataset=None, allreducer=None) -> int:
+def restore(path: str | os.PathLike, model, dataset=None, allreducer=None, selection=None) -> int:
     """Load a checkpoint into ``model`` (compiled, same architecture); returns the epochs already done."""
     with np.load(Path(path), allow_pickle=False) as data:
         arrays = {k: data[k] for k in data.files}
@@ -74,15 +79,17 @@ def restore(path: str | os.PathLike, model, dataset=None, allreducer=None) -> in
         dataset.batches = np.split(order, np.cumsum(lengths)[:-1])
     if allreducer is not None:
         allreducer.load_state_dict(_unflatten(arrays, header, "compressor"))
+    if selection is not None:
+        selection.load_state_dict(_unflatten(arrays, header, "selection"))
     return int(header["epoch"])
 
 
-def checkpoint_callback(path: str | os.PathLike, dataset=None, allreducer=None):
+def checkpoint_callback(path: str | os.PathLike, dataset=None, allreducer=None, selection=None):
     """A Keras callback that saves a checkpoint after every epoch."""
     import keras
 
     class Checkpoint(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
-            save_checkpoint(path, self.model, epoch + 1, dataset, allreducer)
+            save_checkpoint(path, self.model, epoch + 1, dataset, allreducer, selection)
 
     return Checkpoint()
