@@ -1,5 +1,5 @@
 """Train the ncc model on thread-coarsening kernels for EPOCHS, or stop at STOP and resume: print the
-test probabilities (rank 0) so runs can be compared bit for bit. Runs alone or under mpiexec.
+test probabilities and the training curves (rank 0) so runs can be compared bit for bit. Runs alone or under mpiexec.
 
 Usage: resume_check.py DATA_ROOT CHECKPOINT EPOCHS [STOP|none] [COMPRESSION|none] [--validation]
 
@@ -7,6 +7,7 @@ With ``--validation`` four kernels are held out for choosing the best epoch's we
 does), so the resumed run must also carry the best-so-far weights across the interruption.
 """
 import dataclasses
+import json
 import sys
 
 import numpy as np
@@ -31,7 +32,7 @@ def main() -> None:
         fit_predict_ncc(inputs, train, test, 0, dataclasses.replace(settings, epochs=stop, checkpoint=checkpoint),
                         validation=validation)
         settings = dataclasses.replace(settings, checkpoint=checkpoint, resume=True)
-    probabilities, _ = fit_predict_ncc(inputs, train, test, 0, settings, validation=validation)
+    probabilities, curves = fit_predict_ncc(inputs, train, test, 0, settings, validation=validation)
     rank = 0
     if compression is not None:
         from mpi4py import MPI
@@ -39,6 +40,7 @@ def main() -> None:
         rank = MPI.COMM_WORLD.rank
     if rank == 0:
         print("probabilities", probabilities.astype(np.float32).tobytes().hex())
+        print("curves", json.dumps({k: v for k, v in curves.items() if k not in ("bytes_sent", "allreduce_seconds")}))
 
 
 if __name__ == "__main__":

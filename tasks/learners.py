@@ -120,10 +120,11 @@ def fit_predict_ncc(data: FoldInputs, train: np.ndarray, test: np.ndarray, seed:
     batches = ncc.make_batches(rows_seq(train), vectors, pad, data.labels[train], aux_train, settings.batch_size,
                                settings.max_length, seed=seed, two_outputs=two, part=part)
     monitor, best, initial_epoch = None, None, 0
+    curves = curves_callback()
+    callbacks.append(curves)
     if validation is not None:
         monitor = ncc.make_batches(rows_seq(validation), vectors, pad, data.labels[validation], aux_val,
                                    settings.batch_size, settings.max_length, two_outputs=two)
-        # Before the checkpoint callback, which saves the best epoch so far with the training state.
         best = best_weights_callback("val_prediction_accuracy" if two else "val_accuracy")
         callbacks.append(best)
     allreducer = getattr(optimizer, "allreducer", None)
@@ -132,10 +133,12 @@ def fit_predict_ncc(data: FoldInputs, train: np.ndarray, test: np.ndarray, seed:
 
         # Each rank keeps its own file: the weights agree, the error-feedback residuals do not.
         path = settings.checkpoint if part[1] == 1 else f"{settings.checkpoint}.rank{part[0]}"
+        states = {name: state for name, state in (("compressor", allreducer), ("selection", best),
+                                                  ("curves", curves)) if state is not None}
         if settings.resume and os.path.exists(path):
-            initial_epoch = restore(path, model, batches, allreducer, best)
-        callbacks.append(checkpoint_callback(path, batches, allreducer, best))
-    history = model.fit(ncc.for_fit(batches), epochs=settings.epochs, shuffle=False, initial_epoch=initial_epoch,
+            initial_epoch = restore(path, model, batches, states)
+        callbacks.append(checkpoint_callback(path, batches, states))
+    model.fit(ncc.for_fit(batches), epochs=settings.epochs, shuffle=False, initial_epoch=initial_epoch,
                         validation_data=None if monitor is None else ncc.for_fit(monitor), verbose=verbose,
                         callbacks=callbacks)
     if best is not None:
@@ -144,11 +147,11 @@ def fit_predict_ncc(data: FoldInputs, train: np.ndarray, test: np.ndarray, seed:
                                       settings.max_length)
     if save_to is not None and part[0] == 0:  # under MPI every rank holds the same model; rank 0 saves it
         save_model(model, save_to, metadata or {})
-    curves = {k: [round(float(v), 5) for v in values] for k, values in history.history.items()}
+    history = {k: [round(v, 5) for v in values] for k, values in curves.curves.items()}
     if allreducer is not None:
-        curves["bytes_sent"] = allreducer.comm.bytes_sent
-        curves["allreduce_seconds"] = round(allreducer.seconds, 3)
-    return probabilities, curves
+        history["bytes_sent"] = allreducer.comm.bytes_sent
+        history["allreduce_seconds"] = round(allreducer.seconds, 3)
+    return probabilities, history
 
 
 def check_optimizer(spec: str) -> float | None:
@@ -170,6 +173,28 @@ def make_optimizer(spec: str):
 
     rate = check_optimizer(spec)
     return keras.optimizers.Adam() if rate is None else keras.optimizers.SGD(rate, momentum=0.9)
+
+
+def curves_callback():
+    """A Keras callback that records every epoch's logs (training curves that survive ``--resume``)."""
+    import keras
+
+    class Curves(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.curves: dict[str, list[float]] = {}
+
+        def on_epoch_end(self, epoch, logs=None):
+            for key, value in (logs or {}).items():
+                self.curves.setdefault(key, []).append(float(value))
+
+        def state_dict(self) -> dict:
+            return {key: np.asarray(values) for key, values in self.curves.items()}
+
+        def load_state_dict(self, state: dict) -> None:
+            self.curves = {key: [float(v) for v in values] for key, values in state.items()}
+
+    return Curves()
 
 
 def best_weights_callback(monitor: str):

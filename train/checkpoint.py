@@ -1,18 +1,19 @@
 """Checkpoints that resume training bit-identically: weights, optimizer slots, the batch order's random
-state, the gradient compressor's state (error-feedback residuals included) and the best-epoch selection
-(best validation value and weights so far), in one ``.npz``.
+state and named extra states, in one ``.npz`` — the training loop's are the gradient compressor's
+(error-feedback residuals included), the best validation epoch so far and the training curves.
 
-``checkpoint_callback(path, dataset, allreducer, selection)`` writes after every epoch (atomically; under
-MPI each rank writes its own file, since error-feedback residuals differ between ranks);
-``restore(path, model, dataset, allreducer, selection)`` loads it into a freshly built model and returns
-the epoch to pass to ``model.fit(initial_epoch=…)``. ``allreducer`` and ``selection`` are anything with
-``state_dict()`` / ``load_state_dict()``. Nothing is unpickled: arrays and a JSON header.
+``checkpoint_callback(path, dataset, states)`` writes after every epoch (atomically; under MPI each rank
+writes its own file, since error-feedback residuals differ between ranks); ``restore(path, model,
+dataset, states)`` loads it into a freshly built model and returns the epoch to pass to
+``model.fit(initial_epoch=…)``. ``states`` maps a name to anything with ``state_dict()`` (nested dicts
+of arrays and JSON values) and ``load_state_dict()``. Nothing is unpickled: arrays and a JSON header.
 """
 from __future__ import annotations
 
 import json
 import os
 from pathlib import Path
+from typing import Any, Mapping
 
 import numpy as np
 
@@ -44,8 +45,8 @@ def _unflatten(arrays: dict, header: dict, prefix: str):
     return out
 
 
-def save_checkpoint(path: str | os.PathLike, model, epoch: int, dataset=None, allreducer=None,
-                    selection=None) -> None:
+def save_checkpoint(path: str | os.PathLike, model, epoch: int, dataset=None,
+                    states: Mapping[str, Any] | None = None) -> None:
     """Write the training state after ``epoch`` epochs (atomically)."""
     arrays = {f"weight/{i}": np.asarray(w) for i, w in enumerate(model.get_weights())}
     arrays.update({f"optimizer/{i}": np.asarray(v) for i, v in enumerate(model.optimizer.variables)})
@@ -54,16 +55,14 @@ def save_checkpoint(path: str | os.PathLike, model, epoch: int, dataset=None, al
         header["data/rng"] = dataset.rng.bit_generator.state if dataset.rng is not None else None
         arrays["data/order"] = np.concatenate(dataset.batches)
         arrays["data/lengths"] = np.array([len(b) for b in dataset.batches])
-    if allreducer is not None:
-        _flatten_state("compressor", allreducer.state_dict(), arrays, header)
-    if selection is not None:
-        _flatten_state("selection", selection.state_dict(), arrays, header)
+    for name, state in (states or {}).items():
+        _flatten_state(f"state/{name}", state.state_dict(), arrays, header)
     arrays["header"] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
     with atomic_write(path, "wb") as f:
         np.savez(f, **arrays)
 
 
-def restore(path: str | os.PathLike, model, dataset=None, allreducer=None, selection=None) -> int:
+def restore(path: str | os.PathLike, model, dataset=None, states: Mapping[str, Any] | None = None) -> int:
     """Load a checkpoint into ``model`` (compiled, same architecture); returns the epochs already done."""
     with np.load(Path(path), allow_pickle=False) as data:
         arrays = {k: data[k] for k in data.files}
@@ -77,19 +76,18 @@ def restore(path: str | os.PathLike, model, dataset=None, allreducer=None, selec
             dataset.rng.bit_generator.state = header["data/rng"]
         order, lengths = arrays["data/order"], arrays["data/lengths"]
         dataset.batches = np.split(order, np.cumsum(lengths)[:-1])
-    if allreducer is not None:
-        allreducer.load_state_dict(_unflatten(arrays, header, "compressor"))
-    if selection is not None:
-        selection.load_state_dict(_unflatten(arrays, header, "selection"))
+    for name, state in (states or {}).items():
+        state.load_state_dict(_unflatten(arrays, header, f"state/{name}"))
     return int(header["epoch"])
 
 
-def checkpoint_callback(path: str | os.PathLike, dataset=None, allreducer=None, selection=None):
-    """A Keras callback that saves a checkpoint after every epoch."""
+def checkpoint_callback(path: str | os.PathLike, dataset=None, states: Mapping[str, Any] | None = None):
+    """A Keras callback that saves a checkpoint after every epoch (put it after the callbacks whose state
+    it saves, so that it holds their state after the same epoch)."""
     import keras
 
     class Checkpoint(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
-            save_checkpoint(path, self.model, epoch + 1, dataset, allreducer, selection)
+            save_checkpoint(path, self.model, epoch + 1, dataset, states)
 
     return Checkpoint()

@@ -71,9 +71,9 @@ def test_resume_gives_bit_identical_weights(ranks, compression, validation, data
     uninterrupted = mpiexec(ranks, script, str(data_root), str(tmp_path / "a.npz"), epochs, "none", *extra)
     resumed = mpiexec(ranks, script, str(data_root), str(tmp_path / "b.npz"), epochs, stop, *extra)
     assert uninterrupted.returncode == 0 and resumed.returncode == 0, resumed.stderr[-3000:]
-    first = [line for line in uninterrupted.stdout.splitlines() if line.startswith("probabilities")]
-    second = [line for line in resumed.stdout.splitlines() if line.startswith("probabilities")]
-    assert first and first == second
+    first = [line for line in uninterrupted.stdout.splitlines() if line.startswith(("probabilities", "curves"))]
+    second = [line for line in resumed.stdout.splitlines() if line.startswith(("probabilities", "curves"))]
+    assert len(first) == 2 and first == second  # the same predictions and every epoch's curves
     assert (tmp_path / ("b.npz" if ranks == 1 else "b.npz.rank1")).exists()
 
 
