@@ -17,6 +17,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from inst2vec.errors import Inst2vecError
 from inst2vec.io import atomic_write
 
 
@@ -77,7 +78,11 @@ def restore(path: str | os.PathLike, model, dataset=None, states: Mapping[str, A
         order, lengths = arrays["data/order"], arrays["data/lengths"]
         dataset.batches = np.split(order, np.cumsum(lengths)[:-1])
     for name, state in (states or {}).items():
-        state.load_state_dict(_unflatten(arrays, header, f"state/{name}"))
+        saved = _unflatten(arrays, header, f"state/{name}")
+        if not saved:
+            raise Inst2vecError(f"{path}: the checkpoint holds no {name} state; it was written by another "
+                                "configuration or version (delete it to start over)")
+        state.load_state_dict(saved)
     return int(header["epoch"])
 
 
