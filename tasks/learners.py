@@ -58,14 +58,10 @@ class TrainingSettings:
         return dataclasses.replace(self, checkpoint=os.path.join(self.checkpoint_dir, f"{name}.npz"))
 
 
-def _scale(train: np.ndarray) -> np.ndarray:
+def _scaling(train: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-column mean and standard deviation of the training rows (1 where a column is constant)."""
     std = train.std(axis=0)
-    return np.where(std > 0, std, 1)
-
-
-def _standardize(train: np.ndarray, other: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    mean, std = train.mean(axis=0), _scale(train)
-    return (train - mean) / std, (other - mean) / std
+    return train.mean(axis=0), np.where(std > 0, std, 1)
 
 
 def fit_and_save_ncc(data: FoldInputs, settings: TrainingSettings, path: str, metadata: dict[str, Any]) -> str:
@@ -95,12 +91,12 @@ def fit_predict_ncc(data: FoldInputs, train: np.ndarray, test: np.ndarray, seed:
     aux_train = aux_test = aux_val = None
     if data.aux_columns:
         raw = np.log1p(data.features[:, data.aux_columns])
-        aux_train, aux_test = _standardize(raw[train], raw[test])
+        mean, std = _scaling(raw[train])
+        aux_train, aux_test = (raw[train] - mean) / std, (raw[test] - mean) / std
         if validation is not None:
-            _, aux_val = _standardize(raw[train], raw[validation])
+            aux_val = (raw[validation] - mean) / std
         # What `inst2vec predict` needs to scale a new kernel's aux inputs the same way.
-        metadata = {**(metadata or {}), "aux_log_mean": raw[train].mean(axis=0).tolist(),
-                    "aux_log_std": _scale(raw[train]).tolist()}
+        metadata = {**(metadata or {}), "aux_log_mean": mean.tolist(), "aux_log_std": std.tolist()}
     # None: the model's own Adam (XLA allowed); an optimizer object turns XLA off, as MPI calls need.
     default = settings.optimizer == "adam" and settings.compression is None
     optimizer = None if default else make_optimizer(settings.optimizer)
