@@ -95,10 +95,11 @@ def file_tokens(encoded: EncodedFiles, model: str) -> list[np.ndarray]:
 
 
 def fit_linear(model: str, encoded: EncodedFiles, labels: np.ndarray, train: np.ndarray, validation: np.ndarray,
-               seed: int) -> tuple[LinearModel, dict]:
+               seed: int) -> tuple[LinearModel, "scipy.sparse.csr_matrix", dict]:  # noqa: F821
     """Ours (``bag`` or ``ngram``): a linear SVM on [TF-IDF of the files' tokens, flow-pooled vectors].
 
-    Columns, IDF and scaling come from the training files only; C is chosen on validation.
+    Columns, IDF and scaling come from the training files only; C is chosen on validation. Returns the
+    fitted model, every file's features (one row per file) and the selection details.
     """
     min_files, cs = LINEAR_MODELS[model]
     tokens, pooled = file_tokens(encoded, model), encoded.pooled()
@@ -106,7 +107,7 @@ def fit_linear(model: str, encoded: EncodedFiles, labels: np.ndarray, train: np.
     x = fitted.features(tokens, pooled)
     svm, details = _linear_svm(x, labels, train, validation, seed, cs)
     fitted.set_classifier(svm)
-    return fitted, {**details, "columns": len(fitted.columns)}
+    return fitted, x, {**details, "columns": len(fitted.columns)}
 
 
 def _linear_svm(x, labels: np.ndarray, train: np.ndarray, validation: np.ndarray, seed: int,
@@ -144,9 +145,8 @@ def run(data: Poj104Data, model: str, embeddings: Embeddings, embeddings_name: s
                           "max_length": settings.max_length})
             predicted = probabilities.argmax(axis=1)
         else:
-            fitted, details = fit_linear(model, encoded, data.labels, train, validation, seed)
-            tokens = file_tokens(encoded, model)
-            predicted = fitted.predict(fitted.features([tokens[i] for i in test], encoded.pooled()[test]))
+            fitted, features, details = fit_linear(model, encoded, data.labels, train, validation, seed)
+            predicted = fitted.predict(features[test])
             if save_dir:
                 fitted.metadata = {"task": "classifyapp", "model": model, "embeddings": embeddings_name,
                                    "labels": list(data.classes), "seed": seed, **details}
