@@ -17,7 +17,6 @@ import sys
 import time
 
 import numpy as np
-from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.model_selection import GridSearchCV, GroupKFold, StratifiedKFold
 
 import inst2vec
@@ -25,6 +24,7 @@ from inst2vec.data import data_root
 from tasks import devmap
 from tasks.datasets import load_devmap
 from tasks.encoding import distinct_files, encode_files
+from tasks.learners import boosted_trees
 
 GRID = {"learning_rate": [0.1, 0.2], "max_iter": [100, 300], "max_leaf_nodes": [15, 31]}
 INNER_FOLDS = 3
@@ -42,13 +42,13 @@ def main() -> None:
     predicted = {"boost": np.zeros(len(data.labels), int), "boost-cv": np.zeros(len(data.labels), int)}
     chosen = []
     for train, test in devmap.folds(data, split):
-        baseline = HistGradientBoostingClassifier(random_state=seed).fit(x[train], data.labels[train])
+        baseline = boosted_trees(seed).fit(x[train], data.labels[train])  # `boost` itself
         predicted["boost"][test] = baseline.predict(x[test])
         if split == "grouped":
             inner = list(GroupKFold(INNER_FOLDS).split(x[train], data.labels[train], data.kernels[train]))
         else:
             inner = StratifiedKFold(INNER_FOLDS, shuffle=True, random_state=seed)
-        search = GridSearchCV(HistGradientBoostingClassifier(random_state=seed), GRID, cv=inner, scoring="accuracy")
+        search = GridSearchCV(boosted_trees(seed), GRID, cv=inner, scoring="accuracy")
         search.fit(x[train], data.labels[train])
         predicted["boost-cv"][test] = search.predict(x[test])
         chosen.append(search.best_params_)
