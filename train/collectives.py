@@ -14,10 +14,13 @@ Algorithms (Renggli et al., SparCML, SC'19):
   of it from all ranks (``Alltoallv``), sums them and the owned sums are allgathered;
 - ``dsar``: as ``ssar_split`` but owners sum into dense blocks that are allgathered densely.
 
-Every call adds the bytes this rank sent to :attr:`Communicator.bytes_sent`.
+Every call adds the bytes this rank sent to :attr:`Communicator.bytes_sent`. With a
+:class:`SimulatedLink` every message also waits for its α–β time on a slower link before it leaves
+(to measure time to accuracy on a cluster network from one machine).
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -113,16 +116,46 @@ def sum_pairs(size: int, indices: list[np.ndarray], values: list[np.ndarray]) ->
     return Stream(size, summed, all_indices[starts].astype(np.int32, copy=False))
 
 
-class Communicator:
-    """An MPI communicator with a byte counter (bytes this rank sent, by the algorithms' own messages)."""
+@dataclass(frozen=True)
+class SimulatedLink:
+    """A network link of ``gbps`` gigabits per second and ``latency`` seconds per message (the α–β model)."""
 
-    def __init__(self, comm=None):
+    gbps: float
+    latency: float = 20e-6
+
+    def __post_init__(self):
+        if not self.gbps > 0 or not self.latency >= 0:
+            raise ValueError(f"a simulated link needs gbps > 0 and latency >= 0, not {self.gbps}, {self.latency}")
+
+    def seconds(self, nbytes: int, messages: int = 1) -> float:
+        """Time to send ``nbytes`` in ``messages`` messages over this link."""
+        return messages * self.latency + nbytes * 8 / (self.gbps * 1e9)
+
+
+class Communicator:
+    """An MPI communicator with a byte counter (bytes this rank sent, by the algorithms' own messages).
+
+    With ``link`` each of this rank's messages first waits for its time on that simulated link, so the
+    collectives take as long as over that network (plus the real, shared-memory transfer); the waits
+    add up in :attr:`link_seconds`. The small length messages before each transfer are not counted.
+    """
+
+    def __init__(self, comm=None, link: SimulatedLink | None = None):
         from mpi4py import MPI
 
         self.MPI = MPI
         self.comm = comm if comm is not None else MPI.COMM_WORLD
         self.rank, self.size = self.comm.Get_rank(), self.comm.Get_size()
         self.bytes_sent = 0
+        self.link, self.link_seconds = link, 0.0
+
+    def _sending(self, nbytes: int, messages: int = 1) -> None:
+        """Count ``nbytes`` sent by this rank; on a simulated link, wait for their transfer time first."""
+        self.bytes_sent += nbytes
+        if self.link is not None:
+            wait = self.link.seconds(nbytes, messages)
+            self.link_seconds += wait
+            time.sleep(wait)
 
     # -- point to point and collectives on byte buffers -------------------------------------------
     def sendrecv_bytes(self, buffer: np.ndarray, partner: int) -> np.ndarray:
@@ -130,14 +163,14 @@ class Communicator:
         their_length = np.zeros(1, np.int64)
         self.comm.Sendrecv(np.array([buffer.nbytes], np.int64), dest=partner, recvbuf=their_length, source=partner)
         received = np.empty(int(their_length[0]), np.uint8)
+        self._sending(buffer.nbytes)
         self.comm.Sendrecv(buffer, dest=partner, recvbuf=received, source=partner)
-        self.bytes_sent += buffer.nbytes
         return received
 
     def send_bytes(self, buffer: np.ndarray, partner: int) -> None:
         self.comm.Send(np.array([buffer.nbytes], np.int64), dest=partner)
+        self._sending(buffer.nbytes)
         self.comm.Send(buffer, dest=partner)
-        self.bytes_sent += buffer.nbytes
 
     def recv_bytes(self, partner: int) -> np.ndarray:
         length = np.zeros(1, np.int64)
@@ -152,8 +185,8 @@ class Communicator:
         self.comm.Allgather(np.array([buffer.nbytes], np.int64), lengths)
         offsets = np.concatenate([[0], np.cumsum(lengths)])
         received = np.empty(int(offsets[-1]), np.uint8)
+        self._sending((self.size - 1) * buffer.nbytes, messages=self.size - 1)
         self.comm.Allgatherv(buffer, [received, lengths, offsets[:-1], self.MPI.BYTE])
-        self.bytes_sent += (self.size - 1) * buffer.nbytes
         return [received[offsets[r]:offsets[r + 1]] for r in range(self.size)]
 
     def alltoall_bytes(self, pieces: list[np.ndarray]) -> list[np.ndarray]:
@@ -164,17 +197,17 @@ class Communicator:
         send_offsets = np.concatenate([[0], np.cumsum(send_lengths)])
         recv_offsets = np.concatenate([[0], np.cumsum(recv_lengths)])
         received = np.empty(int(recv_offsets[-1]), np.uint8)
+        self._sending(int(send_lengths.sum() - send_lengths[self.rank]), messages=self.size - 1)
         self.comm.Alltoallv([np.concatenate(pieces), send_lengths, send_offsets[:-1], self.MPI.BYTE],
                             [received, recv_lengths, recv_offsets[:-1], self.MPI.BYTE])
-        self.bytes_sent += int(send_lengths.sum() - send_lengths[self.rank])
         return [received[recv_offsets[r]:recv_offsets[r + 1]] for r in range(self.size)]
 
     # -- allreduce algorithms ----------------------------------------------------------------------
     def allreduce_dense(self, x: np.ndarray) -> np.ndarray:
-        """``MPI_Allreduce`` (sum); counted as a bandwidth-optimal allreduce sends, 2(P-1)/P · bytes."""
+        """``MPI_Allreduce`` (sum); counted as a ring allreduce sends, 2(P-1)/P · bytes in 2(P-1) messages."""
         out = np.empty_like(x)
+        self._sending(int(2 * (self.size - 1) / self.size * x.nbytes), messages=2 * (self.size - 1))
         self.comm.Allreduce(x, out, op=self.MPI.SUM)
-        self.bytes_sent += int(2 * (self.size - 1) / self.size * x.nbytes)
         return out
 
     def allreduce_sparse(self, stream: Stream, algorithm: str = "ssar_rd") -> Stream:

@@ -1,10 +1,11 @@
 """Run under ``mpiexec -n P``: every collective against the dense sum, on every rank. Exit 1 on a mismatch."""
 import sys
+import time
 
 import numpy as np
 
 from train.allreduce import allreduce
-from train.collectives import ALGORITHMS, Communicator, Stream
+from train.collectives import ALGORITHMS, Communicator, SimulatedLink, Stream
 from train.compression import QSGD, TopK, TopKQuantized, parse_compression
 
 
@@ -66,6 +67,16 @@ def main() -> int:
     sparse_bytes = comm.bytes_sent - before
     if not 0 < sparse_bytes < 0.2 * dense_bytes:
         failures.append(f"bytes: sparse {sparse_bytes} vs dense {dense_bytes}")
+    # A simulated 1 Gb/s link: the same sums, and each call waits at least its α–β time.
+    slow = Communicator(link=SimulatedLink(1.0))
+    for algorithm in ("dense", "ssar_rd", "ssar_split"):
+        before, start = slow.bytes_sent, time.perf_counter()
+        got = slow.allreduce_sparse(stream, algorithm).to_dense()
+        elapsed, sent = time.perf_counter() - start, slow.bytes_sent - before
+        if not np.array_equal(got, comm.allreduce_dense(stream.to_dense())):
+            failures.append(f"simulated link {algorithm}: wrong sum")
+        if not 0 < sent * 8 / 1e9 <= elapsed:
+            failures.append(f"simulated link {algorithm}: {sent} bytes in {elapsed:.4f} s, faster than 1 Gb/s")
     all_failures = comm.comm.allgather(failures)
     if comm.rank == 0:
         flat = [f"rank {r}: {f}" for r, fs in enumerate(all_failures) for f in fs]
