@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -56,6 +57,9 @@ def add_commands(commands) -> None:
     p.add_argument("--no-error-feedback", dest="error_feedback", action="store_false",
                    help="with --distributed: sparsifiers drop what they do not send (default: keep it and add it "
                         "to the next gradient)")
+    p.add_argument("--simulate-link", type=float, metavar="GBPS",
+                   help="with --distributed: every message first waits for its time on a link of GBPS Gb/s "
+                        "(20 us per message), to see how training would go on a slower network")
     p.add_argument("--checkpoint-dir", help="ncc: save the training state of every fold here after each epoch")
     p.add_argument("--resume", action="store_true",
                    help="ncc: continue each fold from its checkpoint in --checkpoint-dir (bit-identical to an "
@@ -101,10 +105,16 @@ def run_task(args) -> int:
                                 max_length=args.max_length or DEFAULT_MAX_LENGTH[args.task],
                                 compression=args.compression if args.distributed else None,
                                 algorithm=args.algorithm, error_feedback=args.error_feedback,
-                                checkpoint_dir=args.checkpoint_dir, resume=args.resume, optimizer=args.optimizer)
+                                checkpoint_dir=args.checkpoint_dir, resume=args.resume, optimizer=args.optimizer,
+                                simulated_link_gbps=args.simulate_link)
     if args.save_models and (args.task, model) not in SAVED_MODELS:
         raise Inst2vecError(f"--save-models cannot save {args.task} {model} models; it saves "
                             + ", ".join(f"{t} {m}" for t, m in sorted(SAVED_MODELS)))
+    if args.simulate_link is not None:
+        if not args.distributed:
+            raise Inst2vecError("--simulate-link slows the messages between MPI ranks: it needs --distributed")
+        if not (math.isfinite(args.simulate_link) and args.simulate_link > 0):
+            raise Inst2vecError(f"--simulate-link takes a link speed in Gb/s above 0, not {args.simulate_link}")
     if args.resume and not args.checkpoint_dir:
         raise Inst2vecError("--resume needs --checkpoint-dir (where the checkpoints are)")
     if args.checkpoint_dir:
@@ -164,7 +174,8 @@ def _report(args, rank: int, result: dict) -> None:
         from mpi4py import MPI
 
         result["protocol"]["distributed"] = {"ranks": MPI.COMM_WORLD.Get_size(), "compression": args.compression,
-                                             "algorithm": args.algorithm, "error_feedback": args.error_feedback}
+                                             "algorithm": args.algorithm, "error_feedback": args.error_feedback,
+                                             "simulated_link_gbps": args.simulate_link}
     path = write_result(result, args.output)
     speedup = f"  speedup {result['speedup_mean']:.3f} ± {result['speedup_std']:.3f}" \
         if "speedup_mean" in result else ""

@@ -50,6 +50,10 @@ class TrainingSettings:
     resume: bool = False
     #: Folder for one checkpoint per training run (``for_run`` names it); None: no checkpoints.
     checkpoint_dir: str | None = None
+    #: Data-parallel runs only: every message first waits for its time on a link of this many Gb/s
+    #: (20 us per message; :class:`train.collectives.SimulatedLink`), to measure time to accuracy
+    #: on a slower network than this machine's shared memory. None: no waiting.
+    simulated_link_gbps: float | None = None
 
     def for_run(self, name: str) -> "TrainingSettings":
         """These settings with the checkpoint file of run ``name`` (a fold of a seed) in ``checkpoint_dir``."""
@@ -75,11 +79,14 @@ def fit_and_save_ncc(data: FoldInputs, settings: TrainingSettings, path: str, me
 def fit_predict_ncc(data: FoldInputs, train: np.ndarray, test: np.ndarray, seed: int,
                     settings: TrainingSettings, validation: np.ndarray | None = None,
                     save_to: str | os.PathLike | None = None,
-                    metadata: dict[str, Any] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
+                    metadata: dict[str, Any] | None = None,
+                    test_curve: bool = False) -> tuple[np.ndarray, dict[str, Any]]:
     """Train the ncc model on ``train`` rows; return test-row probabilities and the training history.
 
     With ``validation`` the weights of the epoch with the best validation accuracy are kept (model
-    selection on validation data only).
+    selection on validation data only). With ``test_curve`` the history also has the test rows'
+    accuracy after every epoch (``test_accuracy``, never used to choose anything) and the training
+    seconds until then (``seconds``, without those evaluations): time to accuracy.
     """
     import keras
 
@@ -102,10 +109,11 @@ def fit_predict_ncc(data: FoldInputs, train: np.ndarray, test: np.ndarray, seed:
     optimizer = None if default else make_optimizer(settings.optimizer)
     callbacks, part, verbose = [], (0, 1), 0
     if settings.compression is not None:
-        from train.collectives import Communicator
+        from train.collectives import Communicator, SimulatedLink
         from train.keras_distributed import DistributedOptimizer, distributed_callbacks
 
-        comm = Communicator()
+        link = None if settings.simulated_link_gbps is None else SimulatedLink(settings.simulated_link_gbps)
+        comm = Communicator(link=link)
         optimizer = DistributedOptimizer(optimizer, settings.compression, settings.algorithm, comm,
                                          error_feedback=settings.error_feedback, seed=seed)
         callbacks += distributed_callbacks(comm)
@@ -123,6 +131,13 @@ def fit_predict_ncc(data: FoldInputs, train: np.ndarray, test: np.ndarray, seed:
                                    settings.batch_size, settings.max_length, two_outputs=two)
         best = best_weights_callback("val_prediction_accuracy" if two else "val_accuracy")
         callbacks.append(best)
+    tracker = None
+    if test_curve:
+        accuracy = lambda model: float(np.mean(  # noqa: E731
+            ncc.predict_proba(model, rows_seq(test), vectors, pad, aux_test, settings.batch_size,
+                              settings.max_length).argmax(axis=1) == data.labels[test]))
+        tracker = held_out_curve_callback(accuracy)
+        callbacks.append(tracker)
     allreducer = getattr(optimizer, "allreducer", None)
     if settings.checkpoint is not None:
         from train.checkpoint import checkpoint_callback, restore
@@ -130,7 +145,8 @@ def fit_predict_ncc(data: FoldInputs, train: np.ndarray, test: np.ndarray, seed:
         # Each rank keeps its own file: the weights agree, the error-feedback residuals do not.
         path = settings.checkpoint if part[1] == 1 else f"{settings.checkpoint}.rank{part[0]}"
         states = {name: state for name, state in (("compressor", allreducer), ("selection", best),
-                                                  ("curves", curves)) if state is not None}
+                                                  ("curves", curves), ("test_curve", tracker))
+                  if state is not None}
         if settings.resume and os.path.exists(path):
             initial_epoch = restore(path, model, batches, states)
         callbacks.append(checkpoint_callback(path, batches, states))
@@ -144,9 +160,13 @@ def fit_predict_ncc(data: FoldInputs, train: np.ndarray, test: np.ndarray, seed:
     if save_to is not None and part[0] == 0:  # under MPI every rank holds the same model; rank 0 saves it
         save_model(model, save_to, metadata or {})
     history = {k: [round(v, 5) for v in values] for k, values in curves.curves.items()}
+    if tracker is not None:
+        history.update({k: [round(v, 5) for v in values] for k, values in tracker.curves.items()})
     if allreducer is not None:
         history["bytes_sent"] = allreducer.comm.bytes_sent
         history["allreduce_seconds"] = round(allreducer.seconds, 3)
+        if allreducer.comm.link is not None:
+            history["link_seconds"] = round(allreducer.comm.link_seconds, 3)
     return probabilities, history
 
 
@@ -191,6 +211,40 @@ def curves_callback():
             self.curves = {key: [float(v) for v in values] for key, values in state.items()}
 
     return Curves()
+
+
+def held_out_curve_callback(accuracy):
+    """A Keras callback recording ``accuracy(model)`` and the training seconds so far after every epoch.
+
+    The clock runs from the start of training and stops while ``accuracy`` runs; a resumed run
+    continues it from the checkpoint's last value.
+    """
+    import time
+
+    import keras
+
+    class TestCurve(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.curves: dict[str, list[float]] = {"seconds": [], "test_accuracy": []}
+            self._started = 0.0
+
+        def on_train_begin(self, logs=None):
+            self._started = time.perf_counter() - (self.curves["seconds"] or [0.0])[-1]
+
+        def on_epoch_end(self, epoch, logs=None):
+            stopped = time.perf_counter()
+            self.curves["seconds"].append(stopped - self._started)
+            self.curves["test_accuracy"].append(accuracy(self.model))
+            self._started += time.perf_counter() - stopped  # the evaluation is not training time
+
+        def state_dict(self) -> dict:
+            return {key: np.asarray(values) for key, values in self.curves.items()}
+
+        def load_state_dict(self, state: dict) -> None:
+            self.curves = {key: [float(v) for v in state[key]] for key in self.curves}
+
+    return TestCurve()
 
 
 def best_weights_callback(monitor: str):

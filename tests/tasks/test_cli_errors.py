@@ -23,6 +23,12 @@ def test_flag_combinations_are_checked(tmp_path, capsys, data_root):
     assert main(["task", "devmap", "--model", "ncc", "--optimizer", "sgd:fast", "--data-root", str(data_root),
                  "-o", str(tmp_path)]) == 2
     assert "not 'sgd:fast'" in capsys.readouterr().err
+    assert main(["task", "devmap", "--model", "ncc", "--simulate-link", "1", "--data-root", str(data_root),
+                 "-o", str(tmp_path)]) == 2
+    assert "it needs --distributed" in capsys.readouterr().err
+    assert main(["task", "devmap", "--model", "ncc", "--distributed", "--simulate-link", "0",
+                 "--data-root", str(data_root), "-o", str(tmp_path)]) == 2
+    assert "above 0, not 0.0" in capsys.readouterr().err
 
 
 def test_missing_data_root_names_the_path(tmp_path, capsys):

@@ -45,6 +45,11 @@ def test_data_parallel_ncc_matches_the_single_process_run(data_root):
     assert dense["accuracy"] >= single["accuracy"] - 0.01
     assert sparse["accuracy"] > 0.6  # learning (majority class: 58.8 %)
     assert 0 < sparse["bytes_sent"] < 0.1 * dense["bytes_sent"]
+    # The time-to-accuracy curve: one point per epoch, the clock moving on, the last point the final model.
+    for run in (single, dense, sparse):
+        assert len(run["curve_accuracy"]) == len(run["curve_seconds"]) == 10
+        assert all(a < b for a, b in zip(run["curve_seconds"], run["curve_seconds"][1:]))
+        assert abs(run["curve_accuracy"][-1] - run["accuracy"]) < 1e-4
 
 
 @pytest.mark.parametrize("mode", ["hang", "die"])
