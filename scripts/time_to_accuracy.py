@@ -28,10 +28,12 @@ def show(numbers: list, spec: str = ".1f") -> str:
 
 
 def configuration(run: dict) -> str:
+    """A run's name without its seed: ranks, compression, error feedback, link."""
     if run["ranks"] == 1:
         return "1 process"
-    feedback = "" if run["compression"] in ("none", "qsgd:4", "topk_q4:0.01") else (
-        " + error feedback" if run["error_feedback"] else ", no error feedback")
+    # Only the sparse-summed compressors take error feedback (train.compression.parse_compression).
+    sparse = run["compression"].partition(":")[0] in ("topk", "topk_fast", "randomk")
+    feedback = "" if not sparse else " + error feedback" if run["error_feedback"] else ", no error feedback"
     link = f", {run['link_gbps'] * 1000:g} Mb/s link" if run.get("link_gbps") else ""
     return f"{run['ranks']} ranks, {run['compression']}{feedback}{link}"
 
