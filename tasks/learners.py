@@ -131,13 +131,11 @@ def fit_predict_ncc(data: FoldInputs, train: np.ndarray, test: np.ndarray, seed:
                                    settings.batch_size, settings.max_length, two_outputs=two)
         best = best_weights_callback("val_prediction_accuracy" if two else "val_accuracy")
         callbacks.append(best)
-    tracker = None
     if test_curve:
         accuracy = lambda model: float(np.mean(  # noqa: E731
             ncc.predict_proba(model, rows_seq(test), vectors, pad, aux_test, settings.batch_size,
                               settings.max_length).argmax(axis=1) == data.labels[test]))
-        tracker = held_out_curve_callback(accuracy)
-        callbacks.append(tracker)
+        callbacks.append(held_out_curve_callback(accuracy, curves))
     allreducer = getattr(optimizer, "allreducer", None)
     if settings.checkpoint is not None:
         from train.checkpoint import checkpoint_callback, restore
@@ -145,8 +143,7 @@ def fit_predict_ncc(data: FoldInputs, train: np.ndarray, test: np.ndarray, seed:
         # Each rank keeps its own file: the weights agree, the error-feedback residuals do not.
         path = settings.checkpoint if part[1] == 1 else f"{settings.checkpoint}.rank{part[0]}"
         states = {name: state for name, state in (("compressor", allreducer), ("selection", best),
-                                                  ("curves", curves), ("test_curve", tracker))
-                  if state is not None}
+                                                  ("curves", curves)) if state is not None}
         if settings.resume and os.path.exists(path):
             initial_epoch = restore(path, model, batches, states)
         callbacks.append(checkpoint_callback(path, batches, states))
@@ -160,8 +157,6 @@ def fit_predict_ncc(data: FoldInputs, train: np.ndarray, test: np.ndarray, seed:
     if save_to is not None and part[0] == 0:  # under MPI every rank holds the same model; rank 0 saves it
         save_model(model, save_to, metadata or {})
     history = {k: [round(v, 5) for v in values] for k, values in curves.curves.items()}
-    if tracker is not None:
-        history.update({k: [round(v, 5) for v in values] for k, values in tracker.curves.items()})
     if allreducer is not None:
         history["bytes_sent"] = allreducer.comm.bytes_sent
         history["allreduce_seconds"] = round(allreducer.seconds, 3)
@@ -213,38 +208,28 @@ def curves_callback():
     return Curves()
 
 
-def held_out_curve_callback(accuracy):
-    """A Keras callback recording ``accuracy(model)`` and the training seconds so far after every epoch.
+def held_out_curve_callback(accuracy, curves):
+    """A Keras callback adding ``accuracy(model)`` and the training seconds so far to ``curves`` each epoch.
 
-    The clock runs from the start of training and stops while ``accuracy`` runs; a resumed run
-    continues it from the checkpoint's last value.
+    ``curves`` is a :func:`curves_callback` (so checkpoints and the history hold them as ``test_accuracy``
+    and ``seconds``). The clock runs from the start of training and stops while ``accuracy`` runs; a
+    resumed run continues it from the checkpoint's last value.
     """
     import time
 
     import keras
 
-    class TestCurve(keras.callbacks.Callback):
-        def __init__(self):
-            super().__init__()
-            self.curves: dict[str, list[float]] = {"seconds": [], "test_accuracy": []}
-            self._started = 0.0
-
+    class HeldOutCurve(keras.callbacks.Callback):
         def on_train_begin(self, logs=None):
-            self._started = time.perf_counter() - (self.curves["seconds"] or [0.0])[-1]
+            self._started = time.perf_counter() - curves.curves.get("seconds", [0.0])[-1]
 
         def on_epoch_end(self, epoch, logs=None):
             stopped = time.perf_counter()
-            self.curves["seconds"].append(stopped - self._started)
-            self.curves["test_accuracy"].append(accuracy(self.model))
+            curves.curves.setdefault("seconds", []).append(stopped - self._started)
+            curves.curves.setdefault("test_accuracy", []).append(accuracy(self.model))
             self._started += time.perf_counter() - stopped  # the evaluation is not training time
 
-        def state_dict(self) -> dict:
-            return {key: np.asarray(values) for key, values in self.curves.items()}
-
-        def load_state_dict(self, state: dict) -> None:
-            self.curves = {key: [float(v) for v in state[key]] for key in self.curves}
-
-    return TestCurve()
+    return HeldOutCurve()
 
 
 def best_weights_callback(monitor: str):
