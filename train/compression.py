@@ -97,7 +97,28 @@ def threshold_indices(x: np.ndarray, k: int, rng: np.random.Generator, sample: i
     threshold = np.partition(probe, sample - keep)[sample - keep]
     if threshold == 0:
         return top_k_indices(x, k)
-    return np.flatnonzero((x >= threshold) | (x <= -threshold))
+    return magnitude_at_least(x, threshold)
+
+
+#: Entries per piece in :func:`magnitude_at_least` (256 KiB of float32: the piece stays in cache).
+SELECT_CHUNK = 1 << 16
+
+
+def magnitude_at_least(x: np.ndarray, threshold: float) -> np.ndarray:
+    """Indices where ``|x| >= threshold``, ascending.
+
+    The same as ``np.flatnonzero(np.abs(x) >= threshold)``, but |x| is taken piece by piece into one
+    small buffer, so no temporary of the vector's size is written and read back (1.3-2x faster at
+    25 M floats here, docs/distributed.md).
+    """
+    mask = np.empty(x.size, dtype=bool)
+    buffer = np.empty(min(SELECT_CHUNK, x.size), dtype=x.dtype)
+    for start in range(0, x.size, SELECT_CHUNK):
+        piece = x[start:start + SELECT_CHUNK]
+        magnitude = buffer[:piece.size]
+        np.abs(piece, out=magnitude)
+        np.greater_equal(magnitude, threshold, out=mask[start:start + SELECT_CHUNK])
+    return np.flatnonzero(mask)
 
 
 class TopK(Compressor):

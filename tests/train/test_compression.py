@@ -3,8 +3,9 @@ import numpy as np
 import pytest
 
 from train.allreduce import deserialize, serialize
-from train.compression import (QSGD, ErrorFeedback, RandomK, TernGrad, TopK, TopKQuantized, decode_indices,
-                               encode_indices, pack_bits, parse_compression, top_k_indices, unpack_bits)
+from train.compression import (QSGD, SELECT_CHUNK, ErrorFeedback, RandomK, TernGrad, TopK, TopKQuantized,
+                               decode_indices, encode_indices, magnitude_at_least, pack_bits, parse_compression,
+                               top_k_indices, unpack_bits)
 
 
 @pytest.mark.parametrize("bits", [2, 4, 8])
@@ -51,6 +52,19 @@ def test_top_k_is_exact_and_the_fast_variant_close():
     assert len(exact) == 10_000 and np.abs(x[exact]).min() >= np.sort(np.abs(x))[-10_000]
     fast = TopK(0.01, exact=False).select(x)
     assert 9_000 < len(fast) < 11_000 and len(np.intersect1d(fast, exact)) > 0.9 * min(len(fast), 10_000)
+
+
+def test_selection_by_magnitude_matches_the_plain_expression():
+    """Piece by piece (pieces of SELECT_CHUNK), the same indices as one pass over |x|, at piece edges too."""
+    rng = np.random.default_rng(6)
+    for size in (1, SELECT_CHUNK - 1, SELECT_CHUNK, 3 * SELECT_CHUNK + 17):
+        x = rng.normal(size=size).astype(np.float32)
+        x[::97] = 1.5  # ties at the threshold, both signs
+        x[1::97] = -1.5
+        x[2::101] = np.nan
+        for threshold in (0.0, 1.5, 2.0, 10.0):
+            expected = np.flatnonzero(np.abs(x) >= threshold)
+            assert np.array_equal(magnitude_at_least(x, threshold), expected), (size, threshold)
 
 
 def test_quantized_top_k_bytes_and_round_trip():
