@@ -16,6 +16,8 @@ from collections import defaultdict
 
 import numpy as np
 
+from train.compression import parse_compression
+
 
 def epochs_to(target: float, accuracy: list[float]) -> int | None:
     """The first epoch (1, 2, …) whose held-out accuracy reached ``target``."""
@@ -31,9 +33,9 @@ def configuration(run: dict) -> str:
     """A run's name without its seed: ranks, compression, error feedback, link."""
     if run["ranks"] == 1:
         return "1 process"
-    # Only the sparse-summed compressors take error feedback (train.compression.parse_compression).
-    sparse = run["compression"].partition(":")[0] in ("topk", "topk_fast", "randomk")
-    feedback = "" if not sparse else " + error feedback" if run["error_feedback"] else ", no error feedback"
+    # parse_compression gives error feedback to the sparse-summed compressors only.
+    takes_feedback = parse_compression(run["compression"]).reduction == "sparse"
+    feedback = "" if not takes_feedback else " + error feedback" if run["error_feedback"] else ", no error feedback"
     link = f", {run['link_gbps'] * 1000:g} Mb/s link" if run.get("link_gbps") else ""
     return f"{run['ranks']} ranks, {run['compression']}{feedback}{link}"
 
