@@ -23,7 +23,6 @@ import inst2vec
 from inst2vec.data import data_root
 from tasks import devmap
 from tasks.datasets import load_devmap
-from tasks.encoding import distinct_files, encode_files
 from tasks.learners import boosted_trees
 
 GRID = {"learning_rate": [0.1, 0.2], "max_iter": [100, 300], "max_leaf_nodes": [15, 31]}
@@ -36,9 +35,7 @@ def main() -> None:
     root = data_root(sys.argv[4] if len(sys.argv) > 4 else None)
     started = time.perf_counter()
     data = load_devmap(platform, root)
-    files, positions = distinct_files(list(data.files))
-    pooled = encode_files(files, inst2vec.load("published", root)).pooled()[positions]
-    x = np.concatenate([devmap.tabular_features(data), pooled], axis=1)
+    x = devmap.boost_inputs(data, inst2vec.load("published", root))
     predicted = {"boost": np.zeros(len(data.labels), int), "boost-cv": np.zeros(len(data.labels), int)}
     chosen = []
     for train, test in devmap.folds(data, split):

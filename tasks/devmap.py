@@ -43,6 +43,13 @@ def tabular_features(data: DevmapData) -> np.ndarray:
     return np.concatenate([data.features, np.log1p(data.features), grewe_features(data.features)], axis=1)
 
 
+def boost_inputs(data: DevmapData, embeddings: Embeddings, jobs: int = 1) -> np.ndarray:
+    """The matrix ``boost`` learns from, one row per devmap row: tabular features, then pooled program vectors."""
+    files, positions = distinct_files(list(data.files))
+    return np.concatenate([tabular_features(data), encode_files(files, embeddings, jobs=jobs).pooled()[positions]],
+                          axis=1)
+
+
 def predict_fold(model: str, data: DevmapData, encoded: EncodedFiles | None, positions: np.ndarray | None,
                  train: np.ndarray, test: np.ndarray, seed: int, settings: TrainingSettings) -> tuple[np.ndarray, dict]:
     """Predicted labels (1 = GPU) of the test rows, and training curves where the model has them."""
