@@ -203,9 +203,10 @@ class Communicator:
         return [received[recv_offsets[r]:recv_offsets[r + 1]] for r in range(self.size)]
 
     # -- allreduce algorithms ----------------------------------------------------------------------
-    def allreduce_dense(self, x: np.ndarray) -> np.ndarray:
-        """``MPI_Allreduce`` (sum); counted as a ring allreduce sends, 2(P-1)/P · bytes in 2(P-1) messages."""
-        out = np.empty_like(x)
+    def allreduce_dense(self, x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """``MPI_Allreduce`` (sum) into ``out`` (a new array by default); counted as a ring allreduce sends,
+        2(P-1)/P · bytes in 2(P-1) messages."""
+        out = np.empty_like(x) if out is None else out
         self._sending(int(2 * (self.size - 1) / self.size * x.nbytes), messages=2 * (self.size - 1))
         self.comm.Allreduce(x, out, op=self.MPI.SUM)
         return out

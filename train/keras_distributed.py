@@ -20,7 +20,7 @@ import time
 
 import numpy as np
 
-from train.allreduce import allreduce, allreduce_payload
+from train.allreduce import DenseOutput, allreduce, allreduce_payload
 from train.collectives import Communicator
 from train.compression import parse_compression
 
@@ -69,15 +69,16 @@ class GradientAllreducer:
         self._device_state: dict | None = None
         self.watchdog = Watchdog(self.comm, timeout)
         self.steps, self.seconds = 0, 0.0
+        self.output = DenseOutput()  # sparse sums land here; every step returns a new averaged array
 
     def __call__(self, flat: np.ndarray) -> np.ndarray:
         """The average over ranks of a host gradient (compressed on the host)."""
         start = time.perf_counter()
         with self.watchdog(f"gradient allreduce of step {self.steps + 1}"):
-            total = allreduce(self.comm, flat, self.compressor, self.algorithm, key="gradient")
+            total = allreduce(self.comm, flat, self.compressor, self.algorithm, key="gradient", out=self.output)
         self.steps += 1
         self.seconds += time.perf_counter() - start
-        return (total / self.comm.size).astype(np.float32)
+        return (total / self.comm.size).astype(np.float32, copy=False)
 
     def reduce_tensor(self, flat):
         """The average over ranks of a torch gradient, compressed on its own device; a tensor on that device."""
@@ -95,7 +96,7 @@ class GradientAllreducer:
                 total = self.comm.allreduce_dense(flat.detach().cpu().numpy().astype(np.float32))
             else:
                 payload = self.device_compressor.compress(flat)
-                total = allreduce_payload(self.comm, payload, self.compressor, self.algorithm)
+                total = allreduce_payload(self.comm, payload, self.compressor, self.algorithm, self.output)
         self.steps += 1
         self.seconds += time.perf_counter() - start
         return torch.from_numpy(total / np.float32(self.comm.size)).to(flat.device)
