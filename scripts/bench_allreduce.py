@@ -6,9 +6,12 @@ Run under MPI, e.g.::
       .venv/bin/mpiexec -n 4 --oversubscribe .venv/bin/python scripts/bench_allreduce.py --json
 
 For every size, density, compression and algorithm, rank 0 prints the median over ``--repeats`` of
-the end-to-end time (selection + communication + decompression into a dense float32 vector) beside
-the dense allreduce of the same vector measured in the same run, and the bytes this rank sent. α
+the end-to-end time (selection + communication + decompression into a dense float32 vector, reused from
+call to call: :class:`train.allreduce.DenseOutput`) beside the dense allreduce of the same vector measured in
+the same run (into a reused vector too), and the bytes this rank sent. α
 (latency) and β (seconds per byte) are fitted from small and large dense allreduces of this run.
+``--phases`` adds, for sparse compressors on the host, the three steps timed apart (a barrier between
+them): ``compress_seconds``, ``communicate_seconds``, ``decompress_seconds``.
 
 ``--device cuda`` (or ``cpu``) keeps the gradient in a torch tensor there: compression runs on the device
 (:class:`train.device_compression.TorchCompressor`) and only the payload goes to the host; the dense baseline
@@ -23,8 +26,8 @@ import time
 
 import numpy as np
 
-from train.allreduce import allreduce, allreduce_payload
-from train.collectives import Communicator
+from train.allreduce import DenseOutput, allreduce, allreduce_payload
+from train.collectives import Communicator, Stream
 from train.compression import parse_compression
 
 
@@ -32,14 +35,38 @@ def timed(comm: Communicator, function, repeats: int) -> tuple[float, int]:
     """Median seconds (the slowest rank each time) and bytes this rank sent per call."""
     samples, sent = [], 0
     for _ in range(repeats):
-        comm.comm.Barrier()
         before = comm.bytes_sent
-        start = time.perf_counter()
-        function()
-        elapsed = comm.comm.allreduce(time.perf_counter() - start, op=comm.MPI.MAX)
-        samples.append(elapsed)
+        samples.append(_timed_once(comm, function)[1])
         sent = comm.bytes_sent - before
     return float(np.median(samples)), sent
+
+
+def phase_seconds(comm: Communicator, gradient: np.ndarray, compressor, algorithm: str, repeats: int) -> dict:
+    """Median seconds (slowest rank) of each step of a sparse allreduce on the host, with a barrier between steps."""
+    samples = {"compress_seconds": [], "communicate_seconds": [], "decompress_seconds": []}
+    output = DenseOutput()
+    for _ in range(repeats):
+        payload, seconds = _timed_once(comm, lambda: compressor.compress(gradient))
+        samples["compress_seconds"].append(seconds)
+        stream = Stream.from_pairs(payload.size, payload.indices, payload.values)
+        total, seconds = _timed_once(comm, lambda: comm.allreduce_sparse(stream, algorithm))
+        samples["communicate_seconds"].append(seconds)
+        samples["decompress_seconds"].append(_timed_once(comm, lambda: output.write(total))[1])
+    return {name: round(float(np.median(values)), 5) for name, values in samples.items()}
+
+
+def _timed_once(comm: Communicator, function):
+    comm.comm.Barrier()
+    start = time.perf_counter()
+    result = function()
+    return result, comm.comm.allreduce(time.perf_counter() - start, op=comm.MPI.MAX)
+
+
+def _phases_text(row: dict) -> str:
+    if "compress_seconds" not in row:
+        return ""
+    return (f"; apart: compress {row['compress_seconds'] * 1e3:.1f}, communicate {row['communicate_seconds'] * 1e3:.1f}, "
+            f"decompress {row['decompress_seconds'] * 1e3:.1f} ms")
 
 
 def fit_alpha_beta(comm: Communicator, repeats: int) -> tuple[float, float]:
@@ -104,6 +131,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--json", action="store_true", help="one JSON object per configuration")
     parser.add_argument("--device", help="torch device for the gradients (cuda, cpu); default: numpy on the host")
+    parser.add_argument("--phases", action="store_true",
+                        help="also time selection, communication and decompression apart (sparse, on the host)")
     args = parser.parse_args()
     comm = Communicator()
     alpha, beta = fit_alpha_beta(comm, args.repeats)
@@ -113,7 +142,8 @@ def main() -> None:
     for n in (int(s) for s in args.sizes.split(",")):
         gradient = rng.normal(size=n).astype(np.float32)
         on_device = DeviceGradient(gradient, args.device) if args.device else None
-        dense = on_device.dense_allreduce(comm) if on_device else lambda: comm.allreduce_dense(gradient)
+        reused = np.empty_like(gradient)  # both sides write into a vector they reuse
+        dense = on_device.dense_allreduce(comm) if on_device else lambda: comm.allreduce_dense(gradient, reused)
         dense_seconds, dense_bytes = timed(comm, dense, args.repeats)
         for density in (float(d) for d in args.densities.split(",")):
             for config in args.configs.split(","):
@@ -126,7 +156,8 @@ def main() -> None:
                 if on_device:
                     compressed = on_device.compressed_allreduce(comm, compressor, algorithm)
                 else:
-                    compressed = lambda: allreduce(comm, gradient, compressor, algorithm)  # noqa: E731
+                    output = DenseOutput()
+                    compressed = lambda: allreduce(comm, gradient, compressor, algorithm, out=output)  # noqa: E731
                 seconds, sent = timed(comm, compressed, args.repeats)
                 payload = compressor.compress(gradient).nbytes
                 k = int(round(density * n))
@@ -137,6 +168,8 @@ def main() -> None:
                        "bytes": sent, "dense_bytes": dense_bytes, "bytes_ratio": round(sent / dense_bytes, 5),
                        "model_seconds": round(predict(algorithm, comm.size, n, k, alpha, beta, payload), 5),
                        "model_dense_seconds": round(predict("dense", comm.size, n, k, alpha, beta, payload), 5)}
+                if args.phases and not on_device and compressor.reduction == "sparse":
+                    row.update(phase_seconds(comm, gradient, compressor, algorithm, args.repeats))
                 if comm.rank == 0:
                     if args.json:
                         print(json.dumps(row), flush=True)
@@ -145,7 +178,7 @@ def main() -> None:
                               f"{seconds * 1e3:8.1f} ms vs dense {dense_seconds * 1e3:7.1f} ms "
                               f"(x{row['ratio']:.3f}; model {row['model_seconds'] * 1e3:.1f} / "
                               f"{row['model_dense_seconds'] * 1e3:.1f} ms), bytes {row['bytes_ratio']:.4f} "
-                              f"of dense", flush=True)
+                              f"of dense" + _phases_text(row), flush=True)
 
 
 if __name__ == "__main__":
