@@ -41,6 +41,9 @@ def add_commands(commands) -> None:
     p.add_argument("--optimizer", default="adam",
                    help="ncc: adam (default, as published) or sgd:LR, SGD with momentum 0.9 (with top-k and error "
                         "feedback it keeps dense accuracy where Adam does not: docs/distributed.md)")
+    p.add_argument("--recalibrate-bn", action="store_true",
+                   help="ncc: after every epoch set BatchNorm's moving statistics from the training data (they "
+                        "lag the changing weights; see docs/RESULTS.md)")
     p.add_argument("--split", choices=("stratified", "grouped"), default="stratified",
                    help="devmap folds: the published stratified 10-fold, or 10 folds grouped by kernel")
     p.add_argument("--per-class", type=int, help="classifyapp: programs per class (default all 500)")
@@ -106,7 +109,7 @@ def run_task(args) -> int:
                                 compression=args.compression if args.distributed else None,
                                 algorithm=args.algorithm, error_feedback=args.error_feedback,
                                 checkpoint_dir=args.checkpoint_dir, resume=args.resume, optimizer=args.optimizer,
-                                simulated_link_gbps=args.simulate_link)
+                                simulated_link_gbps=args.simulate_link, recalibrate_batch_norm=args.recalibrate_bn)
     if args.save_models and (args.task, model) not in SAVED_MODELS:
         raise Inst2vecError(f"--save-models cannot save {args.task} {model} models; it saves "
                             + ", ".join(f"{t} {m}" for t, m in sorted(SAVED_MODELS)))
@@ -170,6 +173,7 @@ def _report(args, rank: int, result: dict) -> None:
 
     if result["model"] == "ncc":
         result["protocol"]["optimizer"] = args.optimizer
+        result["protocol"]["recalibrate_batch_norm"] = args.recalibrate_bn
     if args.distributed:
         from mpi4py import MPI
 

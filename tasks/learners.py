@@ -54,6 +54,9 @@ class TrainingSettings:
     #: (20 us per message; :class:`train.collectives.SimulatedLink`), to measure time to accuracy
     #: on a slower network than this machine's shared memory. None: no waiting.
     simulated_link_gbps: float | None = None
+    #: After every epoch, set BatchNorm's moving statistics to those of the training data under the
+    #: current weights (:func:`recalibrate_batch_norm`); they decide validation and test predictions.
+    recalibrate_batch_norm: bool = False
 
     def for_run(self, name: str) -> "TrainingSettings":
         """These settings with the checkpoint file of run ``name`` (a fold of a seed) in ``checkpoint_dir``."""
@@ -124,6 +127,10 @@ def fit_predict_ncc(data: FoldInputs, train: np.ndarray, test: np.ndarray, seed:
     batches = ncc.make_batches(rows_seq(train), vectors, pad, data.labels[train], aux_train, settings.batch_size,
                                settings.max_length, seed=seed, two_outputs=two, part=part)
     monitor, best, initial_epoch = None, None, 0
+    if settings.recalibrate_batch_norm:  # before the callbacks that read or save the model at epoch end
+        callbacks.append(batch_norm_recalibration_callback(
+            ncc.make_batches(rows_seq(train), vectors, pad, aux=aux_train, batch_size=settings.batch_size,
+                             max_length=settings.max_length, seed=seed)))
     curves = curves_callback()
     callbacks.append(curves)
     if validation is not None:
@@ -230,6 +237,66 @@ def held_out_curve_callback(accuracy, curves):
             self._started += time.perf_counter() - stopped  # the evaluation is not training time
 
     return HeldOutCurve()
+
+
+#: Training batches whose BatchNorm inputs set the recalibrated statistics (4,096 rows at batch size 64).
+RECALIBRATION_BATCHES = 64
+
+
+def recalibrate_batch_norm(model, batches, max_batches: int = RECALIBRATION_BATCHES) -> None:
+    """Set every BatchNormalization layer's moving mean and variance to the mean and variance of its
+    inputs over the first ``max_batches`` of ``batches`` (the layers before it in inference mode).
+
+    Keras updates the moving statistics with momentum 0.99 while the weights below keep changing, so
+    after a few epochs they can lag the features they normalise by several standard deviations, and the
+    model predicts badly in inference mode although it fits its batches (docs/RESULTS.md).
+    """
+    import keras
+
+    norms = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    if not norms:
+        return
+    probe = keras.Model(model.inputs, [norm.input for norm in norms])
+    sums = [0.0] * len(norms)
+    squares = [0.0] * len(norms)
+    rows = 0
+    for k in range(min(len(batches), max_batches)):
+        outputs = probe.predict_on_batch(batches[k][0])
+        outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
+        for i, h in enumerate(outputs):
+            h = np.asarray(h, dtype=np.float64).reshape(-1, np.shape(h)[-1])
+            sums[i] = sums[i] + h.sum(axis=0)
+            squares[i] = squares[i] + (h * h).sum(axis=0)
+        rows += len(h)
+    for norm, total, square in zip(norms, sums, squares):
+        mean = total / rows
+        norm.moving_mean.assign(mean.astype(np.float32))
+        norm.moving_variance.assign(np.maximum(square / rows - mean * mean, 0.0).astype(np.float32))
+
+
+def batch_norm_recalibration_callback(batches):
+    """A Keras callback that calls :func:`recalibrate_batch_norm` once per epoch, after the training
+    batches and before validation (or at the epoch's end when there is none)."""
+    import keras
+
+    class RecalibrateBatchNorm(keras.callbacks.Callback):
+        pending = False
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.pending = True
+
+        def on_test_begin(self, logs=None):  # fit's validation; a later evaluate() finds nothing pending
+            self._recalibrate()
+
+        def on_epoch_end(self, epoch, logs=None):
+            self._recalibrate()
+
+        def _recalibrate(self):
+            if self.pending:
+                recalibrate_batch_norm(self.model, batches)
+                self.pending = False
+
+    return RecalibrateBatchNorm()
 
 
 def best_weights_callback(monitor: str):

@@ -101,7 +101,7 @@ def test_ncc_task_and_predict_from_the_command_line(poj_subset, tmp_path, capsys
     seed = result["seeds"][0]
     assert seed["accuracy"] > 2 * seed["majority_accuracy"]  # learning, on held-out programs
     assert {"task", "platform", "model", "embeddings", "accuracy_mean", "accuracy_std"} <= set(result)
-    assert result["protocol"]["optimizer"] == "adam"
+    assert result["protocol"]["optimizer"] == "adam" and result["protocol"]["recalibrate_batch_norm"] is False
     capsys.readouterr()
     model = out / "classifyapp-ncc-published-seed0.keras"
     assert main(["predict", str(model), data.files[0], str(tmp_path / "missing.ll")]) == 1
@@ -146,6 +146,32 @@ def test_devmap_ncc_model_is_saved_and_predict_takes_its_aux_inputs(data_root, t
     assert "must be a finite number >= 0" in capsys.readouterr().err
 
 
+def test_recalibrated_batch_norm_holds_the_statistics_of_the_training_features():
+    """Recalibrated before validation of the last epoch: afterwards the moving statistics are exactly the
+    mean and variance of BatchNorm's inputs over the training batches under the final weights."""
+    import keras
+
+    from tasks import ncc
+    from tasks.learners import batch_norm_recalibration_callback
+
+    rng = np.random.default_rng(0)
+    keras.utils.set_random_seed(0)
+    model = ncc.build_ncc_model(3, dim=8, aux_inputs=2, lstm_units=8, dense_units=4)
+    sequences = [rng.integers(0, 10, rng.integers(3, 40)) for _ in range(60)]
+    vectors = rng.normal(size=(10, 8)).astype("float32")
+    labels, aux = rng.integers(0, 3, 60), rng.normal(size=(60, 2))
+    batches = ncc.make_batches(sequences, vectors, 0, labels, aux, 8, 64, seed=0, two_outputs=True)
+    statistics = ncc.make_batches(sequences, vectors, 0, aux=aux, batch_size=8, max_length=64, seed=1)
+    validation = ncc.make_batches(sequences[:16], vectors, 0, labels[:16], aux[:16], 8, 64, two_outputs=True)
+    model.fit(ncc.for_fit(batches), epochs=2, verbose=0, validation_data=ncc.for_fit(validation),
+              callbacks=[batch_norm_recalibration_callback(statistics)])
+    norm = model.get_layer("batch_norm")
+    probe = keras.Model(model.inputs, norm.input)
+    h = np.concatenate([np.asarray(probe.predict_on_batch(statistics[k][0])) for k in range(len(statistics))])
+    np.testing.assert_allclose(np.asarray(norm.moving_mean), h.mean(axis=0), rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(np.asarray(norm.moving_variance), h.var(axis=0), rtol=1e-3, atol=1e-7)
+
+
 def test_ncc_model_runs_on_the_torch_backend():
     script = textwrap.dedent("""
         import numpy as np, keras
@@ -160,6 +186,13 @@ def test_ncc_model_runs_on_the_torch_backend():
                   epochs=2, verbose=0)
         p = ncc.predict_proba(model, sequences, vectors, 0, aux, 8, 64)
         assert p.shape == (40, 3) and np.allclose(p.sum(axis=1), 1, atol=1e-5)
+        from tasks.learners import recalibrate_batch_norm
+        batches = ncc.make_batches(sequences, vectors, 0, aux=aux, batch_size=8, max_length=64)
+        recalibrate_batch_norm(model, batches)
+        h = np.concatenate([keras.Model(model.inputs, model.get_layer("batch_norm").input)
+                            .predict_on_batch(batches[k][0]) for k in range(len(batches))])
+        assert np.allclose(keras.ops.convert_to_numpy(model.get_layer("batch_norm").moving_mean), h.mean(axis=0),
+                           atol=1e-5)
         print("ok")
     """)
     env = dict(os.environ, KERAS_BACKEND="torch")
