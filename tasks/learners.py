@@ -257,21 +257,17 @@ def recalibrate_batch_norm(model, batches, max_batches: int = RECALIBRATION_BATC
     if not norms:
         return
     probe = keras.Model(model.inputs, [norm.input for norm in norms])
-    sums = [0.0] * len(norms)
-    squares = [0.0] * len(norms)
-    rows = 0
+    sums, squares, rows = [0.0] * len(norms), [0.0] * len(norms), [0] * len(norms)
     for k in range(min(len(batches), max_batches)):
         outputs = probe.predict_on_batch(batches[k][0])
         outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
-        for i, h in enumerate(outputs):
+        for i, h in enumerate(outputs):  # features on the last axis, every other axis is a sample
             h = np.asarray(h, dtype=np.float64).reshape(-1, np.shape(h)[-1])
-            sums[i] = sums[i] + h.sum(axis=0)
-            squares[i] = squares[i] + (h * h).sum(axis=0)
-        rows += len(h)
-    for norm, total, square in zip(norms, sums, squares):
-        mean = total / rows
+            sums[i], squares[i], rows[i] = sums[i] + h.sum(axis=0), squares[i] + (h * h).sum(axis=0), rows[i] + len(h)
+    for norm, total, square, count in zip(norms, sums, squares, rows):
+        mean = total / count
         norm.moving_mean.assign(mean.astype(np.float32))
-        norm.moving_variance.assign(np.maximum(square / rows - mean * mean, 0.0).astype(np.float32))
+        norm.moving_variance.assign(np.maximum(square / count - mean * mean, 0.0).astype(np.float32))
 
 
 def batch_norm_recalibration_callback(batches):
