@@ -10,6 +10,7 @@ the end-to-end time (selection + communication + decompression into a dense floa
 call to call: :class:`train.allreduce.DenseOutput`) beside the dense allreduce of the same vector measured in
 the same run (into a reused vector too), and the bytes this rank sent. α
 (latency) and β (seconds per byte) are fitted from small and large dense allreduces of this run.
+``--error-feedback`` wraps the sparsifiers as training does (residual added before, kept after selection).
 ``--phases`` adds, for sparse compressors on the host, the three steps timed apart (a barrier between
 them): ``compress_seconds``, ``communicate_seconds``, ``decompress_seconds``.
 
@@ -133,6 +134,8 @@ def main() -> None:
     parser.add_argument("--device", help="torch device for the gradients (cuda, cpu); default: numpy on the host")
     parser.add_argument("--phases", action="store_true",
                         help="also time selection, communication and decompression apart (sparse, on the host)")
+    parser.add_argument("--error-feedback", action="store_true",
+                        help="sparsifiers keep what they do not send, as in training (default: off)")
     args = parser.parse_args()
     comm = Communicator()
     alpha, beta = fit_alpha_beta(comm, args.repeats)
@@ -151,8 +154,8 @@ def main() -> None:
                 spec = name if name == "qsgd" else f"{name}:{density}"
                 if name == "qsgd" and density != float(args.densities.split(",")[0]):
                     continue  # QSGD does not depend on the density
-                compressor = parse_compression(spec if name != "qsgd" else "qsgd:4", error_feedback=False,
-                                               seed=comm.rank)
+                compressor = parse_compression(spec if name != "qsgd" else "qsgd:4",
+                                               error_feedback=args.error_feedback, seed=comm.rank)
                 if on_device:
                     compressed = on_device.compressed_allreduce(comm, compressor, algorithm)
                 else:

@@ -47,10 +47,14 @@ class Compressor:
         self.rng = np.random.default_rng(seed)
 
     def compress(self, x: np.ndarray) -> Payload:
-        return Payload(x.size, np.asarray(x, dtype=np.float32))
+        return Payload(x.size, np.array(x, dtype=np.float32))  # a copy: error feedback changes x afterwards
 
     def decompress(self, payload: Payload) -> np.ndarray:
         return np.asarray(payload.values, dtype=np.float32)
+
+    def subtract_sent(self, x: np.ndarray, payload: Payload) -> None:
+        """``x -= decompress(payload)``, in place (what error feedback keeps of ``x``)."""
+        x -= self.decompress(payload)
 
     def state_dict(self) -> dict:
         """Everything needed to continue bit-identically: the random generator's state."""
@@ -147,11 +151,18 @@ class TopK(Compressor):
 
     def decompress(self, payload: Payload) -> np.ndarray:
         out = np.zeros(payload.size, dtype=np.float32)
-        out[payload.indices] = self.values_of(payload)
+        indices, values = self.pairs(payload)
+        out[indices] = values
         return out
 
-    def values_of(self, payload: Payload) -> np.ndarray:
-        return payload.values
+    def pairs(self, payload: Payload) -> tuple[np.ndarray, np.ndarray]:
+        """The payload's distinct indices and their float32 values."""
+        return payload.indices, payload.values
+
+    def subtract_sent(self, x: np.ndarray, payload: Payload) -> None:
+        """Only the sent entries change: no dense vector of the payload is made."""
+        indices, values = self.pairs(payload)
+        x[indices] -= values
 
 
 class RandomK(TopK):
@@ -265,12 +276,10 @@ class TopKQuantized(TopK):
         packed, scales = _quantize(x[indices].astype(np.float32), self.bits, self.bucket, self.rng)
         return Payload(x.size, packed, encode_indices(indices), scales, {"count": len(indices)})
 
-    def decompress(self, payload: Payload) -> np.ndarray:
-        out = np.zeros(payload.size, dtype=np.float32)
+    def pairs(self, payload: Payload) -> tuple[np.ndarray, np.ndarray]:
         count = payload.meta["count"]
-        out[decode_indices(payload.indices, count)] = _dequantize(payload.values, payload.scales, self.bits,
-                                                                  self.bucket, count)
-        return out
+        return (decode_indices(payload.indices, count),
+                _dequantize(payload.values, payload.scales, self.bits, self.bucket, count))
 
 
 def encode_indices(indices: np.ndarray) -> np.ndarray:
@@ -304,9 +313,18 @@ class ErrorFeedback:
         return self.compressor.name + "+ef"
 
     def compress(self, x: np.ndarray, key: str = "") -> Payload:
-        accumulated = x + self.residuals[key] if key in self.residuals else np.array(x, dtype=np.float32)
+        """The payload of ``x`` plus the residual kept under ``key``; the residual is updated in place
+        (no vector of ``x``'s size is allocated after the first call: about half the time and memory of
+        a step at 25 M floats, docs/distributed.md); ``x`` is left alone."""
+        accumulated = self.residuals.get(key)
+        if accumulated is None:
+            accumulated = self.residuals[key] = np.array(x, dtype=np.float32)
+        elif accumulated.shape != np.shape(x):
+            raise ValueError(f"error feedback for {key!r}: a vector of shape {np.shape(x)} after {accumulated.shape}")
+        else:
+            np.add(accumulated, x, out=accumulated)
         payload = self.compressor.compress(accumulated)
-        self.residuals[key] = accumulated - self.compressor.decompress(payload)
+        self.compressor.subtract_sent(accumulated, payload)
         return payload
 
     def decompress(self, payload: Payload) -> np.ndarray:

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from train.allreduce import deserialize, serialize
-from train.compression import (QSGD, SELECT_CHUNK, ErrorFeedback, RandomK, TernGrad, TopK, TopKQuantized,
+from train.compression import (QSGD, SELECT_CHUNK, Compressor, ErrorFeedback, RandomK, TernGrad, TopK, TopKQuantized,
                                decode_indices, encode_indices, magnitude_at_least, pack_bits, parse_compression,
                                top_k_indices, unpack_bits)
 
@@ -44,6 +44,27 @@ def test_error_feedback_conserves_mass():
     g = rng.normal(size=1000).astype(np.float32)
     sent = feedback.decompress(feedback.compress(g, "w"))
     assert np.array_equal(sent + feedback.residuals["w"], before + g)
+
+
+@pytest.mark.parametrize("make", [lambda: TopK(0.05), lambda: TopK(0.05, exact=False), lambda: RandomK(0.05),
+                                  lambda: TopKQuantized(0.05), lambda: QSGD(4), lambda: Compressor()])
+def test_in_place_error_feedback_equals_the_textbook_formula(make):
+    """residual <- (g + residual) - decompress(payload), bit for bit, without touching g or earlier payloads."""
+    feedback, reference = ErrorFeedback(make()), make()
+    rng, residual, payloads = np.random.default_rng(4), None, []
+    for _ in range(5):
+        g = rng.normal(size=20_000).astype(np.float32)
+        original = g.copy()
+        payload = feedback.compress(g, "w")
+        accumulated = g + residual if residual is not None else g.copy()
+        expected = reference.compress(accumulated)
+        residual = accumulated - reference.decompress(expected)
+        assert np.array_equal(g, original)
+        assert np.array_equal(payload.values, expected.values) and np.array_equal(feedback.residuals["w"], residual)
+        payloads.append((payload, payload.values.copy()))
+    assert all(np.array_equal(p.values, kept) for p, kept in payloads)
+    with pytest.raises(ValueError, match="'w'"):
+        feedback.compress(np.zeros(10, np.float32), "w")
 
 
 def test_top_k_is_exact_and_the_fast_variant_close():
