@@ -172,6 +172,33 @@ def test_recalibrated_batch_norm_holds_the_statistics_of_the_training_features()
     np.testing.assert_allclose(np.asarray(norm.moving_variance), h.var(axis=0), rtol=1e-3, atol=1e-7)
 
 
+def test_recalibrating_only_at_the_end_leaves_the_same_model_as_every_epoch(monkeypatch):
+    """Without validation one recalibration, at the end, and the same final weights as one per epoch."""
+    import keras
+
+    from tasks import learners, ncc
+
+    calls = []
+    recalibrate = learners.recalibrate_batch_norm
+    monkeypatch.setattr(learners, "recalibrate_batch_norm", lambda *a, **k: (calls.append(1), recalibrate(*a, **k)))
+    rng = np.random.default_rng(0)
+    sequences = [rng.integers(0, 10, rng.integers(3, 40)) for _ in range(40)]
+    vectors, labels = rng.normal(size=(10, 8)).astype("float32"), rng.integers(0, 3, 40)
+    statistics = ncc.make_batches(sequences, vectors, 0, batch_size=8, max_length=64, seed=1)
+    weights, counts = [], []
+    for every_epoch in (False, True):
+        keras.utils.set_random_seed(0)
+        batches = ncc.make_batches(sequences, vectors, 0, labels, None, 8, 64, seed=0)  # its order advances
+        model = ncc.build_ncc_model(3, dim=8, lstm_units=8, dense_units=4)
+        calls.clear()
+        model.fit(ncc.for_fit(batches), epochs=3, verbose=0, shuffle=False,
+                  callbacks=[learners.batch_norm_recalibration_callback(statistics, every_epoch)])
+        weights.append(model.get_weights())
+        counts.append(len(calls))
+    assert counts == [1, 3]
+    assert all(np.array_equal(a, b) for a, b in zip(*weights))
+
+
 def test_ncc_model_runs_on_the_torch_backend():
     script = textwrap.dedent("""
         import numpy as np, keras
