@@ -40,17 +40,30 @@ class TorchCompressor:
         self.residual = None
 
     def compress(self, x) -> Payload:
-        """The payload of ``x`` (a flat float32 tensor); with error feedback the residual stays on the device."""
+        """The payload of ``x`` (a flat float32 tensor); with error feedback the residual stays on the device.
+
+        The residual is updated in place: ``x`` is added into it and only what was sent is taken out again
+        (``k`` entries for the sparsifiers), so a step allocates no further tensors of the gradient's size.
+        """
         x = x.detach().to(self.device, self.torch.float32).reshape(-1)
-        if self.error_feedback and self.residual is not None:
-            x = x + self.residual
-        payload, sent = self._compress(x)
-        if self.error_feedback:
-            self.residual = x - sent
+        if not self.error_feedback:
+            return self._compress(x)[0]
+        if self.residual is None:
+            self.residual = x.clone()  # never the caller's tensor: it is changed in place below
+        elif self.residual.shape != x.shape:
+            raise ValueError(f"a gradient of {x.numel()} values, but the kept residual has {self.residual.numel()}")
+        else:
+            self.residual.add_(x)
+        payload, indices, values = self._compress(self.residual)
+        if indices is None:
+            self.residual.sub_(values)
+        else:
+            self.residual.index_add_(0, indices, values, alpha=-1)
         return payload
 
     def _compress(self, x):
-        """``(payload, what the payload decodes to, on the device)``."""
+        """``(payload, indices, values)``: what the payload decodes to, on the device — ``values`` at
+        ``indices``, zero elsewhere; ``indices`` is None when ``values`` is dense. Never a view of ``x``."""
         torch, method, n = self.torch, self.method, x.numel()
         if isinstance(method, TopK):
             indices = self._select(x, method.count(n), method)
@@ -63,16 +76,14 @@ class TorchCompressor:
                                   scales, {"count": int(len(indices))})
             else:
                 payload = Payload(n, _host(values).astype(np.float32), _host(indices).astype(np.int32))
-            sent = torch.zeros_like(x)
-            sent[indices] = values
-            return payload, sent
+            return payload, indices, values
         if isinstance(method, QSGD):
             codes, scales, sent = self._quantize(x, method.bits, method.bucket)
-            return Payload(n, pack_bits(codes, method.bits), scales=scales), sent
+            return Payload(n, pack_bits(codes, method.bits), scales=scales), None, sent
         if isinstance(method, FP16):
             half = x.half()
-            return Payload(n, _host(half)), half.float()
-        return Payload(n, _host(x).astype(np.float32)), x
+            return Payload(n, _host(half)), None, half.float()
+        return Payload(n, _host(x).astype(np.float32)), None, x.clone()
 
     def _select(self, x, k: int, method: TopK):
         torch, n = self.torch, x.numel()
@@ -111,14 +122,14 @@ class TorchCompressor:
         """The device generator's state and the residual, as numpy arrays."""
         state = {"generator": _host(self.generator.get_state())}
         if self.residual is not None:
-            state["residual"] = _host(self.residual)
+            state["residual"] = _host(self.residual).copy()  # the residual changes in place
         return state
 
     def load_state_dict(self, state: dict) -> None:
         torch = self.torch
         self.generator.set_state(torch.from_numpy(np.asarray(state["generator"], dtype=np.uint8)))
         residual = state.get("residual")
-        self.residual = None if residual is None else torch.from_numpy(np.asarray(residual)).to(self.device)
+        self.residual = None if residual is None else torch.tensor(np.asarray(residual), device=self.device)
 
 
 def _host(tensor) -> np.ndarray:

@@ -59,3 +59,34 @@ def test_saved_device_state_continues_bit_identically():
     b = TorchCompressor(parse_compression("topk_q4:0.01"), seed=99)
     b.load_state_dict(state)
     assert np.array_equal(b.compress(x).values, expected.values)
+
+
+@pytest.mark.parametrize("spec", ["topk:0.01", "topk_fast:0.01", "randomk:0.01", "topk_q4:0.01", "qsgd:4", "fp16",
+                                  "none"])
+def test_in_place_device_residual_equals_the_textbook_formula(spec):
+    """residual <- (g + residual) - sent, bit for bit, without touching g, earlier payloads or saved states."""
+    host = ErrorFeedback(parse_compression(spec, error_feedback=False))
+    feedback, reference = TorchCompressor(host, seed=5), TorchCompressor(host.compressor, seed=5)
+    rng, residual, payloads = np.random.default_rng(7), None, []
+    for step in range(4):
+        g = torch.from_numpy(rng.normal(size=300_000).astype(np.float32))
+        original = g.clone()
+        payload = feedback.compress(g)
+        accumulated = g + residual if residual is not None else g.clone()
+        expected, indices, values = reference._compress(accumulated)
+        sent = values if indices is None else torch.zeros_like(accumulated).index_put_((indices,), values)
+        residual = accumulated - sent
+        assert torch.equal(g, original)
+        assert np.array_equal(payload.values, expected.values) and torch.equal(feedback.residual, residual)
+        payloads.append((payload, payload.values.copy()))
+        if step == 1:
+            saved = feedback.state_dict()
+            kept = saved["residual"].copy()
+    assert all(np.array_equal(p.values, kept_values) for p, kept_values in payloads)
+    assert np.array_equal(saved["residual"], kept)
+    resumed = TorchCompressor(host, seed=0)
+    resumed.load_state_dict(saved)
+    resumed.compress(g)
+    assert np.array_equal(saved["residual"], kept)
+    with pytest.raises(ValueError, match="residual"):
+        feedback.compress(torch.zeros(10))
