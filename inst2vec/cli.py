@@ -181,12 +181,23 @@ def _each(args, function, description: str, failures: list[FileResult]) -> Itera
             yield result
         else:
             failures.append(result)
-    for result in failures:
-        print(f"error: {result.error}", file=sys.stderr)
-    if failures:
-        print(f"skipped {len(failures)} of {len(files) + len(missing)} file(s); {n_done} done", file=sys.stderr)
     if not n_done and not failures:
         raise Inst2vecError("no .ll files found in the inputs")
+    _print_errors([result.error for result in failures])
+    if not n_done:
+        raise _nothing_read(len(failures))
+    if failures:
+        print(f"skipped {len(failures)} of {len(files) + len(missing)} file(s); {n_done} done", file=sys.stderr)
+
+
+def _print_errors(errors: list[str]) -> None:
+    for error in errors:
+        print(f"error: {error}", file=sys.stderr)
+
+
+def _nothing_read(n_files: int) -> Inst2vecError:
+    """The error of a batch command none of whose input files could be read: it writes no output."""
+    return Inst2vecError(f"none of the {n_files} input file(s) could be read; nothing written")
 
 
 def _batch(args, function, description: str) -> tuple[list[FileResult], int]:
@@ -249,6 +260,7 @@ def _pairs(args) -> int:
 
     files, missing = collect_ir_files(args.inputs)
     if not files:
+        _print_errors([r.error for r in missing])
         raise Inst2vecError("no .ll files found in the inputs")
     errors = [r.error for r in missing]
     if args.vocab:
@@ -263,10 +275,11 @@ def _pairs(args) -> int:
     except ValueError as err:
         raise Inst2vecError(str(err)) from err
     errors += pair_errors
+    _print_errors(errors)
+    if len(pair_errors) == len(files):
+        raise _nothing_read(len(errors))
     with atomic_write(args.output, "wb") as f:
         np.savez(f, target=targets, context=contexts)
-    for error in errors:
-        print(f"error: {error}", file=sys.stderr)
     print(json.dumps({"output": args.output, "files": len(files) - len(pair_errors), "skipped": len(errors),
                       "pairs": len(targets), "vocabulary": len(vocabulary), "width": args.width,
                       "subsample": args.subsample}))
@@ -282,12 +295,14 @@ def _train_embeddings(args) -> int:
 
     files, missing = collect_ir_files(args.inputs)
     if not files:
+        _print_errors([r.error for r in missing])
         raise Inst2vecError("no .ll files found in the inputs")
     try:
         embeddings, report, summary = embeddings_from_corpus(
             files, args.cutoff, args.width, args.subsample, args.seed, args.jobs, args.progress, dim=args.dim,
             epochs=args.epochs, negative=args.negative, workers=args.jobs)
     except ValueError as err:
+        _print_errors([r.error for r in missing])
         raise Inst2vecError(str(err)) from err
     embeddings.save(args.output)
     embeddings.save_word2vec(Path(args.output) / "embeddings.w2v.txt")  # for gensim / other word2vec tools
@@ -298,8 +313,7 @@ def _train_embeddings(args) -> int:
                            "numpy": np.__version__}}
     with atomic_write(Path(args.output) / "training.json") as f:
         json.dump(record, f, indent=1)
-    for error in record["skipped"]:
-        print(f"error: {error}", file=sys.stderr)
+    _print_errors(record["skipped"])
     print(json.dumps({k: record[k] for k in ("files", "statements", "vocabulary", "pairs_drawn", "seconds",
                                              "words_per_second")}))
     return 1 if record["skipped"] else 0

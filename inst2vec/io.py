@@ -9,9 +9,17 @@ from typing import IO, Iterator
 
 @contextlib.contextmanager
 def atomic_write(path: str | os.PathLike, mode: str = "w") -> Iterator[IO]:
-    """Open a temporary file beside ``path``; rename it over ``path`` only if the block succeeds."""
+    """Open a temporary file beside ``path``; rename it over ``path`` only if the block succeeds.
+
+    Missing parent folders are made, and removed again if the block fails.
+    """
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
+    created = []  # the folders this call makes, outermost first
+    parent = directory
+    while not os.path.exists(parent):
+        created.insert(0, parent)
+        parent = os.path.dirname(parent)
     os.makedirs(directory, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
     umask = os.umask(0)
@@ -24,4 +32,7 @@ def atomic_write(path: str | os.PathLike, mode: str = "w") -> Iterator[IO]:
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        for folder in reversed(created):
+            with contextlib.suppress(OSError):  # not empty: something else wrote there meanwhile
+                os.rmdir(folder)
         raise

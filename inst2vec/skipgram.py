@@ -113,6 +113,9 @@ def embeddings_from_corpus(files: Sequence[str], cutoff: int = 0, width: int = 2
     from inst2vec.statements import count_corpus_statements
 
     counts, readable, skipped = count_corpus_statements(files, jobs, progress)
+    if files and not readable:
+        raise ValueError(f"none of the {len(files)} input file(s) could be read; nothing written:\n  "
+                         + "\n  ".join(skipped))
     vocabulary = Vocabulary.build(counts, cutoff)
     targets, contexts, occurrences, _ = corpus_pairs(readable, vocabulary, width, threshold, seed, jobs, progress)
     embeddings, report = train_skipgram(targets, contexts, vocabulary, seed=seed, **training)

@@ -81,6 +81,19 @@ def test_failed_run_leaves_no_output(tmp_path, capsys):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.ll"]
 
 
+@pytest.mark.parametrize("command", [["statements", "--format", "jsonl"], ["vocab", "build"], ["pairs"], ["embed"],
+                                     ["train-embeddings", "--epochs", "1"]])
+def test_batch_with_no_readable_file_writes_nothing(tmp_path, capsys, command):
+    (tmp_path / "bad.ll").write_text(IR_BAD)
+    (tmp_path / "empty.ll").write_text("")
+    out = tmp_path / "out" / "result"
+    assert main([*command, str(tmp_path / "bad.ll"), str(tmp_path / "empty.ll"), "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "bad.ll:2: unknown instruction 'frobnicate'" in err and "empty.ll: empty file" in err
+    assert "none of the 2 input file(s) could be read; nothing written" in err
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["bad.ll", "empty.ll"]
+
+
 def test_wrong_flags_and_help():
     run = lambda *a: subprocess.run([sys.executable, "-m", "inst2vec.cli", *a], capture_output=True, text=True)
     assert run("vocab", "build", "x.ll", "-o", "v.json", "--cutoff", "many").returncode == 2
