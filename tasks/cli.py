@@ -101,8 +101,7 @@ def run_task(args) -> int:
 
     root = resolve(args.data_root)
     model = args.model or DEFAULT_MODEL[args.task]
-    if args.seeds < 1:
-        raise Inst2vecError(f"--seeds must be at least 1, not {args.seeds}")
+    _check_task_flags(args, model)
     check_optimizer(args.optimizer)
     settings = TrainingSettings(epochs=args.epochs, batch_size=args.batch_size,
                                 max_length=args.max_length or DEFAULT_MAX_LENGTH[args.task],
@@ -163,6 +162,29 @@ def run_task(args) -> int:
             if args.save_models and model == "ncc":
                 threadcoarsening.save_full_model(data, embeddings, name, settings, args.output)
     return 0
+
+
+def _check_task_flags(args, model: str) -> None:
+    """Refuse unknown models and platforms and counts below 1 before any data is read or compiled."""
+    from tasks import classifyapp, datasets, devmap, threadcoarsening
+
+    models, platforms = {"classifyapp": (classifyapp.MODELS, ()),
+                         "devmap": (devmap.MODELS, datasets.DEVMAP_PLATFORMS),
+                         "threadcoarsening": (threadcoarsening.MODELS, datasets.COARSENING_PLATFORMS)}[args.task]
+    if model not in models:
+        raise Inst2vecError(f"unknown {args.task} model {model!r}; choose from {', '.join(models)}")
+    for platform in args.platform or ():
+        if not platforms:
+            raise Inst2vecError(f"{args.task} has no platforms (--platform is for devmap and threadcoarsening)")
+        if platform not in platforms:
+            raise Inst2vecError(f"unknown {args.task} platform {platform!r}; choose from {', '.join(platforms)}")
+    for flag, value in (("--seeds", args.seeds), ("--epochs", args.epochs), ("--batch-size", args.batch_size),
+                        ("--max-length", args.max_length), ("--per-class", args.per_class),
+                        ("--classes", args.classes)):
+        if value is not None and value < 1:
+            raise Inst2vecError(f"{flag} must be at least 1, not {value}")
+    if args.jobs < 0:
+        raise Inst2vecError(f"--jobs must be 0 (all cores) or more, not {args.jobs}")
 
 
 def _report(args, rank: int, result: dict) -> None:

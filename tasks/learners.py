@@ -54,8 +54,9 @@ class TrainingSettings:
     #: (20 us per message; :class:`train.collectives.SimulatedLink`), to measure time to accuracy
     #: on a slower network than this machine's shared memory. None: no waiting.
     simulated_link_gbps: float | None = None
-    #: After every epoch, set BatchNorm's moving statistics to those of the training data under the
-    #: current weights (:func:`recalibrate_batch_norm`); they decide validation and test predictions.
+    #: Set BatchNorm's moving statistics to those of the training data under the current weights
+    #: (:func:`recalibrate_batch_norm`) before each validation and at the end of training; they decide
+    #: validation and test predictions (:func:`batch_norm_recalibration_callback`).
     recalibrate_batch_norm: bool = False
 
     def for_run(self, name: str) -> "TrainingSettings":

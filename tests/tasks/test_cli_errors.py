@@ -8,8 +8,26 @@ def test_unknown_model_and_platform(tmp_path, capsys, data_root):
     assert "unknown devmap model 'lstm9'" in capsys.readouterr().err
     assert main(["task", "threadcoarsening", "--platform", "Volta", "--model", "magni",
                  "--data-root", str(data_root), "-o", str(out)]) == 2
-    assert "unknown coarsening platform 'Volta'" in capsys.readouterr().err
+    assert "unknown threadcoarsening platform 'Volta'" in capsys.readouterr().err
+    assert main(["task", "devmap", "--platform", "amd", "--platform", "AMD", "-o", str(out)]) == 2  # before amd runs
+    assert "unknown devmap platform 'AMD'; choose from amd, nvidia" in capsys.readouterr().err
+    poj104 = ["--per-class", "1", "--classes", "1", "--work-dir", str(tmp_path / "poj104")]
+    assert main(["task", "classifyapp", "--model", "boost", *poj104, "-o", str(out)]) == 2
+    assert "unknown classifyapp model 'boost'; choose from ncc, bag, ngram" in capsys.readouterr().err
+    assert main(["task", "classifyapp", "--platform", "amd", *poj104, "-o", str(out)]) == 2
+    assert "classifyapp has no platforms" in capsys.readouterr().err
     assert not out.exists() or not any(out.iterdir())
+    assert not (tmp_path / "poj104").exists()  # refused before POJ-104 was unpacked or compiled
+
+
+def test_counts_below_one_are_refused_before_any_work(tmp_path, capsys):
+    for flag in ("--seeds", "--epochs", "--batch-size", "--max-length", "--per-class", "--classes"):
+        assert main(["task", "classifyapp", "--model", "ncc", "--per-class", "1", "--classes", "1",
+                     "--work-dir", str(tmp_path / "poj104"), flag, "0", "-o", str(tmp_path / "r")]) == 2
+        assert f"{flag} must be at least 1, not 0" in capsys.readouterr().err
+    assert main(["task", "devmap", "-j", "-1", "-o", str(tmp_path / "r")]) == 2
+    assert "--jobs must be 0 (all cores) or more, not -1" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists() and not (tmp_path / "poj104").exists()
 
 
 def test_flag_combinations_are_checked(tmp_path, capsys, data_root):
