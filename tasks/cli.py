@@ -43,7 +43,8 @@ def add_commands(commands) -> None:
                         "feedback it keeps dense accuracy where Adam does not: docs/distributed.md)")
     p.add_argument("--recalibrate-bn", action="store_true",
                    help="ncc: set BatchNorm's moving statistics from the training data before each validation "
-                        "and at the end of training (they lag the changing weights; see docs/RESULTS.md)")
+                        "and at the end of training (they lag the changing weights): +22 pp on POJ-104 in 6 epochs, "
+                        "-0.05 mean speedup on thread coarsening; see docs/RESULTS.md")
     p.add_argument("--split", choices=("stratified", "grouped"), default="stratified",
                    help="devmap folds: the published stratified 10-fold, or 10 folds grouped by kernel")
     p.add_argument("--per-class", type=int, help="classifyapp: programs per class (default all 500)")
