@@ -51,9 +51,7 @@ def main() -> None:
         chosen.append(search.best_params_)
     result = {"platform": platform, "split": split, "seed": seed, "grid": GRID, "inner_folds": INNER_FOLDS,
               "chosen_per_fold": chosen, "seconds": round(time.perf_counter() - started, 1)}
-    for name, labels in predicted.items():
-        result[name] = {"accuracy": float(np.mean(labels == data.labels)),
-                        "speedup": float(np.mean(data.speedups(labels)))}
+    result.update({name: data.score(labels) for name, labels in predicted.items()})
     print(json.dumps(result))
 
 

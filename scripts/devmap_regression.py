@@ -42,9 +42,7 @@ def main() -> None:
                 predicted["boost-reg"][test] = (regressor.predict(x[test]) > 0).astype(int)
             result = {"platform": platform, "split": split, "seed": seed,
                       "seconds": round(time.perf_counter() - started, 1)}
-            for name, labels in predicted.items():
-                result[name] = {"accuracy": float(np.mean(labels == data.labels)),
-                                "speedup": float(np.mean(data.speedups(labels)))}
+            result.update({name: data.score(labels) for name, labels in predicted.items()})
             print(json.dumps(result), flush=True)
 
 

@@ -52,6 +52,13 @@ class DevmapData:
         runtime = np.where(np.asarray(predicted_gpu) == 1, self.runtime_gpu, self.runtime_cpu)
         return self.static_runtime / runtime
 
+    def score(self, predicted_gpu: np.ndarray, rows=slice(None)) -> dict[str, float]:
+        """Accuracy and mean speedup over the static mapping of a prediction for every row, taken over
+        ``rows`` (indices or a mask; default all)."""
+        predicted = np.asarray(predicted_gpu)
+        return {"accuracy": float(np.mean(predicted[rows] == self.labels[rows])),
+                "speedup": float(np.mean(self.speedups(predicted)[rows]))}
+
 
 @dataclass(frozen=True)
 class CoarseningData:

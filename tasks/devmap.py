@@ -88,15 +88,10 @@ def run(data: DevmapData, model: str, embeddings: Embeddings | None, embeddings_
         for k, (train, test) in enumerate(folds(data, split)):
             predicted[test], curves = predict_fold(model, data, encoded, positions, train, test, seed,
                                                    settings.for_run(f"devmap-{data.platform}-{split}-seed{seed}-fold{k}"))
-            fold_records.append({"fold": k, "test_rows": len(test),
-                                 "accuracy": float(np.mean(predicted[test] == data.labels[test])),
-                                 "speedup": float(np.mean(data.speedups(predicted)[test])),
+            fold_records.append({"fold": k, "test_rows": len(test), **data.score(predicted, test),
                                  **({"curves": curves} if curves else {})})
-        speedups = data.speedups(predicted)
-        per_suite = {s: {"accuracy": float(np.mean(predicted[data.suites == s] == data.labels[data.suites == s])),
-                         "speedup": float(np.mean(speedups[data.suites == s]))} for s in np.unique(data.suites)}
-        per_seed.append({"seed": seed, "accuracy": float(np.mean(predicted == data.labels)),
-                         "speedup": float(np.mean(speedups)), "per_suite": per_suite, "folds": fold_records,
+        per_suite = {s: data.score(predicted, data.suites == s) for s in np.unique(data.suites)}
+        per_seed.append({"seed": seed, **data.score(predicted), "per_suite": per_suite, "folds": fold_records,
                          "predictions": predicted.tolist()})
     protocol = {"split": split, "folds": FOLDS, "split_seed": SPLIT_SEED if split == "stratified" else None,
                 "rows": len(data.labels), "static_device": STATIC_DEVICE[data.platform],
