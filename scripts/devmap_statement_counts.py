@@ -29,14 +29,14 @@ from tasks import devmap
 from tasks.datasets import load_devmap
 from tasks.encoding import distinct_files, encode_files
 from tasks.learners import boosted_trees
+from tasks.linear_model import frequent_tokens, token_counts
 
 MIN_FILES = 5
 
 
-def statement_counts(sequences: list[np.ndarray], vocabulary_size: int) -> np.ndarray:
+def statement_counts(sequences: list[np.ndarray]) -> np.ndarray:
     """log(1 + count) per file of the statements that occur in at least MIN_FILES files."""
-    counts = np.stack([np.bincount(s, minlength=vocabulary_size) for s in sequences])
-    return np.log1p(counts[:, (counts > 0).sum(axis=0) >= MIN_FILES])
+    return np.log1p(token_counts(sequences, frequent_tokens(sequences, MIN_FILES)).toarray())
 
 
 def confirmation_folds(data, assignment: int) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -54,7 +54,7 @@ def main() -> None:
         data = load_devmap(platform, root)
         files, positions = distinct_files(list(data.files))
         encoded = encode_files(files, embeddings)
-        counts = statement_counts(encoded.sequences, len(embeddings.vocabulary))[positions]
+        counts = statement_counts(encoded.sequences)[positions]
         tabular = devmap.tabular_features(data)
         inputs = {"boost": np.concatenate([tabular, encoded.pooled()[positions]], axis=1)}
         inputs["boost-counts"] = np.concatenate([inputs["boost"], counts], axis=1)
