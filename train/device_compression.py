@@ -63,7 +63,8 @@ class TorchCompressor:
 
     def _compress(self, x):
         """``(payload, indices, values)``: what the payload decodes to, on the device — ``values`` at
-        ``indices``, zero elsewhere; ``indices`` is None when ``values`` is dense. Never a view of ``x``."""
+        ``indices``, zero elsewhere; ``indices`` is None when ``values`` is dense. ``values`` is a tensor
+        of its own, except without compression, where it is ``x`` itself (what the payload copied)."""
         torch, method, n = self.torch, self.method, x.numel()
         if isinstance(method, TopK):
             indices = self._select(x, method.count(n), method)
@@ -83,7 +84,7 @@ class TorchCompressor:
         if isinstance(method, FP16):
             half = x.half()
             return Payload(n, _host(half)), None, half.float()
-        return Payload(n, _host(x).astype(np.float32)), None, x.clone()
+        return Payload(n, _host(x).astype(np.float32)), None, x
 
     def _select(self, x, k: int, method: TopK):
         torch, n = self.torch, x.numel()
