@@ -69,7 +69,7 @@ def _parser() -> argparse.ArgumentParser:
 
     p = commands.add_parser("pairs", help="XFG context pairs of .ll files, as vocabulary indices (.npz)")
     _add_inputs(p)
-    p.add_argument("-o", "--output", required=True, help="pairs.npz (arrays target, context)")
+    p.add_argument("-o", "--output", required=True, type=_npz_path, help="pairs.npz (arrays target, context)")
     p.add_argument("--vocab", help="vocabulary JSON (default: built from the inputs, cutoff 0)")
     p.add_argument("--width", type=int, default=2, help="context width in dual-graph hops (default 2)")
     p.add_argument("--subsample", type=float, default=1e-7,
@@ -105,7 +105,7 @@ def _parser() -> argparse.ArgumentParser:
 
     p = commands.add_parser("embed", help="embed .ll files: statement, function and file vectors (.npz)")
     _add_inputs(p)
-    p.add_argument("-o", "--output", required=True, help="out.npz")
+    p.add_argument("-o", "--output", required=True, type=_npz_path, help="out.npz")
     p.add_argument("--embeddings", default="ours",
                    help="'ours' (default: shipped with the package), 'published' or an embeddings folder")
     p.add_argument("--data-root", help="data sets folder (default $INST2VEC_DATA or ../shared/data)")
@@ -167,6 +167,13 @@ def _add_inputs(p: argparse.ArgumentParser) -> None:
     p.add_argument("-j", "--jobs", type=int, default=1, help="worker processes (0: all cores; default 1)")
     p.add_argument("--no-progress", dest="progress", action="store_false", default=None,
                    help="no progress bar (default: shown on a terminal for several files)")
+
+
+def _npz_path(path: str) -> str:
+    """An ``-o`` value for a NumPy archive: refused unless it ends in ``.npz`` (before any work is done)."""
+    if not path.endswith(".npz"):
+        raise argparse.ArgumentTypeError(f"{path!r}: the output is a NumPy archive; its name must end in .npz")
+    return path
 
 
 def _each(args, function, description: str, failures: list[FileResult]) -> Iterator[FileResult]:

@@ -6,7 +6,7 @@ import sys
 import numpy as np
 import pytest
 
-from inst2vec.cli import main
+from inst2vec.cli import SAMPLES, main
 from inst2vec.statements import file_statements
 from inst2vec.vocabulary import Vocabulary
 
@@ -86,7 +86,7 @@ def test_failed_run_leaves_no_output(tmp_path, capsys):
 def test_batch_with_no_readable_file_writes_nothing(tmp_path, capsys, command):
     (tmp_path / "bad.ll").write_text(IR_BAD)
     (tmp_path / "empty.ll").write_text("")
-    out = tmp_path / "out" / "result"
+    out = tmp_path / "out" / ("result.npz" if command[0] in ("pairs", "embed") else "result")
     assert main([*command, str(tmp_path / "bad.ll"), str(tmp_path / "empty.ll"), "-o", str(out)]) == 2
     err = capsys.readouterr().err
     assert "bad.ll:2: unknown instruction 'frobnicate'" in err and "empty.ll: empty file" in err
@@ -100,6 +100,17 @@ def test_wrong_flags_and_help():
     assert "invalid int value" in run("vocab", "build", "x.ll", "-o", "v.json", "--cutoff", "many").stderr
     assert run("statements", "--help").returncode == 0
     assert "usage: inst2vec" in run().stderr
+
+
+@pytest.mark.parametrize("command", ["pairs", "embed"])
+def test_npz_output_needs_its_suffix(tmp_path, capsys, command):
+    """np.savez into an open file keeps any name: 'embed -o out.txt' wrote an archive named .txt."""
+    with pytest.raises(SystemExit) as exit_:
+        main([command, str(SAMPLES / "sample.ll"), "-o", str(tmp_path / "out.txt")])
+    assert exit_.value.code == 2
+    assert "'" + str(tmp_path / "out.txt") + "': the output is a NumPy archive; its name must end in .npz" in \
+        capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_demo(capsys):
