@@ -1,4 +1,8 @@
-"""Where the data sets live: ``--data-root``, else ``$INST2VEC_DATA``, else ``../shared/data``."""
+"""Where the data sets live: ``--data-root``, else ``$INST2VEC_DATA``, else ``../shared/data``.
+
+The default is looked up from the working directory first, then beside the project checkout this package
+runs from, so commands work from any directory of a development checkout.
+"""
 from __future__ import annotations
 
 import os
@@ -8,6 +12,7 @@ from inst2vec.errors import DataNotFoundError
 
 ENV_VARIABLE = "INST2VEC_DATA"
 DEFAULT_DATA_ROOT = Path("..") / "shared" / "data"
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 #: Where each data set comes from, for users without ``../shared/data`` (see README "Data").
 SOURCES = {
@@ -25,7 +30,12 @@ def data_root(explicit: str | os.PathLike | None = None) -> Path:
     """Resolve the data root from an explicit path, ``$INST2VEC_DATA`` or the default."""
     if explicit is not None:
         return Path(explicit)
-    return Path(os.environ.get(ENV_VARIABLE) or DEFAULT_DATA_ROOT)
+    if os.environ.get(ENV_VARIABLE):
+        return Path(os.environ[ENV_VARIABLE])
+    beside_project = PROJECT_ROOT / DEFAULT_DATA_ROOT
+    if not DEFAULT_DATA_ROOT.is_dir() and beside_project.is_dir():
+        return beside_project.resolve()
+    return DEFAULT_DATA_ROOT  # also when neither exists: errors then name the path the user expects
 
 
 def data_path(root: str | os.PathLike, *parts: str) -> Path:

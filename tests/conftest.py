@@ -5,15 +5,12 @@ import pytest
 
 from inst2vec.data import data_root as resolve_data_root
 
-PROJECT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="session")
 def data_root() -> Path:
     """The data root; fails (never skips) when it is missing, naming where it looked."""
-    root = resolve_data_root()
-    if not root.is_absolute():
-        root = (PROJECT / root).resolve()
+    root = resolve_data_root().resolve()
     if not (root / "devmap" / "kernels_ir").is_dir():
         pytest.fail(f"data sets not found at {root}: set INST2VEC_DATA to the folder holding devmap/, "
                     "threadcoarsening/, inst2vec-published/ (see README, Data)")
