@@ -208,7 +208,8 @@ def _report(args, rank: int, result: dict) -> None:
         if "speedup_mean" in result else ""
     print(f"{result['task']} {result['platform'] or ''} {result['model']} ({result['embeddings']}): "
           f"accuracy {100 * result['accuracy_mean']:.2f} ± {100 * result['accuracy_std']:.2f} %{speedup}"
-          f"  [{len(result['seeds'])} seeds, {result['wall_seconds']:.0f} s] -> {path}", flush=True)
+          f"  [{len(result['seeds'])} seed{'s' if len(result['seeds']) != 1 else ''}, "
+          f"{result['wall_seconds']:.0f} s] -> {path}", flush=True)
 
 
 def run_predict(args) -> int:
