@@ -46,7 +46,8 @@ def training_curves(results: list[dict], out: Path) -> None:
         for seed in run["seeds"]:
             losses = [f["curves"]["loss"] for f in seed.get("folds", []) if "curves" in f]
             if losses:
-                ax.plot(np.mean(losses, axis=0), label=f"{run['task']} {run['platform']} seed {seed['seed']}")
+                label = f"{run['task']} {run['platform']}, {run['embeddings']} embeddings, seed {seed['seed']}"
+                ax.plot(np.mean(losses, axis=0), label=label)
     ax.set_xlabel("epoch")
     ax.set_ylabel("training loss (mean over folds)")
     ax.legend(fontsize=8)
