@@ -10,6 +10,7 @@ import contextlib
 import functools
 import json
 import logging
+import math
 import sys
 from collections import Counter
 from pathlib import Path
@@ -64,30 +65,31 @@ def _parser() -> argparse.ArgumentParser:
     p = vocab.add_parser("build", help="count statements over .ll files and write a vocabulary")
     _add_inputs(p)
     p.add_argument("-o", "--output", required=True, help="vocabulary JSON file")
-    p.add_argument("--cutoff", type=int, default=0, help="statements seen at most this often become !UNK")
+    p.add_argument("--cutoff", type=_at_least(0), default=0, help="statements seen at most this often become !UNK")
     p.set_defaults(run=_vocab_build)
 
     p = commands.add_parser("pairs", help="XFG context pairs of .ll files, as vocabulary indices (.npz)")
     _add_inputs(p)
     p.add_argument("-o", "--output", required=True, type=_npz_path, help="pairs.npz (arrays target, context)")
     p.add_argument("--vocab", help="vocabulary JSON (default: built from the inputs, cutoff 0)")
-    p.add_argument("--width", type=int, default=2, help="context width in dual-graph hops (default 2)")
-    p.add_argument("--subsample", type=float, default=1e-7,
+    p.add_argument("--width", type=_at_least(1), default=2, help="context width in dual-graph hops (default 2)")
+    p.add_argument("--subsample", type=_at_least(0, float), default=1e-7,
                    help="subsampling threshold t (default 1e-7, the original's; 0 keeps every pair)")
-    p.add_argument("--seed", type=int, default=0, help="random seed of the subsampling")
+    p.add_argument("--seed", type=_at_least(0), default=0, help="random seed of the subsampling")
     p.set_defaults(run=_pairs)
 
     p = commands.add_parser("train-embeddings", help="skip-gram (gensim) on the XFG context pairs of a corpus")
     _add_inputs(p)
     p.add_argument("-o", "--output", required=True,
                    help="folder for vocabulary.json, embeddings.npy, embeddings.w2v.txt, training.json")
-    p.add_argument("--cutoff", type=int, default=0, help="statements seen at most this often become !UNK")
-    p.add_argument("--width", type=int, default=2, help="context width in dual-graph hops (default 2)")
-    p.add_argument("--subsample", type=float, default=1e-7, help="pair subsampling threshold (0: keep all)")
-    p.add_argument("--dim", type=int, default=200, help="embedding size (default 200)")
-    p.add_argument("--epochs", type=int, default=5)
-    p.add_argument("--negative", type=int, default=15, help="negative samples per pair (default 15)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--cutoff", type=_at_least(0), default=0, help="statements seen at most this often become !UNK")
+    p.add_argument("--width", type=_at_least(1), default=2, help="context width in dual-graph hops (default 2)")
+    p.add_argument("--subsample", type=_at_least(0, float), default=1e-7,
+                   help="pair subsampling threshold (0: keep all)")
+    p.add_argument("--dim", type=_at_least(1), default=200, help="embedding size (default 200)")
+    p.add_argument("--epochs", type=_at_least(1), default=5)
+    p.add_argument("--negative", type=_at_least(1), default=15, help="negative samples per pair (default 15)")
+    p.add_argument("--seed", type=_at_least(0), default=0)
     p.set_defaults(run=_train_embeddings)
 
     p = commands.add_parser("evaluate-embeddings", help="analogy and semantic-distance tests of embeddings")
@@ -125,7 +127,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--embeddings", default="ours",
                    help="'ours' (default: shipped with the package), 'published' or an embeddings folder")
     p.add_argument("--data-root", help="data sets folder (default $INST2VEC_DATA or ../shared/data)")
-    p.add_argument("-k", "--neighbours", type=int, default=0, help="print the k nearest statements instead")
+    p.add_argument("-k", "--neighbours", type=_at_least(0), default=0, help="print the k nearest statements instead")
     p.set_defaults(run=_lookup)
 
     corpus = commands.add_parser("corpus", help="build LLVM IR corpora with clang-14").add_subparsers(
@@ -138,9 +140,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--variants", default=None,
                    help="comma-separated: an optimisation level with optional -f options, e.g. "
                         "O0,O1,O2,O3,O3-ffast-math (default O0,O2)")
-    p.add_argument("-j", "--jobs", type=int, default=0, help="worker processes (default 0: all cores)")
-    p.add_argument("--timeout", type=float, default=60.0, help="seconds clang may take per file (default 60)")
-    p.add_argument("--limit", type=int, help="at most this many sources per suite")
+    p.add_argument("-j", "--jobs", type=_at_least(0), default=0, help="worker processes (default 0: all cores)")
+    p.add_argument("--timeout", type=_at_least(0, float, strict=True), default=60.0,
+                   help="seconds clang may take per file (default 60)")
+    p.add_argument("--limit", type=_at_least(1), help="at most this many sources per suite")
     p.add_argument("--small", action="store_true",
                    help="the small default corpus: the seven GPGPU suites and PolyBench/C, variant O2 "
                         "(unless --variants says otherwise)")
@@ -164,9 +167,23 @@ def _parser() -> argparse.ArgumentParser:
 
 def _add_inputs(p: argparse.ArgumentParser) -> None:
     p.add_argument("inputs", nargs="+", metavar="FILE_OR_DIR", help=".ll files, or directories searched for *.ll")
-    p.add_argument("-j", "--jobs", type=int, default=1, help="worker processes (0: all cores; default 1)")
+    p.add_argument("-j", "--jobs", type=_at_least(0), default=1, help="worker processes (0: all cores; default 1)")
     p.add_argument("--no-progress", dest="progress", action="store_false", default=None,
                    help="no progress bar (default: shown on a terminal for several files)")
+
+
+def _at_least(minimum: float, kind: type = int, strict: bool = False):
+    """An argparse type: a finite number of ``kind`` at least ``minimum`` (above it if ``strict``), checked
+    before any work is done."""
+    def parse(text: str):
+        value = kind(text)  # a ValueError becomes argparse's "invalid int value: 'x'"
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"must be a finite number, not {text}")
+        if value < minimum or (strict and value == minimum):
+            raise argparse.ArgumentTypeError(f"must be {'above' if strict else 'at least'} {minimum}, not {text}")
+        return value
+    parse.__name__ = kind.__name__
+    return parse
 
 
 def _npz_path(path: str) -> str:

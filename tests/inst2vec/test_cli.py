@@ -113,6 +113,25 @@ def test_npz_output_needs_its_suffix(tmp_path, capsys, command):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("command, flag, value, message", [
+    (["lookup", "<%ID> = add i32 <%ID>, <INT>"], "-k", "-1", "must be at least 0, not -1"),  # was a traceback
+    (["pairs", "{ir}", "-o", "{out}.npz"], "--seed", "-1", "must be at least 0, not -1"),  # was numpy's message
+    (["pairs", "{ir}", "-o", "{out}.npz"], "--subsample", "nan", "must be a finite number, not nan"),  # NaN in JSON
+    (["statements", "{ir}"], "-j", "-3", "must be at least 0, not -3"),  # was accepted
+    (["train-embeddings", "{ir}", "-o", "{out}"], "--dim", "0", "must be at least 1, not 0"),  # after the corpus
+    (["train-embeddings", "{ir}", "-o", "{out}"], "--width", "0", "must be at least 1, not 0"),
+    (["corpus", "build", "{ir}", "-o", "{out}"], "--timeout", "0", "must be above 0, not 0"),
+])
+def test_numbers_out_of_range_are_refused_before_any_work(tmp_path, capsys, command, flag, value, message):
+    argv = [a.format(ir=SAMPLES / "sample.ll", out=tmp_path / "out") for a in command]
+    with pytest.raises(SystemExit) as exit_:
+        main([*argv, flag, value])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert f"argument {flag}" in err and message in err
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_demo(capsys):
     assert main(["demo"]) == 0
     out = capsys.readouterr().out
