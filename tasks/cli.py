@@ -103,6 +103,7 @@ def run_task(args) -> int:
     root = resolve(args.data_root)
     model = args.model or DEFAULT_MODEL[args.task]
     _check_task_flags(args, model)
+    _check_distributed_flags(args, model)
     check_optimizer(args.optimizer)
     settings = TrainingSettings(epochs=args.epochs, batch_size=args.batch_size,
                                 max_length=args.max_length or DEFAULT_MAX_LENGTH[args.task],
@@ -113,19 +114,12 @@ def run_task(args) -> int:
     if args.save_models and (args.task, model) not in SAVED_MODELS:
         raise Inst2vecError(f"--save-models cannot save {args.task} {model} models; it saves "
                             + ", ".join(f"{t} {m}" for t, m in sorted(SAVED_MODELS)))
-    if args.simulate_link is not None:
-        if not args.distributed:
-            raise Inst2vecError("--simulate-link slows the messages between MPI ranks: it needs --distributed")
-        if not (math.isfinite(args.simulate_link) and args.simulate_link > 0):
-            raise Inst2vecError(f"--simulate-link takes a link speed in Gb/s above 0, not {args.simulate_link}")
     if args.resume and not args.checkpoint_dir:
         raise Inst2vecError("--resume needs --checkpoint-dir (where the checkpoints are)")
     if args.checkpoint_dir:
         Path(args.checkpoint_dir).mkdir(parents=True, exist_ok=True)
     rank = 0
     if args.distributed:
-        if model != "ncc":
-            raise Inst2vecError(f"--distributed trains the neural model (--model ncc), not {model!r}")
         from mpi4py import MPI
 
         rank = MPI.COMM_WORLD.Get_rank()
@@ -186,6 +180,31 @@ def _check_task_flags(args, model: str) -> None:
             raise Inst2vecError(f"{flag} must be at least 1, not {value}")
     if args.jobs < 0:
         raise Inst2vecError(f"--jobs must be 0 (all cores) or more, not {args.jobs}")
+
+
+def _check_distributed_flags(args, model: str) -> None:
+    """Refuse flags of distributed training without ``--distributed``, and values they cannot take, before any
+    data is read (the compressor and the algorithm were parsed only when training began)."""
+    from train.collectives import ALGORITHMS
+    from train.compression import parse_compression
+
+    given = [flag for flag, is_set in (("--compression", args.compression != "none"),
+                                       ("--algorithm", args.algorithm != "ssar_rd"),
+                                       ("--no-error-feedback", not args.error_feedback),
+                                       ("--simulate-link", args.simulate_link is not None)) if is_set]
+    if given and not args.distributed:
+        raise Inst2vecError(f"{', '.join(given)} set how MPI ranks exchange gradients: it needs --distributed")
+    if args.distributed and model != "ncc":
+        raise Inst2vecError(f"--distributed trains the neural model (--model ncc), not {model!r}")
+    try:
+        parse_compression(args.compression)
+    except ValueError as err:
+        raise Inst2vecError(f"--compression: {err}") from None
+    if args.algorithm not in ALGORITHMS:
+        raise Inst2vecError(f"--algorithm: unknown allreduce algorithm {args.algorithm!r}; choose from "
+                            f"{', '.join(ALGORITHMS)}")
+    if args.simulate_link is not None and not (math.isfinite(args.simulate_link) and args.simulate_link > 0):
+        raise Inst2vecError(f"--simulate-link takes a link speed in Gb/s above 0, not {args.simulate_link}")
 
 
 def _report(args, rank: int, result: dict) -> None:

@@ -13,6 +13,7 @@ gradient (sent + residual = accumulated gradient, exactly). Its state saves to p
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -339,23 +340,43 @@ class ErrorFeedback:
         self.residuals = {k: np.array(v, dtype=np.float32) for k, v in state["residuals"].items()}
 
 
+def _whole(value: float, spec: str) -> int:
+    if not (math.isfinite(value) and value == int(value)):
+        raise ValueError(f"compression {spec!r}: QSGD's bits are a whole number, not {value:g}")
+    return int(value)
+
+
 def parse_compression(spec: str, error_feedback: bool = True, seed: int = 0):
     """``none``, ``fp16``, ``topk:0.01``, ``topk_fast:0.01``, ``randomk:0.01``, ``qsgd:4``, ``terngrad``,
-    ``topk_q4:0.01``. Compressors summed as sparse streams (``topk``, ``topk_fast``, ``randomk``) get error
-    feedback unless switched off; the gathered ``topk_q4`` runs without it (docs/distributed.md measures both)."""
-    name, _, argument = spec.partition(":")
-    value = float(argument) if argument else None
-    builders = {
-        "none": lambda: Compressor(seed),
-        "fp16": lambda: FP16(seed),
-        "topk": lambda: TopK(value or 0.01, exact=True, seed=seed),
-        "topk_fast": lambda: TopK(value or 0.01, exact=False, seed=seed),
-        "randomk": lambda: RandomK(value or 0.01, seed=seed),
-        "qsgd": lambda: QSGD(int(value or 4), seed=seed),
-        "terngrad": lambda: TernGrad(seed=seed),
-        "topk_q4": lambda: TopKQuantized(value or 0.01, 4, seed=seed),
+    ``topk_q4:0.01`` (a density or QSGD's bits after the colon; left out: 0.01 and 4). Compressors summed as
+    sparse streams (``topk``, ``topk_fast``, ``randomk``) get error feedback unless switched off; the gathered
+    ``topk_q4`` runs without it (docs/distributed.md measures both).
+
+    Raises:
+        ValueError: an unknown name, or an argument that is not a number the compressor takes.
+    """
+    name, colon, argument = spec.partition(":")
+    builders = {  # name -> (default argument, builder of the compressor from the argument)
+        "none": (None, lambda _: Compressor(seed)),
+        "fp16": (None, lambda _: FP16(seed)),
+        "topk": (0.01, lambda d: TopK(d, exact=True, seed=seed)),
+        "topk_fast": (0.01, lambda d: TopK(d, exact=False, seed=seed)),
+        "randomk": (0.01, lambda d: RandomK(d, seed=seed)),
+        "qsgd": (4, lambda bits: QSGD(_whole(bits, spec), seed=seed)),
+        "terngrad": (None, lambda _: TernGrad(seed=seed)),
+        "topk_q4": (0.01, lambda d: TopKQuantized(d, 4, seed=seed)),
     }
     if name not in builders:
         raise ValueError(f"unknown compression {spec!r}; choose from {', '.join(builders)}")
-    compressor = builders[name]()
+    default, build = builders[name]
+    if not colon:
+        compressor = build(default)
+    elif default is None:
+        raise ValueError(f"compression {name!r} takes no argument, not {spec!r}")
+    else:
+        try:
+            value = float(argument)
+        except ValueError:
+            raise ValueError(f"compression {spec!r}: {argument!r} is not a number") from None
+        compressor = build(value)
     return ErrorFeedback(compressor) if error_feedback and compressor.reduction == "sparse" else compressor

@@ -49,6 +49,19 @@ def test_flag_combinations_are_checked(tmp_path, capsys, data_root):
     assert "above 0, not 0.0" in capsys.readouterr().err
 
 
+def test_distributed_flags_are_checked_before_any_work(tmp_path, capsys):
+    ncc = ["task", "devmap", "--model", "ncc", "--data-root", str(tmp_path / "nowhere"), "-o", str(tmp_path / "r")]
+    assert main([*ncc, "--compression", "topk:0.01"]) == 2  # was ignored: a single-process run
+    assert "--compression set how MPI ranks exchange gradients: it needs --distributed" in capsys.readouterr().err
+    for flags, message in ((["--compression", "topk:0"], "--compression: top-k density must be in (0, 1], not 0"),
+                           (["--compression", "qsgd:3"], "--compression: QSGD packs 2, 4 or 8 bits per value"),
+                           (["--compression", "terngrad:2"], "compression 'terngrad' takes no argument"),
+                           (["--algorithm", "ring"], "--algorithm: unknown allreduce algorithm 'ring'")):
+        assert main([*ncc, "--distributed", *flags]) == 2  # before MPI starts or the data root is read
+        assert message in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()
+
+
 def test_missing_data_root_names_the_path(tmp_path, capsys):
     assert main(["task", "devmap", "--model", "grewe", "--data-root", str(tmp_path / "nowhere"),
                  "-o", str(tmp_path / "r")]) == 2

@@ -119,6 +119,21 @@ def test_saved_state_continues_bit_identically():
         parse_compression("zip:3")
 
 
+@pytest.mark.parametrize("spec, message", [
+    ("topk:0", r"density must be in \(0, 1\], not 0.0"),  # was 'or 0.01': silently 1 %
+    ("qsgd:0", "QSGD packs 2, 4 or 8 bits per value, not 0"),  # was silently 4 bits
+    ("qsgd:4.5", "QSGD's bits are a whole number, not 4.5"),  # was 4
+    ("qsgd:nan", "whole number, not nan"),
+    ("terngrad:3", "'terngrad' takes no argument"),  # was ignored
+    ("topk:abc", "'abc' is not a number"),
+    ("topk:", "'' is not a number"),
+])
+def test_compression_specs_are_taken_as_written_or_refused(spec, message):
+    with pytest.raises(ValueError, match=message):
+        parse_compression(spec)
+    assert parse_compression("topk").compressor.density == 0.01 and parse_compression("qsgd").bits == 4
+
+
 def test_error_feedback_can_be_switched_off_for_training():
     """`inst2vec task … --no-error-feedback` reaches the compressor of the distributed optimizer."""
     from inst2vec.cli import _parser
