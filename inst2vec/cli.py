@@ -134,8 +134,8 @@ def _parser() -> argparse.ArgumentParser:
         title="corpus commands", required=True, metavar="COMMAND")
     p = corpus.add_parser("build", help="compile C/C++/OpenCL sources (folders or .tar.gz) to IR, resumably")
     p.add_argument("sources", nargs="*", metavar="SOURCE",
-                   help="folders or .tar.gz archives, one suite each (default: every archive in "
-                        "DATA_ROOT/ir-corpus-sources)")
+                   help="folders, .tar.gz archives or single source files, one suite each (default: every "
+                        "archive in DATA_ROOT/ir-corpus-sources)")
     p.add_argument("-o", "--output", required=True, help="corpus folder (ir/, manifest.jsonl, sources/)")
     p.add_argument("--variants", default=None,
                    help="comma-separated: an optimisation level with optional -f options, e.g. "
@@ -420,7 +420,7 @@ def _lookup(args) -> int:
 
 def _corpus_build(args) -> int:
     from inst2vec.data import data_path, data_root
-    from ir_corpus import Variant, build_corpus, format_table
+    from ir_corpus import NoSourcesError, Variant, build_corpus, format_table
 
     spec = args.variants or ("O2" if args.small else "O0,O2")
     try:
@@ -432,7 +432,12 @@ def _corpus_build(args) -> int:
         archives = sorted(data_path(data_root(args.data_root), "ir-corpus-sources").glob("*.tar.gz"))
         small = [a for a in archives if a.name.startswith(("gpgpu-", "polybench-c-"))]
         sources = [str(a) for a in (small if args.small else archives)]
-    report = build_corpus(sources, args.output, variants, args.jobs, args.timeout, args.progress, limit=args.limit)
+    try:
+        report = build_corpus(sources, args.output, variants, args.jobs, args.timeout, args.progress,
+                              limit=args.limit)
+    except NoSourcesError as err:
+        _print_errors(err.errors)
+        raise
     for error in report.input_errors:
         print(f"error: {error}", file=sys.stderr)
     print(format_table(report.table))

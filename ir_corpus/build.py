@@ -1,6 +1,7 @@
 """Build an LLVM IR corpus: compile every source in every variant, in parallel, resumably, deduplicated."""
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import time
@@ -11,7 +12,7 @@ from typing import Iterator, Sequence
 
 from ir_corpus.compile import CLANG, DEFAULT_VARIANTS, Variant, clang_version, compile_flags, compile_source, file_sha256
 from ir_corpus.manifest import Manifest, corpus_table
-from ir_corpus.sources import Source, find_sources
+from ir_corpus.sources import Source, SourceError, find_sources
 
 
 @dataclass
@@ -30,6 +31,16 @@ class BuildReport:
     def overhead(self) -> float:
         """Our own per-file work as a fraction of clang's time."""
         return (self.worker_seconds - self.clang_seconds) / self.clang_seconds if self.clang_seconds else 0.0
+
+
+class NoSourcesError(SourceError):
+    """No input held a source file to compile; ``errors`` says why for each input that could not be read."""
+
+    def __init__(self, errors: list[str], n_inputs: int):
+        self.errors = errors
+        super().__init__(f"none of the {n_inputs} input(s) could be read; nothing written"
+                         if len(errors) == n_inputs else
+                         "no C, C++, OpenCL or CUDA source files in the inputs; nothing written")
 
 
 def _ir_path(source: Source, variant: Variant) -> str:
@@ -80,7 +91,13 @@ def build_corpus(inputs: Sequence[str | os.PathLike], out_dir: str | os.PathLike
     start = time.perf_counter()
     version = clang_version(clang)
     out_dir = Path(out_dir)
+    made = [folder for folder in (out_dir, out_dir / "sources") if not folder.exists()]
     sources, errors = find_sources(list(inputs), out_dir / "sources")
+    if not sources:
+        for folder in reversed(made):  # a failed unpack may have made them; nothing else was written
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise NoSourcesError(errors, len(inputs))
     if limit is not None:
         kept, per_suite = [], {}
         for source in sources:

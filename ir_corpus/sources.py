@@ -66,7 +66,8 @@ def unpack_archive(archive: str | os.PathLike, into: str | os.PathLike) -> Path:
             tar.extractall(partial, members=members, filter="data")
     except (tarfile.TarError, OSError, EOFError) as err:
         shutil.rmtree(partial, ignore_errors=True)
-        raise SourceError(f"{os.fspath(archive)}: cannot unpack: {err}") from err
+        reason = "not a tar archive (plain, gzip, bzip2 or xz)" if type(err) is tarfile.ReadError else err
+        raise SourceError(f"{os.fspath(archive)}: cannot unpack: {reason}") from err
     partial.rename(target)
     (target / _UNPACKED_MARK).touch()
     return target
@@ -78,7 +79,9 @@ def _safe(name: str) -> bool:
 
 
 def find_sources(inputs: list[str | os.PathLike], unpack_dir: str | os.PathLike) -> tuple[list[Source], list[str]]:
-    """All source files of the inputs (directories or archives), sorted by suite and path.
+    """All source files of the inputs (directories, archives or single source files), sorted by suite and path.
+
+    A single source file is a suite of one, named after its folder.
 
     Returns:
         ``(sources, errors)``: the files, and a message for each input that could not be read.
@@ -86,9 +89,15 @@ def find_sources(inputs: list[str | os.PathLike], unpack_dir: str | os.PathLike)
     sources, errors = [], []
     for item in inputs:
         path = Path(item)
+        if path.is_file() and path.suffix.lower() in LANGUAGES:
+            sources.append(Source(path.resolve().parent.name, str(path.parent), path.name))
+            continue
         try:
             if not path.exists():
                 raise DataNotFoundError(f"{path}: no such file or directory")
+            if path.is_file() and suite_name(path) == path.name:  # not named like an archive
+                raise SourceError(f"{path}: not a folder, a .tar.gz archive or a C, C++, OpenCL or CUDA source "
+                                  f"({', '.join(LANGUAGES)})")
             root = path if path.is_dir() else unpack_archive(path, unpack_dir)
         except Inst2vecError as err:
             errors.append(str(err))

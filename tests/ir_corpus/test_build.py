@@ -83,6 +83,31 @@ def test_timeout_and_bad_archive_and_missing_input(suite, tmp_path):
     assert not list((tmp_path / "c").rglob("*.ll"))
 
 
+def test_single_source_files_are_suites_of_one(suite, tmp_path):
+    """`corpus build prog.c` used to try to unpack prog.c as an archive."""
+    report = build_corpus([suite / "src" / "point.c", suite / "kernel.cl"], tmp_path / "c", [Variant.parse("O0")],
+                          jobs=1, progress=False)
+    assert sorted(_records(tmp_path / "c")) == [("kernel.cl", "O0"), ("point.c", "O0")]
+    assert [row["suite"] for row in report.table] == ["mysuite", "src", "total"]
+    assert (tmp_path / "c" / "ir" / "src" / "point.c.O0.ll").is_file() and not report.input_errors
+
+
+def test_no_readable_input_writes_nothing(suite, tmp_path, capsys):
+    junk = tmp_path / "junk.tar.gz"
+    junk.write_bytes(b"this is not gzip")
+    (tmp_path / "kernel.ll").write_text("define void @f() {\n  ret void\n}\n")
+    (tmp_path / "empty").mkdir()
+    inputs = [str(junk), str(tmp_path / "nowhere"), str(tmp_path / "kernel.ll")]
+    assert main(["corpus", "build", *inputs, "-o", str(tmp_path / "c")]) == 2
+    err = capsys.readouterr().err
+    assert "junk.tar.gz: cannot unpack: not a tar archive" in err and "nowhere: no such file or directory" in err
+    assert "kernel.ll: not a folder, a .tar.gz archive or a C, C++, OpenCL or CUDA source" in err
+    assert "none of the 3 input(s) could be read; nothing written" in err
+    assert main(["corpus", "build", str(tmp_path / "empty"), "-o", str(tmp_path / "c")]) == 2
+    assert "no C, C++, OpenCL or CUDA source files in the inputs; nothing written" in capsys.readouterr().err
+    assert not (tmp_path / "c").exists()  # it used to hold an empty manifest (and exit 1)
+
+
 def test_archives_are_unpacked_safely(tmp_path):
     archive = tmp_path / "evil.tar.gz"
     with tarfile.open(archive, "w:gz") as tar:
