@@ -6,7 +6,7 @@ import pytest
 import inst2vec.ir as ir
 from inst2vec.errors import IRParseError
 from inst2vec.ir import parse_module, read_module, verify_module
-from inst2vec.statements import file_statements, iter_file_statements
+from inst2vec.statements import StatementCache, file_statements, iter_file_statements, text_statements
 
 IR_OK = """\
 define i32 @f(i32 %n) #0 {
@@ -25,6 +25,7 @@ IR_TRUNCATED = IR_OK[: IR_OK.index("yes:")]
 IR_UNKNOWN_INSTRUCTION = IR_OK.replace("%cmp = icmp sgt i32 %n, 0", "%cmp = frobnicate i32 %n, 0")
 IR_NOT_IR = "hello world\nthis is not LLVM IR\n"
 IR_NESTED_DEFINE = IR_TRUNCATED + IR_OK
+IR_LABELS_ONLY = "Name:\tinst2vec\nState:\tR (running)\n"  # the start of /proc/self/status
 
 
 def _write(tmp_path, name, data):
@@ -52,6 +53,8 @@ def test_read_module_structure(tmp_path):
     ("truncated.ll", IR_TRUNCATED, 1, "not closed"),
     ("unknown.ll", IR_UNKNOWN_INSTRUCTION, 3, "unknown instruction 'frobnicate'"),
     ("notir.ll", IR_NOT_IR, 1, "not LLVM IR"),
+    ("labels.ll", IR_LABELS_ONLY, 1, "not LLVM IR"),  # 'key: value' lines look like labels: were 0 statements
+    ("stray.ll", "@g = global i32 0\n%x = add i32 1, 2\n", 2, "not LLVM IR"),  # an instruction outside functions
     ("nested.ll", IR_NESTED_DEFINE, 6, "new function starts"),
 ])
 def test_bad_input_names_file_and_line(tmp_path, name, data, line, message):
@@ -63,6 +66,14 @@ def test_bad_input_names_file_and_line(tmp_path, name, data, line, message):
     assert str(error).startswith(f"{path}:{line}:" if line else f"{path}:")
     with pytest.raises(IRParseError):
         read_module(path)
+
+
+def test_the_batch_cache_refuses_what_the_plain_path_refuses(tmp_path):
+    cache = StatementCache()
+    assert text_statements("@g = global i32 0\n", "g.ll", cache) == ["<@ID> = global i32 <INT>"]
+    for text in (IR_NOT_IR, IR_LABELS_ONLY, IR_UNKNOWN_INSTRUCTION):
+        with pytest.raises(IRParseError, match="not LLVM IR|unknown instruction"):
+            text_statements(text, "bad.ll", cache)
 
 
 def test_windows_line_endings(tmp_path):
