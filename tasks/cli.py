@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from inst2vec.arguments import output_folder
 from inst2vec.errors import Inst2vecError
 
 TASKS = ("classifyapp", "devmap", "threadcoarsening")
@@ -73,7 +74,8 @@ def add_commands(commands) -> None:
                         "(.keras), bag and ngram (.npz); devmap and threadcoarsening ncc (.keras, trained on all rows)")
     p.add_argument("--data-root", help="data sets folder (default $INST2VEC_DATA or ../shared/data)")
     p.add_argument("-j", "--jobs", type=int, default=0, help="processes for compiling and embedding (0: all cores)")
-    p.add_argument("-o", "--output", required=True, help="results folder (one JSON per task, platform and model)")
+    p.add_argument("-o", "--output", required=True, type=output_folder,
+                   help="results folder (one JSON per task, platform and model)")
     p.set_defaults(run=run_task)
 
     p = commands.add_parser("predict", help="apply a model saved by `inst2vec task --save-models` to .ll files; "

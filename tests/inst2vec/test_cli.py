@@ -132,6 +132,22 @@ def test_numbers_out_of_range_are_refused_before_any_work(tmp_path, capsys, comm
     assert list(tmp_path.iterdir()) == []
 
 
+def test_output_paths_are_checked_before_any_work(tmp_path, capsys):
+    """A folder where a file goes (or the other way round) was a traceback after all the work."""
+    sample = str(SAMPLES / "sample.ll")
+    for argv, message in ((["statements", sample, "-o", str(tmp_path)], "is a folder; name the file to write"),
+                          (["vocab", "build", sample, "-o", str(tmp_path)], "is a folder; name the file to write"),
+                          (["train-embeddings", sample, "-o", sample], "is a file; name a folder to write into"),
+                          (["task", "devmap", "-o", sample], "is a file; name a folder to write into")):
+        with pytest.raises(SystemExit) as exit_:
+            main(argv)
+        assert exit_.value.code == 2 and message in capsys.readouterr().err
+    assert main(["statements", sample, "-o", str(tmp_path / "file.txt"), "--no-progress"]) == 0
+    assert main(["statements", sample, "-o", str(tmp_path / "file.txt" / "sub" / "x.txt")]) == 2
+    assert "x.txt: cannot make its folder" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["file.txt"]
+
+
 def test_demo(capsys):
     assert main(["demo"]) == 0
     out = capsys.readouterr().out

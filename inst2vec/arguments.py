@@ -1,0 +1,44 @@
+"""Argument types for the command lines: numbers in range and output paths, checked before any work is done.
+
+Each is an ``argparse`` ``type=``: a bad value becomes ``inst2vec CMD: error: argument -o: …`` and exit status 2.
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import os
+
+
+def at_least(minimum: float, kind: type = int, strict: bool = False):
+    """An argparse type: a finite number of ``kind`` at least ``minimum`` (above it if ``strict``), checked
+    before any work is done."""
+    def parse(text: str):
+        value = kind(text)  # a ValueError becomes argparse's "invalid int value: 'x'"
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"must be a finite number, not {text}")
+        if value < minimum or (strict and value == minimum):
+            raise argparse.ArgumentTypeError(f"must be {'above' if strict else 'at least'} {minimum}, not {text}")
+        return value
+    parse.__name__ = kind.__name__
+    return parse
+
+
+def output_file(path: str) -> str:
+    """An ``-o`` value for a file: refused if it is a folder (before any work is done)."""
+    if os.path.isdir(path):
+        raise argparse.ArgumentTypeError(f"{path!r} is a folder; name the file to write")
+    return path
+
+
+def output_folder(path: str) -> str:
+    """An ``-o`` value for a folder of outputs: refused if it is a file."""
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise argparse.ArgumentTypeError(f"{path!r} is a file; name a folder to write into")
+    return path
+
+
+def npz_path(path: str) -> str:
+    """An ``-o`` value for a NumPy archive: refused unless it ends in ``.npz``."""
+    if not path.endswith(".npz"):
+        raise argparse.ArgumentTypeError(f"{path!r}: the output is a NumPy archive; its name must end in .npz")
+    return output_file(path)
