@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import zipfile
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -64,14 +65,22 @@ def save_checkpoint(path: str | os.PathLike, model, epoch: int, dataset=None,
 
 
 def restore(path: str | os.PathLike, model, dataset=None, states: Mapping[str, Any] | None = None) -> int:
-    """Load a checkpoint into ``model`` (compiled, same architecture); returns the epochs already done."""
-    with np.load(Path(path), allow_pickle=False) as data:
-        arrays = {k: data[k] for k in data.files}
-    header = json.loads(arrays.pop("header").tobytes().decode())
-    model.set_weights([arrays[f"weight/{i}"] for i in range(len(model.get_weights()))])
-    model.optimizer.build(model.trainable_variables)
-    for i, variable in enumerate(model.optimizer.variables):
-        variable.assign(arrays[f"optimizer/{i}"])
+    """Load a checkpoint into ``model`` (compiled, same architecture); returns the epochs already done.
+
+    Raises:
+        Inst2vecError: the file is not a readable checkpoint, or not one of this model (names the file).
+    """
+    try:
+        with np.load(Path(path), allow_pickle=False) as data:
+            arrays = {k: data[k] for k in data.files}
+        header = json.loads(arrays.pop("header").tobytes().decode())
+        model.set_weights([arrays[f"weight/{i}"] for i in range(len(model.get_weights()))])
+        model.optimizer.build(model.trainable_variables)
+        for i, variable in enumerate(model.optimizer.variables):
+            variable.assign(arrays[f"optimizer/{i}"])
+    except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile) as err:  # truncated, foreign, other model
+        raise Inst2vecError(f"{path}: not a checkpoint of this model ({type(err).__name__}: {err}); delete it "
+                            "to start over") from err
     if dataset is not None:
         if header.get("data/rng") is not None:
             dataset.rng.bit_generator.state = header["data/rng"]

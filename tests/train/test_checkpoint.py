@@ -45,3 +45,16 @@ def test_a_state_the_checkpoint_lacks_is_an_error(model, tmp_path):
     save_checkpoint(path, model, 1, states={"curves": State(np.zeros(2))})
     with pytest.raises(Inst2vecError, match=r"old\.npz: the checkpoint holds no compressor state"):
         restore(path, model, states={"curves": State(), "compressor": State()})
+
+
+def test_a_damaged_or_foreign_checkpoint_is_an_error_naming_it(model, tmp_path):
+    """--resume over a truncated file or another model's checkpoint was a traceback (BadZipFile, ValueError)."""
+    whole = tmp_path / "whole.npz"
+    save_checkpoint(whole, model, 1)
+    cut = tmp_path / "cut.npz"
+    cut.write_bytes(whole.read_bytes()[:200])
+    other = tmp_path / "other.npz"
+    np.savez(other, header=np.frombuffer(b'{"epoch": 1}', dtype=np.uint8), **{"weight/0": np.zeros((9, 9))})
+    for path in (cut, other, tmp_path / "missing.npz"):
+        with pytest.raises(Inst2vecError, match=rf"{path.name}: not a checkpoint of this model .*delete it"):
+            restore(path, model)
