@@ -180,6 +180,9 @@ def _check_task_flags(args, model: str) -> None:
                         ("--classes", args.classes)):
         if value is not None and value < 1:
             raise Inst2vecError(f"{flag} must be at least 1, not {value}")
+    for flag, value, most in (("--classes", args.classes, 104), ("--per-class", args.per_class, 500)):
+        if value is not None and value > most:  # POJ-104's size: more would copy a duplicate selection
+            raise Inst2vecError(f"{flag}: POJ-104 has {most}, not {value}")
     if args.jobs < 0:
         raise Inst2vecError(f"--jobs must be 0 (all cores) or more, not {args.jobs}")
 
