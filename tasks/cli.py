@@ -180,9 +180,10 @@ def _check_task_flags(args, model: str) -> None:
                         ("--classes", args.classes)):
         if value is not None and value < 1:
             raise Inst2vecError(f"{flag} must be at least 1, not {value}")
-    for flag, value, most in (("--classes", args.classes, 104), ("--per-class", args.per_class, 500)):
+    for flag, value, most, what in (("--classes", args.classes, 104, "classes"),
+                                    ("--per-class", args.per_class, 500, "programs per class")):
         if value is not None and value > most:  # POJ-104's size: more would copy a duplicate selection
-            raise Inst2vecError(f"{flag}: POJ-104 has {most}, not {value}")
+            raise Inst2vecError(f"{flag}: POJ-104 has {most} {what}, not {value}")
     if args.jobs < 0:
         raise Inst2vecError(f"--jobs must be 0 (all cores) or more, not {args.jobs}")
 
