@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import functools
 import json
-import math
 import sys
 from pathlib import Path
 
 import numpy as np
 
-from inst2vec.arguments import output_folder
+from inst2vec.arguments import at_least, output_folder
 from inst2vec.errors import Inst2vecError
 
 TASKS = ("classifyapp", "devmap", "threadcoarsening")
@@ -35,10 +34,10 @@ def add_commands(commands) -> None:
                                    "static, oracle, magni, ncc, neighbours (ours, default); classifyapp: ncc, "
                                    "bag (ours), ngram (ours, default: 97.13 %% on POJ-104)")
     p.add_argument("--embeddings", default="published", help="'published', 'ours' or an embeddings folder")
-    p.add_argument("--seeds", type=int, default=3, help="number of seeds (0, 1, …; default 3)")
-    p.add_argument("--epochs", type=int, default=50, help="ncc training epochs (default 50, as published)")
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--max-length", type=int, help="statements kept per sequence (the last ones)")
+    p.add_argument("--seeds", type=at_least(1), default=3, help="number of seeds (0, 1, …; default 3)")
+    p.add_argument("--epochs", type=at_least(1), default=50, help="ncc training epochs (default 50, as published)")
+    p.add_argument("--batch-size", type=at_least(1), default=64)
+    p.add_argument("--max-length", type=at_least(1), help="statements kept per sequence (the last ones)")
     p.add_argument("--optimizer", default="adam",
                    help="ncc: adam (default, as published) or sgd:LR, SGD with momentum 0.9 (with top-k and error "
                         "feedback it keeps dense accuracy where Adam does not: docs/distributed.md)")
@@ -48,8 +47,8 @@ def add_commands(commands) -> None:
                         "-0.05 mean speedup on thread coarsening; see docs/RESULTS.md")
     p.add_argument("--split", choices=("stratified", "grouped"), default="stratified",
                    help="devmap folds: the published stratified 10-fold, or 10 folds grouped by kernel")
-    p.add_argument("--per-class", type=int, help="classifyapp: programs per class (default all 500)")
-    p.add_argument("--classes", type=int, help="classifyapp: only the first N classes (default 104)")
+    p.add_argument("--per-class", type=at_least(1), help="classifyapp: programs per class (default all 500)")
+    p.add_argument("--classes", type=at_least(1), help="classifyapp: only the first N classes (default 104)")
     p.add_argument("--work-dir", default="data-unpacked/poj104",
                    help="classifyapp: where POJ-104 is unpacked and compiled (default data-unpacked/poj104)")
     p.add_argument("--distributed", action="store_true",
@@ -62,7 +61,7 @@ def add_commands(commands) -> None:
     p.add_argument("--no-error-feedback", dest="error_feedback", action="store_false",
                    help="with --distributed: sparsifiers drop what they do not send (default: keep it and add it "
                         "to the next gradient)")
-    p.add_argument("--simulate-link", type=float, metavar="GBPS",
+    p.add_argument("--simulate-link", metavar="GBPS", type=at_least(0, float, strict=True),
                    help="with --distributed: every message first waits for its time on a link of GBPS Gb/s "
                         "(20 us per message), to see how training would go on a slower network")
     p.add_argument("--checkpoint-dir", help="ncc: save the training state of every fold here after each epoch")
@@ -73,7 +72,8 @@ def add_commands(commands) -> None:
                    help="also save each seed's trained model in -o for `inst2vec predict`: classifyapp ncc "
                         "(.keras), bag and ngram (.npz); devmap and threadcoarsening ncc (.keras, trained on all rows)")
     p.add_argument("--data-root", help="data sets folder (default $INST2VEC_DATA or ../shared/data)")
-    p.add_argument("-j", "--jobs", type=int, default=0, help="processes for compiling and embedding (0: all cores)")
+    p.add_argument("-j", "--jobs", type=at_least(0), default=0,
+                   help="processes for compiling and embedding (0: all cores)")
     p.add_argument("-o", "--output", required=True, type=output_folder,
                    help="results folder (one JSON per task, platform and model)")
     p.set_defaults(run=run_task)
@@ -162,7 +162,8 @@ def run_task(args) -> int:
 
 
 def _check_task_flags(args, model: str) -> None:
-    """Refuse unknown models and platforms and counts below 1 before any data is read or compiled."""
+    """Refuse unknown models and platforms, and POJ-104 selections larger than POJ-104, before any data is read or
+    compiled (numbers below their minimum are refused by argparse)."""
     from tasks import classifyapp, datasets, devmap, threadcoarsening
 
     models, platforms = {"classifyapp": (classifyapp.MODELS, ()),
@@ -175,17 +176,10 @@ def _check_task_flags(args, model: str) -> None:
             raise Inst2vecError(f"{args.task} has no platforms (--platform is for devmap and threadcoarsening)")
         if platform not in platforms:
             raise Inst2vecError(f"unknown {args.task} platform {platform!r}; choose from {', '.join(platforms)}")
-    for flag, value in (("--seeds", args.seeds), ("--epochs", args.epochs), ("--batch-size", args.batch_size),
-                        ("--max-length", args.max_length), ("--per-class", args.per_class),
-                        ("--classes", args.classes)):
-        if value is not None and value < 1:
-            raise Inst2vecError(f"{flag} must be at least 1, not {value}")
     for flag, value, most, what in (("--classes", args.classes, 104, "classes"),
                                     ("--per-class", args.per_class, 500, "programs per class")):
         if value is not None and value > most:  # POJ-104's size: more would copy a duplicate selection
             raise Inst2vecError(f"{flag}: POJ-104 has {most} {what}, not {value}")
-    if args.jobs < 0:
-        raise Inst2vecError(f"--jobs must be 0 (all cores) or more, not {args.jobs}")
 
 
 def _check_distributed_flags(args, model: str) -> None:
@@ -209,8 +203,6 @@ def _check_distributed_flags(args, model: str) -> None:
     if args.algorithm not in ALGORITHMS:
         raise Inst2vecError(f"--algorithm: unknown allreduce algorithm {args.algorithm!r}; choose from "
                             f"{', '.join(ALGORITHMS)}")
-    if args.simulate_link is not None and not (math.isfinite(args.simulate_link) and args.simulate_link > 0):
-        raise Inst2vecError(f"--simulate-link takes a link speed in Gb/s above 0, not {args.simulate_link}")
 
 
 def _report(args, rank: int, result: dict) -> None:

@@ -1,5 +1,13 @@
 """Wrong flags and missing data give one clear error line (exit 2), no traceback and no result file."""
-from inst2vec.cli import main
+from inst2vec.cli import main as run_main
+
+
+def main(argv: list[str]) -> int:
+    """The command's exit status, also where argparse refuses a flag (it exits)."""
+    try:
+        return run_main(argv)
+    except SystemExit as exit_:
+        return exit_.code
 
 
 def test_unknown_model_and_platform(tmp_path, capsys, data_root):
@@ -24,13 +32,13 @@ def test_counts_below_one_are_refused_before_any_work(tmp_path, capsys):
     for flag in ("--seeds", "--epochs", "--batch-size", "--max-length", "--per-class", "--classes"):
         assert main(["task", "classifyapp", "--model", "ncc", "--per-class", "1", "--classes", "1",
                      "--work-dir", str(tmp_path / "poj104"), flag, "0", "-o", str(tmp_path / "r")]) == 2
-        assert f"{flag} must be at least 1, not 0" in capsys.readouterr().err
+        assert f"argument {flag}: must be at least 1, not 0" in capsys.readouterr().err
     for flag, value, message in (("--classes", "105", "104 classes"), ("--per-class", "501", "500 programs per class")):
         assert main(["task", "classifyapp", "--work-dir", str(tmp_path / "poj104"), flag, value,
                      "-o", str(tmp_path / "r")]) == 2
         assert f"{flag}: POJ-104 has {message}, not {value}" in capsys.readouterr().err
     assert main(["task", "devmap", "-j", "-1", "-o", str(tmp_path / "r")]) == 2
-    assert "--jobs must be 0 (all cores) or more, not -1" in capsys.readouterr().err
+    assert "argument -j/--jobs: must be at least 0, not -1" in capsys.readouterr().err
     assert not (tmp_path / "r").exists() and not (tmp_path / "poj104").exists()
 
 
@@ -50,7 +58,7 @@ def test_flag_combinations_are_checked(tmp_path, capsys, data_root):
     assert "it needs --distributed" in capsys.readouterr().err
     assert main(["task", "devmap", "--model", "ncc", "--distributed", "--simulate-link", "0",
                  "--data-root", str(data_root), "-o", str(tmp_path)]) == 2
-    assert "above 0, not 0.0" in capsys.readouterr().err
+    assert "argument --simulate-link: must be above 0, not 0" in capsys.readouterr().err
 
 
 def test_distributed_flags_are_checked_before_any_work(tmp_path, capsys):
