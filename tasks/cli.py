@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from inst2vec.arguments import at_least, output_folder
+from inst2vec.batch import collect_ir_files
 from inst2vec.errors import Inst2vecError
 
 TASKS = ("classifyapp", "devmap", "threadcoarsening")
@@ -83,7 +84,7 @@ def add_commands(commands) -> None:
                                             "SVM's score (bag, ngram); devmap models also need --aux")
     p.add_argument("model", help="a .keras (ncc) or .npz (bag, ngram) file written by `inst2vec task "
                                  "--save-models`")
-    p.add_argument("files", nargs="+", metavar="FILE.ll")
+    p.add_argument("files", nargs="+", metavar="FILE_OR_DIR", help=".ll files, or directories searched for *.ll")
     p.add_argument("--aux", action="append", default=[], metavar="NAME=VALUE",
                    help="an auxiliary input of the model, the same for every file (devmap: --aux transfer=BYTES "
                         "--aux wgsize=N)")
@@ -252,8 +253,11 @@ def run_predict(args) -> int:
         predict = _linear_predictor(model_path, meta, embeddings)
     else:
         predict = _ncc_predictor(model_path, meta, embeddings, aux)
-    failed = 0
-    for path in args.files:
+    files, missing = collect_ir_files(args.files)
+    for result in missing:
+        print(f"error: {result.error}", file=sys.stderr)
+    failed = len(missing)
+    for path in files:
         try:
             label, score = predict(path)
         except (Inst2vecError, OSError) as err:
@@ -261,6 +265,8 @@ def run_predict(args) -> int:
             failed += 1
             continue
         print(f"{path}\t{meta['labels'][label]}\t{score:.3f}")
+    if failed:
+        print(f"skipped {failed} of {len(files) + len(missing)} file(s)", file=sys.stderr)
     return 1 if failed else 0
 
 

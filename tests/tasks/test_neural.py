@@ -78,6 +78,12 @@ def test_linear_model_learns_and_predict_uses_the_saved_model(poj_subset, tmp_pa
     captured = capsys.readouterr()
     assert captured.out.startswith(files[1] + "\t")  # the other file is still predicted
     assert re.match(rf"error: {re.escape(str(truncated))}:\d+: ", captured.err)  # names the file and line
+    folder = tmp_path / "programs"
+    folder.mkdir()
+    for k, file in enumerate(files[:2]):  # a folder is searched for *.ll, as the batch commands do
+        (folder / f"{k}.ll").write_text(Path(file).read_text())
+    assert main(["predict", str(out / f"classifyapp-{model}-published-seed0.npz"), str(folder)]) == 0
+    assert [line.split("\t")[1] for line in capsys.readouterr().out.splitlines()] == [line[1] for line in lines[:2]]
     bad = tmp_path / "bad.npz"
     bad.write_bytes(b"not a zip")
     (tmp_path / "bad.npz.json").write_text(json.dumps({"kind": "linear", "model": "ngram", "embeddings": "published",
