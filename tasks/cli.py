@@ -88,7 +88,7 @@ def add_commands(commands) -> None:
     p.add_argument("--aux", action="append", default=[], metavar="NAME=VALUE",
                    help="an auxiliary input of the model, the same for every file (devmap: --aux transfer=BYTES "
                         "--aux wgsize=N)")
-    p.add_argument("--data-root", help="data sets folder (for --embeddings published)")
+    p.add_argument("--data-root", help="data sets folder (for models trained with the published embeddings)")
     p.set_defaults(run=run_predict)
 
 
