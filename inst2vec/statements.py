@@ -444,10 +444,14 @@ class StatementCache:
 
     Example:
         >>> cache = StatementCache()
-        >>> text_statements("@g = global i32 42, align 4", cache=cache)
-        ['<@ID> = global i32 <INT>, align 4']
+        >>> text_statements("define i32 @f() #0 {\\n  ret i32 42\\n}", cache=cache)
+        ['define i32 <@ID>()', 'ret i32 <INT>']
+        >>> len(cache)  # the distinct lines seen: define, ret and }
+        3
+        >>> text_statements("define i32 @g() #0 {\\n  ret i32 42\\n}", cache=cache)  # one new line
+        ['define i32 <@ID>()', 'ret i32 <INT>']
         >>> len(cache)
-        1
+        4
     """
 
     def __init__(self, max_lines: int = 2_000_000, max_dictionaries: int = 16):
