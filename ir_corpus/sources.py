@@ -95,7 +95,7 @@ def find_sources(inputs: list[str | os.PathLike], unpack_dir: str | os.PathLike)
         try:
             if not path.exists():
                 raise DataNotFoundError(f"{path}: no such file or directory")
-            if path.is_file() and suite_name(path) == path.name:  # not named like an archive
+            if path.is_file() and suite_name(path) == path.name and not tarfile.is_tarfile(path):
                 raise SourceError(f"{path}: not a folder, a .tar.gz archive or a C, C++, OpenCL or CUDA source "
                                   f"({', '.join(LANGUAGES)})")
             root = path if path.is_dir() else unpack_archive(path, unpack_dir)
