@@ -208,6 +208,9 @@ def load(name: str | os.PathLike = OURS, data_root: str | os.PathLike | None = N
         return Embeddings.load_published(resolve(data_root))
     if os.fspath(name) == OURS and not Path(name).exists():
         return Embeddings.load(OURS_FOLDER)
+    if not Path(name).is_dir():
+        raise DataNotFoundError(f"{os.fspath(name)}: no such embeddings folder (embeddings are '{OURS}', "
+                                f"'{PUBLISHED}' or a folder holding {VOCABULARY_FILE} and {MATRIX_FILE})")
     return Embeddings.load(name)
 
 

@@ -72,8 +72,11 @@ def test_save_load_round_trip_and_errors(tmp_path):
     np.save(tmp_path / "e" / "embeddings.npy", np.zeros((5, 2)))
     with pytest.raises(VocabularyError, match="must match row for row"):
         load(tmp_path / "e")
-    with pytest.raises(DataNotFoundError, match="vocabulary.json"):
-        load(tmp_path / "nothing")
+    with pytest.raises(DataNotFoundError, match="nothing: no such embeddings folder .*'ours', 'published' or a"):
+        load(tmp_path / "nothing")  # a typo of a name reads as one
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataNotFoundError, match="empty/vocabulary.json: not found"):
+        load(tmp_path / "empty")
 
 
 def test_cli(data_root, capsys):
