@@ -467,8 +467,9 @@ def _demo(args) -> int:
     rows = embeddings.vocabulary.indices(statements)
     unknown = embeddings.vocabulary.unknown_index
     file_vector = embeddings.matrix[rows].mean(axis=0)
+    first_floats = " ".join(f"{x:.3f}" for x in file_vector[:4])
     print(f"embeddings (ours, shipped): {embeddings}; {sum(r == unknown for r in rows)} of {len(rows)} statements "
-          f"unknown; file vector of {len(file_vector)} floats: " + " ".join(f"{x:.3f}" for x in file_vector[:4]) + " ...")
+          f"unknown; file vector of {len(file_vector)} floats: {first_floats} ...")
     query = next(s for s, r in zip(statements, rows) if r != unknown and s.startswith("<%ID> ="))
     print(f"nearest to {query!r}:")
     for statement, score in embeddings.most_similar(query, k=3):

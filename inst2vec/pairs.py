@@ -31,8 +31,8 @@ from inst2vec.xfg import build_xfg
 MAX_SHARED = 500
 
 
-def dual_graph(xfg: nx.MultiDiGraph, max_shared: int | None = MAX_SHARED,
-               return_units: bool = False) -> tuple[sp.csr_matrix, list[str]] | tuple[sp.csr_matrix, list[str], list[int]]:
+def dual_graph(xfg: nx.MultiDiGraph, max_shared: int | None = MAX_SHARED, return_units: bool = False
+               ) -> tuple[sp.csr_matrix, list[str]] | tuple[sp.csr_matrix, list[str], list[int]]:
     """Adjacency of statement instances that share an XFG node, and each instance's statement.
 
     Args:

@@ -48,7 +48,8 @@ class Vocabulary:
         """Keep statements with ``count > cutoff``; the others are counted as ``!UNK``."""
         if cutoff < 0:
             raise ValueError(f"`cutoff` must be >= 0. Received: cutoff={cutoff}")
-        kept = sorted(((s, c) for s, c in counts.items() if c > cutoff and s != UNKNOWN), key=lambda sc: (-sc[1], sc[0]))
+        kept = sorted(((s, c) for s, c in counts.items() if c > cutoff and s != UNKNOWN),
+                      key=lambda sc: (-sc[1], sc[0]))
         unknown = sum(c for s, c in counts.items() if c <= cutoff or s == UNKNOWN)
         return cls([UNKNOWN] + [s for s, _ in kept], [unknown] + [c for _, c in kept], cutoff)
 

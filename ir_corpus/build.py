@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, Sequence
 
-from ir_corpus.compile import CLANG, DEFAULT_VARIANTS, Variant, clang_version, compile_flags, compile_source, file_sha256
+from ir_corpus.compile import (CLANG, DEFAULT_VARIANTS, Variant, clang_version, compile_flags, compile_source,
+                               file_sha256)
 from ir_corpus.manifest import Manifest, corpus_table
 from ir_corpus.sources import Source, SourceError, find_sources
 

@@ -86,8 +86,8 @@ def run(data: DevmapData, model: str, embeddings: Embeddings | None, embeddings_
         predicted = np.zeros(len(data.labels), dtype=int)
         fold_records = []
         for k, (train, test) in enumerate(folds(data, split)):
-            predicted[test], curves = predict_fold(model, data, encoded, positions, train, test, seed,
-                                                   settings.for_run(f"devmap-{data.platform}-{split}-seed{seed}-fold{k}"))
+            run_settings = settings.for_run(f"devmap-{data.platform}-{split}-seed{seed}-fold{k}")
+            predicted[test], curves = predict_fold(model, data, encoded, positions, train, test, seed, run_settings)
             fold_records.append({"fold": k, "test_rows": len(test), **data.score(predicted, test),
                                  **({"curves": curves} if curves else {})})
         per_suite = {s: data.score(predicted, data.suites == s) for s in np.unique(data.suites)}
