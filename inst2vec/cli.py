@@ -127,7 +127,8 @@ def _parser() -> argparse.ArgumentParser:
     p.set_defaults(run=_pretrained_fetch)
 
     p = commands.add_parser("lookup", help="the vector of a statement, or its nearest neighbours")
-    p.add_argument("statement", help="an inst2vec statement, e.g. '<%%ID> = add i32 <%%ID>, <INT>'")
+    p.add_argument("statement", help="an inst2vec statement, e.g. '<%%ID> = add i32 <%%ID>, <INT>', or a line of "
+                                     "LLVM IR, e.g. '%%5 = add i32 %%3, 1'")
     p.add_argument("--embeddings", default="ours",
                    help="'ours' (default: shipped with the package), 'published' or an embeddings folder")
     p.add_argument("--data-root", help="data sets folder (default $INST2VEC_DATA or ../shared/data)")
@@ -386,12 +387,29 @@ def _pretrained_fetch(args) -> int:
     return 0
 
 
+def _vocabulary_statement(text: str, embeddings) -> str:
+    """``text`` if it is a statement of ``embeddings``, else ``text`` read as a line of LLVM IR when that is one.
+
+    ``%5 = add nsw i32 %3, 1`` is looked up as ``<%ID> = add nsw i32 <%ID>, <INT>``; named struct types stay
+    identifiers, since one line does not say what they hold.
+    """
+    from inst2vec.statements import normalize_units
+
+    if text in embeddings:
+        return text
+    normalized = normalize_units([text.strip()])[0]
+    if normalized != text and normalized in embeddings:
+        print(f"note: looked up as the statement {normalized!r}", file=sys.stderr)
+        return normalized
+    return text
+
+
 def _lookup(args) -> int:
     from inst2vec.data import data_root
     from inst2vec.embeddings import load
 
     embeddings = load(args.embeddings, data_root(args.data_root))
-    statement = args.statement.replace("\\n", "\n")
+    statement = _vocabulary_statement(args.statement.replace("\\n", "\n"), embeddings)
     if statement not in embeddings:
         print("note: statement not in the vocabulary; using !UNK's vector", file=sys.stderr)
     if args.neighbours:

@@ -88,6 +88,13 @@ def test_cli(data_root, capsys):
     assert abs(result["semantic_distance"]["mean"] - 0.80) < 1e-3
     assert main(["lookup", "ret void", "--data-root", str(data_root), "-k", "2"]) == 0
     assert len(capsys.readouterr().out.splitlines()) == 2
+    # a line of LLVM IR is looked up as its statement, and says so
+    assert main(["lookup", "<%ID> = add nsw i32 <%ID>, <INT>", "--embeddings", "published", "--data-root",
+                 str(data_root)]) == 0
+    as_statement = capsys.readouterr().out
+    assert main(["lookup", "  %5 = add nsw i32 %3, 1", "--embeddings", "published", "--data-root", str(data_root)]) == 0
+    as_ir = capsys.readouterr()
+    assert as_ir.out == as_statement and "'<%ID> = add nsw i32 <%ID>, <INT>'" in as_ir.err
 
 
 def test_exports_and_plot(published, tmp_path):
