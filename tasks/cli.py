@@ -235,8 +235,9 @@ def run_predict(args) -> int:
     model_path = Path(args.model)
     meta_path = Path(str(model_path) + ".json")
     if not model_path.is_file() or not meta_path.is_file():
+        swapped = "; the model comes first: inst2vec predict MODEL FILE.ll…" if model_path.suffix == ".ll" else ""
         raise Inst2vecError(f"{model_path}: not a model saved by `inst2vec task --save-models` "
-                            f"(needs {model_path.name} and {meta_path.name})")
+                            f"(needs {model_path.name} and {meta_path.name}{swapped})")
     try:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
     except ValueError as err:

@@ -86,3 +86,7 @@ def test_predict_refuses_files_that_are_not_models(tmp_path, capsys):
     bogus.write_text("not a model")
     assert main(["predict", str(bogus), "x.ll"]) == 2
     assert "not a model saved by `inst2vec task --save-models`" in capsys.readouterr().err
+    program = tmp_path / "prog.ll"
+    program.write_text("define void @f() {\n  ret void\n}\n")
+    assert main(["predict", str(program), str(bogus)]) == 2  # arguments swapped
+    assert "the model comes first: inst2vec predict MODEL FILE.ll" in capsys.readouterr().err
