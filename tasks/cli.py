@@ -29,7 +29,7 @@ def add_commands(commands) -> None:
     p = commands.add_parser("task", help="run a downstream task's protocol (classifyapp, devmap, threadcoarsening)")
     p.add_argument("task", choices=TASKS)
     p.add_argument("--platform", action="append",
-                   help="devmap: amd, nvidia; threadcoarsening: Cypress, Tahiti, Fermi, Kepler (repeatable; "
+                   help="devmap: amd, nvidia; threadcoarsening: Cypress, Tahiti, Fermi, Kepler (any case, repeatable; "
                         "default all)")
     p.add_argument("--model", help="devmap: static, grewe, oracle, ncc, boost (ours, default); threadcoarsening: "
                                    "static, oracle, magni, ncc, neighbours (ours, default); classifyapp: ncc, "
@@ -164,7 +164,7 @@ def run_task(args) -> int:
 
 def _check_task_flags(args, model: str) -> None:
     """Refuse unknown models and platforms, and POJ-104 selections larger than POJ-104, before any data is read or
-    compiled (numbers below their minimum are refused by argparse)."""
+    compiled (numbers below their minimum are refused by argparse); spell ``args.platform`` as the data sets do."""
     from tasks import classifyapp, datasets, devmap, threadcoarsening
 
     models, platforms = {"classifyapp": (classifyapp.MODELS, ()),
@@ -172,11 +172,16 @@ def _check_task_flags(args, model: str) -> None:
                          "threadcoarsening": (threadcoarsening.MODELS, datasets.COARSENING_PLATFORMS)}[args.task]
     if model not in models:
         raise Inst2vecError(f"unknown {args.task} model {model!r}; choose from {', '.join(models)}")
+    by_lower_case = {name.lower(): name for name in platforms}
+    chosen = []
     for platform in args.platform or ():
         if not platforms:
             raise Inst2vecError(f"{args.task} has no platforms (--platform is for devmap and threadcoarsening)")
-        if platform not in platforms:
+        if platform.lower() not in by_lower_case:
             raise Inst2vecError(f"unknown {args.task} platform {platform!r}; choose from {', '.join(platforms)}")
+        if by_lower_case[platform.lower()] not in chosen:
+            chosen.append(by_lower_case[platform.lower()])
+    args.platform = chosen or None  # the data sets' spelling (any case accepted), each platform once
     for flag, value, most, what in (("--classes", args.classes, 104, "classes"),
                                     ("--per-class", args.per_class, 500, "programs per class")):
         if value is not None and value > most:  # POJ-104's size: more would copy a duplicate selection

@@ -17,8 +17,8 @@ def test_unknown_model_and_platform(tmp_path, capsys, data_root):
     assert main(["task", "threadcoarsening", "--platform", "Volta", "--model", "magni",
                  "--data-root", str(data_root), "-o", str(out)]) == 2
     assert "unknown threadcoarsening platform 'Volta'" in capsys.readouterr().err
-    assert main(["task", "devmap", "--platform", "amd", "--platform", "AMD", "-o", str(out)]) == 2  # before amd runs
-    assert "unknown devmap platform 'AMD'; choose from amd, nvidia" in capsys.readouterr().err
+    assert main(["task", "devmap", "--platform", "amd", "--platform", "AMDX", "-o", str(out)]) == 2  # before amd runs
+    assert "unknown devmap platform 'AMDX'; choose from amd, nvidia" in capsys.readouterr().err
     poj104 = ["--per-class", "1", "--classes", "1", "--work-dir", str(tmp_path / "poj104")]
     assert main(["task", "classifyapp", "--model", "boost", *poj104, "-o", str(out)]) == 2
     assert "unknown classifyapp model 'boost'; choose from ncc, bag, ngram" in capsys.readouterr().err
@@ -26,6 +26,14 @@ def test_unknown_model_and_platform(tmp_path, capsys, data_root):
     assert "classifyapp has no platforms" in capsys.readouterr().err
     assert not out.exists() or not any(out.iterdir())
     assert not (tmp_path / "poj104").exists()  # refused before POJ-104 was unpacked or compiled
+
+
+def test_platforms_in_any_case_run_once_under_their_data_set_names(tmp_path, capsys, data_root):
+    out = tmp_path / "results"
+    assert main(["task", "threadcoarsening", "--platform", "cypress", "--platform", "CYPRESS", "--model", "static",
+                 "--data-root", str(data_root), "-o", str(out)]) == 0
+    assert sorted(path.name for path in out.iterdir()) == ["threadcoarsening-Cypress-static-none.json"]
+    assert capsys.readouterr().out.count("threadcoarsening Cypress static") == 1
 
 
 def test_counts_below_one_are_refused_before_any_work(tmp_path, capsys):
