@@ -11,7 +11,7 @@ from typing import Any, Callable, Iterable, Iterator
 
 from inst2vec.errors import Inst2vecError
 
-IR_SUFFIXES = (".ll",)
+IR_SUFFIXES = (".ll", ".bc")
 
 
 @dataclass(frozen=True)
@@ -28,7 +28,7 @@ class FileResult:
 
 
 def collect_ir_files(inputs: Iterable[str | os.PathLike]) -> tuple[list[str], list[FileResult]]:
-    """Expand files and directories (recursively, ``*.ll``) into a sorted, de-duplicated file list.
+    """Expand files and directories (recursively, ``*.ll`` and ``*.bc``) into a sorted, de-duplicated file list.
 
     Returns:
         ``(files, missing)``: the files to process and a failed result for each input that

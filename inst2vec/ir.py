@@ -7,7 +7,9 @@ unit, and checks that the module is well formed enough to trust: every instructi
 every function closed. The filtering rules are the published inst2vec ones (docs/statements.md).
 
 Statement text always comes from the file's own lines, because llvmlite (LLVM 22) prints every
-pointer as ``ptr`` and the published vocabulary spells typed pointers (``i32*``).
+pointer as ``ptr`` and the published vocabulary spells typed pointers (``i32*``). Bitcode (``.bc``) is
+read as its disassembly by ``llvm-dis-14`` (typed pointers, as clang-14 wrote them), or by llvmlite
+where that cannot read it (bitcode of newer LLVMs, whose pointers are opaque anyway).
 ``verify_module`` runs LLVM's own parser and verifier on top, when asked.
 """
 from __future__ import annotations
@@ -30,6 +32,9 @@ log = logging.getLogger(__name__)
 #: Files larger than this are normalised in pieces of about this size, cut at function ends,
 #: so memory stays bounded on very large files.
 CHUNK_BYTES = 8 * 1024 * 1024
+
+#: How LLVM bitcode files start: raw, and in the wrapper Apple's tools write.
+BITCODE_MAGIC = (b"BC\xc0\xde", b"\xde\xc0\x17\x0b")
 
 #: Separator the original used inside multi-line statements (``"\n "``).
 UNIT_SEPARATOR = "\n "
@@ -109,7 +114,7 @@ class IRModule:
         """Named struct types resolved to literal bodies, as the published rules inline them."""
         from inst2vec.statements import build_struct_dictionary
 
-        return build_struct_dictionary(self.struct_lines)
+        return build_struct_dictionary(self.struct_lines, self.path)
 
     @cached_property
     def statements(self) -> list[str]:
@@ -120,15 +125,15 @@ class IRModule:
 
 
 def decode_ir(data: bytes, path: str | os.PathLike | None = None) -> str:
-    """Decode the bytes of a ``.ll`` file, rejecting empty, binary and non-UTF-8 input.
+    """Decode the bytes of a ``.ll`` file (or disassemble bitcode), rejecting empty, binary and non-UTF-8 input.
 
     Raises:
-        IRParseError: naming the file and the line of the first bad byte.
+        IRParseError: naming the file and the line of the first bad byte (of the disassembly, for bitcode).
     """
     if not data.strip():
         raise IRParseError("empty file (no LLVM IR in it)", path)
-    if data.startswith(b"BC\xc0\xde") or data.startswith(b"\xde\xc0\x17\x0b"):
-        raise IRParseError("this is LLVM bitcode, not textual IR; convert it with llvm-dis first", path)
+    if data.startswith(BITCODE_MAGIC):
+        data = disassemble_bitcode(data, path)
     nul = data.find(b"\0")
     if nul != -1:
         raise IRParseError("binary data (NUL byte) where LLVM IR text was expected", path,
@@ -143,8 +148,43 @@ def decode_ir(data: bytes, path: str | os.PathLike | None = None) -> str:
     return text
 
 
+def disassemble_bitcode(data: bytes, path: str | os.PathLike | None = None) -> bytes:
+    """The textual IR of LLVM bitcode: ``llvm-dis-14``'s (typed pointers, as clang-14 wrote them), else llvmlite's.
+
+    Raises:
+        IRParseError: neither could read it (truncated or damaged bitcode), with both reasons.
+    """
+    import llvmlite.binding as llvm
+
+    disassembler = shutil.which("llvm-dis-14") or shutil.which("llvm-dis")
+    reason = "llvm-dis: not found"
+    if disassembler is not None:
+        done = subprocess.run([disassembler, "-o", "-"], input=data, capture_output=True)
+        if done.returncode == 0 and done.stdout.strip():
+            return done.stdout
+        why = _last_line(done.stderr.decode(errors="replace")) if done.returncode else "no module in it"
+        reason = f"{os.path.basename(disassembler)}: {why}"
+    try:  # bitcode of a newer LLVM than llvm-dis-14's
+        return str(llvm.parse_bitcode(data, context=llvm.create_context())).encode()
+    except RuntimeError as err:
+        raise IRParseError(f"LLVM bitcode that cannot be read ({reason}; llvmlite: {_last_line(str(err))})",
+                           path) from err
+
+
+def _last_line(message: str) -> str:
+    """The last line of a tool's error output, without the tool's own ``PATH: error:`` in front."""
+    lines = message.strip().splitlines()
+    return re.sub(r"^\S*: error: ", "", lines[-1].strip()) if lines else "no message"
+
+
+def is_bitcode_file(path: str | os.PathLike) -> bool:
+    """Whether the file holds LLVM bitcode (read whole, as its disassembly, never in pieces)."""
+    with open(path, "rb") as f:
+        return f.read(4) in BITCODE_MAGIC
+
+
 def read_text(path: str | os.PathLike) -> str:
-    """The decoded text of a ``.ll`` file (see :func:`decode_ir` for what is rejected)."""
+    """The decoded text of a ``.ll`` file, or the disassembly of a ``.bc`` file (see :func:`decode_ir`)."""
     with open(path, "rb") as f:
         return decode_ir(f.read(), path)
 
@@ -198,7 +238,7 @@ def iter_module_chunks(path: str | os.PathLike, chunk_bytes: int = CHUNK_BYTES) 
     file, so normalising the pieces one after the other gives the same statements as normalising
     the file at once, with memory bounded by about ``chunk_bytes`` times a small factor.
     """
-    if os.path.getsize(path) <= chunk_bytes:
+    if os.path.getsize(path) <= chunk_bytes or is_bitcode_file(path):
         yield read_module(path)
         return
     struct_lines = _struct_lines_of_file(path)
@@ -484,9 +524,8 @@ def verify_module(text: str, path: str | os.PathLike | None = None) -> None:
     """
     import llvmlite.binding as llvm
 
-    try:
-        module = llvm.parse_assembly(text, context=llvm.create_context())
-        module.verify()
+    try:  # no module left in a local: one raised below with this frame must not keep it beyond its context
+        llvm.parse_assembly(text, context=llvm.create_context()).verify()
         return
     except RuntimeError as err:
         message = str(err)
@@ -502,9 +541,12 @@ def verify_module(text: str, path: str | os.PathLike | None = None) -> None:
         try:
             llvm.parse_bitcode(done.stdout, context=llvm.create_context()).verify()
         except RuntimeError as err:
-            raise IRParseError(f"LLVM rejects this IR: {str(err).strip()}", path, line) from err
-        log.info("%s: read through bitcode (llvmlite's text parser said: %s)", path, reason)
-        return
+            # not `from err`: its frames hold the module, which must not outlive its context in a garbage cycle
+            problem = str(err).strip()
+        else:
+            log.info("%s: read through bitcode (llvmlite's text parser said: %s)", path, reason)
+            return
+        raise IRParseError(f"LLVM rejects this IR: {problem}", path, line)
     failing = text.split("\n")[line - 1] if line else ""
     if any(marker in failing for marker in _OLD_SYNTAX_MARKERS):
         warnings.warn(f"{path or '<string>'}:{line}: LLVM 22 no longer reads this older syntax ({reason}); "

@@ -21,8 +21,8 @@ from typing import Callable, Iterable, Iterator, Sequence
 import regex  # same matching rules as `re`; far less backtracking on the nested struct-type patterns
 
 from inst2vec.errors import IRParseError
-from inst2vec.ir import (CHUNK_BYTES, IRModule, check_functions_closed, has_bad_line, iter_module_chunks,
-                         module_from_preprocessed, needs_collapse, preprocess, read_text)
+from inst2vec.ir import (CHUNK_BYTES, IRModule, check_functions_closed, has_bad_line, is_bitcode_file,
+                         iter_module_chunks, module_from_preprocessed, needs_collapse, preprocess, read_text)
 
 # ---------------------------------------------------------------------------------------------
 # Identifiers and immediates (published rules; see docs/statements.md, "Abstraction").
@@ -72,11 +72,13 @@ _FUNCTION = (_FIRST_CLASS + r" \(" + _any_of([_FIRST_CLASS, _VECTOR, _ARRAY, "..
 _ENTRY = _any_of([_FIRST_CLASS, _VECTOR, _ARRAY, _ARRAY_OF_ARRAY, _FUNCTION])
 _ENTRY_WITH_COMMA = _any_of([_FIRST_CLASS, _VECTOR, _ARRAY, _ARRAY_OF_ARRAY, _FUNCTION], ",")
 _LITERAL_STRUCT = "(<?{ " + _ENTRY_WITH_COMMA + "*" + _ENTRY + " }>?|opaque|{})"
-_LOOSE_LITERAL_STRUCT = r"<?{ [ <>{}\dx\[\]\(\)\.,\*%IDvfloatdubeipqcy]+}>?$"
+# The published rules never met ``ptr`` (opaque pointers, clang >= 15) or address spaces (GPU targets): the loose
+# pattern takes them too, or struct types holding them could not be resolved.
+_LOOSE_LITERAL_STRUCT = r"<?{ (?:[ <>{}\dx\[\]\(\)\.,\*%IDvfloatdubeipqcy]|addrspace\(\d+\)|ptr)+}>?$"
 _MAX_INLINING_ROUNDS = 1000
 
 
-def build_struct_dictionary(definitions: Iterable[str]) -> dict[str, str]:
+def build_struct_dictionary(definitions: Iterable[str], path: str | os.PathLike | None = None) -> dict[str, str]:
     """Resolve named struct types to literal bodies, e.g. ``{"%struct.vec": "{ float, float }"}``.
 
     Bodies that only hold first-class types are inlined into the others round after round;
@@ -89,6 +91,7 @@ def build_struct_dictionary(definitions: Iterable[str]) -> dict[str, str]:
 
     Args:
         definitions: units of the form ``%name = type ...`` (other units are ignored).
+        path: the file they come from, named in errors.
 
     Raises:
         IRParseError: the definitions cannot be resolved (the original asserted here).
@@ -137,10 +140,11 @@ def build_struct_dictionary(definitions: Iterable[str]) -> dict[str, str]:
             elif not use_ready:
                 use_ready = True
             else:
-                raise IRParseError(f"cannot resolve the struct types {', '.join(sorted(pending))}")
+                raise IRParseError(f"cannot resolve the struct types {', '.join(sorted(pending))}", path)
         previous_size = len(pending)
         if rounds >= _MAX_INLINING_ROUNDS:
-            raise IRParseError(f"struct types still unresolved after {rounds} rounds: {', '.join(sorted(pending))}")
+            raise IRParseError(f"struct types still unresolved after {rounds} rounds: {', '.join(sorted(pending))}",
+                               path)
     ready.update(to_inline)
     return ready
 
@@ -463,12 +467,12 @@ class StatementCache:
     def __len__(self) -> int:
         return len(self._tokens)
 
-    def struct_types(self, struct_lines: tuple[str, ...]) -> dict[str, str]:
+    def struct_types(self, struct_lines: tuple[str, ...], path: str | os.PathLike | None = None) -> dict[str, str]:
         """:func:`build_struct_dictionary` of ``struct_lines``, remembered for the latest few sets of lines
         (the variants of a source and the files of a program often define the same types). Read only."""
         found = self._dictionaries.pop(struct_lines, None)
         if found is None:
-            found = build_struct_dictionary(struct_lines)
+            found = build_struct_dictionary(struct_lines, path)
             if len(self._dictionaries) >= self.max_dictionaries:
                 del self._dictionaries[next(iter(self._dictionaries))]  # the least recently used
         self._dictionaries[struct_lines] = found
@@ -526,7 +530,8 @@ def _short_text_statements(text: str, path: str | os.PathLike | None, cache: Sta
     if not struct_lines:
         struct_types = {}
     else:
-        struct_types = cache.struct_types(struct_lines) if cache is not None else build_struct_dictionary(struct_lines)
+        struct_types = (cache.struct_types(struct_lines, path) if cache is not None
+                        else build_struct_dictionary(struct_lines, path))
     if struct_types or needs_collapse(kept):
         module = module_from_preprocessed(kept, struct_lines, path)
         placeholders: list[str] = []
@@ -548,7 +553,7 @@ def _short_file_statements(path: str | os.PathLike, cache: StatementCache | None
 
     Files over ``CHUNK_BYTES`` are read function by function, so memory stays bounded.
     """
-    if os.path.getsize(path) <= CHUNK_BYTES:
+    if os.path.getsize(path) <= CHUNK_BYTES or is_bitcode_file(path):
         yield _short_text_statements(read_text(path), path, cache)
         return
     struct_types = None

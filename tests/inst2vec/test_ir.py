@@ -1,5 +1,6 @@
 """Reading IR: bad input gets a clear error naming file and line; huge files are read in pieces."""
 import glob
+import pathlib
 
 import pytest
 
@@ -101,6 +102,39 @@ def test_truncated_huge_file_still_reported(tmp_path):
     with pytest.raises(IRParseError, match="not closed") as caught:
         list(ir.iter_module_chunks(path, chunk_bytes=1000))
     assert caught.value.line == 200 * IR_OK.count("\n") + 1
+
+
+def _llvm22_bitcode_and_text(text: str) -> tuple[bytes, str]:
+    """IR as LLVM 22 (llvmlite) writes it. The module is freed on return, before its context: an LLVM module left
+    for the cycle collector with its context (in a traceback's frames) may be freed after it, and crash."""
+    import llvmlite.binding as llvm
+
+    module = llvm.parse_assembly(text, context=llvm.create_context())
+    return module.as_bitcode(), str(module)
+
+
+def test_bitcode_is_read_as_its_disassembly(tmp_path):
+    """clang-14 bitcode gives the statements clang-14's text gives (typed pointers); newer LLVM's bitcode is read
+    by llvmlite; damaged bitcode is an error naming the file."""
+    import subprocess
+
+    from inst2vec.batch import collect_ir_files
+
+    source = pathlib.Path(ir.__file__).parent / "samples" / "sample.c"
+    for level in ("-O0", "-O2"):
+        text, bitcode = tmp_path / f"sample{level}.ll", tmp_path / f"sample{level}.bc"
+        subprocess.run(["clang-14", level, "-S", "-emit-llvm", str(source), "-o", str(text)], check=True)
+        subprocess.run(["clang-14", level, "-c", "-emit-llvm", str(source), "-o", str(bitcode)], check=True)
+        assert file_statements(bitcode) == file_statements(text) and "i32*" in "".join(file_statements(bitcode))
+        assert len(list(ir.iter_module_chunks(bitcode, chunk_bytes=1000))) == 1  # never cut into pieces
+    newer_bitcode, newer_text = _llvm22_bitcode_and_text(text.read_text())
+    _write(tmp_path, "newer.bc", newer_bitcode)  # LLVM 22's bitcode, which llvm-dis-14 cannot read
+    assert file_statements(tmp_path / "newer.bc") == text_statements(newer_text)
+    assert collect_ir_files([tmp_path])[0] == sorted(str(p) for p in tmp_path.glob("*.[lb][lc]"))
+    truncated = _write(tmp_path, "truncated.bc", bitcode.read_bytes()[:200])
+    with pytest.raises(IRParseError, match="LLVM bitcode that cannot be read") as caught:
+        file_statements(truncated)
+    assert str(caught.value).startswith(f"{truncated}:")
 
 
 def test_verify_accepts_real_ir_and_reports_llvm_errors(data_root):
