@@ -1,4 +1,4 @@
-"""The ``inst2vec`` command: statements, graphs, vocabularies and context pairs from LLVM IR.
+"""The ``inst2vec`` command: statements, flow graphs, vocabularies, embeddings and downstream tasks from LLVM IR.
 
 Each subcommand parses its arguments, calls library functions and writes the result. Batch
 commands go on past bad files, report them on stderr and exit with status 1 if any failed.
@@ -45,11 +45,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="inst2vec", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="inst2vec", description=__doc__.split("\n")[0].replace("``", ""))
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
     commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
 
-    p = commands.add_parser("statements", help="print the inst2vec statements of .ll files")
+    p = commands.add_parser("statements", help="print the inst2vec statements of .ll / .bc files")
     _add_inputs(p)
     p.add_argument("--format", choices=("text", "jsonl"), default="text",
                    help="text: one statement per line ('\\n' inside a statement shown as '\\\\n'), "
@@ -57,7 +57,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", type=output_file, help="write here instead of standard output")
     p.set_defaults(run=_statements)
 
-    p = commands.add_parser("xfg", help="build the contextual flow graph of one .ll file")
+    p = commands.add_parser("xfg", help="build the contextual flow graph of one .ll / .bc file")
     p.add_argument("file", help="an LLVM IR file")
     p.add_argument("-o", "--output", required=True, type=output_file, help="out.graphml or out.json (node-link)")
     p.add_argument("--verify", action="store_true", help="also check the IR with LLVM (llvmlite)")
