@@ -172,7 +172,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _add_inputs(p: argparse.ArgumentParser) -> None:
-    p.add_argument("inputs", nargs="+", metavar="FILE_OR_DIR", help=".ll or .bc files, or directories searched for *.ll and *.bc")
+    p.add_argument("inputs", nargs="+", metavar="FILE_OR_DIR",
+                   help=".ll or .bc files, or directories searched for *.ll and *.bc")
     p.add_argument("-j", "--jobs", type=at_least(0), default=1, help="worker processes (0: all cores; default 1)")
     p.add_argument("--no-progress", dest="progress", action="store_false", default=None,
                    help="no progress bar (default: shown on a terminal for several files)")

@@ -84,7 +84,8 @@ def add_commands(commands) -> None:
                                             "SVM's score (bag, ngram); devmap models also need --aux")
     p.add_argument("model", help="a .keras (ncc) or .npz (bag, ngram) file written by `inst2vec task "
                                  "--save-models`")
-    p.add_argument("files", nargs="+", metavar="FILE_OR_DIR", help=".ll or .bc files, or directories searched for *.ll and *.bc")
+    p.add_argument("files", nargs="+", metavar="FILE_OR_DIR",
+                   help=".ll or .bc files, or directories searched for *.ll and *.bc")
     p.add_argument("--aux", action="append", default=[], metavar="NAME=VALUE",
                    help="an auxiliary input of the model, the same for every file (devmap: --aux transfer=BYTES "
                         "--aux wgsize=N)")
