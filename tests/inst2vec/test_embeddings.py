@@ -92,7 +92,8 @@ def test_cli(data_root, capsys):
     assert main(["lookup", "<%ID> = add nsw i32 <%ID>, <INT>", "--embeddings", "published", "--data-root",
                  str(data_root)]) == 0
     as_statement = capsys.readouterr().out
-    assert main(["lookup", "  %5 = add nsw i32 %3, 1", "--embeddings", "published", "--data-root", str(data_root)]) == 0
+    assert main(["lookup", "  %5 = add nsw i32 %3, 1", "--embeddings", "published",
+                 "--data-root", str(data_root)]) == 0
     as_ir = capsys.readouterr()
     assert as_ir.out == as_statement and "'<%ID> = add nsw i32 <%ID>, <INT>'" in as_ir.err
 

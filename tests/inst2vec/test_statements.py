@@ -156,8 +156,8 @@ def test_struct_types_with_opaque_pointers_and_address_spaces_are_inlined(tmp_pa
     (tmp_path / "streams.cpp").write_text(CPP_STREAMS)
     (tmp_path / "view.cl").write_text(OPENCL_VIEW)
     subprocess.run(["clang++-14", "-S", "-emit-llvm", "-O0", "streams.cpp"], cwd=tmp_path, check=True)
-    subprocess.run(["clang-14", "-target", "spir64", "-x", "cl", "-cl-std=CL1.2", "-Xclang", "-finclude-default-header",
-                    "-S", "-emit-llvm", "-O0", "view.cl"], cwd=tmp_path, check=True)
+    subprocess.run(["clang-14", "-target", "spir64", "-x", "cl", "-cl-std=CL1.2", "-Xclang",
+                    "-finclude-default-header", "-S", "-emit-llvm", "-O0", "view.cl"], cwd=tmp_path, check=True)
     assert "alloca { float addrspace(1)*, i32 }, align 8" in "\n".join(file_statements(tmp_path / "view.ll"))
     kernels = data_root / "devmap" / "kernels_ir"
     opaque = {}
