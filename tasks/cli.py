@@ -36,6 +36,8 @@ def add_commands(commands) -> None:
                                    "bag (ours), ngram (ours, default: 97.13 %% on POJ-104)")
     p.add_argument("--embeddings", default="published", help="'published', 'ours' or an embeddings folder")
     p.add_argument("--seeds", type=at_least(1), default=3, help="number of seeds (0, 1, …; default 3)")
+    p.add_argument("--first-seed", type=at_least(0), default=0,
+                   help="start the seeds here, to add seeds to an earlier run (default 0)")
     p.add_argument("--epochs", type=at_least(1), default=50, help="ncc training epochs (default 50, as published)")
     p.add_argument("--batch-size", type=at_least(1), default=64)
     p.add_argument("--max-length", type=at_least(1), help="statements kept per sequence (the last ones)")
@@ -127,7 +129,7 @@ def run_task(args) -> int:
         from mpi4py import MPI
 
         rank = MPI.COMM_WORLD.Get_rank()
-    seeds = list(range(args.seeds))
+    seeds = list(range(args.first_seed, args.first_seed + args.seeds))
     embeddings = _embeddings(args.embeddings, root) if model in ("ncc", "boost", "neighbours", "bag", "ngram") else None
     name = args.embeddings if embeddings is not None else "none"
     report = functools.partial(_report, args, rank)

@@ -1,4 +1,6 @@
 """Wrong flags and missing data give one clear error line (exit 2), no traceback and no result file."""
+import json
+
 from inst2vec.cli import main as run_main
 
 
@@ -34,6 +36,19 @@ def test_platforms_in_any_case_run_once_under_their_data_set_names(tmp_path, cap
                  "--data-root", str(data_root), "-o", str(out)]) == 0
     assert sorted(path.name for path in out.iterdir()) == ["threadcoarsening-Cypress-static-none.json"]
     assert capsys.readouterr().out.count("threadcoarsening Cypress static") == 1
+
+
+def test_first_seed_adds_seeds_to_an_earlier_run(tmp_path, data_root):
+    def seeds(*flags: str) -> dict[int, float]:
+        out = tmp_path / "-".join(flags)
+        assert main(["task", "devmap", "--platform", "amd", "--model", "grewe", *flags,
+                     "--data-root", str(data_root), "-o", str(out)]) == 0
+        result = json.loads((out / "devmap-amd-grewe-none.json").read_text())
+        return {run["seed"]: run["accuracy"] for run in result["seeds"]}
+
+    added = seeds("--seeds", "2", "--first-seed", "1")
+    assert sorted(added) == [1, 2]
+    assert added == {seed: accuracy for seed, accuracy in seeds("--seeds", "3").items() if seed >= 1}
 
 
 def test_counts_below_one_are_refused_before_any_work(tmp_path, capsys):
