@@ -66,7 +66,7 @@ def embed_module(module: IRModule, embeddings: Embeddings, tokens: list[str] | N
 
 
 def embed_file(path: str | os.PathLike, embeddings: Embeddings) -> FileEmbedding:
-    """:func:`embed_module` of a ``.ll`` file."""
+    """:func:`embed_module` of an IR file (``.ll`` or ``.bc``)."""
     return embed_module(read_module(path), embeddings)
 
 
