@@ -35,6 +35,7 @@ CHUNK_BYTES = 8 * 1024 * 1024
 
 #: How LLVM bitcode files start: raw, and in the wrapper Apple's tools write.
 BITCODE_MAGIC = (b"BC\xc0\xde", b"\xde\xc0\x17\x0b")
+UTF8_BYTE_ORDER_MARK = b"\xef\xbb\xbf"
 
 #: Separator the original used inside multi-line statements (``"\n "``).
 UNIT_SEPARATOR = "\n "
@@ -130,6 +131,7 @@ def decode_ir(data: bytes, path: str | os.PathLike | None = None) -> str:
     Raises:
         IRParseError: naming the file and the line of the first bad byte (of the disassembly, for bitcode).
     """
+    data = data.removeprefix(UTF8_BYTE_ORDER_MARK)  # written by Windows editors; LLVM refuses it, we drop it
     if not data.strip():
         raise IRParseError("empty file (no LLVM IR in it)", path)
     if data.startswith(BITCODE_MAGIC):

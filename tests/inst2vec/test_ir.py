@@ -77,9 +77,16 @@ def test_the_batch_cache_refuses_what_the_plain_path_refuses(tmp_path):
             text_statements(text, "bad.ll", cache)
 
 
-def test_windows_line_endings(tmp_path):
-    path = _write(tmp_path, "crlf.ll", IR_OK.replace("\n", "\r\n"))
-    assert file_statements(path) == file_statements(_write(tmp_path, "lf.ll", IR_OK))
+def test_windows_line_endings_and_byte_order_mark(tmp_path):
+    """Windows editors write CRLF and a leading UTF-8 byte-order mark (which LLVM itself refuses)."""
+    plain = file_statements(_write(tmp_path, "lf.ll", IR_OK))
+    assert file_statements(_write(tmp_path, "crlf.ll", IR_OK.replace("\n", "\r\n"))) == plain
+    bom = tmp_path / "bom.ll"
+    bom.write_bytes(b"\xef\xbb\xbf" + IR_OK.replace("\n", "\r\n").encode())
+    assert file_statements(bom) == plain and read_module(bom, verify=True).statements == plain
+    bom.write_bytes(b"\xef\xbb\xbf\r\n")
+    with pytest.raises(IRParseError, match="empty file"):
+        file_statements(bom)
 
 
 def test_huge_file_is_read_in_pieces_with_same_result(tmp_path, monkeypatch, data_root):
