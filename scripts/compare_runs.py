@@ -1,16 +1,21 @@
-"""Paired comparison of two result files of the same task and protocol: which rows each got right.
+"""Paired comparison of two configurations of the same task and protocol: which rows each got right.
 
 Two accuracies on the same test rows are not independent, so comparing them as two means overstates or
-hides a difference. This pairs the predictions row by row, seed by seed: the rows only one of the runs got
-right, and the exact McNemar test on them (two-sided binomial test of those discordant rows, p = 1 when
-there are none), plus how many folds each run won (devmap).
+hides a difference. This pairs the predictions row by row: for each seed both sides ran, the rows only one
+of them got right and the exact McNemar test on them (two-sided binomial test of those discordant rows,
+p = 1 when there are none), plus how many folds each side won (devmap). McNemar's test counts only the rows
+as noise, not the training: two trainings of one configuration with different seeds disagree too. So where a
+side has several seeds, its seeds are also paired with each other ("within"), which shows how far apart
+the same configuration lands from seed to seed; read the A-vs-B rows against those.
 
 Usage::
 
-    python scripts/compare_runs.py A.json B.json [DATA_ROOT]
+    python scripts/compare_runs.py A.json[,A2.json…] B.json[,B2.json…] [DATA_ROOT]
 
+A side may be several result files of one configuration (seeds run separately, e.g. with ``--first-seed``).
 Works for devmap (labels from the data set) and classifyapp (labels stored with each seed).
 """
+import itertools
 import json
 import sys
 
@@ -30,28 +35,57 @@ def correct_rows(result: dict, seed: dict, root) -> np.ndarray:
     raise SystemExit(f"compare_runs.py compares devmap or classifyapp results, not {result['task']}")
 
 
+def load_side(paths: str) -> tuple[dict, dict[int, dict]]:
+    """The first result (for task, platform and protocol) and every seed of the comma-separated result files."""
+    results = [json.load(open(path)) for path in paths.split(",")]
+    first = results[0]
+    seeds: dict[int, dict] = {}
+    for result in results:
+        if (result["task"], result["platform"], result["model"], result["embeddings"]) != \
+                (first["task"], first["platform"], first["model"], first["embeddings"]):
+            raise SystemExit(f"{paths}: the files of one side must be runs of one configuration")
+        for seed in result["seeds"]:
+            if seed["seed"] in seeds:
+                raise SystemExit(f"{paths}: seed {seed['seed']} occurs twice")
+            seeds[seed["seed"]] = seed
+    return first, seeds
+
+
+def paired(label: str, result: dict, seed_a: dict, seed_b: dict, root) -> dict:
+    """Rows right in only one of two seeds' predictions, McNemar's p and the folds each won."""
+    right_a, right_b = correct_rows(result, seed_a, root), correct_rows(result, seed_b, root)
+    only_a, only_b = int((right_a & ~right_b).sum()), int((~right_a & right_b).sum())
+    p = binomtest(only_b, only_a + only_b).pvalue if only_a + only_b else 1.0
+    report = {"pair": label, "rows": len(right_a), "accuracy_a": round(float(right_a.mean()), 4),
+              "accuracy_b": round(float(right_b.mean()), 4), "right_only_in_a": only_a,
+              "right_only_in_b": only_b, "mcnemar_exact_p": round(p, 4)}
+    if "folds" in seed_a and "folds" in seed_b:
+        folds = [(fa["accuracy"], fb["accuracy"]) for fa, fb in zip(seed_a["folds"], seed_b["folds"])]
+        report["folds_won"] = {"a": sum(x > y for x, y in folds), "b": sum(y > x for x, y in folds),
+                               "tied": sum(x == y for x, y in folds)}
+    return report
+
+
+def summary(side: str, result: dict, seeds: dict[int, dict]) -> dict:
+    """Accuracy of every seed of one side, with mean and sample standard deviation."""
+    accuracy = [seeds[s]["accuracy"] for s in sorted(seeds)]
+    return {"side": side, "model": result["model"], "embeddings": result["embeddings"], "seeds": sorted(seeds),
+            "accuracy": [round(a, 4) for a in accuracy], "mean": round(float(np.mean(accuracy)), 4),
+            "std": round(float(np.std(accuracy, ddof=1)), 4) if len(accuracy) > 1 else None}
+
+
 def main() -> None:
-    paths = sys.argv[1:3]
     root = data_root(sys.argv[3] if len(sys.argv) > 3 else None)
-    a, b = (json.load(open(path)) for path in paths)
+    (a, seeds_a), (b, seeds_b) = load_side(sys.argv[1]), load_side(sys.argv[2])
     if (a["task"], a["platform"], a["protocol"].get("split")) != (b["task"], b["platform"], b["protocol"].get("split")):
-        raise SystemExit("the two results are of different tasks, platforms or splits")
-    seeds_b = {seed["seed"]: seed for seed in b["seeds"]}
-    for seed_a in a["seeds"]:
-        seed_b = seeds_b.get(seed_a["seed"])
-        if seed_b is None:
-            continue
-        right_a, right_b = correct_rows(a, seed_a, root), correct_rows(b, seed_b, root)
-        only_a, only_b = int((right_a & ~right_b).sum()), int((~right_a & right_b).sum())
-        p = binomtest(only_b, only_a + only_b).pvalue if only_a + only_b else 1.0
-        report = {"seed": seed_a["seed"], "rows": len(right_a), "accuracy_a": round(float(right_a.mean()), 4),
-                  "accuracy_b": round(float(right_b.mean()), 4), "right_only_in_a": only_a,
-                  "right_only_in_b": only_b, "mcnemar_exact_p": round(p, 4)}
-        if "folds" in seed_a and "folds" in seed_b:
-            pairs = [(fa["accuracy"], fb["accuracy"]) for fa, fb in zip(seed_a["folds"], seed_b["folds"])]
-            report["folds_won"] = {"a": sum(x > y for x, y in pairs), "b": sum(y > x for x, y in pairs),
-                                   "tied": sum(x == y for x, y in pairs)}
-        print(json.dumps(report))
+        raise SystemExit("the two sides are of different tasks, platforms or splits")
+    for seed in sorted(seeds_a.keys() & seeds_b.keys()):
+        print(json.dumps(paired(f"A vs B, seed {seed}", a, seeds_a[seed], seeds_b[seed], root)))
+    for side, result, seeds in (("A", a, seeds_a), ("B", b, seeds_b)):
+        for s, t in itertools.combinations(sorted(seeds), 2):
+            print(json.dumps(paired(f"within {side}, seed {s} vs {t}", result, seeds[s], seeds[t], root)))
+    for side, result, seeds in (("A", a, seeds_a), ("B", b, seeds_b)):
+        print(json.dumps(summary(side, result, seeds)))
 
 
 if __name__ == "__main__":
