@@ -125,11 +125,12 @@ class IRModule:
         return module_statements(self)
 
 
-def decode_ir(data: bytes, path: str | os.PathLike | None = None) -> str:
+def decode_ir(data: bytes, path: str | os.PathLike | None = None, first_line: int = 1) -> str:
     """Decode the bytes of a ``.ll`` file (or disassemble bitcode), rejecting empty, binary and non-UTF-8 input.
 
     Raises:
-        IRParseError: naming the file and the line of the first bad byte (of the disassembly, for bitcode).
+        IRParseError: naming the file and the line of the first bad byte (of the disassembly, for bitcode);
+            ``data`` starts at line ``first_line`` of the file.
     """
     data = data.removeprefix(UTF8_BYTE_ORDER_MARK)  # written by Windows editors; LLVM refuses it, we drop it
     if not data.strip():
@@ -139,12 +140,11 @@ def decode_ir(data: bytes, path: str | os.PathLike | None = None) -> str:
     nul = data.find(b"\0")
     if nul != -1:
         raise IRParseError("binary data (NUL byte) where LLVM IR text was expected", path,
-                           data.count(b"\n", 0, nul) + 1)
+                           data.count(b"\n", 0, nul) + first_line)
     try:
         text = data.decode("utf-8")
-    except UnicodeDecodeError as err:
-        line = data.count(b"\n", 0, err.start) + 1
-        raise IRParseError(f"not UTF-8 text (byte 0x{data[err.start]:02x})", path, line) from err
+    except UnicodeDecodeError:
+        text = _decode_bytes_in_comments(data, path, first_line)
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
     return text
@@ -183,6 +183,23 @@ def is_bitcode_file(path: str | os.PathLike) -> bool:
     """Whether the file holds LLVM bitcode (read whole, as its disassembly, never in pieces)."""
     with open(path, "rb") as f:
         return f.read(4) in BITCODE_MAGIC
+
+
+def _decode_bytes_in_comments(data: bytes, path: str | os.PathLike | None, first_line: int) -> str:
+    """Decode text whose bytes outside comment lines are UTF-8; other bytes in comments become U+FFFD.
+
+    LLVM reads any bytes in a comment, and clang writes the source path into ``; ModuleID = '…'`` as it
+    finds it (e.g. Latin-1). Everywhere else LLVM IR escapes non-ASCII bytes (``c"caf\\E9"``), so a bad
+    byte there is an error naming the line.
+    """
+    lines = data.split(b"\n")
+    for number, line in enumerate(lines, first_line):
+        try:
+            line.decode("utf-8")
+        except UnicodeDecodeError as err:
+            if not line.lstrip().startswith(b";"):
+                raise IRParseError(f"not UTF-8 text (byte 0x{line[err.start]:02x})", path, number) from None
+    return data.decode("utf-8", errors="replace")
 
 
 def read_text(path: str | os.PathLike) -> str:
@@ -257,7 +274,7 @@ def iter_module_chunks(path: str | os.PathLike, chunk_bytes: int = CHUNK_BYTES) 
                 rest = data
                 continue
             piece, rest = data[:cut], data[cut:]
-            text = decode_ir(piece, path) if piece.strip() else ""
+            text = decode_ir(piece, path, first_line) if piece.strip() else ""
             if text:
                 yield parse_module(text, path, first_line, struct_lines)
             first_line += piece.count(b"\n")
@@ -271,7 +288,7 @@ def _struct_lines_of_file(path) -> tuple[str, ...]:
     with open(path, "rb") as f:
         for lineno, raw in enumerate(f, 1):
             if b" = type " in raw:
-                found.extend(preprocess(decode_ir(raw, path), path, lineno, check=False)[1])
+                found.extend(preprocess(decode_ir(raw, path, lineno), path, lineno, check=False)[1])
     return tuple(found)
 
 

@@ -77,6 +77,16 @@ def test_the_batch_cache_refuses_what_the_plain_path_refuses(tmp_path):
             text_statements(text, "bad.ll", cache)
 
 
+def test_other_bytes_than_utf8_are_read_in_comments_only(tmp_path):
+    """As LLVM does: clang writes the source path raw into '; ModuleID' (here Latin-1 'café.c')."""
+    latin1 = tmp_path / "latin1.ll"
+    latin1.write_bytes(b"; ModuleID = 'caf\xe9.c'\n" + IR_OK.encode())
+    assert file_statements(latin1) == file_statements(_write(tmp_path, "plain.ll", IR_OK))
+    latin1.write_bytes(b"; ModuleID = 'caf\xe9.c'\n" + IR_OK.replace("entry:", "entr\xe9e:").encode("latin-1"))
+    with pytest.raises(IRParseError, match=r"latin1.ll:3: not UTF-8 text \(byte 0xe9\)"):
+        file_statements(latin1)
+
+
 def test_windows_line_endings_and_byte_order_mark(tmp_path):
     """Windows editors write CRLF and a leading UTF-8 byte-order mark (which LLVM itself refuses)."""
     plain = file_statements(_write(tmp_path, "lf.ll", IR_OK))
@@ -109,6 +119,10 @@ def test_truncated_huge_file_still_reported(tmp_path):
     with pytest.raises(IRParseError, match="not closed") as caught:
         list(ir.iter_module_chunks(path, chunk_bytes=1000))
     assert caught.value.line == 200 * IR_OK.count("\n") + 1
+    bad_byte = _write(tmp_path, "big_latin1.ll", (IR_OK * 200 + IR_OK.replace("entry:", "entr\xe9e:")).encode("latin-1"))
+    with pytest.raises(IRParseError, match="not UTF-8") as caught:
+        list(ir.iter_module_chunks(bad_byte, chunk_bytes=1000))
+    assert caught.value.line == 200 * IR_OK.count("\n") + 2  # the file's line, not the piece's
 
 
 def _llvm22_bitcode_and_text(text: str) -> tuple[bytes, str]:
