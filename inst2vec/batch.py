@@ -38,12 +38,47 @@ def collect_ir_files(inputs: Iterable[str | os.PathLike]) -> tuple[list[str], li
     for item in inputs:
         path = Path(item)
         if path.is_dir():
-            files += sorted(str(p) for p in path.rglob("*") if p.suffix in IR_SUFFIXES and p.is_file())
+            files += _ir_files_in(path)
         elif path.exists():
             files.append(str(path))
         else:
             missing.append(FileResult(str(path), error=f"{path}: no such file or directory"))
     return list(dict.fromkeys(files)), missing
+
+
+def _ir_files_in(folder: Path) -> list[str]:
+    return sorted(str(p) for p in folder.rglob("*") if p.suffix in IR_SUFFIXES and p.is_file())
+
+
+@dataclass(frozen=True)
+class MirroredOutputs:
+    """Where a batch command writes one output per input file: under ``folder``, at the file's path below the
+    input folder it was found in (the first such input), or under its own name for a file named in the inputs;
+    ``suffix`` in place of the file's. Small, so worker processes get it cheaply."""
+
+    folder: str
+    suffix: str
+    input_folders: tuple[str, ...]
+
+    @classmethod
+    def of(cls, inputs: Iterable[str | os.PathLike], folder: str | os.PathLike, suffix: str) -> "MirroredOutputs":
+        """Raises ``Inst2vecError`` if two input files would be written to one output."""
+        outputs = cls(os.fspath(folder), suffix, tuple(os.fspath(p) for p in inputs if Path(p).is_dir()))
+        written_by: dict[str, str] = {}
+        for file in collect_ir_files(inputs)[0]:
+            output = outputs(file)
+            if output in written_by:
+                raise Inst2vecError(f"{written_by[output]} and {file} would both be written to {output}; "
+                                    "name a folder that holds them instead")
+            written_by[output] = file
+        return outputs
+
+    def __call__(self, file: str) -> str:
+        """The output path of one input file."""
+        path = Path(file)
+        relative = next((path.relative_to(folder) for folder in self.input_folders if path.is_relative_to(folder)),
+                        Path(path.name))
+        return str(Path(self.folder) / relative.with_suffix(self.suffix))
 
 
 def _call(function: Callable[[str], Any], path: str) -> FileResult:

@@ -18,7 +18,7 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from inst2vec.arguments import at_least, npz_path, output_file, output_folder
-from inst2vec.batch import FileResult, collect_ir_files, run_batch
+from inst2vec.batch import FileResult, MirroredOutputs, collect_ir_files, run_batch
 from inst2vec.errors import Inst2vecError
 from inst2vec.io import atomic_write
 
@@ -57,9 +57,16 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", type=output_file, help="write here instead of standard output")
     p.set_defaults(run=_statements)
 
-    p = commands.add_parser("xfg", help="build the contextual flow graph of one .ll / .bc file")
-    p.add_argument("file", help="an LLVM IR file")
-    p.add_argument("-o", "--output", required=True, type=output_file, help="out.graphml or out.json (node-link)")
+    p = commands.add_parser("xfg", help="build the contextual flow graphs of .ll / .bc files")
+    _add_inputs(p)
+    where = p.add_mutually_exclusive_group(required=True)
+    where.add_argument("-o", "--output", type=output_file,
+                       help="the graph of one input file: out.graphml or out.json (node-link)")
+    where.add_argument("--output-dir", type=output_folder,
+                       help="one graph per input file, named as the file (below this folder as below its input "
+                            "folder)")
+    p.add_argument("--format", choices=("graphml", "json"), default="graphml",
+                   help="the graphs' format with --output-dir (default graphml; json: node-link)")
     p.add_argument("--verify", action="store_true", help="also check the IR with LLVM (llvmlite)")
     p.set_defaults(run=_xfg)
 
@@ -233,16 +240,29 @@ def _statements(args) -> int:
 
 
 def _xfg(args) -> int:
-    from inst2vec.ir import read_module
-    from inst2vec.xfg import build_xfg, write_xfg, xfg_summary
+    from inst2vec.xfg import save_file_xfg
 
-    graph = build_xfg(read_module(args.file, verify=args.verify))
-    try:
-        write_xfg(graph, args.output)
-    except ValueError as err:
-        raise Inst2vecError(str(err)) from err
-    print(json.dumps({"file": args.file, "output": args.output, **xfg_summary(graph)}))
-    return 0
+    if args.output:
+        if len(args.inputs) != 1 or Path(args.inputs[0]).is_dir():
+            raise Inst2vecError("-o writes the graph of one file; for several files or a folder use --output-dir")
+        try:
+            summary = save_file_xfg(args.inputs[0], args.output, args.verify)
+        except ValueError as err:
+            raise Inst2vecError(str(err)) from err
+        print(json.dumps({"file": args.inputs[0], "output": args.output, **summary}))
+        return 0
+    outputs = MirroredOutputs.of(args.inputs, args.output_dir, "." + args.format)
+    failures: list[FileResult] = []
+    save = functools.partial(_save_xfg, outputs=outputs, verify=args.verify)
+    for result in _each(args, save, "graphs", failures):  # one line per graph as it is written
+        print(json.dumps({"file": result.path, "output": outputs(result.path), **result.value}), flush=True)
+    return 1 if failures else 0
+
+
+def _save_xfg(path: str, outputs: MirroredOutputs, verify: bool) -> dict:
+    from inst2vec.xfg import save_file_xfg
+
+    return save_file_xfg(path, outputs(path), verify)
 
 
 def _vocab_build(args) -> int:

@@ -20,7 +20,7 @@ from typing import Iterable
 
 import networkx as nx
 
-from inst2vec.ir import Function, IRModule
+from inst2vec.ir import Function, IRModule, read_module
 from inst2vec.statements import normalize_units
 
 ROOT = "@0"
@@ -339,6 +339,14 @@ def write_xfg(graph: nx.MultiDiGraph, path: str | os.PathLike) -> None:
             json.dump(data, f)
     else:
         raise ValueError(f"XFG output must end in .graphml or .json. Received: path={os.fspath(path)!r}")
+
+
+def save_file_xfg(ir_path: str | os.PathLike, graph_path: str | os.PathLike, verify: bool = False) -> dict:
+    """Build the XFG of one ``.ll`` / ``.bc`` file, write it to ``graph_path`` (see :func:`write_xfg`) and
+    return its :func:`xfg_summary`."""
+    graph = build_xfg(read_module(ir_path, verify=verify))
+    write_xfg(graph, graph_path)
+    return xfg_summary(graph)
 
 
 def read_xfg(path: str | os.PathLike) -> nx.MultiDiGraph:

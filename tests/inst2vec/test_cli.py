@@ -73,6 +73,37 @@ def test_xfg_command(ir_dir, tmp_path, capsys):
     assert "error: XFG output must end in .graphml or .json" in capsys.readouterr().err
 
 
+def test_xfg_batch_mirrors_folders_and_goes_on(ir_dir, tmp_path, capsys):
+    (ir_dir / "sub").mkdir()
+    (ir_dir / "mt.ll").rename(ir_dir / "sub" / "mt.ll")
+    (ir_dir / "bad.ll").write_text(IR_BAD)
+    single = tmp_path / "single.json"
+    assert main(["xfg", str(ir_dir / "sub" / "mt.ll"), "-o", str(single)]) == 0
+    capsys.readouterr()
+    out = tmp_path / "graphs"
+    assert main(["xfg", str(ir_dir), "--output-dir", str(out), "--format", "json", "-j", "2", "--no-progress"]) == 1
+    captured = capsys.readouterr()
+    rows = [json.loads(line) for line in captured.out.splitlines()]
+    assert [r["output"] for r in rows] == [str(out / "reduce.json"), str(out / "sgemm.json"),
+                                           str(out / "sub" / "mt.json")]
+    assert sorted(str(p.relative_to(out)) for p in out.rglob("*.json")) == ["reduce.json", "sgemm.json",
+                                                                            "sub/mt.json"]
+    assert (out / "sub" / "mt.json").read_text() == single.read_text()
+    assert "bad.ll:2: unknown instruction 'frobnicate'" in captured.err and "skipped 1 of 4 file(s)" in captured.err
+
+
+def test_xfg_refuses_outputs_it_cannot_tell_apart(ir_dir, tmp_path, capsys):
+    (ir_dir / "other").mkdir()
+    (ir_dir / "other" / "mt.ll").write_text(IR_GOOD)
+    out = tmp_path / "graphs"
+    assert main(["xfg", str(ir_dir / "mt.ll"), str(ir_dir / "other" / "mt.ll"), "--output-dir", str(out)]) == 2
+    assert f"would both be written to {out / 'mt.graphml'}" in capsys.readouterr().err
+    assert main(["xfg", str(ir_dir), "-o", str(tmp_path / "g.graphml")]) == 2
+    assert "for several files or a folder use --output-dir" in capsys.readouterr().err
+    assert main(["xfg", str(tmp_path / "none.ll"), str(ir_dir / "mt.ll"), "--output-dir", str(out)]) == 1
+    assert sorted(p.name for p in out.iterdir()) == ["mt.graphml"]
+
+
 def test_failed_run_leaves_no_output(tmp_path, capsys):
     bad = tmp_path / "bad.ll"
     bad.write_text(IR_BAD)
@@ -82,12 +113,13 @@ def test_failed_run_leaves_no_output(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("command", [["statements", "--format", "jsonl"], ["vocab", "build"], ["pairs"], ["embed"],
-                                     ["train-embeddings", "--epochs", "1"]])
+                                     ["train-embeddings", "--epochs", "1"], ["xfg"]])
 def test_batch_with_no_readable_file_writes_nothing(tmp_path, capsys, command):
     (tmp_path / "bad.ll").write_text(IR_BAD)
     (tmp_path / "empty.ll").write_text("")
     out = tmp_path / "out" / ("result.npz" if command[0] in ("pairs", "embed") else "result")
-    assert main([*command, str(tmp_path / "bad.ll"), str(tmp_path / "empty.ll"), "-o", str(out)]) == 2
+    output = ["--output-dir", str(out.parent)] if command[0] == "xfg" else ["-o", str(out)]
+    assert main([*command, str(tmp_path / "bad.ll"), str(tmp_path / "empty.ll"), *output]) == 2
     err = capsys.readouterr().err
     assert "bad.ll:2: unknown instruction 'frobnicate'" in err and "empty.ll: empty file" in err
     assert "none of the 2 input file(s) could be read; nothing written" in err
