@@ -186,7 +186,7 @@ def is_bitcode_file(path: str | os.PathLike) -> bool:
 
 
 def _decode_bytes_in_comments(data: bytes, path: str | os.PathLike | None, first_line: int) -> str:
-    """Decode text whose bytes outside comment lines are UTF-8; other bytes in comments become U+FFFD.
+    """Decode text whose bytes outside comments are UTF-8; other bytes in comments become U+FFFD.
 
     LLVM reads any bytes in a comment, and clang writes the source path into ``; ModuleID = '…'`` as it
     finds it (e.g. Latin-1). Everywhere else LLVM IR escapes non-ASCII bytes (``c"caf\\E9"``), so a bad
@@ -197,9 +197,21 @@ def _decode_bytes_in_comments(data: bytes, path: str | os.PathLike | None, first
         try:
             line.decode("utf-8")
         except UnicodeDecodeError as err:
-            if not line.lstrip().startswith(b";"):
+            if not _in_comment(line, err.start):
                 raise IRParseError(f"not UTF-8 text (byte 0x{line[err.start]:02x})", path, number) from None
     return data.decode("utf-8", errors="replace")
+
+
+def _in_comment(line: bytes, at: int) -> bool:
+    """Whether byte ``at`` of a line lies in its comment: after a ``;`` outside double quotes (IR strings
+    escape their quotes as ``\\22``)."""
+    in_quotes = False
+    for byte in line[:at]:
+        if byte == ord('"'):
+            in_quotes = not in_quotes
+        elif byte == ord(";") and not in_quotes:
+            return True
+    return False
 
 
 def read_text(path: str | os.PathLike) -> str:
