@@ -38,16 +38,12 @@ def collect_ir_files(inputs: Iterable[str | os.PathLike]) -> tuple[list[str], li
     for item in inputs:
         path = Path(item)
         if path.is_dir():
-            files += _ir_files_in(path)
+            files += sorted(str(p) for p in path.rglob("*") if p.suffix in IR_SUFFIXES and p.is_file())
         elif path.exists():
             files.append(str(path))
         else:
             missing.append(FileResult(str(path), error=f"{path}: no such file or directory"))
     return list(dict.fromkeys(files)), missing
-
-
-def _ir_files_in(folder: Path) -> list[str]:
-    return sorted(str(p) for p in folder.rglob("*") if p.suffix in IR_SUFFIXES and p.is_file())
 
 
 @dataclass(frozen=True)

@@ -65,7 +65,7 @@ def _parser() -> argparse.ArgumentParser:
     where.add_argument("--output-dir", type=output_folder,
                        help="one graph per input file, named as the file (below this folder as below its input "
                             "folder)")
-    p.add_argument("--format", choices=("graphml", "json"), default="graphml",
+    p.add_argument("--format", choices=("graphml", "json"),
                    help="the graphs' format with --output-dir (default graphml; json: node-link)")
     p.add_argument("--verify", action="store_true", help="also check the IR with LLVM (llvmlite)")
     p.set_defaults(run=_xfg)
@@ -245,13 +245,15 @@ def _xfg(args) -> int:
     if args.output:
         if len(args.inputs) != 1 or Path(args.inputs[0]).is_dir():
             raise Inst2vecError("-o writes the graph of one file; for several files or a folder use --output-dir")
+        if args.format:
+            raise Inst2vecError("--format goes with --output-dir; with -o the name's suffix gives the format")
         try:
             summary = save_file_xfg(args.inputs[0], args.output, args.verify)
         except ValueError as err:
             raise Inst2vecError(str(err)) from err
         print(json.dumps({"file": args.inputs[0], "output": args.output, **summary}))
         return 0
-    outputs = MirroredOutputs.of(args.inputs, args.output_dir, "." + args.format)
+    outputs = MirroredOutputs.of(args.inputs, args.output_dir, "." + (args.format or "graphml"))
     failures: list[FileResult] = []
     save = functools.partial(_save_xfg, outputs=outputs, verify=args.verify)
     for result in _each(args, save, "graphs", failures):  # one line per graph as it is written

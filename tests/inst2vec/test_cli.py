@@ -100,6 +100,8 @@ def test_xfg_refuses_outputs_it_cannot_tell_apart(ir_dir, tmp_path, capsys):
     assert f"would both be written to {out / 'mt.graphml'}" in capsys.readouterr().err
     assert main(["xfg", str(ir_dir), "-o", str(tmp_path / "g.graphml")]) == 2
     assert "for several files or a folder use --output-dir" in capsys.readouterr().err
+    assert main(["xfg", str(ir_dir / "mt.ll"), "-o", str(tmp_path / "g.graphml"), "--format", "json"]) == 2
+    assert "--format goes with --output-dir" in capsys.readouterr().err
     assert main(["xfg", str(tmp_path / "none.ll"), str(ir_dir / "mt.ll"), "--output-dir", str(out)]) == 1
     assert sorted(p.name for p in out.iterdir()) == ["mt.graphml"]
 
