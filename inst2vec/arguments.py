@@ -8,6 +8,10 @@ import argparse
 import math
 import os
 
+#: Help of the positional arguments of every command that reads IR files.
+IR_INPUTS_HELP = (".ll or .bc files, C, C++ or OpenCL files (compiled with clang-14 -O0), or directories searched "
+                  "for *.ll and *.bc")
+
 
 def at_least(minimum: float, kind: type = int, strict: bool = False):
     """An argparse type: a finite number of ``kind`` at least ``minimum`` (above it if ``strict``), checked

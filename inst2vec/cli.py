@@ -17,7 +17,7 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
-from inst2vec.arguments import at_least, npz_path, output_file, output_folder
+from inst2vec.arguments import IR_INPUTS_HELP, at_least, npz_path, output_file, output_folder
 from inst2vec.batch import FileResult, MirroredOutputs, collect_ir_files, run_batch
 from inst2vec.errors import Inst2vecError
 from inst2vec.io import atomic_write
@@ -49,7 +49,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
     commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
 
-    p = commands.add_parser("statements", help="print the inst2vec statements of .ll / .bc files")
+    p = commands.add_parser("statements", help="print the inst2vec statements of IR (.ll / .bc) or source files")
     _add_inputs(p)
     p.add_argument("--format", choices=("text", "jsonl"), default="text",
                    help="text: one statement per line ('\\n' inside a statement shown as '\\\\n'), "
@@ -57,7 +57,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", type=output_file, help="write here instead of standard output")
     p.set_defaults(run=_statements)
 
-    p = commands.add_parser("xfg", help="build the contextual flow graphs of .ll / .bc files")
+    p = commands.add_parser("xfg", help="build the contextual flow graphs of IR (.ll / .bc) or source files")
     _add_inputs(p)
     where = p.add_mutually_exclusive_group(required=True)
     where.add_argument("-o", "--output", type=output_file,
@@ -115,7 +115,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--plot", help="also draw a t-SNE map coloured by statement family into this PNG")
     p.set_defaults(run=_evaluate_embeddings)
 
-    p = commands.add_parser("embed", help="embed .ll files: statement, function and file vectors (.npz)")
+    p = commands.add_parser("embed", help="embed IR or source files: statement, function and file vectors (.npz)")
     _add_inputs(p)
     p.add_argument("-o", "--output", required=True, type=npz_path, help="out.npz")
     p.add_argument("--embeddings", default="ours",
@@ -179,8 +179,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _add_inputs(p: argparse.ArgumentParser) -> None:
-    p.add_argument("inputs", nargs="+", metavar="FILE_OR_DIR",
-                   help=".ll or .bc files, or directories searched for *.ll and *.bc")
+    p.add_argument("inputs", nargs="+", metavar="FILE_OR_DIR", help=IR_INPUTS_HELP)
     p.add_argument("-j", "--jobs", type=at_least(0), default=1, help="worker processes (0: all cores; default 1)")
     p.add_argument("--no-progress", dest="progress", action="store_false", default=None,
                    help="no progress bar (default: shown on a terminal for several files)")

@@ -9,7 +9,8 @@ every function closed. The filtering rules are the published inst2vec ones (docs
 Statement text always comes from the file's own lines, because llvmlite (LLVM 22) prints every
 pointer as ``ptr`` and the published vocabulary spells typed pointers (``i32*``). Bitcode (``.bc``) is
 read as its disassembly by ``llvm-dis-14`` (typed pointers, as clang-14 wrote them), or by llvmlite
-where that cannot read it (bitcode of newer LLVMs, whose pointers are opaque anyway).
+where that cannot read it (bitcode of newer LLVMs, whose pointers are opaque anyway). A C, C++ or OpenCL
+file is read as the IR clang-14 makes of it at ``-O0``.
 ``verify_module`` runs LLVM's own parser and verifier on top, when asked.
 """
 from __future__ import annotations
@@ -179,10 +180,19 @@ def _last_line(message: str) -> str:
     return re.sub(r"^\S*: error: ", "", lines[-1].strip()) if lines else "no message"
 
 
-def is_bitcode_file(path: str | os.PathLike) -> bool:
-    """Whether the file holds LLVM bitcode (read whole, as its disassembly, never in pieces)."""
+def reads_at_once(path: str | os.PathLike, chunk_bytes: int = CHUNK_BYTES) -> bool:
+    """Whether a file is read whole, never in pieces: it is small, a source file (read as clang's IR) or
+    bitcode (read as its disassembly)."""
+    if os.path.getsize(path) <= chunk_bytes or _is_source_file(path):
+        return True
     with open(path, "rb") as f:
         return f.read(4) in BITCODE_MAGIC
+
+
+def _is_source_file(path: str | os.PathLike) -> bool:
+    from ir_corpus.sources import is_source_file  # ir_corpus builds on this package: imported when used
+
+    return is_source_file(path)
 
 
 def _decode_bytes_in_comments(data: bytes, path: str | os.PathLike | None, first_line: int) -> str:
@@ -215,7 +225,12 @@ def _in_comment(line: bytes, at: int) -> bool:
 
 
 def read_text(path: str | os.PathLike) -> str:
-    """The decoded text of a ``.ll`` file, or the disassembly of a ``.bc`` file (see :func:`decode_ir`)."""
+    """The decoded text of a ``.ll`` file, the disassembly of a ``.bc`` file (see :func:`decode_ir`), or the IR of
+    a C, C++ or OpenCL file as clang-14 compiles it at ``-O0`` (see :func:`ir_corpus.compile.compile_file`)."""
+    if _is_source_file(path):
+        from ir_corpus.compile import compile_file
+
+        return decode_ir(compile_file(path), path)
     with open(path, "rb") as f:
         return decode_ir(f.read(), path)
 
@@ -224,12 +239,14 @@ def read_module(path: str | os.PathLike, verify: bool = False) -> IRModule:
     """Read one ``.ll`` file into an :class:`IRModule`.
 
     Args:
-        path: the textual LLVM IR file (typed or opaque pointers).
+        path: the textual LLVM IR file (typed or opaque pointers); also a ``.bc`` file, or a C, C++ or OpenCL
+            file, read as the IR clang-14 makes of it at ``-O0`` (see :func:`read_text`).
         verify: also run LLVM's parser and verifier (llvmlite) over it; see :func:`verify_module`.
 
     Raises:
         IRParseError: the file is empty, binary, not UTF-8, truncated, or holds an unknown
-            instruction or a line that is not LLVM IR; the message names file and line.
+            instruction or a line that is not LLVM IR (or, for a source file, does not compile:
+            ``CompilationError``); the message names file and line.
     """
     text = read_text(path)
     if verify:
@@ -269,7 +286,7 @@ def iter_module_chunks(path: str | os.PathLike, chunk_bytes: int = CHUNK_BYTES) 
     file, so normalising the pieces one after the other gives the same statements as normalising
     the file at once, with memory bounded by about ``chunk_bytes`` times a small factor.
     """
-    if os.path.getsize(path) <= chunk_bytes or is_bitcode_file(path):
+    if reads_at_once(path, chunk_bytes):
         yield read_module(path)
         return
     struct_lines = _struct_lines_of_file(path)

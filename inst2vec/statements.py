@@ -21,7 +21,7 @@ from typing import Callable, Iterable, Iterator, Sequence
 import regex  # same matching rules as `re`; far less backtracking on the nested struct-type patterns
 
 from inst2vec.errors import IRParseError
-from inst2vec.ir import (CHUNK_BYTES, IRModule, check_functions_closed, has_bad_line, is_bitcode_file,
+from inst2vec.ir import (CHUNK_BYTES, IRModule, check_functions_closed, has_bad_line, reads_at_once,
                          iter_module_chunks, module_from_preprocessed, needs_collapse, preprocess, read_text)
 
 # ---------------------------------------------------------------------------------------------
@@ -553,7 +553,7 @@ def _short_file_statements(path: str | os.PathLike, cache: StatementCache | None
 
     Files over ``CHUNK_BYTES`` are read function by function, so memory stays bounded.
     """
-    if os.path.getsize(path) <= CHUNK_BYTES or is_bitcode_file(path):
+    if reads_at_once(path, CHUNK_BYTES):
         yield _short_text_statements(read_text(path), path, cache)
         return
     struct_types = None

@@ -17,9 +17,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from inst2vec.errors import Inst2vecError
+from inst2vec.errors import Inst2vecError, IRParseError
 from inst2vec.statements import StatementCache, file_statements_sha256
-from ir_corpus.sources import Source
+from ir_corpus.sources import Source, is_source_file
 
 CLANG = "clang-14"
 REQUIRED_MAJOR = 14
@@ -53,10 +53,15 @@ POJ104_HEADER = ("#include <cstdio>\n#include <cstdlib>\n#include <cmath>\n#incl
                  "#include <iostream>\nusing namespace std;\n")
 _VOID_MAIN = re.compile(r"\bvoid\s+main\s*\(")
 _UNTYPED_MAIN = re.compile(r"^(\s*)main\s*\(", re.MULTILINE)
+_DIAGNOSTIC = re.compile(r"(?P<file>.+?):(?P<line>\d+):\d+: (?:fatal )?error: ")
 
 
 class CompilerError(Inst2vecError, RuntimeError):
     """clang-14 is missing or is not version 14."""
+
+
+class CompilationError(IRParseError):
+    """A source file named as IR input did not compile to LLVM IR; names the file and, where known, the line."""
 
 
 @dataclass(frozen=True)
@@ -174,7 +179,8 @@ def compile_source(source: Source, variant: Variant, output: str, timeout: float
     """Compile ``source`` to ``output`` (written only on success) and describe the result.
 
     Returns:
-        A manifest record: ``status`` (ok / failed / skipped), ``error`` (one line), ``flags``,
+        A manifest record: ``status`` (ok / failed / skipped), ``error`` (one line; ``error_line``, its line in
+        the source, where clang names one there), ``flags``,
         ``seconds`` (clang's wall time), and for ``ok`` the IR's ``sha256``, ``statements_sha256``,
         ``n_statements``, ``n_lines``.
     """
@@ -191,6 +197,7 @@ def compile_source(source: Source, variant: Variant, output: str, timeout: float
         # clang runs in the suite's root on "./relpath", so the IR names no folder of this machine
         # (ModuleID, source_filename; __FILE__ through -fmacro-prefix-map): the same bytes wherever it is built.
         folder, input_path = str(Path(source.root).resolve()), os.path.join(".", source.relpath)
+        lines_in_front = 0  # lines put before the source's own (POJ-104's header)
         if source.suite.startswith("poj104"):
             folder = str(Path(tmp).resolve())
             flags = flags + [f"-fmacro-prefix-map={folder}=."]
@@ -199,6 +206,7 @@ def compile_source(source: Source, variant: Variant, output: str, timeout: float
             with open(source.path, encoding="utf-8", errors="replace") as f:
                 text = prepare_poj104(f.read(), header=pch is None)
             record["precompiled_header"] = pch is not None
+            lines_in_front = POJ104_HEADER.count("\n")
             if pch is not None:
                 flags = flags + ["-include-pch", pch]
             with open(os.path.join(folder, input_path), "w", encoding="utf-8") as f:
@@ -213,7 +221,10 @@ def compile_source(source: Source, variant: Variant, output: str, timeout: float
             return record
         record["seconds"] = round(time.perf_counter() - start, 4)
         if done.returncode != 0:
-            record["error"] = _first_error(done.stderr) or f"clang exited with status {done.returncode}"
+            error, line = _first_error(done.stderr, input_path)
+            record["error"] = error or f"clang exited with status {done.returncode}"
+            if line is not None and line > lines_in_front:
+                record["error_line"] = line - lines_in_front
             return record
         try:
             n_statements, statements_sha256 = file_statements_sha256(ir_tmp, _STATEMENT_CACHE)
@@ -229,11 +240,47 @@ def compile_source(source: Source, variant: Variant, output: str, timeout: float
     return record
 
 
-def _first_error(stderr: str) -> str | None:
+#: How a source file named where IR is expected (``inst2vec statements prog.c``) is compiled: ncc's POJ-104 level.
+SINGLE_FILE_VARIANT = Variant.parse("O0")
+
+
+def compile_file(path: str | os.PathLike, variant: Variant = SINGLE_FILE_VARIANT, timeout: float = 60.0,
+                 clang: str = CLANG) -> bytes:
+    """The textual LLVM IR of one C, C++ or OpenCL file, as ``inst2vec corpus build FILE`` compiles it.
+
+    Raises:
+        CompilationError: not a source file, CUDA, or clang's first error (file and line where clang names one).
+        CompilerError: clang-14 is missing or another version.
+    """
+    if not is_source_file(path):
+        raise CompilationError("not a C, C++, OpenCL or CUDA source file (by its suffix)", path)
+    _checked_clang(clang)
+    with tempfile.TemporaryDirectory(prefix="inst2vec-ir-") as tmp:
+        output = os.path.join(tmp, "out.ll")
+        record = compile_source(Source.of_file(path), variant, output, timeout, clang)
+        if record["status"] == "skipped":
+            raise CompilationError(record["error"], path)
+        if record["status"] != "ok":
+            raise CompilationError(f"does not compile with {clang} {' '.join(variant.flags)}: {record['error']}",
+                                   path, record.get("error_line"))
+        with open(output, "rb") as f:
+            return f.read()
+
+
+@functools.lru_cache(maxsize=4)
+def _checked_clang(clang: str) -> str:
+    """:func:`clang_version`, asked once per process."""
+    return clang_version(clang)
+
+
+def _first_error(stderr: str, input_path: str) -> tuple[str | None, int | None]:
+    """clang's first error message, and its line if it lies in the compiled file itself (not in a header)."""
     for line in stderr.splitlines():
         if "error:" in line:
-            return line.split("error:", 1)[1].strip()[:300]
-    return None
+            where = _DIAGNOSTIC.match(line)
+            return (line.split("error:", 1)[1].strip()[:300],
+                    int(where["line"]) if where and where["file"] == input_path else None)
+    return None, None
 
 
 def file_sha256(path: str | os.PathLike) -> str:

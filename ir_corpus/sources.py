@@ -34,6 +34,17 @@ class Source:
     def language(self) -> str:
         return LANGUAGES[Path(self.relpath).suffix.lower()]
 
+    @classmethod
+    def of_file(cls, path: str | os.PathLike) -> "Source":
+        """A source file named on its own: a suite of one, named after its folder."""
+        path = Path(path)
+        return cls(path.resolve().parent.name, str(path.parent), path.name)
+
+
+def is_source_file(path: str | os.PathLike) -> bool:
+    """Whether the file's suffix is that of a C, C++, OpenCL or CUDA source."""
+    return Path(path).suffix.lower() in LANGUAGES
+
 
 def suite_name(path: str | os.PathLike) -> str:
     """``gpgpu-npb-3.3.tar.gz`` -> ``gpgpu-npb-3.3``; a directory keeps its name."""
@@ -89,8 +100,8 @@ def find_sources(inputs: list[str | os.PathLike], unpack_dir: str | os.PathLike)
     sources, errors = [], []
     for item in inputs:
         path = Path(item)
-        if path.is_file() and path.suffix.lower() in LANGUAGES:
-            sources.append(Source(path.resolve().parent.name, str(path.parent), path.name))
+        if path.is_file() and is_source_file(path):
+            sources.append(Source.of_file(path))
             continue
         try:
             if not path.exists():
@@ -104,6 +115,6 @@ def find_sources(inputs: list[str | os.PathLike], unpack_dir: str | os.PathLike)
             continue
         suite = suite_name(path)
         for file in sorted(root.rglob("*")):
-            if file.suffix.lower() in LANGUAGES and file.is_file():
+            if is_source_file(file) and file.is_file():
                 sources.append(Source(suite, str(root), str(file.relative_to(root))))
     return sources, errors

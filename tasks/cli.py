@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from inst2vec.arguments import at_least, output_folder
+from inst2vec.arguments import IR_INPUTS_HELP, at_least, output_folder
 from inst2vec.batch import collect_ir_files
 from inst2vec.errors import Inst2vecError
 
@@ -81,13 +81,12 @@ def add_commands(commands) -> None:
                    help="results folder (one JSON per task, platform and model)")
     p.set_defaults(run=run_task)
 
-    p = commands.add_parser("predict", help="apply a model saved by `inst2vec task --save-models` to .ll files; "
-                                            "prints FILE, class and score: the probability (ncc) or the linear "
-                                            "SVM's score (bag, ngram); devmap models also need --aux")
+    p = commands.add_parser("predict", help="apply a model saved by `inst2vec task --save-models` to IR or source "
+                                            "files; prints FILE, class and score: the probability (ncc) or the "
+                                            "linear SVM's score (bag, ngram); devmap models also need --aux")
     p.add_argument("model", help="a .keras (ncc) or .npz (bag, ngram) file written by `inst2vec task "
                                  "--save-models`")
-    p.add_argument("files", nargs="+", metavar="FILE_OR_DIR",
-                   help=".ll or .bc files, or directories searched for *.ll and *.bc")
+    p.add_argument("files", nargs="+", metavar="FILE_OR_DIR", help=IR_INPUTS_HELP)
     p.add_argument("--aux", action="append", default=[], metavar="NAME=VALUE",
                    help="an auxiliary input of the model, the same for every file (devmap: --aux transfer=BYTES "
                         "--aux wgsize=N)")

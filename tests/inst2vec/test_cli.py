@@ -51,6 +51,36 @@ def test_batch_goes_on_past_bad_files(ir_dir, tmp_path, capsys):
     assert len(out.read_text().splitlines()) == 3
 
 
+def test_source_files_are_compiled_where_ir_is_read(data_root, tmp_path, capsys):
+    """`inst2vec statements prog.c`: the IR `corpus build prog.c --variants O0` makes; compile errors name the line."""
+    import tarfile
+
+    from ir_corpus import Variant, build_corpus
+
+    with tarfile.open(data_root / "ir-corpus-sources" / "gpgpu-polybench-gpu-1.0.tar.gz") as tar:
+        names = [f"polybench-gpu-1.0/OpenCL/2MM/2mm.{suffix}" for suffix in ("c", "cl")]
+        tar.extractall(tmp_path, members=[tar.getmember(n) for n in names + ["polybench-gpu-1.0/common/"
+                                                                             "polybenchUtilFuncts.h"]],
+                       filter="data")
+    host, kernel = (tmp_path / n for n in names)
+    (tmp_path / "bad.c").write_text("int g(int a) {\n  int x = 1;\n  return a * y;\n}\n")
+    (tmp_path / "k.cu").write_text("__global__ void k() {}\n")
+    assert main(["statements", str(host), str(kernel), str(tmp_path / "bad.c"), str(tmp_path / "k.cu"),
+                 "--format", "jsonl"]) == 1
+    captured = capsys.readouterr()
+    rows = [json.loads(line) for line in captured.out.splitlines()]
+    build_corpus([host, kernel], tmp_path / "corpus", [Variant.parse("O0")], jobs=1, progress=False)
+    for row, ir in zip(rows, ("2mm.c.O0.ll", "2mm.cl.O0.ll")):
+        assert row["statements"] == file_statements(tmp_path / "corpus" / "ir" / "2MM" / ir)
+    assert [r["file"] for r in rows] == [str(host), str(kernel)] and rows[0]["n_statements"] > 500
+    assert (f"error: {tmp_path / 'bad.c'}:3: does not compile with clang-14 -O0: use of undeclared identifier 'y'"
+            in captured.err)
+    assert f"error: {tmp_path / 'k.cu'}: CUDA needs the CUDA toolkit" in captured.err
+    assert "skipped 2 of 4 file(s)" in captured.err
+    assert main(["xfg", str(kernel), "--output-dir", str(tmp_path / "graphs")]) == 0
+    assert (tmp_path / "graphs" / "2mm.graphml").is_file()
+
+
 def test_vocab_build_and_pairs(ir_dir, tmp_path, capsys):
     vocab = tmp_path / "vocab.json"
     assert main(["vocab", "build", str(ir_dir), "-o", str(vocab), "--cutoff", "1"]) == 0

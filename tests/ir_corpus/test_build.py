@@ -50,7 +50,7 @@ def test_build_manifest_duplicates_and_table(suite, tmp_path):
     assert records[("src/loop_copy.c", "O2")]["duplicate_of"] == records[("src/loop.c", "O2")]["ir"]
     assert not (out / "ir" / "mysuite" / "src" / "loop_copy.c.O2.ll").exists()
     broken = records[("broken.cpp", "O0")]
-    assert broken["status"] == "failed" and "expected" in broken["error"]
+    assert broken["status"] == "failed" and "expected" in broken["error"] and broken["error_line"] == 1
     assert not (out / "ir" / "mysuite" / "broken.cpp.O0.ll").exists()
     assert records[("gpu.cu", "O0")]["status"] == "skipped" and "CUDA" in records[("gpu.cu", "O0")]["error"]
     row, total = report.table[0], report.table[-1]
@@ -163,7 +163,9 @@ def test_poj104_precompiled_header_gives_the_same_ir(data_root, tmp_path, monkey
     for a, b in zip(with_pch, with_text):
         assert (a["status"], a.get("sha256"), a["error"]) == (b["status"], b.get("sha256"), b["error"]), a["source"]
     assert [r["status"] for r in with_pch].count("ok") == len(sources) - 1
-    assert "undeclared" in next(r["error"] for r in with_pch if r["source"] == "broken.cpp")
+    for records in (with_pch, with_text):  # the line in the program, not after the header put in front
+        broken = next(r for r in records if r["source"] == "broken.cpp")
+        assert "undeclared" in broken["error"] and broken["error_line"] == 1
 
 
 def test_real_suite_and_cli_stats(data_root, tmp_path, capsys):
