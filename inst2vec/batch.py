@@ -46,6 +46,20 @@ def collect_ir_files(inputs: Iterable[str | os.PathLike]) -> tuple[list[str], li
     return list(dict.fromkeys(files)), missing
 
 
+def no_ir_files_error(inputs: Iterable[str | os.PathLike]) -> Inst2vecError:
+    """The error for inputs that hold no IR file; names a folder of sources among them and what to do with it."""
+    from ir_corpus.sources import is_source_file  # ir_corpus builds on this package: imported when used
+
+    message = "no .ll or .bc files found in the inputs"
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir() and any(is_source_file(p) for p in path.rglob("*")):
+            return Inst2vecError(f"{message}; {path} holds C, C++ or OpenCL files, which are compiled only when "
+                                 f"named one by one: compile the folder with `inst2vec corpus build {path} -o OUT` "
+                                 "and use OUT/ir")
+    return Inst2vecError(message)
+
+
 @dataclass(frozen=True)
 class MirroredOutputs:
     """Where a batch command writes one output per input file: under ``folder``, at the file's path below the

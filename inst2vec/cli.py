@@ -18,7 +18,7 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from inst2vec.arguments import IR_INPUTS_HELP, at_least, npz_path, output_file, output_folder
-from inst2vec.batch import FileResult, MirroredOutputs, collect_ir_files, run_batch
+from inst2vec.batch import FileResult, MirroredOutputs, collect_ir_files, no_ir_files_error, run_batch
 from inst2vec.errors import Inst2vecError
 from inst2vec.io import atomic_write
 
@@ -198,7 +198,7 @@ def _each(args, function, description: str, failures: list[FileResult]) -> Itera
         else:
             failures.append(result)
     if not n_done and not failures:
-        raise Inst2vecError("no .ll files found in the inputs")
+        raise no_ir_files_error(args.inputs)
     _print_errors([result.error for result in failures])
     if not n_done:
         raise _nothing_read(len(failures))
@@ -292,7 +292,7 @@ def _pairs(args) -> int:
     files, missing = collect_ir_files(args.inputs)
     if not files:
         _print_errors([r.error for r in missing])
-        raise Inst2vecError("no .ll files found in the inputs")
+        raise no_ir_files_error(args.inputs)
     errors = [r.error for r in missing]
     if args.vocab:
         vocabulary = Vocabulary.load(args.vocab)
@@ -327,7 +327,7 @@ def _train_embeddings(args) -> int:
     files, missing = collect_ir_files(args.inputs)
     if not files:
         _print_errors([r.error for r in missing])
-        raise Inst2vecError("no .ll files found in the inputs")
+        raise no_ir_files_error(args.inputs)
     try:
         embeddings, report, summary = embeddings_from_corpus(
             files, args.cutoff, args.width, args.subsample, args.seed, args.jobs, args.progress, dim=args.dim,

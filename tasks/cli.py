@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from inst2vec.arguments import IR_INPUTS_HELP, at_least, output_folder
-from inst2vec.batch import collect_ir_files
+from inst2vec.batch import collect_ir_files, no_ir_files_error
 from inst2vec.errors import Inst2vecError
 
 TASKS = ("classifyapp", "devmap", "threadcoarsening")
@@ -262,6 +262,8 @@ def run_predict(args) -> int:
     else:
         predict = _ncc_predictor(model_path, meta, embeddings, aux)
     files, missing = collect_ir_files(args.files)
+    if not files and not missing:
+        raise no_ir_files_error(args.files)
     for result in missing:
         print(f"error: {result.error}", file=sys.stderr)
     failed = len(missing)

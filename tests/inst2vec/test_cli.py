@@ -79,6 +79,12 @@ def test_source_files_are_compiled_where_ir_is_read(data_root, tmp_path, capsys)
     assert "skipped 2 of 4 file(s)" in captured.err
     assert main(["xfg", str(kernel), "--output-dir", str(tmp_path / "graphs")]) == 0
     assert (tmp_path / "graphs" / "2mm.graphml").is_file()
+    folder = host.parent
+    for command in (["statements"], ["vocab", "build", "-o", str(tmp_path / "v.json")]):  # folders: IR only
+        assert main([*command, str(folder)]) == 2
+        assert (f"no .ll or .bc files found in the inputs; {folder} holds C, C++ or OpenCL files, which are "
+                f"compiled only when named one by one: compile the folder with `inst2vec corpus build {folder} -o "
+                "OUT`") in capsys.readouterr().err
 
 
 def test_vocab_build_and_pairs(ir_dir, tmp_path, capsys):

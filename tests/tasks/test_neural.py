@@ -84,6 +84,9 @@ def test_linear_model_learns_and_predict_uses_the_saved_model(poj_subset, tmp_pa
         (folder / f"{k}.ll").write_text(Path(file).read_text())
     assert main(["predict", str(out / f"classifyapp-{model}-published-seed0.npz"), str(folder)]) == 0
     assert [line.split("\t")[1] for line in capsys.readouterr().out.splitlines()] == [line[1] for line in lines[:2]]
+    (tmp_path / "no_ir").mkdir()
+    assert main(["predict", str(out / f"classifyapp-{model}-published-seed0.npz"), str(tmp_path / "no_ir")]) == 2
+    assert "error: no .ll or .bc files found in the inputs" in capsys.readouterr().err  # it used to say nothing
     bad = tmp_path / "bad.npz"
     bad.write_bytes(b"not a zip")
     (tmp_path / "bad.npz.json").write_text(json.dumps({"kind": "linear", "model": "ngram", "embeddings": "published",
