@@ -6,7 +6,9 @@ of them got right and the exact McNemar test on them (two-sided binomial test of
 p = 1 when there are none), plus how many folds each side won (devmap). McNemar's test counts only the rows
 as noise, not the training: two trainings of one configuration with different seeds disagree too. So where a
 side has several seeds, its seeds are also paired with each other ("within"), which shows how far apart
-the same configuration lands from seed to seed; read the A-vs-B rows against those.
+the same configuration lands from seed to seed; read the A-vs-B rows against those. With at least two seeds
+on each side, Welch's t-test on the seeds' accuracies closes the output: the comparison that takes the
+training noise into account.
 
 Usage::
 
@@ -15,12 +17,12 @@ Usage::
 A side may be several result files of one configuration (seeds run separately, e.g. with ``--first-seed``).
 Works for devmap (labels from the data set) and classifyapp (labels stored with each seed).
 """
+import argparse
 import itertools
 import json
-import sys
 
 import numpy as np
-from scipy.stats import binomtest
+from scipy.stats import binomtest, ttest_ind
 
 from inst2vec.data import data_root
 from tasks.datasets import load_devmap
@@ -74,9 +76,24 @@ def summary(side: str, result: dict, seeds: dict[int, dict]) -> dict:
             "std": round(float(np.std(accuracy, ddof=1)), 4) if len(accuracy) > 1 else None}
 
 
+def welch(seeds_a: dict[int, dict], seeds_b: dict[int, dict]) -> dict:
+    """Welch's two-sided t-test on the two sides' seed accuracies (unequal variances)."""
+    a = [seed["accuracy"] for seed in seeds_a.values()]
+    b = [seed["accuracy"] for seed in seeds_b.values()]
+    test = ttest_ind(b, a, equal_var=False)
+    return {"welch": "B vs A over seeds", "seeds_a": len(a), "seeds_b": len(b),
+            "mean_difference": round(float(np.mean(b) - np.mean(a)), 4),
+            "t": round(float(test.statistic), 3), "p": round(float(test.pvalue), 4)}
+
+
 def main() -> None:
-    root = data_root(sys.argv[3] if len(sys.argv) > 3 else None)
-    (a, seeds_a), (b, seeds_b) = load_side(sys.argv[1]), load_side(sys.argv[2])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("side_a", help="result JSON of configuration A; several seeds' files joined by commas")
+    parser.add_argument("side_b", help="result JSON of configuration B, likewise")
+    parser.add_argument("data_root", nargs="?", help="data root (default: INST2VEC_DATA or ../shared/data)")
+    args = parser.parse_args()
+    root = data_root(args.data_root)
+    (a, seeds_a), (b, seeds_b) = load_side(args.side_a), load_side(args.side_b)
     if (a["task"], a["platform"], a["protocol"].get("split")) != (b["task"], b["platform"], b["protocol"].get("split")):
         raise SystemExit("the two sides are of different tasks, platforms or splits")
     for seed in sorted(seeds_a.keys() & seeds_b.keys()):
@@ -86,6 +103,8 @@ def main() -> None:
             print(json.dumps(paired(f"within {side}, seed {s} vs {t}", result, seeds[s], seeds[t], root)))
     for side, result, seeds in (("A", a, seeds_a), ("B", b, seeds_b)):
         print(json.dumps(summary(side, result, seeds)))
+    if len(seeds_a) > 1 and len(seeds_b) > 1:
+        print(json.dumps(welch(seeds_a, seeds_b)))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,53 @@
+"""scripts/compare_runs.py on the committed ncc device-mapping runs (three seeds per embedding on AMD)."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy.stats import ttest_ind
+
+from tasks.datasets import load_devmap
+
+PROJECT = Path(__file__).resolve().parents[2]
+RUNS = ["ncc-50epochs", "ncc-50epochs-seed1", "ncc-50epochs-seed2"]
+
+
+def side(embeddings: str) -> list[Path]:
+    return [PROJECT / "docs" / "results" / run / f"devmap-amd-ncc-{embeddings}.json" for run in RUNS]
+
+
+def test_compare_runs_pairs_rows_and_tests_the_seeds(data_root):
+    published, ours = side("published"), side("ours")
+    output = subprocess.run(
+        [sys.executable, str(PROJECT / "scripts" / "compare_runs.py"), ",".join(map(str, published)),
+         ",".join(map(str, ours)), str(data_root)], capture_output=True, text=True, check=True, cwd=PROJECT).stdout
+    lines = [json.loads(line) for line in output.splitlines()]
+    pairs = [line for line in lines if "pair" in line]
+    assert [p["pair"] for p in pairs[:3]] == ["A vs B, seed 0", "A vs B, seed 1", "A vs B, seed 2"]
+    assert len(pairs) == 3 + 3 + 3  # three seeds paired across, and three pairs within each side
+
+    labels = load_devmap("amd", data_root).labels
+    seed = json.loads(published[2].read_text())["seeds"][0]
+    other = json.loads(ours[2].read_text())["seeds"][0]
+    right_a, right_b = np.asarray(seed["predictions"]) == labels, np.asarray(other["predictions"]) == labels
+    assert pairs[2]["right_only_in_a"] == int((right_a & ~right_b).sum())
+    assert pairs[2]["right_only_in_b"] == int((~right_a & right_b).sum())
+    assert pairs[2]["accuracy_a"] == pytest.approx(seed["accuracy"], abs=1e-4)
+
+    accuracy = {name: [json.loads(f.read_text())["seeds"][0]["accuracy"] for f in files]
+                for name, files in (("published", published), ("ours", ours))}
+    welch = lines[-1]
+    assert welch["seeds_a"] == welch["seeds_b"] == 3
+    assert welch["p"] == pytest.approx(ttest_ind(accuracy["ours"], accuracy["published"], equal_var=False).pvalue,
+                                       abs=1e-4)
+    assert welch["mean_difference"] == pytest.approx(np.mean(accuracy["ours"]) - np.mean(accuracy["published"]),
+                                                     abs=1e-4)
+
+
+def test_compare_runs_refuses_two_configurations_on_one_side(data_root):
+    mixed = ",".join(map(str, [side("published")[0], side("ours")[1]]))
+    result = subprocess.run([sys.executable, str(PROJECT / "scripts" / "compare_runs.py"), mixed,
+                             str(side("ours")[0]), str(data_root)], capture_output=True, text=True, cwd=PROJECT)
+    assert result.returncode != 0 and "one configuration" in result.stderr
