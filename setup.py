@@ -1,9 +1,14 @@
 """inst2vec toolkit: learned representations of LLVM IR statements (Ben-Nun et al., NeurIPS 2018)."""
+import re
+
 from setuptools import find_packages, setup
+
+# One place for the version: the package's __version__ (also what `inst2vec --version` prints).
+VERSION = re.search(r'^__version__ = "([^"]+)"', open("inst2vec/__init__.py", encoding="utf-8").read(), re.M)[1]
 
 setup(
     name="inst2vec-toolkit",
-    version="0.1.0",
+    version=VERSION,
     description="inst2vec statements, contextual flow graphs and embeddings of LLVM IR, with downstream tasks",
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",

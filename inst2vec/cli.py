@@ -17,6 +17,7 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
+from inst2vec import __version__
 from inst2vec.arguments import IR_INPUTS_HELP, at_least, npz_path, output_file, output_folder
 from inst2vec.batch import FileResult, MirroredOutputs, collect_ir_files, no_ir_files_error, run_batch
 from inst2vec.errors import Inst2vecError
@@ -47,6 +48,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="inst2vec", description=__doc__.split("\n")[0].replace("``", ""))
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
 
     p = commands.add_parser("statements", help="print the inst2vec statements of IR (.ll / .bc) or source files")

@@ -2,6 +2,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -223,3 +224,15 @@ def test_demo(capsys):
     out = capsys.readouterr().out
     assert "4 functions, 92 statements" in out and "weakly connected: True" in out
     assert "embeddings (ours, shipped): Embeddings<9355 statements x 200>; 18 of 92 statements unknown" in out
+
+
+def test_version_is_the_package_version_in_one_place(capsys):
+    import inst2vec
+
+    with pytest.raises(SystemExit) as stop:
+        main(["--version"])
+    assert stop.value.code == 0 and capsys.readouterr().out == f"inst2vec {inst2vec.__version__}\n"
+    project = Path(__file__).resolve().parents[2]
+    setup_version = subprocess.run([sys.executable, "setup.py", "--version"], cwd=project, capture_output=True,
+                                   text=True, check=True).stdout.split()[-1]
+    assert setup_version == inst2vec.__version__
