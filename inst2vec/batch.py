@@ -27,23 +27,51 @@ class FileResult:
         return self.error is None
 
 
-def collect_ir_files(inputs: Iterable[str | os.PathLike]) -> tuple[list[str], list[FileResult]]:
+def collect_ir_files(inputs: Iterable[str | os.PathLike],
+                     note_unread_sources: bool = False) -> tuple[list[str], list[FileResult]]:
     """Expand files and directories (recursively, ``*.ll`` and ``*.bc``) into a sorted, de-duplicated file list.
+
+    Folders are searched for IR only. With ``note_unread_sources``, a note on stderr names each input folder
+    whose C, C++, OpenCL or CUDA files are therefore left unread (when there is IR to read: without any,
+    ``no_ir_files_error`` says it).
 
     Returns:
         ``(files, missing)``: the files to process and a failed result for each input that
         does not exist.
     """
-    files, missing = [], []
+    from ir_corpus.sources import is_source_file  # ir_corpus builds on this package: imported when used
+
+    files, missing, unread_sources = [], [], {}
     for item in inputs:
         path = Path(item)
         if path.is_dir():
-            files += sorted(str(p) for p in path.rglob("*") if p.suffix in IR_SUFFIXES and p.is_file())
+            found, sources = [], []
+            for p in path.rglob("*"):
+                if p.suffix in IR_SUFFIXES and p.is_file():
+                    found.append(p)
+                elif note_unread_sources and is_source_file(p) and p.is_file():
+                    sources.append(p)
+            files += sorted(str(p) for p in found)
+            unread_sources[path] = _count_without_ir(sources, found)
         elif path.exists():
             files.append(str(path))
         else:
             missing.append(FileResult(str(path), error=f"{path}: no such file or directory"))
+    for folder, count in unread_sources.items():
+        if count and files:
+            print(f"note: {folder}: {count} C, C++, OpenCL or CUDA file(s) not read (folders are searched for "
+                  f".ll and .bc files only): name them one by one, or compile the folder with "
+                  f"`inst2vec corpus build {folder} -o OUT`", file=sys.stderr)
     return list(dict.fromkeys(files)), missing
+
+
+def _count_without_ir(sources: list[Path], ir_files: list[Path]) -> int:
+    """How many ``sources`` have no IR of theirs in their folder: ``prog.ll`` or ``prog.bc`` for ``prog.c``, or
+    ``prog.c.O0.ll`` as `corpus build` names it."""
+    stems = {(ir.parent, ir.stem) for ir in ir_files}
+    name_prefixes = {(ir.parent, ir.name[:i]) for ir in ir_files for i, char in enumerate(ir.name) if char == "."}
+    return sum(1 for source in sources
+               if (source.parent, source.stem) not in stems and (source.parent, source.name) not in name_prefixes)
 
 
 def no_ir_files_error(inputs: Iterable[str | os.PathLike]) -> Inst2vecError:

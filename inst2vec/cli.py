@@ -190,7 +190,7 @@ def _add_inputs(p: argparse.ArgumentParser) -> None:
 def _each(args, function, description: str, failures: list[FileResult]) -> Iterator[FileResult]:
     """Yield ``function``'s successful results over the inputs as they come; collect and finally
     print the failures (on stderr, with a ``skipped N of M`` line)."""
-    files, missing = collect_ir_files(args.inputs)
+    files, missing = collect_ir_files(args.inputs, note_unread_sources=True)
     failures.extend(missing)
     n_done = 0
     for result in run_batch(function, files, args.jobs, args.progress, description):
@@ -291,7 +291,7 @@ def _pairs(args) -> int:
     from inst2vec.statements import count_corpus_statements
     from inst2vec.vocabulary import Vocabulary
 
-    files, missing = collect_ir_files(args.inputs)
+    files, missing = collect_ir_files(args.inputs, note_unread_sources=True)
     if not files:
         _print_errors([r.error for r in missing])
         raise no_ir_files_error(args.inputs)
@@ -326,7 +326,7 @@ def _train_embeddings(args) -> int:
 
     from inst2vec.skipgram import embeddings_from_corpus
 
-    files, missing = collect_ir_files(args.inputs)
+    files, missing = collect_ir_files(args.inputs, note_unread_sources=True)
     if not files:
         _print_errors([r.error for r in missing])
         raise no_ir_files_error(args.inputs)

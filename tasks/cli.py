@@ -261,7 +261,7 @@ def run_predict(args) -> int:
         predict = _linear_predictor(model_path, meta, embeddings)
     else:
         predict = _ncc_predictor(model_path, meta, embeddings, aux)
-    files, missing = collect_ir_files(args.files)
+    files, missing = collect_ir_files(args.files, note_unread_sources=True)
     if not files and not missing:
         raise no_ir_files_error(args.files)
     for result in missing:

@@ -86,6 +86,16 @@ def test_source_files_are_compiled_where_ir_is_read(data_root, tmp_path, capsys)
         assert (f"no .ll or .bc files found in the inputs; {folder} holds C, C++ or OpenCL files, which are "
                 f"compiled only when named one by one: compile the folder with `inst2vec corpus build {folder} -o "
                 "OUT`") in capsys.readouterr().err
+    (folder / "other.ll").write_bytes((tmp_path / "corpus" / "ir" / "2MM" / "2mm.cl.O0.ll").read_bytes())
+    for ir_of_host, n_unread in ((None, 2), ("2mm.c.O0.ll", 1), ("2mm.ll", 0)):  # a note on sources without IR
+        if ir_of_host:
+            (folder / ir_of_host).write_bytes((tmp_path / "corpus" / "ir" / "2MM" / "2mm.c.O0.ll").read_bytes())
+        assert main(["statements", str(folder), "--format", "jsonl"]) == 0
+        captured = capsys.readouterr()
+        assert [json.loads(line)["file"] for line in captured.out.splitlines()][-1] == str(folder / "other.ll")
+        assert captured.err == (f"note: {folder}: {n_unread} C, C++, OpenCL or CUDA file(s) not read (folders are "
+                                "searched for .ll and .bc files only): name them one by one, or compile the folder "
+                                f"with `inst2vec corpus build {folder} -o OUT`\n" if n_unread else "")
 
 
 def test_vocab_build_and_pairs(ir_dir, tmp_path, capsys):
