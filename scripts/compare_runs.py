@@ -76,10 +76,8 @@ def summary(side: str, result: dict, seeds: dict[int, dict]) -> dict:
             "std": round(float(np.std(accuracy, ddof=1)), 4) if len(accuracy) > 1 else None}
 
 
-def welch(seeds_a: dict[int, dict], seeds_b: dict[int, dict]) -> dict:
-    """Welch's two-sided t-test on the two sides' seed accuracies (unequal variances)."""
-    a = [seed["accuracy"] for seed in seeds_a.values()]
-    b = [seed["accuracy"] for seed in seeds_b.values()]
+def welch(a: list[float], b: list[float]) -> dict:
+    """Welch's two-sided t-test of B against A on one figure per seed (unequal variances)."""
     test = ttest_ind(b, a, equal_var=False)
     return {"welch": "B vs A over seeds", "seeds_a": len(a), "seeds_b": len(b),
             "mean_difference": round(float(np.mean(b) - np.mean(a)), 4),
@@ -104,7 +102,8 @@ def main() -> None:
     for side, result, seeds in (("A", a, seeds_a), ("B", b, seeds_b)):
         print(json.dumps(summary(side, result, seeds)))
     if len(seeds_a) > 1 and len(seeds_b) > 1:
-        print(json.dumps(welch(seeds_a, seeds_b)))
+        print(json.dumps(welch([seed["accuracy"] for seed in seeds_a.values()],
+                               [seed["accuracy"] for seed in seeds_b.values()])))
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""scripts/compare_runs.py on the committed ncc device-mapping runs (three seeds per embedding on AMD)."""
+"""scripts/compare_runs.py and scripts/coarsening_seeds.py on the committed ncc runs (three seeds per embedding)."""
 import json
 import subprocess
 import sys
@@ -51,3 +51,25 @@ def test_compare_runs_refuses_two_configurations_on_one_side(data_root):
     result = subprocess.run([sys.executable, str(PROJECT / "scripts" / "compare_runs.py"), mixed,
                              str(side("ours")[0]), str(data_root)], capture_output=True, text=True, cwd=PROJECT)
     assert result.returncode != 0 and "one configuration" in result.stderr
+
+
+def test_coarsening_seeds_against_the_result_files():
+    """scripts/coarsening_seeds.py on the committed ncc coarsening runs: figures recomputed from the files."""
+    runs = [PROJECT / "docs" / "results", *(PROJECT / "docs" / "results" / run for run in RUNS[1:])]
+    output = subprocess.run([sys.executable, str(PROJECT / "scripts" / "coarsening_seeds.py"), "published", "ours",
+                             "--runs", ",".join(map(str, runs))], capture_output=True, text=True, check=True,
+                            cwd=PROJECT).stdout
+    lines = [json.loads(line) for line in output.splitlines()]
+    seeds = {name: [[json.loads((run / f"threadcoarsening-{p}-ncc-{name}.json").read_text())["seeds"][0]
+                     for p in ("Cypress", "Tahiti", "Fermi", "Kepler")] for run in runs]
+             for name in ("published", "ours")}
+    means = {name: [np.mean([s["speedup"] for s in by_run]) for by_run in seeds[name]] for name in seeds}
+    sides = {line["side"]: line for line in lines if "four_platform_mean" in line}
+    assert sides["ours"]["four_platform_mean"] == pytest.approx(means["ours"], abs=1e-3)
+    assert sides["published"]["std"] == pytest.approx(np.std(means["published"], ddof=1), abs=1e-3)
+    fermi = next(line for line in lines if line.get("within") == "ours" and line["platform"] == "Fermi"
+                 and line["seeds"] == [0, 2])
+    assert fermi["factors_changed"] == sum(a["predicted_factor"] != b["predicted_factor"]
+                                           for a, b in zip(seeds["ours"][0][2]["folds"], seeds["ours"][2][2]["folds"]))
+    assert lines[-1]["p"] == pytest.approx(ttest_ind(means["ours"], means["published"], equal_var=False).pvalue,
+                                           abs=1e-4)
