@@ -21,7 +21,7 @@ DEFAULT_MODEL = {"classifyapp": "ngram", "devmap": "boost", "threadcoarsening": 
 DEFAULT_MAX_LENGTH = {"classifyapp": 512, "devmap": 1024, "threadcoarsening": 1024}
 #: The (task, model) pairs that ``--save-models`` can save for ``inst2vec predict``.
 SAVED_MODELS = {("classifyapp", "ncc"), ("classifyapp", "bag"), ("classifyapp", "ngram"),
-                ("devmap", "ncc"), ("threadcoarsening", "ncc")}
+                ("devmap", "ncc"), ("devmap", "boost"), ("threadcoarsening", "ncc"), ("threadcoarsening", "neighbours")}
 
 
 def add_commands(commands) -> None:
@@ -73,7 +73,8 @@ def add_commands(commands) -> None:
                         "uninterrupted run with the same seed)")
     p.add_argument("--save-models", action="store_true",
                    help="also save each seed's trained model in -o for `inst2vec predict`: classifyapp ncc "
-                        "(.keras), bag and ngram (.npz); devmap and threadcoarsening ncc (.keras, trained on all rows)")
+                        "(.keras), bag and ngram (.npz); devmap ncc (.keras) and boost (.npz), threadcoarsening "
+                        "ncc (.keras) and neighbours (.npz), each trained on all rows")
     p.add_argument("--data-root", help="data sets folder (default $INST2VEC_DATA or ../shared/data)")
     p.add_argument("-j", "--jobs", type=at_least(0), default=0,
                    help="processes for compiling and embedding (0: all cores)")
@@ -82,14 +83,16 @@ def add_commands(commands) -> None:
     p.set_defaults(run=run_task)
 
     p = commands.add_parser("predict", help="apply a model saved by `inst2vec task --save-models` to IR or source "
-                                            "files; prints FILE, class and score: the probability (ncc) or the "
-                                            "linear SVM's score (bag, ngram); devmap models also need --aux")
-    p.add_argument("model", help="a .keras (ncc) or .npz (bag, ngram) file written by `inst2vec task "
-                                 "--save-models`")
+                                            "files; prints FILE, class and score: the probability (ncc, boost), "
+                                            "the linear SVM's score (bag, ngram) or the neighbours' mean speedup "
+                                            "over factor 1 (neighbours); devmap models also need --aux")
+    p.add_argument("model", help="a .keras (ncc) or .npz (bag, ngram, boost, neighbours) file written by "
+                                 "`inst2vec task --save-models`")
     p.add_argument("files", nargs="+", metavar="FILE_OR_DIR", help=IR_INPUTS_HELP)
     p.add_argument("--aux", action="append", default=[], metavar="NAME=VALUE",
-                   help="an auxiliary input of the model, the same for every file (devmap: --aux transfer=BYTES "
-                        "--aux wgsize=N)")
+                   help="an input of the model besides the IR, the same for every file (devmap ncc: --aux "
+                        "transfer=BYTES --aux wgsize=N; devmap boost: all eight devmap features, comp, rational, "
+                        "mem, localmem, coalesced, atomic, transfer and wgsize)")
     p.add_argument("--data-root", help="data sets folder (for models trained with the published embeddings)")
     p.set_defaults(run=run_predict)
 
@@ -152,15 +155,15 @@ def run_task(args) -> int:
             report(devmap.run(data, model, embeddings, name, seeds, settings, split=args.split,
                                       jobs=args.jobs))
             if args.save_models:
-                devmap.save_full_model(data, embeddings, name, settings, args.output)
+                devmap.save_full_model(data, embeddings, name, settings, args.output, model)
     else:
         from tasks import datasets, threadcoarsening
 
         for platform in args.platform or datasets.COARSENING_PLATFORMS:
             data = datasets.load_threadcoarsening(platform, root)
             report(threadcoarsening.run(data, model, embeddings, name, seeds, settings, jobs=args.jobs))
-            if args.save_models and model == "ncc":
-                threadcoarsening.save_full_model(data, embeddings, name, settings, args.output)
+            if args.save_models:
+                threadcoarsening.save_full_model(data, embeddings, name, settings, args.output, model)
     return 0
 
 
@@ -252,15 +255,12 @@ def run_predict(args) -> int:
     if not isinstance(meta, dict) or "embeddings" not in meta or "labels" not in meta:
         raise Inst2vecError(f"{meta_path}: not the description of a saved model (needs embeddings and labels)")
     kind = meta.get("kind", "ncc" if model_path.suffix == ".keras" else None)
-    if kind not in ("linear", "ncc"):
+    if kind not in PREDICTORS:
         raise Inst2vecError(f"{meta_path}: unknown model kind {kind!r} (expected a .keras ncc model or kind "
-                            "'linear')")
-    aux = _aux_inputs(model_path, meta, args.aux)
+                            + ", ".join(repr(k) for k in PREDICTORS if k != "ncc") + ")")
+    aux = _aux_values(model_path, meta, args.aux)
     embeddings = _embeddings(meta["embeddings"], args.data_root)
-    if kind == "linear":
-        predict = _linear_predictor(model_path, meta, embeddings)
-    else:
-        predict = _ncc_predictor(model_path, meta, embeddings, aux)
+    predict = PREDICTORS[kind](model_path, meta, embeddings, aux)
     files, missing = collect_ir_files(args.files, note_unread_sources=True)
     if not files and not missing:
         raise no_ir_files_error(args.files)
@@ -280,8 +280,9 @@ def run_predict(args) -> int:
     return 1 if failed else 0
 
 
-def _aux_inputs(model_path: Path, meta: dict, given: list[str]) -> np.ndarray | None:
-    """The model's auxiliary inputs from ``--aux NAME=VALUE`` flags, scaled as in training; None if it has none."""
+def _aux_values(model_path: Path, meta: dict, given: list[str]) -> np.ndarray | None:
+    """The model's inputs besides the IR from ``--aux NAME=VALUE`` flags, (1, inputs) in the order of the model's
+    ``aux_inputs``; None if it has none."""
     names = meta.get("aux_inputs") or []
     values = {}
     for item in given:
@@ -299,23 +300,24 @@ def _aux_inputs(model_path: Path, meta: dict, given: list[str]) -> np.ndarray | 
     if missing:
         raise Inst2vecError(f"{model_path.name} also needs " + " ".join(f"--aux {n}=VALUE" for n in missing)
                             + " (the same for every file)")
-    if not names:
-        return None
-    try:
-        mean, std = (np.asarray(meta[k], dtype=float).reshape(len(names)) for k in ("aux_log_mean", "aux_log_std"))
-    except (KeyError, TypeError, ValueError):
-        raise Inst2vecError(f"{model_path.name}.json: aux_log_mean and aux_log_std must list one number per aux "
-                            "input") from None
-    return ((np.log1p([values[n] for n in names]) - mean) / std)[None, :]
+    return np.array([[values[n] for n in names]]) if names else None
 
 
 def _ncc_predictor(model_path: Path, meta: dict, embeddings, aux: np.ndarray | None):
-    """``path -> (label number, probability)`` with a saved Keras ncc model (``aux``: its scaled aux inputs)."""
+    """``path -> (label number, probability)`` with a saved Keras ncc model (``aux``: its aux inputs)."""
     from inst2vec.embed import embed_file
     from tasks import ncc
 
     import keras
 
+    if aux is not None:  # scaled as the training rows were
+        try:
+            mean, std = (np.asarray(meta[k], dtype=float).reshape(aux.shape[1])
+                         for k in ("aux_log_mean", "aux_log_std"))
+        except (KeyError, TypeError, ValueError):
+            raise Inst2vecError(f"{model_path.name}.json: aux_log_mean and aux_log_std must list one number per "
+                                "aux input") from None
+        aux = (np.log1p(aux) - mean) / std
     model = keras.models.load_model(model_path)
     vectors = np.asarray(embeddings.normalized, dtype=np.float32)
 
@@ -327,7 +329,7 @@ def _ncc_predictor(model_path: Path, meta: dict, embeddings, aux: np.ndarray | N
     return predict
 
 
-def _linear_predictor(model_path: Path, meta: dict, embeddings):
+def _linear_predictor(model_path: Path, meta: dict, embeddings, aux: None):
     """``path -> (label number, SVM score)`` with a saved ``bag`` or ``ngram`` model."""
     from tasks.classifyapp import file_tokens
     from tasks.encoding import encode_files
@@ -341,3 +343,39 @@ def _linear_predictor(model_path: Path, meta: dict, embeddings):
         best = int(np.argmax(scores))
         return int(model.classes[best]), float(scores[best])
     return predict
+
+
+def _boost_predictor(model_path: Path, meta: dict, embeddings, aux: np.ndarray):
+    """``path -> (label number, probability)`` with a saved devmap ``boost`` model (``aux``: the eight devmap
+    features)."""
+    from tasks.devmap import boost_matrix
+    from tasks.encoding import encode_files
+    from tasks.tree_model import BoostedTrees
+
+    model = BoostedTrees.load(model_path)
+
+    def predict(path: str) -> tuple[int, float]:
+        pooled = encode_files([path], embeddings, progress=False).pooled()
+        probabilities = model.predict_proba(boost_matrix(aux, pooled))[0]
+        best = int(np.argmax(probabilities))
+        return int(model.classes[best]), float(probabilities[best])
+    return predict
+
+
+def _neighbours_predictor(model_path: Path, meta: dict, embeddings, aux: None):
+    """``path -> (factor number, speedup)`` with a saved threadcoarsening ``neighbours`` model; the speedup over
+    factor 1 is the geometric mean of the nearest training kernels' at the predicted factor."""
+    from tasks.encoding import encode_files
+    from tasks.threadcoarsening import NeighboursModel
+
+    model = NeighboursModel.load(model_path)
+
+    def predict(path: str) -> tuple[int, float]:
+        factors, log_speedups = model.predict(encode_files([path], embeddings, progress=False).pooled())
+        return int(factors[0]), float(np.exp(log_speedups[0]))
+    return predict
+
+
+#: ``kind`` of a saved model -> ``(model path, its metadata, embeddings, aux inputs) -> (path -> (label, score))``.
+PREDICTORS = {"ncc": _ncc_predictor, "linear": _linear_predictor, "boost": _boost_predictor,
+              "neighbours": _neighbours_predictor}

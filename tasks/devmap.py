@@ -18,8 +18,10 @@ from inst2vec.embeddings import Embeddings
 from inst2vec.errors import Inst2vecError
 from tasks.datasets import DEVMAP_COLUMNS, DevmapData, STATIC_DEVICE, grewe_features
 from tasks.encoding import EncodedFiles, distinct_files, encode_files
-from tasks.learners import FoldInputs, TrainingSettings, fit_and_save_ncc, fit_predict_boost, fit_predict_ncc
+from tasks.learners import (FoldInputs, TrainingSettings, boosted_trees, fit_and_save_ncc, fit_predict_boost,
+                            fit_predict_ncc)
 from tasks.results import summarize
+from tasks.tree_model import BoostedTrees
 
 MODELS = ("static", "grewe", "oracle", "ncc", "boost")
 SPLITS = ("stratified", "grouped")
@@ -38,16 +40,21 @@ def folds(data: DevmapData, split: str = "stratified") -> list[tuple[np.ndarray,
     raise Inst2vecError(f"unknown split {split!r}; choose from {', '.join(SPLITS)}")
 
 
-def tabular_features(data: DevmapData) -> np.ndarray:
-    """Raw columns, their logs and Grewe's four combined features: the inputs of our boosted trees."""
-    return np.concatenate([data.features, np.log1p(data.features), grewe_features(data.features)], axis=1)
+def tabular_features(features: np.ndarray) -> np.ndarray:
+    """Raw columns (:data:`DEVMAP_COLUMNS`), their logs and Grewe's four combined features: the numeric inputs of
+    our boosted trees."""
+    return np.concatenate([features, np.log1p(features), grewe_features(features)], axis=1)
+
+
+def boost_matrix(features: np.ndarray, pooled: np.ndarray) -> np.ndarray:
+    """What ``boost`` sees of each row: its tabular features, then its file's pooled program vectors."""
+    return np.concatenate([tabular_features(features), pooled], axis=1)
 
 
 def boost_inputs(data: DevmapData, embeddings: Embeddings, jobs: int = 1) -> np.ndarray:
-    """The matrix ``boost`` learns from, one row per devmap row: tabular features, then pooled program vectors."""
+    """The matrix ``boost`` learns from, one row per devmap row (:func:`boost_matrix`)."""
     files, positions = distinct_files(list(data.files))
-    return np.concatenate([tabular_features(data), encode_files(files, embeddings, jobs=jobs).pooled()[positions]],
-                          axis=1)
+    return boost_matrix(data.features, encode_files(files, embeddings, jobs=jobs).pooled()[positions])
 
 
 def predict_fold(model: str, data: DevmapData, encoded: EncodedFiles | None, positions: np.ndarray | None,
@@ -68,7 +75,7 @@ def predict_fold(model: str, data: DevmapData, encoded: EncodedFiles | None, pos
         probabilities, curves = fit_predict_ncc(inputs, train, test, seed, settings)
         return probabilities.argmax(axis=1), curves
     if model == "boost":
-        inputs = FoldInputs(encoded, positions, data.labels, 2, tabular_features(data))
+        inputs = FoldInputs(encoded, positions, data.labels, 2, tabular_features(data.features))
         return fit_predict_boost(inputs, train, test, seed).argmax(axis=1), {}
     raise Inst2vecError(f"unknown devmap model {model!r}; choose from {', '.join(MODELS)}")
 
@@ -105,12 +112,20 @@ def run(data: DevmapData, model: str, embeddings: Embeddings | None, embeddings_
 
 
 def save_full_model(data: DevmapData, embeddings: Embeddings, embeddings_name: str, settings: TrainingSettings,
-                    out_dir: str) -> str:
-    """Train the ncc model on all rows of the platform and save it for ``inst2vec predict``, which then
-    needs each kernel's transfer size and work-group size (``--aux``)."""
+                    out_dir: str, model: str = "ncc") -> str:
+    """Train ``model`` (``ncc`` or ``boost``) on all rows of the platform and save it for ``inst2vec predict``,
+    which then needs each kernel's devmap features (``--aux``): transfer and wgsize for ncc, all eight for boost."""
+    metadata = {"task": "devmap", "platform": data.platform, "model": model, "embeddings": embeddings_name,
+                "labels": ["CPU", "GPU"]}
+    if model == "boost":
+        path = f"{out_dir}/devmap-{data.platform}-boost-{embeddings_name}.npz"
+        fitted = boosted_trees(0).fit(boost_inputs(data, embeddings), data.labels)
+        BoostedTrees.from_sklearn(fitted, {**metadata, "aux_inputs": list(DEVMAP_COLUMNS)}).save(path)
+        return path
+    if model != "ncc":
+        raise Inst2vecError(f"devmap {model} models cannot be saved; ncc and boost can")
     files, positions = distinct_files(list(data.files))
     inputs = FoldInputs(encode_files(files, embeddings), positions, data.labels, 2, data.features, AUX_COLUMNS)
     path = f"{out_dir}/devmap-{data.platform}-ncc-{embeddings_name}.keras"
-    return fit_and_save_ncc(inputs, settings, path,
-                            {"task": "devmap", "platform": data.platform, "embeddings": embeddings_name,
-                             "labels": ["CPU", "GPU"], "aux_inputs": [DEVMAP_COLUMNS[c] for c in AUX_COLUMNS]})
+    aux_inputs = [DEVMAP_COLUMNS[c] for c in AUX_COLUMNS]
+    return fit_and_save_ncc(inputs, settings, path, {**metadata, "aux_inputs": aux_inputs})

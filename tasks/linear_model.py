@@ -9,20 +9,16 @@ IDF, scaler, SVM) is kept in :class:`LinearModel`, which saves to ``.npz`` (no p
 """
 from __future__ import annotations
 
-import json
-import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from inst2vec.errors import Inst2vecError
-from inst2vec.io import atomic_write
+from tasks.model_files import ArrayModel
 
 #: Weight of the standardised pooled vectors beside the (unit-norm) TF-IDF columns.
 POOLED_WEIGHT = 0.05
-_ARRAYS = ("columns", "idf", "pooled_mean", "pooled_scale", "coef", "intercept", "classes")
 
 
 def token_counts(tokens: list[np.ndarray], columns: np.ndarray) -> "scipy.sparse.csr_matrix":  # noqa: F821
@@ -43,8 +39,11 @@ def frequent_tokens(tokens: list[np.ndarray], min_files: int) -> np.ndarray:
 
 
 @dataclass
-class LinearModel:
+class LinearModel(ArrayModel):
     """Fitted features and linear SVM of the ``bag`` or ``ngram`` classifier (see the module docstring)."""
+
+    KIND = "linear"
+    ARRAYS = ("columns", "idf", "pooled_mean", "pooled_scale", "coef", "intercept", "classes")
 
     columns: np.ndarray  # (n_columns,) sorted token ids
     idf: np.ndarray  # (n_columns,)
@@ -92,27 +91,3 @@ class LinearModel:
     def predict(self, features) -> np.ndarray:
         """The label number of the highest-scoring class per file."""
         return self.classes[np.argmax(self.decision(features), axis=1)]
-
-    def save(self, path: str | os.PathLike) -> None:
-        """Write ``path`` (``.npz``, every array) and ``path + '.json'`` (``kind: linear`` and :attr:`metadata`)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_write(path, "wb") as f:
-            np.savez_compressed(f, **{name: getattr(self, name) for name in _ARRAYS})
-        with atomic_write(str(path) + ".json") as f:
-            json.dump({**self.metadata, "kind": "linear"}, f, indent=1)
-
-    @classmethod
-    def load(cls, path: str | os.PathLike) -> "LinearModel":
-        """Read a model written by :meth:`save` (``allow_pickle=False``: data never runs code)."""
-        path = Path(path)
-        try:
-            metadata = json.loads(Path(str(path) + ".json").read_text(encoding="utf-8"))
-            with np.load(path, allow_pickle=False) as arrays:
-                missing = [name for name in _ARRAYS if name not in arrays.files]
-                if missing:
-                    raise Inst2vecError(f"{path}: not a linear model (no {', '.join(missing)})")
-                values = {name: arrays[name] for name in _ARRAYS}
-        except (OSError, ValueError) as err:
-            raise Inst2vecError(f"{path}: cannot read the linear model: {err}") from err
-        return cls(**values, metadata=metadata)

@@ -7,6 +7,7 @@ Every input is joined to its label by kernel name (the original fed other kernel
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -14,8 +15,9 @@ import numpy as np
 from inst2vec.embeddings import Embeddings
 from inst2vec.errors import Inst2vecError
 from tasks.datasets import COARSENING_FACTORS, CoarseningData
-from tasks.encoding import EncodedFiles, encode_files
+from tasks.encoding import encode_files
 from tasks.learners import FoldInputs, TrainingSettings, fit_and_save_ncc, fit_predict_ncc
+from tasks.model_files import ArrayModel
 from tasks.results import summarize
 
 MODELS = ("static", "oracle", "magni", "ncc", "neighbours")
@@ -48,15 +50,40 @@ def magni_predict(data: CoarseningData, train: np.ndarray, kernel: int) -> int:
     return level
 
 
-def neighbours_predict(encoded: EncodedFiles, curves: np.ndarray, train: np.ndarray, kernel: int,
-                       k: int = NEIGHBOURS) -> int:
-    """Ours: the factor with the best mean log-speedup over the ``k`` training kernels whose
-    flow-pooled program vectors are closest (cosine) to the kernel's."""
-    vectors = encoded.pooled()
-    vectors = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
-    similarity = vectors[train] @ vectors[kernel]
-    nearest = train[np.argsort(-similarity, kind="stable")[:k]]
-    return int(np.argmax(curves[nearest].mean(axis=0)))
+@dataclass
+class NeighboursModel(ArrayModel):
+    """Ours: the factor with the best mean log-speedup over the ``k`` training kernels whose flow-pooled program
+    vectors are closest (cosine) to a kernel's."""
+
+    KIND = "neighbours"
+    ARRAYS = ("vectors", "curves", "k")
+
+    vectors: np.ndarray  # (kernels, dim) the training kernels' pooled vectors, unit length
+    curves: np.ndarray  # (kernels, factors) their log-speedup curves (:func:`log_speedup_curves`)
+    k: np.ndarray  # () neighbours to average
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def fit(cls, pooled: np.ndarray, curves: np.ndarray, k: int = NEIGHBOURS,
+            metadata: dict[str, Any] | None = None) -> "NeighboursModel":
+        """Keep the training kernels' normalised vectors and curves."""
+        return cls(_unit_rows(pooled), np.asarray(curves, np.float64), np.array(k), dict(metadata or {}))
+
+    def predict(self, pooled: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per kernel (row of ``pooled``), the index of the predicted factor and the neighbours' mean log-speedup
+        there."""
+        factors, gains = [], []
+        for query in _unit_rows(pooled):
+            nearest = np.argsort(-(self.vectors @ query), kind="stable")[:int(self.k)]
+            mean_curve = self.curves[nearest].mean(axis=0)
+            factors.append(int(np.argmax(mean_curve)))
+            gains.append(float(mean_curve.max()))
+        return np.array(factors, dtype=int), np.array(gains)
+
+
+def _unit_rows(vectors: np.ndarray) -> np.ndarray:
+    vectors = np.atleast_2d(np.asarray(vectors))
+    return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
 
 
 def run(data: CoarseningData, model: str, embeddings: Embeddings | None, embeddings_name: str, seeds: list[int],
@@ -82,7 +109,8 @@ def run(data: CoarseningData, model: str, embeddings: Embeddings | None, embeddi
             elif model == "magni":
                 predicted[kernel] = magni_predict(data, train, kernel)
             elif model == "neighbours":
-                predicted[kernel] = neighbours_predict(encoded, curves, train, kernel)
+                pooled = encoded.pooled()
+                predicted[kernel] = NeighboursModel.fit(pooled[train], curves[train]).predict(pooled[test])[0][0]
             else:
                 inputs = FoldInputs(encoded, np.arange(n), data.labels, len(COARSENING_FACTORS))
                 run_settings = settings.for_run(f"threadcoarsening-{data.platform}-seed{seed}-fold{kernel}")
@@ -108,11 +136,18 @@ def run(data: CoarseningData, model: str, embeddings: Embeddings | None, embeddi
 
 
 def save_full_model(data: CoarseningData, embeddings: Embeddings, embeddings_name: str, settings: TrainingSettings,
-                    out_dir: str) -> str:
-    """Train the ncc model on all 17 kernels of the platform and save it for ``inst2vec predict``."""
+                    out_dir: str, model: str = "ncc") -> str:
+    """Train ``model`` (``ncc`` or ``neighbours``) on all 17 kernels of the platform and save it for
+    ``inst2vec predict``."""
     encoded = encode_files(list(data.files), embeddings)
+    metadata = {"task": "threadcoarsening", "platform": data.platform, "model": model, "embeddings": embeddings_name,
+                "labels": [f"coarsening factor {f}" for f in COARSENING_FACTORS]}
+    if model == "neighbours":
+        path = f"{out_dir}/threadcoarsening-{data.platform}-neighbours-{embeddings_name}.npz"
+        NeighboursModel.fit(encoded.pooled(), log_speedup_curves(data), metadata=metadata).save(path)
+        return path
+    if model != "ncc":
+        raise Inst2vecError(f"threadcoarsening {model} models cannot be saved; ncc and neighbours can")
     inputs = FoldInputs(encoded, np.arange(len(data.kernels)), data.labels, len(COARSENING_FACTORS))
     path = f"{out_dir}/threadcoarsening-{data.platform}-ncc-{embeddings_name}.keras"
-    return fit_and_save_ncc(inputs, settings, path,
-                            {"task": "threadcoarsening", "platform": data.platform, "embeddings": embeddings_name,
-                             "labels": [f"coarsening factor {f}" for f in COARSENING_FACTORS]})
+    return fit_and_save_ncc(inputs, settings, path, metadata)

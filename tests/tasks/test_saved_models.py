@@ -1,0 +1,89 @@
+"""Our default devmap and thread-coarsening models saved as arrays and applied by ``inst2vec predict``."""
+import numpy as np
+import pytest
+
+import inst2vec
+from inst2vec.cli import main
+from inst2vec.errors import Inst2vecError
+from tasks import devmap, threadcoarsening
+from tasks.encoding import encode_files
+from tasks.datasets import COARSENING_FACTORS, DEVMAP_COLUMNS, load_devmap, load_threadcoarsening
+from tasks.learners import TrainingSettings, boosted_trees
+from tasks.threadcoarsening import NeighboursModel
+from tasks.tree_model import BoostedTrees
+
+
+@pytest.fixture(scope="module")
+def published(data_root):
+    return inst2vec.load("published", data_root)
+
+
+@pytest.fixture(scope="module")
+def amd(data_root, published):
+    data = load_devmap("amd", data_root)
+    return data, devmap.boost_inputs(data, published, jobs=2)
+
+
+def test_saved_trees_give_scikit_learns_probabilities(amd, tmp_path):
+    data, x = amd
+    train, test = devmap.folds(data)[0]
+    unseen = x[test].copy()
+    unseen[::3, 5] = np.nan  # missing values take the side the trees learnt for them
+    unseen[1::3, 40] = np.nan
+    with_missing = x.copy()
+    with_missing[::7, :10] = np.nan
+    suites = np.unique(data.suites, return_inverse=True)[1]  # seven classes: one raw score per class
+    for labels in (data.labels, suites):
+        fitted = boosted_trees(0).fit(with_missing[train], labels[train])
+        trees = BoostedTrees.from_sklearn(fitted, {"note": "kept"})
+        trees.save(tmp_path / "trees.npz")
+        loaded = BoostedTrees.load(tmp_path / "trees.npz")
+        assert np.array_equal(loaded.raw_scores(unseen), fitted._raw_predict(unseen))
+        assert np.array_equal(loaded.predict_proba(unseen), fitted.predict_proba(unseen))
+        assert loaded.metadata == {"note": "kept", "kind": "boost"}
+    with pytest.raises(Inst2vecError, match="trees.npz: not a neighbours model"):
+        NeighboursModel.load(tmp_path / "trees.npz")
+
+
+def test_devmap_boost_is_saved_and_predict_takes_the_eight_features(amd, published, data_root, tmp_path, capsys):
+    data, x = amd
+    # What `inst2vec task devmap --model boost --save-models` calls after the protocol's folds.
+    model = devmap.save_full_model(data, published, "published", TrainingSettings(), str(tmp_path), "boost")
+    assert model == str(tmp_path / "devmap-amd-boost-published.npz")
+    expected = boosted_trees(0).fit(x, data.labels).predict_proba(x)
+    for row in (7, 300):
+        flags = [flag for name, value in zip(DEVMAP_COLUMNS, data.features[row])
+                 for flag in ("--aux", f"{name}={float(value)!r}")]
+        assert main(["predict", model, data.files[row], *flags, "--data-root", str(data_root)]) == 0
+        path, device, probability = capsys.readouterr().out.strip().split("\t")
+        assert path == data.files[row] and device == ("CPU", "GPU")[expected[row].argmax()]
+        assert float(probability) == pytest.approx(expected[row].max(), abs=5e-4)  # printed to 3 decimals
+    assert main(["predict", model, data.files[7], "--aux", "transfer=10", "--aux", "wgsize=64"]) == 2
+    assert "also needs --aux comp=VALUE --aux rational=VALUE" in capsys.readouterr().err
+
+
+def test_threadcoarsening_neighbours_saved_by_the_task_predicts_as_the_protocol(data_root, published, tmp_path,
+                                                                               capsys):
+    out = tmp_path / "out"
+    assert main(["task", "threadcoarsening", "--platform", "fermi", "--model", "neighbours", "--seeds", "1",
+                 "--save-models", "--data-root", str(data_root), "-o", str(out)]) == 0
+    capsys.readouterr()
+    saved = out / "threadcoarsening-Fermi-neighbours-published.npz"
+    data = load_threadcoarsening("Fermi", data_root)
+    assert main(["predict", str(saved), data.files[0], "--data-root", str(data_root)]) == 0
+    path, label, speedup = capsys.readouterr().out.strip().split("\t")
+    assert path == data.files[0] and label.startswith("coarsening factor ") and float(speedup) > 0
+    # A model of the other 16 kernels, saved, predicts each kernel's factor as the protocol's fold did.
+    result = threadcoarsening.run(data, "neighbours", published, "published", [0], TrainingSettings())
+    pooled = encode_files(list(data.files), published).pooled()
+    curves = threadcoarsening.log_speedup_curves(data)
+    for kernel in (0, 5, 11):
+        others = np.delete(np.arange(len(data.kernels)), kernel)
+        model = tmp_path / f"without-{kernel}.npz"
+        NeighboursModel.fit(pooled[others], curves[others],
+                            metadata={"embeddings": "published",
+                                      "labels": [f"factor {f}" for f in COARSENING_FACTORS]}).save(model)
+        assert main(["predict", str(model), data.files[kernel], "--data-root", str(data_root)]) == 0
+        factor = int(capsys.readouterr().out.split("\t")[1].split()[-1])
+        clamped = COARSENING_FACTORS[data.clamp(kernel, COARSENING_FACTORS.index(factor))]
+        assert clamped == result["seeds"][0]["folds"][kernel]["predicted_factor"]
