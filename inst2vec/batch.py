@@ -82,9 +82,9 @@ def no_ir_files_error(inputs: Iterable[str | os.PathLike]) -> Inst2vecError:
     for item in inputs:
         path = Path(item)
         if path.is_dir() and any(is_source_file(p) for p in path.rglob("*")):
-            return Inst2vecError(f"{message}; {path} holds C, C++ or OpenCL files, which are compiled only when "
-                                 f"named one by one: compile the folder with `inst2vec corpus build {path} -o OUT` "
-                                 "and use OUT/ir")
+            return Inst2vecError(f"{message}; {path} holds C, C++, OpenCL or CUDA files, but folders are searched "
+                                 f"for IR only: compile the folder with `inst2vec corpus build {path} -o OUT` and use "
+                                 "OUT/ir, or name C, C++ and OpenCL files one by one")
     return Inst2vecError(message)
 
 

@@ -83,9 +83,9 @@ def test_source_files_are_compiled_where_ir_is_read(data_root, tmp_path, capsys)
     folder = host.parent
     for command in (["statements"], ["vocab", "build", "-o", str(tmp_path / "v.json")]):  # folders: IR only
         assert main([*command, str(folder)]) == 2
-        assert (f"no .ll or .bc files found in the inputs; {folder} holds C, C++ or OpenCL files, which are "
-                f"compiled only when named one by one: compile the folder with `inst2vec corpus build {folder} -o "
-                "OUT`") in capsys.readouterr().err
+        assert (f"no .ll or .bc files found in the inputs; {folder} holds C, C++, OpenCL or CUDA files, but "
+                f"folders are searched for IR only: compile the folder with `inst2vec corpus build {folder} -o OUT` "
+                "and use OUT/ir, or name C, C++ and OpenCL files one by one") in capsys.readouterr().err
     (folder / "other.ll").write_bytes((tmp_path / "corpus" / "ir" / "2MM" / "2mm.cl.O0.ll").read_bytes())
     for ir_of_host, n_unread in ((None, 2), ("2mm.c.O0.ll", 1), ("2mm.ll", 0)):  # a note on sources without IR
         if ir_of_host:
