@@ -348,11 +348,12 @@ def _linear_predictor(model_path: Path, meta: dict, embeddings, aux: None):
 def _boost_predictor(model_path: Path, meta: dict, embeddings, aux: np.ndarray):
     """``path -> (label number, probability)`` with a saved devmap ``boost`` model (``aux``: the eight devmap
     features)."""
-    from tasks.devmap import boost_matrix
+    from tasks.devmap import boost_matrix, tabular_features
     from tasks.encoding import encode_files
     from tasks.tree_model import BoostedTrees
 
     model = BoostedTrees.load(model_path)
+    _check_pooled_width(model_path, meta, int(model.inputs) - tabular_features(aux).shape[1], embeddings)
 
     def predict(path: str) -> tuple[int, float]:
         pooled = encode_files([path], embeddings, progress=False).pooled()
@@ -369,11 +370,20 @@ def _neighbours_predictor(model_path: Path, meta: dict, embeddings, aux: None):
     from tasks.threadcoarsening import NeighboursModel
 
     model = NeighboursModel.load(model_path)
+    _check_pooled_width(model_path, meta, model.vectors.shape[1], embeddings)
 
     def predict(path: str) -> tuple[int, float]:
         factors, log_speedups = model.predict(encode_files([path], embeddings, progress=False).pooled())
         return int(factors[0]), float(np.exp(log_speedups[0]))
     return predict
+
+
+def _check_pooled_width(model_path: Path, meta: dict, width: int, embeddings) -> None:
+    """Refuse a model whose program vectors are not those of ``embeddings`` ([flow, mean]: twice their width)."""
+    if width != 2 * embeddings.dim:
+        raise Inst2vecError(f"{model_path}: takes program vectors of {width} numbers, but the embeddings it names "
+                            f"({meta['embeddings']}: {embeddings.dim} per statement) give {2 * embeddings.dim}; "
+                            "were they trained again since?")
 
 
 #: ``kind`` of a saved model -> ``(model path, its metadata, embeddings, aux inputs) -> (path -> (label, score))``.

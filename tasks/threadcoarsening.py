@@ -72,8 +72,12 @@ class NeighboursModel(ArrayModel):
     def predict(self, pooled: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Per kernel (row of ``pooled``), the index of the predicted factor and the neighbours' mean log-speedup
         there."""
+        queries = _unit_rows(pooled)
+        if queries.shape[1] != self.vectors.shape[1]:
+            raise Inst2vecError(f"this model takes pooled vectors of {self.vectors.shape[1]} numbers, not "
+                                f"{queries.shape[1]}")
         factors, gains = [], []
-        for query in _unit_rows(pooled):
+        for query in queries:
             nearest = np.argsort(-(self.vectors @ query), kind="stable")[:int(self.k)]
             mean_curve = self.curves[nearest].mean(axis=0)
             factors.append(int(np.argmax(mean_curve)))

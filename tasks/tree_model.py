@@ -24,7 +24,7 @@ class BoostedTrees(ArrayModel):
 
     KIND = "boost"
     ARRAYS = ("feature", "threshold", "missing_left", "left", "right", "is_leaf", "value", "tree_start", "tree_class",
-              "baseline", "classes")
+              "baseline", "classes", "inputs")
 
     feature: np.ndarray  # (nodes,) input column a split node tests
     threshold: np.ndarray  # (nodes,) go left when the input is <= this
@@ -37,6 +37,7 @@ class BoostedTrees(ArrayModel):
     tree_class: np.ndarray  # (trees,) which raw score a tree adds to (always 0 for two classes)
     baseline: np.ndarray  # (raw scores,) the initial raw score
     classes: np.ndarray  # (classes,) label numbers
+    inputs: np.ndarray  # () input columns the model was fitted on
     metadata: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -53,11 +54,14 @@ class BoostedTrees(ArrayModel):
                    tree_start=np.cumsum([0] + [len(n) for _, n in trees[:-1]]).astype(np.int64),
                    tree_class=np.array([k for k, _ in trees], dtype=np.int64),
                    baseline=np.asarray(model._baseline_prediction, np.float64).reshape(-1),
-                   classes=np.asarray(model.classes_), metadata=dict(metadata or {}))
+                   classes=np.asarray(model.classes_), inputs=np.array(model.n_features_in_),
+                   metadata=dict(metadata or {}))
 
     def raw_scores(self, x: np.ndarray) -> np.ndarray:
         """The summed leaf values plus the baseline, (rows, raw scores)."""
         x = np.asarray(x, dtype=np.float64)
+        if x.ndim != 2 or x.shape[1] != self.inputs:
+            raise Inst2vecError(f"these trees take rows of {int(self.inputs)} inputs, not {x.shape[1:]}")
         scores = np.tile(self.baseline, (len(x), 1))
         rows = np.arange(len(x))
         for start, k in zip(self.tree_start, self.tree_class):

@@ -87,3 +87,8 @@ def test_threadcoarsening_neighbours_saved_by_the_task_predicts_as_the_protocol(
         factor = int(capsys.readouterr().out.split("\t")[1].split()[-1])
         clamped = COARSENING_FACTORS[data.clamp(kernel, COARSENING_FACTORS.index(factor))]
         assert clamped == result["seeds"][0]["folds"][kernel]["predicted_factor"]
+    # Program vectors of other embeddings than the ones the model names: refused before any file is read.
+    NeighboursModel.fit(pooled[:, :10], curves, metadata={"embeddings": "published", "labels": []}).save(model)
+    assert main(["predict", str(model), data.files[0], "--data-root", str(data_root)]) == 2
+    assert "takes program vectors of 10 numbers, but the embeddings it names (published: 200 per statement) give " \
+        "400" in capsys.readouterr().err
