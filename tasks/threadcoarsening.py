@@ -86,6 +86,7 @@ class NeighboursModel(ArrayModel):
 
 
 def _unit_rows(vectors: np.ndarray) -> np.ndarray:
+    """Each row scaled to length 1 (a zero row stays zero)."""
     vectors = np.atleast_2d(np.asarray(vectors))
     return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
 
@@ -99,6 +100,7 @@ def run(data: CoarseningData, model: str, embeddings: Embeddings | None, embeddi
     n = len(data.kernels)
     encoded = encode_files(list(data.files), embeddings, jobs=jobs) if model in ("ncc", "neighbours") else None
     curves = log_speedup_curves(data)
+    pooled = encoded.pooled() if encoded is not None else None
     per_seed = []
     for seed in seeds:
         predicted = np.zeros(n, dtype=int)
@@ -113,7 +115,6 @@ def run(data: CoarseningData, model: str, embeddings: Embeddings | None, embeddi
             elif model == "magni":
                 predicted[kernel] = magni_predict(data, train, kernel)
             elif model == "neighbours":
-                pooled = encoded.pooled()
                 predicted[kernel] = NeighboursModel.fit(pooled[train], curves[train]).predict(pooled[test])[0][0]
             else:
                 inputs = FoldInputs(encoded, np.arange(n), data.labels, len(COARSENING_FACTORS))

@@ -18,6 +18,7 @@ import numpy as np
 from inst2vec.errors import Inst2vecError
 from tasks.model_files import ArrayModel
 
+
 @dataclass
 class BoostedTrees(ArrayModel):
     """The trees of a fitted classifier; node ``i`` of tree ``t`` is entry ``tree_start[t] + i``."""
@@ -61,7 +62,7 @@ class BoostedTrees(ArrayModel):
         """The summed leaf values plus the baseline, (rows, raw scores)."""
         x = np.asarray(x, dtype=np.float64)
         if x.ndim != 2 or x.shape[1] != self.inputs:
-            raise Inst2vecError(f"these trees take rows of {int(self.inputs)} inputs, not {x.shape[1:]}")
+            raise Inst2vecError(f"these trees take rows of {int(self.inputs)} inputs, not an array of shape {x.shape}")
         scores = np.tile(self.baseline, (len(x), 1))
         rows = np.arange(len(x))
         for start, k in zip(self.tree_start, self.tree_class):
