@@ -55,7 +55,7 @@ def main() -> None:
         files, positions = distinct_files(list(data.files))
         encoded = encode_files(files, embeddings)
         counts = statement_counts(encoded.sequences)[positions]
-        tabular = devmap.tabular_features(data.features)
+        tabular = devmap.launch_features(data.features[:, devmap.AUX_COLUMNS])
         inputs = {"boost": np.concatenate([tabular, encoded.pooled()[positions]], axis=1)}
         inputs["boost-counts"] = np.concatenate([inputs["boost"], counts], axis=1)
         inputs["tabular-counts"] = np.concatenate([tabular, counts], axis=1)

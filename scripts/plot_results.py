@@ -26,7 +26,8 @@ def per_suite_speedups(results: list[dict], out: Path) -> None:
         width = 0.8 / max(1, len(runs))
         for i, run in enumerate(sorted(runs, key=lambda r: r["speedup_mean"])):
             values = [np.mean([seed["per_suite"][s]["speedup"] for seed in run["seeds"]]) for s in suites]
-            ax.bar(np.arange(len(suites)) + i * width, values, width, label=run["model"])
+            label = run["model"] if run["embeddings"] == "none" else f"{run['model']} ({run['embeddings']})"
+            ax.bar(np.arange(len(suites)) + i * width, values, width, label=label)
         ax.set_xticks(np.arange(len(suites)) + 0.4 - width / 2, suites, rotation=30, ha="right")
         ax.set_yscale("log")
         ax.set_ylabel("speedup over static mapping")

@@ -90,9 +90,8 @@ def add_commands(commands) -> None:
                                  "`inst2vec task --save-models`")
     p.add_argument("files", nargs="+", metavar="FILE_OR_DIR", help=IR_INPUTS_HELP)
     p.add_argument("--aux", action="append", default=[], metavar="NAME=VALUE",
-                   help="an input of the model besides the IR, the same for every file (devmap ncc: --aux "
-                        "transfer=BYTES --aux wgsize=N; devmap boost: all eight devmap features, comp, rational, "
-                        "mem, localmem, coalesced, atomic, transfer and wgsize)")
+                   help="an input of the model besides the IR, the same for every file (devmap ncc and boost: "
+                        "--aux transfer=BYTES --aux wgsize=N)")
     p.add_argument("--data-root", help="data sets folder (for models trained with the published embeddings)")
     p.set_defaults(run=run_predict)
 
@@ -258,6 +257,7 @@ def run_predict(args) -> int:
     if kind not in PREDICTORS:
         raise Inst2vecError(f"{meta_path}: unknown model kind {kind!r} (expected a .keras ncc model or kind "
                             + ", ".join(repr(k) for k in PREDICTORS if k != "ncc") + ")")
+    _refuse_outdated(model_path, meta, kind)
     aux = _aux_values(model_path, meta, args.aux)
     embeddings = _embeddings(meta["embeddings"], args.data_root)
     predict = PREDICTORS[kind](model_path, meta, embeddings, aux)
@@ -278,6 +278,15 @@ def run_predict(args) -> int:
     if failed:
         print(f"skipped {failed} of {len(files) + len(missing)} file(s)", file=sys.stderr)
     return 1 if failed else 0
+
+
+def _refuse_outdated(model_path: Path, meta: dict, kind: str) -> None:
+    """Refuse a devmap boost model saved before it took the launch only (2026-12-06: all eight devmap columns)."""
+    from tasks.devmap import AUX_INPUTS
+
+    if kind == "boost" and meta.get("aux_inputs") != AUX_INPUTS:
+        raise Inst2vecError(f"{model_path}: a boost model of an earlier version (it takes {meta.get('aux_inputs')}); "
+                            "save it again with `inst2vec task devmap --save-models`")
 
 
 def _aux_values(model_path: Path, meta: dict, given: list[str]) -> np.ndarray | None:
@@ -346,14 +355,14 @@ def _linear_predictor(model_path: Path, meta: dict, embeddings, aux: None):
 
 
 def _boost_predictor(model_path: Path, meta: dict, embeddings, aux: np.ndarray):
-    """``path -> (label number, probability)`` with a saved devmap ``boost`` model (``aux``: the eight devmap
-    features)."""
-    from tasks.devmap import boost_matrix, tabular_features
+    """``path -> (label number, probability)`` with a saved devmap ``boost`` model (``aux``: the kernel's launch,
+    transfer bytes and work-group size)."""
+    from tasks.devmap import boost_matrix, launch_features
     from tasks.encoding import encode_files
     from tasks.tree_model import BoostedTrees
 
     model = BoostedTrees.load(model_path)
-    _check_pooled_width(model_path, meta, int(model.inputs) - tabular_features(aux).shape[1], embeddings)
+    _check_pooled_width(model_path, meta, int(model.inputs) - launch_features(aux).shape[1], embeddings)
 
     def predict(path: str) -> tuple[int, float]:
         pooled = encode_files([path], embeddings, progress=False).pooled()

@@ -28,6 +28,8 @@ SPLITS = ("stratified", "grouped")
 SPLIT_SEED = 204
 FOLDS = 10
 AUX_COLUMNS = [DEVMAP_COLUMNS.index("transfer"), DEVMAP_COLUMNS.index("wgsize")]
+#: Their names: what a saved devmap model takes besides the IR (``inst2vec predict --aux NAME=VALUE``).
+AUX_INPUTS = [DEVMAP_COLUMNS[c] for c in AUX_COLUMNS]
 
 
 def folds(data: DevmapData, split: str = "stratified") -> list[tuple[np.ndarray, np.ndarray]]:
@@ -40,21 +42,22 @@ def folds(data: DevmapData, split: str = "stratified") -> list[tuple[np.ndarray,
     raise Inst2vecError(f"unknown split {split!r}; choose from {', '.join(SPLITS)}")
 
 
-def tabular_features(features: np.ndarray) -> np.ndarray:
-    """Raw columns (:data:`DEVMAP_COLUMNS`), their logs and Grewe's four combined features: the numeric inputs of
-    our boosted trees."""
-    return np.concatenate([features, np.log1p(features), grewe_features(features)], axis=1)
+def launch_features(launch: np.ndarray) -> np.ndarray:
+    """The launch columns (transfer bytes, work-group size: :data:`AUX_COLUMNS`) and their logs: the numeric inputs
+    of our boosted trees. Grewe's six static counts are left out: they did not help (docs/RESULTS.md)."""
+    return np.concatenate([launch, np.log1p(launch)], axis=1)
 
 
-def boost_matrix(features: np.ndarray, pooled: np.ndarray) -> np.ndarray:
-    """What ``boost`` sees of each row: its tabular features, then its file's pooled program vectors."""
-    return np.concatenate([tabular_features(features), pooled], axis=1)
+def boost_matrix(launch: np.ndarray, pooled: np.ndarray) -> np.ndarray:
+    """What ``boost`` sees of each row: its launch features, then its file's pooled program vectors."""
+    return np.concatenate([launch_features(launch), pooled], axis=1)
 
 
 def boost_inputs(data: DevmapData, embeddings: Embeddings, jobs: int = 1) -> np.ndarray:
     """The matrix ``boost`` learns from, one row per devmap row (:func:`boost_matrix`)."""
     files, positions = distinct_files(list(data.files))
-    return boost_matrix(data.features, encode_files(files, embeddings, jobs=jobs).pooled()[positions])
+    pooled = encode_files(files, embeddings, jobs=jobs).pooled()[positions]
+    return boost_matrix(data.features[:, AUX_COLUMNS], pooled)
 
 
 def predict_fold(model: str, data: DevmapData, encoded: EncodedFiles | None, positions: np.ndarray | None,
@@ -75,7 +78,7 @@ def predict_fold(model: str, data: DevmapData, encoded: EncodedFiles | None, pos
         probabilities, curves = fit_predict_ncc(inputs, train, test, seed, settings)
         return probabilities.argmax(axis=1), curves
     if model == "boost":
-        inputs = FoldInputs(encoded, positions, data.labels, 2, tabular_features(data.features))
+        inputs = FoldInputs(encoded, positions, data.labels, 2, launch_features(data.features[:, AUX_COLUMNS]))
         return fit_predict_boost(inputs, train, test, seed).argmax(axis=1), {}
     raise Inst2vecError(f"unknown devmap model {model!r}; choose from {', '.join(MODELS)}")
 
@@ -114,18 +117,17 @@ def run(data: DevmapData, model: str, embeddings: Embeddings | None, embeddings_
 def save_full_model(data: DevmapData, embeddings: Embeddings, embeddings_name: str, settings: TrainingSettings,
                     out_dir: str, model: str = "ncc") -> str:
     """Train ``model`` (``ncc`` or ``boost``) on all rows of the platform and save it for ``inst2vec predict``,
-    which then needs each kernel's devmap features (``--aux``): transfer and wgsize for ncc, all eight for boost."""
+    which then needs each kernel's launch (``--aux transfer=… --aux wgsize=…``)."""
     metadata = {"task": "devmap", "platform": data.platform, "model": model, "embeddings": embeddings_name,
-                "labels": ["CPU", "GPU"]}
+                "labels": ["CPU", "GPU"], "aux_inputs": AUX_INPUTS}
     if model == "boost":
         path = f"{out_dir}/devmap-{data.platform}-boost-{embeddings_name}.npz"
         fitted = boosted_trees(0).fit(boost_inputs(data, embeddings), data.labels)
-        BoostedTrees.from_sklearn(fitted, {**metadata, "aux_inputs": list(DEVMAP_COLUMNS)}).save(path)
+        BoostedTrees.from_sklearn(fitted, metadata).save(path)
         return path
     if model != "ncc":
         raise Inst2vecError(f"devmap {model} models cannot be saved; ncc and boost can")
     files, positions = distinct_files(list(data.files))
     inputs = FoldInputs(encode_files(files, embeddings), positions, data.labels, 2, data.features, AUX_COLUMNS)
     path = f"{out_dir}/devmap-{data.platform}-ncc-{embeddings_name}.keras"
-    aux_inputs = [DEVMAP_COLUMNS[c] for c in AUX_COLUMNS]
-    return fit_and_save_ncc(inputs, settings, path, {**metadata, "aux_inputs": aux_inputs})
+    return fit_and_save_ncc(inputs, settings, path, metadata)

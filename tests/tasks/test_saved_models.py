@@ -1,4 +1,7 @@
 """Our default devmap and thread-coarsening models saved as arrays and applied by ``inst2vec predict``."""
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -45,21 +48,28 @@ def test_saved_trees_give_scikit_learns_probabilities(amd, tmp_path):
         NeighboursModel.load(tmp_path / "trees.npz")
 
 
-def test_devmap_boost_is_saved_and_predict_takes_the_eight_features(amd, published, data_root, tmp_path, capsys):
+def test_devmap_boost_is_saved_and_predict_takes_the_launch(amd, published, data_root, tmp_path, capsys):
     data, x = amd
     # What `inst2vec task devmap --model boost --save-models` calls after the protocol's folds.
     model = devmap.save_full_model(data, published, "published", TrainingSettings(), str(tmp_path), "boost")
     assert model == str(tmp_path / "devmap-amd-boost-published.npz")
     expected = boosted_trees(0).fit(x, data.labels).predict_proba(x)
     for row in (7, 300):
-        flags = [flag for name, value in zip(DEVMAP_COLUMNS, data.features[row])
-                 for flag in ("--aux", f"{name}={float(value)!r}")]
+        transfer, wgsize = (float(data.features[row, DEVMAP_COLUMNS.index(c)]) for c in ("transfer", "wgsize"))
+        flags = ["--aux", f"transfer={transfer!r}", "--aux", f"wgsize={wgsize!r}"]
         assert main(["predict", model, data.files[row], *flags, "--data-root", str(data_root)]) == 0
         path, device, probability = capsys.readouterr().out.strip().split("\t")
         assert path == data.files[row] and device == ("CPU", "GPU")[expected[row].argmax()]
         assert float(probability) == pytest.approx(expected[row].max(), abs=5e-4)  # printed to 3 decimals
+    assert main(["predict", model, data.files[7], "--aux", "transfer=10"]) == 2
+    assert "also needs --aux wgsize=VALUE" in capsys.readouterr().err
+    assert main(["predict", model, data.files[7], "--aux", "transfer=10", "--aux", "comp=3"]) == 2
+    assert "takes --aux transfer=VALUE --aux wgsize=VALUE" in capsys.readouterr().err
+    # A model saved before boost took the launch only (its description names all eight devmap columns).
+    description = Path(model + ".json")
+    description.write_text(json.dumps({**json.loads(description.read_text()), "aux_inputs": list(DEVMAP_COLUMNS)}))
     assert main(["predict", model, data.files[7], "--aux", "transfer=10", "--aux", "wgsize=64"]) == 2
-    assert "also needs --aux comp=VALUE --aux rational=VALUE" in capsys.readouterr().err
+    assert "a boost model of an earlier version (it takes ['comp', 'rational'," in capsys.readouterr().err
 
 
 def test_threadcoarsening_neighbours_saved_by_the_task_predicts_as_the_protocol(data_root, published, tmp_path,

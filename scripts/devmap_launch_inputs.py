@@ -1,0 +1,66 @@
+"""Device mapping: ``boost`` on the launch only (current) beside ``boost`` with all eight devmap columns (before
+2026-12-06), the comparison that changed ``boost``'s inputs (docs/RESULTS.md).
+
+``eight-columns``: the eight columns of ``cgo17-*.csv`` (Grewe's six static counts, transfer, wgsize), their
+log(1 + x) and Grewe's four combined features, then the pooled program vectors. ``launch``: transfer and wgsize,
+their log(1 + x), then the same vectors (:func:`tasks.devmap.boost_inputs`). scikit-learn's histogram GBDT with
+defaults, seed 0, the same folds in the same run; deterministic.
+
+Usage::
+
+    OMP_NUM_THREADS=1 python scripts/devmap_launch_inputs.py [DATA_ROOT]
+
+Prints one JSON object per platform and fold assignment: the protocol's own (``stratified``, ``grouped``), then
+the confirmation's, ``StratifiedKFold`` and ``StratifiedGroupKFold(10, shuffle=True, random_state=s)`` for
+s = 1, 2, 3 (``stratified-s``, ``grouped-s``). About 10 minutes on 2 cores.
+"""
+import json
+import sys
+import time
+
+import numpy as np
+from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
+
+import inst2vec
+from inst2vec.data import data_root
+from tasks import devmap
+from tasks.datasets import DevmapData, grewe_features, load_devmap
+from tasks.learners import boosted_trees
+
+
+def assignment_folds(data: DevmapData, assignment: str) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The protocol's folds (``stratified``, ``grouped``) or another assignment of them (``stratified-1`` …)."""
+    if assignment in devmap.SPLITS:
+        return devmap.folds(data, assignment)
+    split, seed = assignment.rsplit("-", 1)
+    if split == "stratified":
+        return list(StratifiedKFold(devmap.FOLDS, shuffle=True, random_state=int(seed)).split(
+            data.features, data.labels))
+    splitter = StratifiedGroupKFold(devmap.FOLDS, shuffle=True, random_state=int(seed))
+    return list(splitter.split(data.features, data.labels, groups=data.kernels))
+
+
+def main() -> None:
+    root = data_root(sys.argv[1] if len(sys.argv) > 1 else None)
+    embeddings = inst2vec.load("published", root)
+    assignments = [*devmap.SPLITS, *(f"{split}-{s}" for split in devmap.SPLITS for s in (1, 2, 3))]
+    for platform in ("amd", "nvidia"):
+        data = load_devmap(platform, root)
+        launch = devmap.boost_inputs(data, embeddings)
+        pooled = launch[:, -2 * embeddings.dim:]
+        eight = np.concatenate([data.features, np.log1p(data.features), grewe_features(data.features), pooled], 1)
+        inputs = {"eight-columns": eight, "launch": launch}
+        for assignment in assignments:
+            started = time.perf_counter()
+            predicted = {name: np.zeros(len(data.labels), int) for name in inputs}
+            for train, test in assignment_folds(data, assignment):
+                for name, x in inputs.items():
+                    predicted[name][test] = boosted_trees(0).fit(x[train], data.labels[train]).predict(x[test])
+            result = {"platform": platform, "assignment": assignment,
+                      "seconds": round(time.perf_counter() - started, 1)}
+            result.update({name: data.score(labels) for name, labels in predicted.items()})
+            print(json.dumps(result), flush=True)
+
+
+if __name__ == "__main__":
+    main()
