@@ -432,6 +432,8 @@ def _lookup(args) -> int:
     from inst2vec.data import data_root
     from inst2vec.embeddings import load
 
+    if not args.statement.strip():
+        raise Inst2vecError("lookup: the statement is empty; give a line of IR or an inst2vec statement")
     embeddings = load(args.embeddings, data_root(args.data_root))
     statement = _vocabulary_statement(args.statement.replace("\\n", "\n"), embeddings)
     if statement not in embeddings:

@@ -17,7 +17,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from inst2vec.errors import DataNotFoundError, VocabularyError
-from inst2vec.io import atomic_write
+from inst2vec.io import atomic_write, load_numpy
 from inst2vec.vocabulary import UNKNOWN, Vocabulary
 
 PUBLISHED = "published"
@@ -139,9 +139,9 @@ class Embeddings:
                 raise DataNotFoundError(f"{path}: not found (an embeddings folder holds {VOCABULARY_FILE} "
                                         f"or {VOCABULARY_FILE}.gz, and {MATRIX_FILE})")
         try:
-            matrix = np.load(folder / MATRIX_FILE, allow_pickle=False)
+            matrix = load_numpy(folder / MATRIX_FILE, archive=False)
         except (ValueError, OSError) as err:
-            raise VocabularyError(f"{folder / MATRIX_FILE}: not a NumPy array file: {err}") from err
+            raise VocabularyError(f"{folder / MATRIX_FILE}: cannot read the embedding matrix: {err}") from err
         if matrix.dtype == np.float16:  # the shipped embeddings are stored in half precision
             matrix = matrix.astype(np.float32)
         try:

@@ -1,4 +1,5 @@
-"""Small file helpers: atomic writes, so a failure never leaves half a file behind."""
+"""Small file helpers: atomic writes, so a failure never leaves half a file behind, and NumPy files checked
+before they are loaded."""
 from __future__ import annotations
 
 import contextlib
@@ -46,3 +47,23 @@ def atomic_write(path: str | os.PathLike, mode: str = "w") -> Iterator[IO]:
             with contextlib.suppress(OSError):  # not empty: something else wrote there meanwhile
                 os.rmdir(folder)
         raise
+
+
+#: The first bytes of what ``np.save`` (a ``.npy`` array) and ``np.savez`` (a zip archive) write.
+NUMPY_MAGIC = {False: b"\x93NUMPY", True: b"PK\x03\x04"}
+
+
+def load_numpy(path: str | os.PathLike, archive: bool):
+    """``np.load(path, allow_pickle=False)`` of a file that starts as a NumPy array (or, with ``archive``, an
+    ``.npz``) file does; anything else is refused up front (numpy would take it for a pickle and suggest loading
+    it unsafely).
+
+    Raises:
+        ValueError: not such a file (or numpy's own errors). OSError: it cannot be read.
+    """
+    import numpy as np
+
+    with open(path, "rb") as f:
+        if f.read(len(NUMPY_MAGIC[archive])) != NUMPY_MAGIC[archive]:
+            raise ValueError("not a NumPy " + (".npz archive" if archive else ".npy array file"))
+    return np.load(path, allow_pickle=False)

@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from inst2vec.errors import Inst2vecError
-from inst2vec.io import atomic_write
+from inst2vec.io import atomic_write, load_numpy
 
 
 class ArrayModel:
@@ -45,7 +45,7 @@ class ArrayModel:
             if not isinstance(metadata, dict) or metadata.get("kind") != cls.KIND:
                 found = metadata.get("kind") if isinstance(metadata, dict) else None
                 raise Inst2vecError(f"{path}: not a {cls.KIND} model ({path.name}.json says kind {found!r})")
-            with np.load(path, allow_pickle=False) as stored:
+            with load_numpy(path, archive=True) as stored:
                 missing = [name for name in cls.ARRAYS if name not in stored.files]
                 if missing:
                     raise Inst2vecError(f"{path}: not a {cls.KIND} model (no {', '.join(missing)})")

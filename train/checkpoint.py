@@ -19,7 +19,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from inst2vec.errors import Inst2vecError
-from inst2vec.io import atomic_write
+from inst2vec.io import atomic_write, load_numpy
 
 
 def _flatten_state(prefix: str, state, arrays: dict, header: dict) -> None:
@@ -71,7 +71,7 @@ def restore(path: str | os.PathLike, model, dataset=None, states: Mapping[str, A
         Inst2vecError: the file is not a readable checkpoint, or not one of this model (names the file).
     """
     try:
-        with np.load(Path(path), allow_pickle=False) as data:
+        with load_numpy(path, archive=True) as data:
             arrays = {k: data[k] for k in data.files}
         header = json.loads(arrays.pop("header").tobytes().decode())
         model.set_weights([arrays[f"weight/{i}"] for i in range(len(model.get_weights()))])

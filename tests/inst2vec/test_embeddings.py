@@ -72,6 +72,10 @@ def test_save_load_round_trip_and_errors(tmp_path):
     np.save(tmp_path / "e" / "embeddings.npy", np.zeros((5, 2)))
     with pytest.raises(VocabularyError, match="must match row for row"):
         load(tmp_path / "e")
+    (tmp_path / "e" / "embeddings.npy").write_bytes(b"\x80\x04junk")  # numpy would take it for a pickle
+    with pytest.raises(VocabularyError, match="embeddings.npy: cannot read the embedding matrix: not a NumPy .npy "
+                       "array file$"):
+        load(tmp_path / "e")
     with pytest.raises(DataNotFoundError, match="nothing: no such embeddings folder .*'ours', 'published' or a"):
         load(tmp_path / "nothing")  # a typo of a name reads as one
     (tmp_path / "empty").mkdir()
@@ -96,6 +100,8 @@ def test_cli(data_root, capsys):
                  "--data-root", str(data_root)]) == 0
     as_ir = capsys.readouterr()
     assert as_ir.out == as_statement and "'<%ID> = add nsw i32 <%ID>, <INT>'" in as_ir.err
+    assert main(["lookup", " ", "--data-root", str(data_root)]) == 2  # was !UNK's vector
+    assert "lookup: the statement is empty" in capsys.readouterr().err
 
 
 def test_exports_and_plot(published, tmp_path):

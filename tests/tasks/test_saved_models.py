@@ -46,6 +46,11 @@ def test_saved_trees_give_scikit_learns_probabilities(amd, tmp_path):
         assert loaded.metadata == {"note": "kept", "kind": "boost"}
     with pytest.raises(Inst2vecError, match="trees.npz: not a neighbours model"):
         NeighboursModel.load(tmp_path / "trees.npz")
+    junk = tmp_path / "junk.npz"  # numpy would take it for a pickle and suggest loading it unsafely
+    junk.write_bytes(np.random.default_rng(0).bytes(5000))
+    Path(str(junk) + ".json").write_text(json.dumps({"kind": "boost"}))
+    with pytest.raises(Inst2vecError, match="junk.npz: cannot read the boost model: not a NumPy .npz archive"):
+        BoostedTrees.load(junk)
 
 
 def test_devmap_boost_is_saved_and_predict_takes_the_launch(amd, published, data_root, tmp_path, capsys):
