@@ -110,7 +110,8 @@ def test_exports_and_plot(published, tmp_path):
     from inst2vec.plots import plot_clusters, statement_family
 
     keyed = published.to_keyed_vectors()
-    assert len(keyed) == 8565 and keyed.most_similar("ret void", topn=1)[0][0] == published.most_similar("ret void", 1)[0][0]
+    assert len(keyed) == 8565
+    assert keyed.most_similar("ret void", topn=1)[0][0] == published.most_similar("ret void", 1)[0][0]
     small = Embeddings(Vocabulary(published.vocabulary.statements[:40] + ["!UNK"]),
                        np.vstack([published.matrix[:40], published.matrix[8564:]]))
     small.save_word2vec(tmp_path / "w.txt")
