@@ -54,9 +54,9 @@ NUMPY_MAGIC = {False: b"\x93NUMPY", True: b"PK\x03\x04"}
 
 
 def load_numpy(path: str | os.PathLike, archive: bool):
-    """``np.load(path, allow_pickle=False)`` of a file that starts as a NumPy array (or, with ``archive``, an
-    ``.npz``) file does; anything else is refused up front (numpy would take it for a pickle and suggest loading
-    it unsafely).
+    """``np.load(path, allow_pickle=False)``, once the file is seen to start as ``np.save`` (with ``archive``:
+    ``np.savez``) writes them; anything else is refused up front (numpy would take it for a pickle and suggest
+    loading it unsafely).
 
     Raises:
         ValueError: not such a file (or numpy's own errors). OSError: it cannot be read.

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import zipfile
-from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
