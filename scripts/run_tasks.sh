@@ -9,5 +9,5 @@ run devmap --model boost --seeds 3
 run devmap --model boost --seeds 3 --embeddings ours   # docs/embeddings.md, "In the tasks"
 .venv/bin/inst2vec task devmap --model boost --seeds 3 --split grouped -o "$out/grouped"
 .venv/bin/inst2vec task devmap --model grewe --seeds 1 --split grouped -o "$out/grouped"
-for model in static oracle magni neighbours; do run threadcoarsening --model "$model" --seeds 1; done
+for model in static constant oracle magni neighbours; do run threadcoarsening --model "$model" --seeds 1; done
 run threadcoarsening --model neighbours --seeds 1 --embeddings ours

@@ -4,7 +4,7 @@ import pytest
 
 import inst2vec
 from tasks import devmap, threadcoarsening
-from tasks.datasets import load_devmap, load_threadcoarsening
+from tasks.datasets import COARSENING_FACTORS, load_devmap, load_threadcoarsening
 from tasks.learners import TrainingSettings
 
 
@@ -51,3 +51,12 @@ def test_threadcoarsening_baselines_and_ours(data_root, published):
     folds = ours["seeds"][0]["folds"]
     assert [f["kernel"] for f in folds] == list(data.kernels)
     assert all(f["predicted_factor"] <= 32 for f in folds)
+    # The best single factor over the training kernels: the neighbours model with every training kernel as one.
+    constant = threadcoarsening.run(data, "constant", None, "none", [0], TrainingSettings())
+    assert 1.0 < constant["speedup_mean"] < ours["speedup_mean"]
+    pooled, curves = np.eye(len(data.kernels)), threadcoarsening.log_speedup_curves(data)
+    for kernel, fold in enumerate(constant["seeds"][0]["folds"]):
+        train = np.delete(np.arange(len(data.kernels)), kernel)
+        everyone = threadcoarsening.NeighboursModel.fit(pooled[train], curves[train], k=len(train))
+        factor = int(everyone.predict(pooled[[kernel]])[0][0])
+        assert fold["predicted_factor"] == COARSENING_FACTORS[data.clamp(kernel, factor)]
