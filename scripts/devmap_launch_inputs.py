@@ -1,10 +1,11 @@
-"""Device mapping: ``boost`` on the launch only (current) beside ``boost`` with all eight devmap columns (before
-2026-12-06), the comparison that changed ``boost``'s inputs (docs/RESULTS.md).
+"""Device mapping: ``boost``'s inputs compared, the comparison that changed them (docs/RESULTS.md).
 
-``eight-columns``: the eight columns of ``cgo17-*.csv`` (Grewe's six static counts, transfer, wgsize), their
-log(1 + x) and Grewe's four combined features, then the pooled program vectors. ``launch``: transfer and wgsize,
-their log(1 + x), then the same vectors (:func:`tasks.devmap.boost_inputs`). scikit-learn's histogram GBDT with
-defaults, seed 0, the same folds in the same run; deterministic.
+``eight-columns`` (``boost`` before 2026-12-06): the eight columns of ``cgo17-*.csv`` (Grewe's six static
+counts, transfer, wgsize), their log(1 + x) and Grewe's four combined features, then the pooled program vectors.
+``launch`` (``boost`` now): transfer and wgsize, their log(1 + x), then the same vectors
+(:func:`tasks.devmap.boost_inputs`). ``no-code`` (the ``launch`` baseline): transfer and wgsize and their
+log(1 + x) alone. scikit-learn's histogram GBDT with defaults, seed 0, the same folds in the same run;
+deterministic.
 
 Usage::
 
@@ -49,7 +50,7 @@ def main() -> None:
         launch = devmap.boost_inputs(data, embeddings)
         pooled = launch[:, -2 * embeddings.dim:]
         eight = np.concatenate([data.features, np.log1p(data.features), grewe_features(data.features), pooled], 1)
-        inputs = {"eight-columns": eight, "launch": launch}
+        inputs = {"eight-columns": eight, "launch": launch, "no-code": launch[:, :-2 * embeddings.dim]}
         for assignment in assignments:
             started = time.perf_counter()
             predicted = {name: np.zeros(len(data.labels), int) for name in inputs}

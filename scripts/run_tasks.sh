@@ -4,10 +4,10 @@
 set -euo pipefail
 out=${1:-docs/results}
 run() { .venv/bin/inst2vec task "$@" -o "$out"; }
-for model in static grewe oracle; do run devmap --model "$model" --seeds 1; done
+for model in static grewe launch oracle; do run devmap --model "$model" --seeds 1; done
 run devmap --model boost --seeds 3
 run devmap --model boost --seeds 3 --embeddings ours   # docs/embeddings.md, "In the tasks"
 .venv/bin/inst2vec task devmap --model boost --seeds 3 --split grouped -o "$out/grouped"
-.venv/bin/inst2vec task devmap --model grewe --seeds 1 --split grouped -o "$out/grouped"
+for model in grewe launch; do .venv/bin/inst2vec task devmap --model "$model" --seeds 1 --split grouped -o "$out/grouped"; done
 for model in static constant oracle magni neighbours; do run threadcoarsening --model "$model" --seeds 1; done
 run threadcoarsening --model neighbours --seeds 1 --embeddings ours

@@ -31,9 +31,9 @@ def add_commands(commands) -> None:
     p.add_argument("--platform", action="append",
                    help="devmap: amd, nvidia; threadcoarsening: Cypress, Tahiti, Fermi, Kepler (any case, repeatable; "
                         "default all)")
-    p.add_argument("--model", help="devmap: static, grewe, oracle, ncc, boost (ours, default); threadcoarsening: "
-                                   "static, constant, oracle, magni, ncc, neighbours (ours, default); classifyapp: "
-                                   "ncc, bag (ours), ngram (ours, default: 97.13 %% on POJ-104)")
+    p.add_argument("--model", help="devmap: static, grewe, launch, oracle, ncc, boost (ours, default); "
+                                   "threadcoarsening: static, constant, oracle, magni, ncc, neighbours (ours, "
+                                   "default); classifyapp: ncc, bag (ours), ngram (ours, default: 97.13 %% on POJ-104)")
     p.add_argument("--embeddings", default="published", help="'published', 'ours' or an embeddings folder")
     p.add_argument("--seeds", type=at_least(1), default=3, help="number of seeds (0, 1, …; default 3)")
     p.add_argument("--first-seed", type=at_least(0), default=0,

@@ -23,7 +23,7 @@ from tasks.learners import (FoldInputs, TrainingSettings, boosted_trees, fit_and
 from tasks.results import summarize
 from tasks.tree_model import BoostedTrees
 
-MODELS = ("static", "grewe", "oracle", "ncc", "boost")
+MODELS = ("static", "grewe", "launch", "oracle", "ncc", "boost")
 SPLITS = ("stratified", "grouped")
 SPLIT_SEED = 204
 FOLDS = 10
@@ -73,6 +73,9 @@ def predict_fold(model: str, data: DevmapData, encoded: EncodedFiles | None, pos
                                       min_samples_leaf=5)
         features = grewe_features(data.features)
         return tree.fit(features[train], data.labels[train]).predict(features[test]), {}
+    if model == "launch":  # what the code adds must beat this: our trees on the launch alone
+        launch = launch_features(data.features[:, AUX_COLUMNS])
+        return boosted_trees(seed).fit(launch[train], data.labels[train]).predict(launch[test]), {}
     if model == "ncc":
         inputs = FoldInputs(encoded, positions, data.labels, 2, data.features, AUX_COLUMNS)
         probabilities, curves = fit_predict_ncc(inputs, train, test, seed, settings)

@@ -24,6 +24,9 @@ def test_devmap_baselines_reproduce_known_reruns(data_root):
     nvidia = load_devmap("nvidia", data_root)
     assert devmap.run(nvidia, "oracle", None, "none", [0], TrainingSettings())["speedup_mean"] == \
         pytest.approx(1.526, abs=1e-3)
+    # Our trees on the launch alone (transfer, wgsize): no embeddings, yet far above Grewe's tree on AMD.
+    launch = devmap.run(amd, "launch", None, "none", [0], TrainingSettings())
+    assert launch["accuracy_mean"] > 0.9 and launch["speedup_mean"] > 3.3
 
 
 def test_devmap_grouped_folds_never_share_a_kernel(data_root):
