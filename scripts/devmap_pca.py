@@ -1,0 +1,57 @@
+"""Device mapping: ``boost`` beside ``boost-pca8``, its program vectors reduced to 8 principal components.
+
+A variant tried (docs/RESULTS.md): on AMD the trees lose to the launch alone on unseen kernels, perhaps because
+400 code dimensions let them tell the training kernels apart. ``boost-pca8`` keeps ``boost``'s launch features
+and replaces the pooled vectors by their first 8 principal components, fitted on each fold's training rows only.
+scikit-learn's histogram GBDT with defaults, seed 0, the same folds in the same run, on fold assignments the
+earlier comparisons did not use: ``StratifiedKFold`` and ``StratifiedGroupKFold(10, shuffle=True,
+random_state=s)`` for s = 4 … 9.
+
+Usage::
+
+    OMP_NUM_THREADS=2 python scripts/devmap_pca.py [DATA_ROOT]
+
+Prints one JSON object per platform, assignment and split. About 6 minutes on 2 cores.
+"""
+import json
+import sys
+
+import numpy as np
+from sklearn.decomposition import PCA
+from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
+
+import inst2vec
+from inst2vec.data import data_root
+from tasks import devmap
+from tasks.datasets import load_devmap
+from tasks.learners import boosted_trees
+
+COMPONENTS = 8
+ASSIGNMENTS = range(4, 10)
+
+
+def main() -> None:
+    root = data_root(sys.argv[1] if len(sys.argv) > 1 else None)
+    embeddings = inst2vec.load("published", root)
+    for platform in ("amd", "nvidia"):
+        data = load_devmap(platform, root)
+        x = devmap.boost_inputs(data, embeddings)
+        launch, pooled = x[:, :-2 * embeddings.dim], x[:, -2 * embeddings.dim:]
+        for s in ASSIGNMENTS:
+            splits = {"stratified": StratifiedKFold(devmap.FOLDS, shuffle=True, random_state=s).split(x, data.labels),
+                      "grouped": StratifiedGroupKFold(devmap.FOLDS, shuffle=True, random_state=s).split(
+                          x, data.labels, groups=data.kernels)}
+            for split, folds in splits.items():
+                predicted = {name: np.zeros(len(data.labels), int) for name in ("boost", "boost-pca8")}
+                for train, test in folds:
+                    predicted["boost"][test] = boosted_trees(0).fit(x[train], data.labels[train]).predict(x[test])
+                    components = PCA(COMPONENTS, random_state=0).fit(pooled[train]).transform(pooled)
+                    z = np.concatenate([launch, components], axis=1)
+                    predicted["boost-pca8"][test] = boosted_trees(0).fit(z[train], data.labels[train]).predict(z[test])
+                result = {"platform": platform, "assignment": s, "split": split}
+                result.update({name: data.score(labels) for name, labels in predicted.items()})
+                print(json.dumps(result), flush=True)
+
+
+if __name__ == "__main__":
+    main()
