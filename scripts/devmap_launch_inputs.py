@@ -20,44 +20,32 @@ import sys
 import time
 
 import numpy as np
-from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
 import inst2vec
 from inst2vec.data import data_root
 from tasks import devmap
-from tasks.datasets import DevmapData, grewe_features, load_devmap
+from tasks.datasets import grewe_features, load_devmap
 from tasks.learners import boosted_trees
-
-
-def assignment_folds(data: DevmapData, assignment: str) -> list[tuple[np.ndarray, np.ndarray]]:
-    """The protocol's folds (``stratified``, ``grouped``) or another assignment of them (``stratified-1`` …)."""
-    if assignment in devmap.SPLITS:
-        return devmap.folds(data, assignment)
-    split, seed = assignment.rsplit("-", 1)
-    if split == "stratified":
-        return list(StratifiedKFold(devmap.FOLDS, shuffle=True, random_state=int(seed)).split(
-            data.features, data.labels))
-    splitter = StratifiedGroupKFold(devmap.FOLDS, shuffle=True, random_state=int(seed))
-    return list(splitter.split(data.features, data.labels, groups=data.kernels))
 
 
 def main() -> None:
     root = data_root(sys.argv[1] if len(sys.argv) > 1 else None)
     embeddings = inst2vec.load("published", root)
-    assignments = [*devmap.SPLITS, *(f"{split}-{s}" for split in devmap.SPLITS for s in (1, 2, 3))]
+    assignments = [(split, None) for split in devmap.SPLITS] + [(split, s) for split in devmap.SPLITS
+                                                                 for s in (1, 2, 3)]
     for platform in ("amd", "nvidia"):
         data = load_devmap(platform, root)
-        launch = devmap.boost_inputs(data, embeddings)
-        pooled = launch[:, -2 * embeddings.dim:]
+        with_code = devmap.boost_inputs(data, embeddings)
+        pooled = with_code[:, -2 * embeddings.dim:]
         eight = np.concatenate([data.features, np.log1p(data.features), grewe_features(data.features), pooled], 1)
-        inputs = {"eight-columns": eight, "launch": launch, "no-code": launch[:, :-2 * embeddings.dim]}
-        for assignment in assignments:
+        inputs = {"eight-columns": eight, "launch": with_code, "no-code": with_code[:, :-2 * embeddings.dim]}
+        for split, seed in assignments:
             started = time.perf_counter()
             predicted = {name: np.zeros(len(data.labels), int) for name in inputs}
-            for train, test in assignment_folds(data, assignment):
+            for train, test in devmap.folds(data, split, seed):
                 for name, x in inputs.items():
                     predicted[name][test] = boosted_trees(0).fit(x[train], data.labels[train]).predict(x[test])
-            result = {"platform": platform, "assignment": assignment,
+            result = {"platform": platform, "assignment": split if seed is None else f"{split}-{seed}",
                       "seconds": round(time.perf_counter() - started, 1)}
             result.update({name: data.score(labels) for name, labels in predicted.items()})
             print(json.dumps(result), flush=True)

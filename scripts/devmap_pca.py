@@ -18,7 +18,6 @@ import sys
 
 import numpy as np
 from sklearn.decomposition import PCA
-from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
 import inst2vec
 from inst2vec.data import data_root
@@ -38,12 +37,9 @@ def main() -> None:
         x = devmap.boost_inputs(data, embeddings)
         launch, pooled = x[:, :-2 * embeddings.dim], x[:, -2 * embeddings.dim:]
         for s in ASSIGNMENTS:
-            splits = {"stratified": StratifiedKFold(devmap.FOLDS, shuffle=True, random_state=s).split(x, data.labels),
-                      "grouped": StratifiedGroupKFold(devmap.FOLDS, shuffle=True, random_state=s).split(
-                          x, data.labels, groups=data.kernels)}
-            for split, folds in splits.items():
+            for split in devmap.SPLITS:
                 predicted = {name: np.zeros(len(data.labels), int) for name in ("boost", "boost-pca8")}
-                for train, test in folds:
+                for train, test in devmap.folds(data, split, s):
                     predicted["boost"][test] = boosted_trees(0).fit(x[train], data.labels[train]).predict(x[test])
                     components = PCA(COMPONENTS, random_state=0).fit(pooled[train]).transform(pooled)
                     z = np.concatenate([launch, components], axis=1)

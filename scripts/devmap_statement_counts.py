@@ -21,7 +21,6 @@ import sys
 import time
 
 import numpy as np
-from sklearn.model_selection import StratifiedGroupKFold
 
 import inst2vec
 from inst2vec.data import data_root
@@ -37,12 +36,6 @@ MIN_FILES = 5
 def statement_counts(sequences: list[np.ndarray]) -> np.ndarray:
     """log(1 + count) per file of the statements that occur in at least MIN_FILES files."""
     return np.log1p(token_counts(sequences, frequent_tokens(sequences, MIN_FILES)).toarray())
-
-
-def confirmation_folds(data, assignment: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Another kernel-grouped 10-fold split, class-stratified as far as the groups allow."""
-    splitter = StratifiedGroupKFold(devmap.FOLDS, shuffle=True, random_state=assignment)
-    return list(splitter.split(data.features, data.labels, groups=data.kernels))
 
 
 def main() -> None:
@@ -65,7 +58,7 @@ def main() -> None:
         for split in splits:
             started = time.perf_counter()
             predicted = {name: np.zeros(len(data.labels), int) for name in inputs}
-            folds = confirmation_folds(data, int(split[-1])) if confirm else devmap.folds(data, split)
+            folds = devmap.folds(data, "grouped", int(split[-1])) if confirm else devmap.folds(data, split)
             for train, test in folds:
                 for name, x in inputs.items():
                     predicted[name][test] = boosted_trees(seed).fit(x[train], data.labels[train]).predict(x[test])

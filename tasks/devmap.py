@@ -11,7 +11,7 @@ import time
 from typing import Any
 
 import numpy as np
-from sklearn.model_selection import GroupKFold, StratifiedKFold
+from sklearn.model_selection import GroupKFold, StratifiedGroupKFold, StratifiedKFold
 from sklearn.tree import DecisionTreeClassifier
 
 from inst2vec.embeddings import Embeddings
@@ -32,14 +32,20 @@ AUX_COLUMNS = [DEVMAP_COLUMNS.index("transfer"), DEVMAP_COLUMNS.index("wgsize")]
 AUX_INPUTS = [DEVMAP_COLUMNS[c] for c in AUX_COLUMNS]
 
 
-def folds(data: DevmapData, split: str = "stratified") -> list[tuple[np.ndarray, np.ndarray]]:
-    """The protocol's (train, test) row indices."""
+def folds(data: DevmapData, split: str = "stratified", assignment: int | None = None
+          ) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The protocol's (train, test) row indices; with ``assignment``, another assignment of rows to the same kind of
+    folds (``StratifiedKFold`` or ``StratifiedGroupKFold``, shuffled with that seed), to check a finding made on
+    the protocol's own."""
+    if split not in SPLITS:
+        raise Inst2vecError(f"unknown split {split!r}; choose from {', '.join(SPLITS)}")
     if split == "stratified":
-        splitter = StratifiedKFold(FOLDS, shuffle=True, random_state=SPLIT_SEED)
-        return list(splitter.split(data.features, data.labels))
-    if split == "grouped":
+        seed = SPLIT_SEED if assignment is None else assignment
+        return list(StratifiedKFold(FOLDS, shuffle=True, random_state=seed).split(data.features, data.labels))
+    if assignment is None:
         return list(GroupKFold(FOLDS).split(data.features, data.labels, groups=data.kernels))
-    raise Inst2vecError(f"unknown split {split!r}; choose from {', '.join(SPLITS)}")
+    splitter = StratifiedGroupKFold(FOLDS, shuffle=True, random_state=assignment)
+    return list(splitter.split(data.features, data.labels, groups=data.kernels))
 
 
 def launch_features(launch: np.ndarray) -> np.ndarray:

@@ -31,10 +31,12 @@ def test_devmap_baselines_reproduce_known_reruns(data_root):
 
 def test_devmap_grouped_folds_never_share_a_kernel(data_root):
     data = load_devmap("nvidia", data_root)
-    folds = devmap.folds(data, "grouped")
-    assert sorted(np.concatenate([test for _, test in folds])) == list(range(680))
-    for train, test in folds:
-        assert not set(data.kernels[train]) & set(data.kernels[test])
+    for assignment in (None, 1):  # the protocol's folds, and another assignment used to check findings
+        folds = devmap.folds(data, "grouped", assignment)
+        assert sorted(np.concatenate([test for _, test in folds])) == list(range(680))
+        for train, test in folds:
+            assert not set(data.kernels[train]) & set(data.kernels[test])
+    assert [list(t) for _, t in devmap.folds(data, "stratified", 1)] != [list(t) for _, t in devmap.folds(data)]
 
 
 @pytest.mark.slow
