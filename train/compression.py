@@ -105,25 +105,29 @@ def threshold_indices(x: np.ndarray, k: int, rng: np.random.Generator, sample: i
     return magnitude_at_least(x, threshold)
 
 
-#: Entries per piece in :func:`magnitude_at_least` (256 KiB of float32: the piece stays in cache).
-SELECT_CHUNK = 1 << 16
+#: Entries per piece in :func:`magnitude_at_least` (1 MiB of float32: the piece stays in a core's L2 cache).
+SELECT_CHUNK = 1 << 18
 
 
 def magnitude_at_least(x: np.ndarray, threshold: float) -> np.ndarray:
     """Indices where ``|x| >= threshold``, ascending.
 
-    The same as ``np.flatnonzero(np.abs(x) >= threshold)``, but |x| is taken piece by piece into one
-    small buffer, so no float temporary of the vector's size is written and read back (1.6-1.8x faster at
-    25 M floats here, docs/distributed.md).
+    The same as ``np.flatnonzero(np.abs(x) >= threshold)``, but piece by piece: |x|, its mask and the
+    mask's nonzero indices are taken while the piece is in cache, so no temporary of the vector's size is
+    written and read back (at 25 M floats, 1 % above the threshold, 1.7x faster here than the plain
+    expression; docs/distributed.md).
     """
-    mask = np.empty(x.size, dtype=bool)
-    buffer = np.empty(min(SELECT_CHUNK, x.size), dtype=x.dtype)
+    size = min(SELECT_CHUNK, x.size)
+    magnitude, mask = np.empty(size, dtype=x.dtype), np.empty(size, dtype=bool)
+    pieces = [np.zeros(0, dtype=np.int64)]
     for start in range(0, x.size, SELECT_CHUNK):
         piece = x[start:start + SELECT_CHUNK]
-        magnitude = buffer[:piece.size]
-        np.abs(piece, out=magnitude)
-        np.greater_equal(magnitude, threshold, out=mask[start:start + SELECT_CHUNK])
-    return np.flatnonzero(mask)
+        np.abs(piece, out=magnitude[:piece.size])
+        np.greater_equal(magnitude[:piece.size], threshold, out=mask[:piece.size])
+        indices = np.flatnonzero(mask[:piece.size])
+        indices += start
+        pieces.append(indices)
+    return np.concatenate(pieces)
 
 
 class TopK(Compressor):

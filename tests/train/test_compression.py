@@ -78,7 +78,7 @@ def test_top_k_is_exact_and_the_fast_variant_close():
 def test_selection_by_magnitude_matches_the_plain_expression():
     """Piece by piece (pieces of SELECT_CHUNK), the same indices as one pass over |x|, at piece edges too."""
     rng = np.random.default_rng(6)
-    for size in (1, SELECT_CHUNK - 1, SELECT_CHUNK, 3 * SELECT_CHUNK + 17):
+    for size in (0, 1, SELECT_CHUNK - 1, SELECT_CHUNK, 3 * SELECT_CHUNK + 17):
         x = rng.normal(size=size).astype(np.float32)
         x[::97] = 1.5  # ties at the threshold, both signs
         x[1::97] = -1.5
