@@ -39,16 +39,17 @@ def main() -> None:
         pooled = with_code[:, -2 * embeddings.dim:]
         eight = np.concatenate([data.features, np.log1p(data.features), grewe_features(data.features), pooled], 1)
         inputs = {"eight-columns": eight, "launch": with_code, "no-code": with_code[:, :-2 * embeddings.dim]}
-        for split, seed in assignments:
-            started = time.perf_counter()
-            predicted = {name: np.zeros(len(data.labels), int) for name in inputs}
-            for train, test in devmap.folds(data, split, seed):
-                for name, x in inputs.items():
-                    predicted[name][test] = boosted_trees(0).fit(x[train], data.labels[train]).predict(x[test])
+
+        def predict(train: np.ndarray, test: np.ndarray) -> dict[str, np.ndarray]:
+            return {name: boosted_trees(0).fit(x[train], data.labels[train]).predict(x[test])
+                    for name, x in inputs.items()}
+
+        started = time.perf_counter()
+        for split, seed, scores in devmap.scores_on_assignments(data, assignments, predict):
             result = {"platform": platform, "assignment": split if seed is None else f"{split}-{seed}",
-                      "seconds": round(time.perf_counter() - started, 1)}
-            result.update({name: data.score(labels) for name, labels in predicted.items()})
+                      "seconds": round(time.perf_counter() - started, 1), **scores}
             print(json.dumps(result), flush=True)
+            started = time.perf_counter()
 
 
 if __name__ == "__main__":

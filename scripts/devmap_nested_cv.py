@@ -39,7 +39,7 @@ def main() -> None:
     predicted = {"boost": np.zeros(len(data.labels), int), "boost-cv": np.zeros(len(data.labels), int)}
     chosen = []
     for train, test in devmap.folds(data, split):
-        baseline = boosted_trees(seed).fit(x[train], data.labels[train])  # `boost` itself
+        baseline = boosted_trees(seed).fit(x[train], data.labels[train])  # `boost`'s first member alone
         predicted["boost"][test] = baseline.predict(x[test])
         if split == "grouped":
             inner = list(GroupKFold(INNER_FOLDS).split(x[train], data.labels[train], data.kernels[train]))

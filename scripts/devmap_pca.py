@@ -36,17 +36,16 @@ def main() -> None:
         data = load_devmap(platform, root)
         x = devmap.boost_inputs(data, embeddings)
         launch, pooled = x[:, :-2 * embeddings.dim], x[:, -2 * embeddings.dim:]
-        for s in ASSIGNMENTS:
-            for split in devmap.SPLITS:
-                predicted = {name: np.zeros(len(data.labels), int) for name in ("boost", "boost-pca8")}
-                for train, test in devmap.folds(data, split, s):
-                    predicted["boost"][test] = boosted_trees(0).fit(x[train], data.labels[train]).predict(x[test])
-                    components = PCA(COMPONENTS, random_state=0).fit(pooled[train]).transform(pooled)
-                    z = np.concatenate([launch, components], axis=1)
-                    predicted["boost-pca8"][test] = boosted_trees(0).fit(z[train], data.labels[train]).predict(z[test])
-                result = {"platform": platform, "assignment": s, "split": split}
-                result.update({name: data.score(labels) for name, labels in predicted.items()})
-                print(json.dumps(result), flush=True)
+
+        def predict(train: np.ndarray, test: np.ndarray) -> dict[str, np.ndarray]:
+            components = PCA(COMPONENTS, random_state=0).fit(pooled[train]).transform(pooled)
+            z = np.concatenate([launch, components], axis=1)
+            return {"boost": boosted_trees(0).fit(x[train], data.labels[train]).predict(x[test]),
+                    "boost-pca8": boosted_trees(0).fit(z[train], data.labels[train]).predict(z[test])}
+
+        assignments = [(split, s) for s in ASSIGNMENTS for split in devmap.SPLITS]
+        for split, s, scores in devmap.scores_on_assignments(data, assignments, predict):
+            print(json.dumps({"platform": platform, "assignment": s, "split": split, **scores}), flush=True)
 
 
 if __name__ == "__main__":

@@ -18,16 +18,26 @@ def load(folder: Path) -> list[dict]:
     return [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))]
 
 
+def run_label(run: dict) -> str:
+    return run["model"] if run["embeddings"] == "none" else f"{run['model']} ({run['embeddings']})"
+
+
 def per_suite_speedups(results: list[dict], out: Path) -> None:
+    """One bar per model and suite, per platform; models in the order of their mean speedup over both platforms,
+    so each has the same place and colour in both panels."""
+    devmap = [r for r in results if r["task"] == "devmap"]
+    labels = sorted({run_label(r) for r in devmap},
+                    key=lambda label: np.mean([r["speedup_mean"] for r in devmap if run_label(r) == label]))
+    colours = dict(zip(labels, plt.rcParams["axes.prop_cycle"].by_key()["color"] * 2))
     fig, axes = plt.subplots(1, 2, figsize=(12, 4), sharey=False)
     for ax, platform in zip(axes, ("amd", "nvidia")):
-        runs = [r for r in results if r["task"] == "devmap" and r["platform"] == platform]
+        runs = sorted((r for r in devmap if r["platform"] == platform), key=lambda r: labels.index(run_label(r)))
         suites = sorted({s for r in runs for s in r["seeds"][0]["per_suite"]})
         width = 0.8 / max(1, len(runs))
-        for i, run in enumerate(sorted(runs, key=lambda r: r["speedup_mean"])):
+        for i, run in enumerate(runs):
             values = [np.mean([seed["per_suite"][s]["speedup"] for seed in run["seeds"]]) for s in suites]
-            label = run["model"] if run["embeddings"] == "none" else f"{run['model']} ({run['embeddings']})"
-            ax.bar(np.arange(len(suites)) + i * width, values, width, label=label)
+            ax.bar(np.arange(len(suites)) + i * width, values, width, label=run_label(run),
+                   color=colours[run_label(run)])
         ax.set_xticks(np.arange(len(suites)) + 0.4 - width / 2, suites, rotation=30, ha="right")
         ax.set_yscale("log")
         ax.set_ylabel("speedup over static mapping")

@@ -281,12 +281,16 @@ def run_predict(args) -> int:
 
 
 def _refuse_outdated(model_path: Path, meta: dict, kind: str) -> None:
-    """Refuse a devmap boost model saved before it took the launch only (2026-12-06: all eight devmap columns)."""
-    from tasks.devmap import AUX_INPUTS
+    """Refuse a model saved in an earlier format of its kind before asking for its inputs (a boost model saved
+    before 2026-12-06 took other ones)."""
+    if kind == "ncc":
+        return
+    from tasks.linear_model import LinearModel
+    from tasks.threadcoarsening import NeighboursModel
+    from tasks.tree_model import BoostedTrees
 
-    if kind == "boost" and meta.get("aux_inputs") != AUX_INPUTS:
-        raise Inst2vecError(f"{model_path}: a boost model of an earlier version (it takes {meta.get('aux_inputs')}); "
-                            "save it again with `inst2vec task devmap --save-models`")
+    model_class = {cls.KIND: cls for cls in (LinearModel, BoostedTrees, NeighboursModel)}[kind]
+    model_class.check_format(model_path, meta)
 
 
 def _aux_values(model_path: Path, meta: dict, given: list[str]) -> np.ndarray | None:
@@ -362,7 +366,7 @@ def _boost_predictor(model_path: Path, meta: dict, embeddings, aux: np.ndarray):
     from tasks.tree_model import BoostedTrees
 
     model = BoostedTrees.load(model_path)
-    _check_pooled_width(model_path, meta, int(model.inputs) - launch_features(aux).shape[1], embeddings)
+    _check_pooled_width(model_path, meta, int(model.inputs.max()) - launch_features(aux).shape[1], embeddings)
 
     def predict(path: str) -> tuple[int, float]:
         pooled = encode_files([path], embeddings, progress=False).pooled()

@@ -8,7 +8,7 @@ leaks; ``split="grouped"`` runs a 10-fold ``GroupKFold`` by kernel instead.
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
 from sklearn.model_selection import GroupKFold, StratifiedGroupKFold, StratifiedKFold
@@ -18,8 +18,7 @@ from inst2vec.embeddings import Embeddings
 from inst2vec.errors import Inst2vecError
 from tasks.datasets import DEVMAP_COLUMNS, DevmapData, STATIC_DEVICE, grewe_features
 from tasks.encoding import EncodedFiles, distinct_files, encode_files
-from tasks.learners import (FoldInputs, TrainingSettings, boosted_trees, fit_and_save_ncc, fit_predict_boost,
-                            fit_predict_ncc)
+from tasks.learners import FoldInputs, TrainingSettings, boosted_trees, fit_and_save_ncc, fit_predict_ncc
 from tasks.results import summarize
 from tasks.tree_model import BoostedTrees
 
@@ -48,6 +47,20 @@ def folds(data: DevmapData, split: str = "stratified", assignment: int | None = 
     return list(splitter.split(data.features, data.labels, groups=data.kernels))
 
 
+def scores_on_assignments(data: DevmapData, assignments: Iterable[tuple[str, int | None]],
+                          predict: Callable[[np.ndarray, np.ndarray], dict[str, np.ndarray]]
+                          ) -> Iterator[tuple[str, int | None, dict[str, dict[str, float]]]]:
+    """Check variants on other fold assignments: for each ``(split, assignment)`` (see :func:`folds`), the accuracy
+    and speedup over all rows of every variant that ``predict(train, test)`` names, with its labels of the test
+    rows; yields ``(split, assignment, {variant: scores})``."""
+    for split, assignment in assignments:
+        predicted: dict[str, np.ndarray] = {}
+        for train, test in folds(data, split, assignment):
+            for name, labels in predict(train, test).items():
+                predicted.setdefault(name, np.zeros(len(data.labels), dtype=int))[test] = labels
+        yield split, assignment, {name: data.score(labels) for name, labels in predicted.items()}
+
+
 def launch_features(launch: np.ndarray) -> np.ndarray:
     """The launch columns (transfer bytes, work-group size: :data:`AUX_COLUMNS`) and their logs: the numeric inputs
     of our boosted trees. Grewe's six static counts are left out: they did not help (docs/RESULTS.md)."""
@@ -57,6 +70,22 @@ def launch_features(launch: np.ndarray) -> np.ndarray:
 def boost_matrix(launch: np.ndarray, pooled: np.ndarray) -> np.ndarray:
     """What ``boost`` sees of each row: its launch features, then its file's pooled program vectors."""
     return np.concatenate([launch_features(launch), pooled], axis=1)
+
+
+#: The leading columns of :func:`boost_matrix` that hold the launch features.
+LAUNCH_WIDTH = 2 * len(AUX_COLUMNS)
+
+
+def fit_boost(x: np.ndarray, labels: np.ndarray, seed: int) -> list:
+    """``boost``: boosted trees on all of ``x`` (:func:`boost_matrix`: the launch and the code) and boosted trees
+    on its launch features only, whose class probabilities :func:`boost_proba` averages. The launch-only member
+    carries over to unseen kernels where the code does not (docs/RESULTS.md, "boost since 2026-12-06")."""
+    return [boosted_trees(seed).fit(x, labels), boosted_trees(seed).fit(x[:, :LAUNCH_WIDTH], labels)]
+
+
+def boost_proba(members: list, x: np.ndarray) -> np.ndarray:
+    """The mean class probabilities of :func:`fit_boost`'s members on rows ``x`` (each reads its leading columns)."""
+    return np.mean([member.predict_proba(x[:, :member.n_features_in_]) for member in members], axis=0)
 
 
 def boost_inputs(data: DevmapData, embeddings: Embeddings, jobs: int = 1) -> np.ndarray:
@@ -87,8 +116,9 @@ def predict_fold(model: str, data: DevmapData, encoded: EncodedFiles | None, pos
         probabilities, curves = fit_predict_ncc(inputs, train, test, seed, settings)
         return probabilities.argmax(axis=1), curves
     if model == "boost":
-        inputs = FoldInputs(encoded, positions, data.labels, 2, launch_features(data.features[:, AUX_COLUMNS]))
-        return fit_predict_boost(inputs, train, test, seed).argmax(axis=1), {}
+        x = boost_matrix(data.features[:, AUX_COLUMNS], encoded.pooled()[positions])
+        members = fit_boost(x[train], data.labels[train], seed)
+        return members[0].classes_[boost_proba(members, x[test]).argmax(axis=1)], {}
     raise Inst2vecError(f"unknown devmap model {model!r}; choose from {', '.join(MODELS)}")
 
 
@@ -131,8 +161,7 @@ def save_full_model(data: DevmapData, embeddings: Embeddings, embeddings_name: s
                 "labels": ["CPU", "GPU"], "aux_inputs": AUX_INPUTS}
     if model == "boost":
         path = f"{out_dir}/devmap-{data.platform}-boost-{embeddings_name}.npz"
-        fitted = boosted_trees(0).fit(boost_inputs(data, embeddings), data.labels)
-        BoostedTrees.from_sklearn(fitted, metadata).save(path)
+        BoostedTrees.from_sklearn(fit_boost(boost_inputs(data, embeddings), data.labels, 0), metadata).save(path)
         return path
     if model != "ncc":
         raise Inst2vecError(f"devmap {model} models cannot be saved; ncc and boost can")

@@ -354,14 +354,3 @@ def boosted_trees(seed: int):
     from sklearn.ensemble import HistGradientBoostingClassifier
 
     return HistGradientBoostingClassifier(random_state=seed)
-
-
-def fit_predict_boost(data: FoldInputs, train: np.ndarray, test: np.ndarray, seed: int) -> np.ndarray:
-    """Boosted trees on [numeric features, flow-pooled and mean program vectors]; test probabilities."""
-    x = data.encoded.pooled()[data.positions]
-    if data.features is not None:
-        x = np.concatenate([data.features, x], axis=1)
-    model = boosted_trees(seed).fit(x[train], data.labels[train])
-    probabilities = np.zeros((len(test), data.num_classes))
-    probabilities[:, model.classes_] = model.predict_proba(x[test])
-    return probabilities

@@ -1,7 +1,8 @@
 """Saved models made of arrays only: ``MODEL.npz`` beside ``MODEL.npz.json`` (no pickles, so loading never runs code).
 
 The ``.json`` file holds what ``inst2vec predict`` needs to know besides the arrays: the task, the labels, the
-embeddings the model was trained with, its ``kind`` (``linear``, ``boost``, ``neighbours``) and its inputs.
+embeddings the model was trained with, its ``kind`` (``linear``, ``boost``, ``neighbours``), the ``version`` of
+that kind's format (none: 1) and its inputs.
 """
 from __future__ import annotations
 
@@ -18,10 +19,12 @@ from inst2vec.io import atomic_write, load_numpy
 
 class ArrayModel:
     """Save and load for a dataclass of arrays with a ``metadata`` dict: ``ARRAYS`` names the fields saved in the
-    ``.npz``, ``KIND`` is written to (and required in) the ``.json``."""
+    ``.npz``; ``KIND`` and ``VERSION`` are written to (and required in) the ``.json``. A kind whose arrays change
+    meaning takes the next ``VERSION``, so files of the earlier format are refused with a message, not misread."""
 
     KIND: ClassVar[str]
     ARRAYS: ClassVar[tuple[str, ...]]
+    VERSION: ClassVar[int] = 1
     metadata: dict[str, Any]
 
     def save(self, path: str | os.PathLike) -> None:
@@ -30,7 +33,19 @@ class ArrayModel:
         with atomic_write(path, "wb") as f:
             np.savez_compressed(f, **{name: getattr(self, name) for name in self.ARRAYS})
         with atomic_write(str(path) + ".json") as f:
-            json.dump({**self.metadata, "kind": self.KIND}, f, indent=1)
+            json.dump({**self.metadata, "kind": self.KIND, "version": self.VERSION}, f, indent=1)
+
+    @classmethod
+    def check_format(cls, path: str | os.PathLike, metadata: dict[str, Any]) -> None:
+        """Refuse ``path`` unless its description ``metadata`` names this kind in this format version."""
+        if metadata.get("kind") != cls.KIND:
+            raise Inst2vecError(f"{path}: not a {cls.KIND} model ({Path(path).name}.json says kind "
+                                f"{metadata.get('kind')!r})")
+        version = metadata.get("version", 1)
+        if version != cls.VERSION:
+            raise Inst2vecError(f"{path}: a {cls.KIND} model in format {version!r}, which this version of the toolkit "
+                                f"does not read (it reads format {cls.VERSION}); save the model again with "
+                                f"`inst2vec task … --save-models`")
 
     @classmethod
     def load(cls, path: str | os.PathLike):
@@ -42,9 +57,7 @@ class ArrayModel:
         path = Path(path)
         try:
             metadata = json.loads(Path(str(path) + ".json").read_text(encoding="utf-8"))
-            if not isinstance(metadata, dict) or metadata.get("kind") != cls.KIND:
-                found = metadata.get("kind") if isinstance(metadata, dict) else None
-                raise Inst2vecError(f"{path}: not a {cls.KIND} model ({path.name}.json says kind {found!r})")
+            cls.check_format(path, metadata if isinstance(metadata, dict) else {})
             with load_numpy(path, archive=True) as stored:
                 missing = [name for name in cls.ARRAYS if name not in stored.files]
                 if missing:

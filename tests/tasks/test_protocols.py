@@ -39,6 +39,22 @@ def test_devmap_grouped_folds_never_share_a_kernel(data_root):
     assert [list(t) for _, t in devmap.folds(data, "stratified", 1)] != [list(t) for _, t in devmap.folds(data)]
 
 
+def test_devmap_scores_on_other_assignments_cover_every_row(data_root):
+    data = load_devmap("amd", data_root)
+    tested = []
+
+    def predict(train, test):
+        tested.append(test)
+        return {"oracle": data.labels[test], "cpu": np.zeros(len(test), int)}
+
+    results = list(devmap.scores_on_assignments(data, [("stratified", None), ("grouped", 2)], predict))
+    assert [(split, assignment) for split, assignment, _ in results] == [("stratified", None), ("grouped", 2)]
+    for _, _, scores in results:
+        assert scores["oracle"] == {"accuracy": 1.0, "speedup": pytest.approx(3.642, abs=1e-3)}
+        assert scores["cpu"] == data.score(np.zeros(680, int)) and scores["cpu"]["speedup"] == 1.0
+    assert len(tested) == 20 and sorted(np.concatenate(tested[10:])) == list(range(680))
+
+
 @pytest.mark.slow
 def test_devmap_boosted_trees_beat_grewe(data_root, published):
     data = load_devmap("amd", data_root)

@@ -43,12 +43,20 @@ def test_saved_trees_give_scikit_learns_probabilities(amd, tmp_path):
         loaded = BoostedTrees.load(tmp_path / "trees.npz")
         assert np.array_equal(loaded.raw_scores(unseen), fitted._raw_predict(unseen))
         assert np.array_equal(loaded.predict_proba(unseen), fitted.predict_proba(unseen))
-        assert loaded.metadata == {"note": "kept", "kind": "boost"}
+        assert loaded.metadata == {"note": "kept", "kind": "boost", "version": 2}
+    # Two members (devmap's boost: the launch and the code, the launch only): the mean of their probabilities.
+    members = devmap.fit_boost(with_missing[train], data.labels[train], 0)
+    BoostedTrees.from_sklearn(members).save(tmp_path / "blend.npz")
+    loaded = BoostedTrees.load(tmp_path / "blend.npz")
+    assert list(loaded.inputs) == [x.shape[1], devmap.LAUNCH_WIDTH]
+    assert np.array_equal(loaded.raw_scores(unseen, 1), members[1]._raw_predict(unseen[:, :devmap.LAUNCH_WIDTH]))
+    assert np.array_equal(loaded.predict_proba(unseen), devmap.boost_proba(members, unseen))
+    assert not np.array_equal(loaded.predict_proba(unseen), members[0].predict_proba(unseen))
     with pytest.raises(Inst2vecError, match="trees.npz: not a neighbours model"):
         NeighboursModel.load(tmp_path / "trees.npz")
     junk = tmp_path / "junk.npz"  # numpy would take it for a pickle and suggest loading it unsafely
     junk.write_bytes(np.random.default_rng(0).bytes(5000))
-    Path(str(junk) + ".json").write_text(json.dumps({"kind": "boost"}))
+    Path(str(junk) + ".json").write_text(json.dumps({"kind": "boost", "version": BoostedTrees.VERSION}))
     with pytest.raises(Inst2vecError, match="junk.npz: cannot read the boost model: not a NumPy .npz archive"):
         BoostedTrees.load(junk)
 
@@ -58,7 +66,7 @@ def test_devmap_boost_is_saved_and_predict_takes_the_launch(amd, published, data
     # What `inst2vec task devmap --model boost --save-models` calls after the protocol's folds.
     model = devmap.save_full_model(data, published, "published", TrainingSettings(), str(tmp_path), "boost")
     assert model == str(tmp_path / "devmap-amd-boost-published.npz")
-    expected = boosted_trees(0).fit(x, data.labels).predict_proba(x)
+    expected = devmap.boost_proba(devmap.fit_boost(x, data.labels, 0), x)
     for row in (7, 300):
         transfer, wgsize = (float(data.features[row, DEVMAP_COLUMNS.index(c)]) for c in ("transfer", "wgsize"))
         flags = ["--aux", f"transfer={transfer!r}", "--aux", f"wgsize={wgsize!r}"]
@@ -70,11 +78,14 @@ def test_devmap_boost_is_saved_and_predict_takes_the_launch(amd, published, data
     assert "also needs --aux wgsize=VALUE" in capsys.readouterr().err
     assert main(["predict", model, data.files[7], "--aux", "transfer=10", "--aux", "comp=3"]) == 2
     assert "takes --aux transfer=VALUE --aux wgsize=VALUE" in capsys.readouterr().err
-    # A model saved before boost took the launch only (its description names all eight devmap columns).
+    # A model saved before boost had two members (format 1: no version in its description; until 2026-12-06 it
+    # took all eight devmap columns) is refused before its inputs are asked for.
     description = Path(model + ".json")
-    description.write_text(json.dumps({**json.loads(description.read_text()), "aux_inputs": list(DEVMAP_COLUMNS)}))
+    old = {key: value for key, value in json.loads(description.read_text()).items() if key != "version"}
+    description.write_text(json.dumps({**old, "aux_inputs": list(DEVMAP_COLUMNS)}))
     assert main(["predict", model, data.files[7], "--aux", "transfer=10", "--aux", "wgsize=64"]) == 2
-    assert "a boost model of an earlier version (it takes ['comp', 'rational'," in capsys.readouterr().err
+    assert "devmap-amd-boost-published.npz: a boost model in format 1, which this version of the toolkit does not " \
+        "read (it reads format 2); save the model again" in capsys.readouterr().err
 
 
 def test_threadcoarsening_neighbours_saved_by_the_task_predicts_as_the_protocol(data_root, published, tmp_path,
