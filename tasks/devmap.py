@@ -78,8 +78,9 @@ LAUNCH_WIDTH = 2 * len(AUX_COLUMNS)
 
 def fit_boost(x: np.ndarray, labels: np.ndarray, seed: int) -> list:
     """``boost``: boosted trees on all of ``x`` (:func:`boost_matrix`: the launch and the code) and boosted trees
-    on its launch features only, whose class probabilities :func:`boost_proba` averages. The launch-only member
-    carries over to unseen kernels where the code does not (docs/RESULTS.md, "boost since 2026-12-06")."""
+    on its launch features only, whose class probabilities :func:`boost_proba` averages. On unseen AMD kernels the
+    launch alone predicts better than the trees with the code (docs/RESULTS.md, "Adopted 2026-12-06, second
+    change")."""
     return [boosted_trees(seed).fit(x, labels), boosted_trees(seed).fit(x[:, :LAUNCH_WIDTH], labels)]
 
 
