@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 import platform as _platform
+import subprocess
 import time
 from importlib import metadata
 from pathlib import Path
@@ -17,14 +18,38 @@ PACKAGES = ("inst2vec-toolkit", "numpy", "scikit-learn", "keras", "tensorflow-cp
 
 
 def versions() -> dict[str, str]:
-    """Python and the installed versions of the packages a result depends on."""
+    """Python, the installed versions of the packages a result depends on and, when the toolkit runs from a git
+    checkout, its revision (``+changes`` when files differ from it): a model's name alone does not say which
+    version of it ran."""
     found = {"python": _platform.python_version()}
     for name in PACKAGES:
         try:
             found[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             pass
+    revision = source_revision()
+    if revision:
+        found["inst2vec-toolkit-revision"] = revision
     return found
+
+
+def source_revision() -> str | None:
+    """The git commit of the checkout this module is in, with ``+changes`` if tracked files differ; None outside
+    a checkout or without git."""
+    checkout = Path(__file__).resolve().parent.parent
+    if not (checkout / ".git").exists():
+        return None
+    try:
+        commit = _git(checkout, "rev-parse", "HEAD")
+        changed = _git(checkout, "status", "--porcelain", "--untracked-files=no")
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return commit + ("+changes" if changed else "")
+
+
+def _git(checkout: Path, *args: str) -> str:
+    return subprocess.run(["git", "-C", str(checkout), *args], capture_output=True, text=True, check=True,
+                          timeout=10).stdout.strip()
 
 
 def summarize(task: str, platform: str | None, model: str, embeddings: str, seeds: list[dict[str, Any]],

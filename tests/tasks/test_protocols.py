@@ -1,4 +1,7 @@
 """The task protocols on the real data: baselines reproduce known re-runs, our models learn."""
+import subprocess
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -27,6 +30,16 @@ def test_devmap_baselines_reproduce_known_reruns(data_root):
     # Our trees on the launch alone (transfer, wgsize): no embeddings, yet far above Grewe's tree on AMD.
     launch = devmap.run(amd, "launch", None, "none", [0], TrainingSettings())
     assert launch["accuracy_mean"] > 0.9 and launch["speedup_mean"] > 3.3
+
+
+def test_results_name_the_code_revision_that_made_them(data_root):
+    checkout = Path(__file__).resolve().parents[2]
+    if not (checkout / ".git").exists():
+        pytest.skip("not a git checkout")
+    head = subprocess.run(["git", "-C", str(checkout), "rev-parse", "HEAD"], capture_output=True, text=True,
+                          check=True).stdout.strip()
+    result = devmap.run(load_devmap("amd", data_root), "static", None, "none", [0], TrainingSettings())
+    assert result["versions"]["inst2vec-toolkit-revision"] in (head, head + "+changes")
 
 
 def test_devmap_grouped_folds_never_share_a_kernel(data_root):
