@@ -2,10 +2,10 @@
 
 ``eight-columns`` (``boost`` before 2026-12-06): the eight columns of ``cgo17-*.csv`` (Grewe's six static
 counts, transfer, wgsize), their log(1 + x) and Grewe's four combined features, then the pooled program vectors.
-``launch`` (``boost`` now): transfer and wgsize, their log(1 + x), then the same vectors
-(:func:`tasks.devmap.boost_inputs`). ``no-code`` (the ``launch`` baseline): transfer and wgsize and their
-log(1 + x) alone. scikit-learn's histogram GBDT with defaults, seed 0, the same folds in the same run;
-deterministic.
+``launch`` (``boost`` from the first to the second change of 2026-12-06, its first member since): transfer
+and wgsize, their log(1 + x), then the same vectors (:func:`tasks.devmap.boost_inputs`). ``no-code`` (the
+``launch`` baseline): transfer and wgsize and their log(1 + x) alone. scikit-learn's histogram GBDT with
+defaults, seed 0, the same folds in the same run; deterministic.
 
 Usage::
 

@@ -5,6 +5,8 @@ inner cross-validation on the training rows only (stratified for the stratified 
 kernel for the grouped one) picks the learning rate, number of boosting rounds and leaf count of
 scikit-learn's histogram GBDT from a fixed grid; the chosen model is refitted on the training rows
 and scored on the test rows. ``boost`` (defaults) runs on the same folds in the same run.
+``boost`` here is one tree model on ``boost``'s inputs: ``boost`` itself until the second change of
+2026-12-06, its first member since (``tasks.devmap.fit_boost``).
 
 Usage::
 

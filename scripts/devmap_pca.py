@@ -6,6 +6,8 @@ and replaces the pooled vectors by their first 8 principal components, fitted on
 scikit-learn's histogram GBDT with defaults, seed 0, the same folds in the same run, on fold assignments the
 earlier comparisons did not use: ``StratifiedKFold`` and ``StratifiedGroupKFold(10, shuffle=True,
 random_state=s)`` for s = 4 … 9.
+``boost`` here is one tree model on ``boost``'s inputs: ``boost`` itself until the second change of
+2026-12-06, its first member since (``tasks.devmap.fit_boost``).
 
 Usage::
 

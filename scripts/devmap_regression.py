@@ -4,6 +4,8 @@ A variant tried and not adopted (docs/RESULTS.md). The class label drops how muc
 this variant fits scikit-learn's histogram GBDT regressor (defaults) to log(runtime_cpu / runtime_gpu)
 of the training rows on exactly ``boost``'s inputs and predicts the GPU where the prediction is above 0.
 ``boost`` runs on the same folds in the same run. Both are deterministic (no early stopping at 612 rows).
+``boost`` here is one tree model on ``boost``'s inputs: ``boost`` itself until the second change of
+2026-12-06, its first member since (``tasks.devmap.fit_boost``).
 
 Usage::
 

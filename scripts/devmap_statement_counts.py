@@ -5,6 +5,8 @@ count of every vocabulary statement that occurs in at least ``MIN_FILES`` of the
 (support taken over all files, labels never read), as log(1 + count), is added to ``boost``'s inputs
 (``boost-counts``) or replaces its embedding vectors (``tabular-counts``). scikit-learn's histogram GBDT
 with defaults for all three, the same folds, in the same run. All are deterministic.
+``boost`` here is one tree model on ``boost``'s inputs: ``boost`` itself until the second change of
+2026-12-06, its first member since (``tasks.devmap.fit_boost``).
 
 Usage::
 
