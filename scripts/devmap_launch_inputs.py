@@ -36,9 +36,9 @@ def main() -> None:
     for platform in ("amd", "nvidia"):
         data = load_devmap(platform, root)
         with_code = devmap.boost_inputs(data, embeddings)
-        pooled = with_code[:, -2 * embeddings.dim:]
+        pooled = with_code[:, devmap.LAUNCH_WIDTH:]
         eight = np.concatenate([data.features, np.log1p(data.features), grewe_features(data.features), pooled], 1)
-        inputs = {"eight-columns": eight, "launch": with_code, "no-code": with_code[:, :-2 * embeddings.dim]}
+        inputs = {"eight-columns": eight, "launch": with_code, "no-code": with_code[:, :devmap.LAUNCH_WIDTH]}
 
         def predict(train: np.ndarray, test: np.ndarray) -> dict[str, np.ndarray]:
             return {name: boosted_trees(0).fit(x[train], data.labels[train]).predict(x[test])

@@ -37,7 +37,7 @@ def main() -> None:
     for platform in ("amd", "nvidia"):
         data = load_devmap(platform, root)
         x = devmap.boost_inputs(data, embeddings)
-        launch, pooled = x[:, :-2 * embeddings.dim], x[:, -2 * embeddings.dim:]
+        launch, pooled = x[:, :devmap.LAUNCH_WIDTH], x[:, devmap.LAUNCH_WIDTH:]
 
         def predict(train: np.ndarray, test: np.ndarray) -> dict[str, np.ndarray]:
             components = PCA(COMPONENTS, random_state=0).fit(pooled[train]).transform(pooled)
