@@ -22,6 +22,24 @@ DEFAULT_MAX_LENGTH = {"classifyapp": 512, "devmap": 1024, "threadcoarsening": 10
 #: The (task, model) pairs that ``--save-models`` can save for ``inst2vec predict``.
 SAVED_MODELS = {("classifyapp", "ncc"), ("classifyapp", "bag"), ("classifyapp", "ngram"),
                 ("devmap", "ncc"), ("devmap", "boost"), ("threadcoarsening", "ncc"), ("threadcoarsening", "neighbours")}
+#: The models that read the code, so the only ones that take ``--embeddings``.
+CODE_MODELS = ("ncc", "boost", "neighbours", "bag", "ngram")
+#: Flags that only some tasks or models read: dest -> (flag, tasks, models that read it (None: all), default).
+#: They are parsed with default None, so a flag the run would ignore is refused instead (_check_specific_flags).
+SPECIFIC_FLAGS = {
+    "embeddings": ("--embeddings", TASKS, CODE_MODELS, "published"),
+    "split": ("--split", ("devmap",), None, "stratified"),
+    "per_class": ("--per-class", ("classifyapp",), None, None),
+    "classes": ("--classes", ("classifyapp",), None, None),
+    "work_dir": ("--work-dir", ("classifyapp",), None, "data-unpacked/poj104"),
+    "epochs": ("--epochs", TASKS, ("ncc",), 50),
+    "batch_size": ("--batch-size", TASKS, ("ncc",), 64),
+    "max_length": ("--max-length", TASKS, ("ncc",), None),
+    "optimizer": ("--optimizer", TASKS, ("ncc",), "adam"),
+    "recalibrate_bn": ("--recalibrate-bn", TASKS, ("ncc",), False),
+    "checkpoint_dir": ("--checkpoint-dir", TASKS, ("ncc",), None),
+    "resume": ("--resume", TASKS, ("ncc",), False),
+}
 
 
 def add_commands(commands) -> None:
@@ -34,25 +52,26 @@ def add_commands(commands) -> None:
     p.add_argument("--model", help="devmap: static, grewe, launch, oracle, ncc, boost (ours, default); "
                                    "threadcoarsening: static, constant, oracle, magni, ncc, neighbours (ours, "
                                    "default); classifyapp: ncc, bag (ours), ngram (ours, default: 97.13 %% on POJ-104)")
-    p.add_argument("--embeddings", default="published", help="'published', 'ours' or an embeddings folder")
+    p.add_argument("--embeddings", help="'published' (default), 'ours' or an embeddings folder; for the models "
+                                        "that read the code (" + ", ".join(CODE_MODELS) + ")")
     p.add_argument("--seeds", type=at_least(1), default=3, help="number of seeds (0, 1, …; default 3)")
     p.add_argument("--first-seed", type=at_least(0), default=0,
                    help="start the seeds here, to add seeds to an earlier run (default 0)")
-    p.add_argument("--epochs", type=at_least(1), default=50, help="ncc training epochs (default 50, as published)")
-    p.add_argument("--batch-size", type=at_least(1), default=64)
-    p.add_argument("--max-length", type=at_least(1), help="statements kept per sequence (the last ones)")
-    p.add_argument("--optimizer", default="adam",
+    p.add_argument("--epochs", type=at_least(1), help="ncc training epochs (default 50, as published)")
+    p.add_argument("--batch-size", type=at_least(1), help="ncc: training batch size (default 64)")
+    p.add_argument("--max-length", type=at_least(1), help="ncc: statements kept per sequence, the last ones (default: classifyapp 512, others 1024)")
+    p.add_argument("--optimizer",
                    help="ncc: adam (default, as published) or sgd:LR, SGD with momentum 0.9 (with top-k and error "
                         "feedback it keeps dense accuracy where Adam does not: docs/distributed.md)")
     p.add_argument("--recalibrate-bn", action="store_true",
                    help="ncc: set BatchNorm's moving statistics from the training data before each validation "
                         "and at the end of training (they lag the changing weights): +22 pp on POJ-104 in 6 epochs, "
                         "-0.05 mean speedup on thread coarsening; see docs/RESULTS.md")
-    p.add_argument("--split", choices=("stratified", "grouped"), default="stratified",
-                   help="devmap folds: the published stratified 10-fold, or 10 folds grouped by kernel")
+    p.add_argument("--split", choices=("stratified", "grouped"),
+                   help="devmap folds: the published stratified 10-fold (default), or 10 folds grouped by kernel")
     p.add_argument("--per-class", type=at_least(1), help="classifyapp: programs per class (default all 500)")
     p.add_argument("--classes", type=at_least(1), help="classifyapp: only the first N classes (default 104)")
-    p.add_argument("--work-dir", default="data-unpacked/poj104",
+    p.add_argument("--work-dir",
                    help="classifyapp: where POJ-104 is unpacked and compiled (default data-unpacked/poj104)")
     p.add_argument("--distributed", action="store_true",
                    help="ncc: data-parallel over the ranks of this MPI job (launch with mpiexec/srun)")
@@ -110,6 +129,7 @@ def run_task(args) -> int:
     root = resolve(args.data_root)
     model = args.model or DEFAULT_MODEL[args.task]
     _check_task_flags(args, model)
+    _check_specific_flags(args, model)
     _check_distributed_flags(args, model)
     check_optimizer(args.optimizer)
     settings = TrainingSettings(epochs=args.epochs, batch_size=args.batch_size,
@@ -131,7 +151,7 @@ def run_task(args) -> int:
 
         rank = MPI.COMM_WORLD.Get_rank()
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
-    embeddings = _embeddings(args.embeddings, root) if model in ("ncc", "boost", "neighbours", "bag", "ngram") else None
+    embeddings = _embeddings(args.embeddings, root) if model in CODE_MODELS else None
     name = args.embeddings if embeddings is not None else "none"
     report = functools.partial(_report, args, rank)
     if args.task == "classifyapp":
@@ -190,6 +210,22 @@ def _check_task_flags(args, model: str) -> None:
                                     ("--per-class", args.per_class, 500, "programs per class")):
         if value is not None and value > most:  # POJ-104's size: more would copy a duplicate selection
             raise Inst2vecError(f"{flag}: POJ-104 has {most} {what}, not {value}")
+
+
+def _check_specific_flags(args, model: str) -> None:
+    """Refuse a flag that the chosen task or model would ignore (``threadcoarsening --split grouped`` ran the one
+    protocol it has), then give the flags left unset their defaults."""
+    for dest, (flag, tasks, models, default) in SPECIFIC_FLAGS.items():
+        value = getattr(args, dest)
+        if value is not None and value is not False:
+            if args.task not in tasks:
+                raise Inst2vecError(f"{flag} is for {' and '.join(tasks)}; {args.task} does not use it")
+            if models is not None and model not in models:
+                readers = "the neural model (--model ncc)" if models == ("ncc",) else \
+                    "the models that read the code (" + ", ".join(models) + ")"
+                raise Inst2vecError(f"{flag} is for {readers}; {args.task} {model} does not use it")
+        elif value is None:
+            setattr(args, dest, default)
 
 
 def _check_distributed_flags(args, model: str) -> None:

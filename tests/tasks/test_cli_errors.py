@@ -84,6 +84,31 @@ def test_flag_combinations_are_checked(tmp_path, capsys, data_root):
     assert "argument --simulate-link: must be above 0, not 0" in capsys.readouterr().err
 
 
+def test_flags_the_run_would_ignore_are_refused_before_any_work(tmp_path, capsys):
+    out, nowhere = tmp_path / "r", str(tmp_path / "nowhere")
+    for task, flags, message in (
+            ("threadcoarsening", ["--split", "grouped"], "--split is for devmap; threadcoarsening does not use it"),
+            ("devmap", ["--per-class", "5"], "--per-class is for classifyapp; devmap does not use it"),
+            ("devmap", ["--work-dir", nowhere], "--work-dir is for classifyapp; devmap does not use it"),
+            ("devmap", ["--epochs", "5"], "--epochs is for the neural model (--model ncc); devmap boost does not use it"),
+            ("devmap", ["--model", "grewe", "--recalibrate-bn"], "devmap grewe does not use it"),
+            ("classifyapp", ["--model", "bag", "--resume"], "--resume is for the neural model"),
+            ("threadcoarsening", ["--checkpoint-dir", nowhere], "threadcoarsening neighbours does not use it"),
+            ("threadcoarsening", ["--model", "magni", "--embeddings", "ours"],
+             "--embeddings is for the models that read the code (ncc, boost, neighbours, bag, ngram)")):
+        assert main(["task", task, *flags, "--data-root", nowhere, "-o", str(out)]) == 2
+        assert message in capsys.readouterr().err
+    assert not out.exists() and not (tmp_path / "nowhere").exists()
+
+
+def test_flags_left_out_take_their_defaults(tmp_path, data_root):
+    out = tmp_path / "r"
+    assert main(["task", "devmap", "--platform", "amd", "--model", "static", "--seeds", "1",
+                 "--data-root", str(data_root), "-o", str(out)]) == 0
+    result = json.loads((out / "devmap-amd-static-none.json").read_text())
+    assert result["protocol"]["split"] == "stratified" and result["embeddings"] == "none"
+
+
 def test_distributed_flags_are_checked_before_any_work(tmp_path, capsys):
     ncc = ["task", "devmap", "--model", "ncc", "--data-root", str(tmp_path / "nowhere"), "-o", str(tmp_path / "r")]
     assert main([*ncc, "--compression", "topk:0.01"]) == 2  # was ignored: a single-process run
