@@ -17,6 +17,9 @@ them): ``compress_seconds``, ``communicate_seconds``, ``decompress_seconds``.
 ``--device cuda`` (or ``cpu``) keeps the gradient in a torch tensor there: compression runs on the device
 (:class:`train.device_compression.TorchCompressor`) and only the payload goes to the host; the dense baseline
 copies the whole tensor to the host and back (MPI without device support). Both include the copies.
+
+``powersgd:allreduce`` (PowerSGD, rank ``--powersgd-rank``) views the vector as one matrix as close to square as
+the size allows (25 M floats: 5,000 × 5,000) and sums its factors in two dense allreduces; on the host only.
 """
 from __future__ import annotations
 
@@ -32,6 +35,12 @@ from train.collectives import Communicator, Stream
 from train.compression import parse_compression
 
 SPARSIFIERS = ("topk", "topk_fast", "randomk", "topk_q4")  # the compressions that take a density
+
+
+def matrix_shape(n: int) -> tuple[int, int]:
+    """The shape n × m closest to square with n · m = ``size`` (PowerSGD's view of a flat vector)."""
+    rows = max(d for d in range(1, math.isqrt(n) + 1) if n % d == 0)
+    return rows, n // rows
 
 
 def timed(comm: Communicator, function, repeats: int) -> tuple[float, int]:
@@ -96,6 +105,8 @@ def predict(algorithm: str, p: int, n: int, k: int, alpha: float, beta: float, p
         return (p - 1 + log_p) * alpha + (p - 1) / p * k * c * beta + (p - 1) * k * c * beta
     if algorithm == "dsar":
         return (p - 1 + log_p) * alpha + (p - 1) / p * k * c * beta + (p - 1) / p * n * 4 * beta
+    if algorithm == "allreduce":  # PowerSGD: two dense allreduces, together ``payload_bytes``
+        return 4 * log_p * alpha + 2 * (p - 1) / p * payload_bytes * beta
     raise ValueError(algorithm)
 
 
@@ -130,7 +141,9 @@ def main() -> None:
     parser.add_argument("--densities", default="0.001,0.01,0.1")
     parser.add_argument("--configs", default="topk_fast:ssar_rd,topk_fast:allgather,topk_fast:ssar_split,"
                                              "topk_fast:dsar,topk:ssar_rd,topk_q4:gather,qsgd:gather",
-                        help="compression:algorithm pairs (compression without its density)")
+                        help="compression:algorithm pairs (compression without its density; PowerSGD: "
+                             "powersgd:allreduce)")
+    parser.add_argument("--powersgd-rank", type=int, default=2, help="PowerSGD's rank (default 2)")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--json", action="store_true", help="one JSON object per configuration")
     parser.add_argument("--device", help="torch device for the gradients (cuda, cpu); default: numpy on the host")
@@ -156,15 +169,19 @@ def main() -> None:
                 sparsifies = name in SPARSIFIERS
                 if not sparsifies and density != float(args.densities.split(",")[0]):
                     continue  # QSGD, TernGrad, fp16 and none send everything: measured once
-                compressor = parse_compression(f"{name}:{density}" if sparsifies else name,
-                                               error_feedback=args.error_feedback, seed=comm.rank)
+                spec = f"{name}:{density}" if sparsifies else f"{name}:{args.powersgd_rank}" if name == "powersgd" \
+                    else name
+                compressor = parse_compression(spec, error_feedback=args.error_feedback, seed=comm.rank)
+                shapes = [matrix_shape(n)]
                 if on_device:
                     compressed = on_device.compressed_allreduce(comm, compressor, algorithm)
                 else:
                     output = DenseOutput()
-                    compressed = lambda: allreduce(comm, gradient, compressor, algorithm, out=output)  # noqa: E731
+                    compressed = lambda: allreduce(comm, gradient, compressor, algorithm, out=output,  # noqa: E731
+                                                   shapes=shapes)
                 seconds, sent = timed(comm, compressed, args.repeats)
-                payload = compressor.compress(gradient).nbytes
+                payload = sum(shapes[0]) * compressor.rank * 4 if name == "powersgd" else \
+                    compressor.compress(gradient).nbytes
                 k = int(round(density * n))
                 row = {"algorithm": algorithm, "compression": compressor.name, "ranks": comm.size, "size": n,
                        "device": args.device or "host",
@@ -173,6 +190,8 @@ def main() -> None:
                        "bytes": sent, "dense_bytes": dense_bytes, "bytes_ratio": round(sent / dense_bytes, 5),
                        "model_seconds": round(predict(algorithm, comm.size, n, k, alpha, beta, payload), 5),
                        "model_dense_seconds": round(predict("dense", comm.size, n, k, alpha, beta, payload), 5)}
+                if name == "powersgd":
+                    row.update(rank=compressor.rank, matrix=list(shapes[0]))
                 if args.phases and not on_device and compressor.reduction == "sparse":
                     row.update(phase_seconds(comm, gradient, compressor, algorithm, args.repeats))
                 if comm.rank == 0:

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # End-to-end distributed training benchmark (docs/distributed.md): one process, then RANKS ranks with
-# dense, top-k 1 % (with and without error feedback), top-k 1 % with 4-bit values and QSGD 4-bit gradients, for each seed in
-# SEEDS (default "0"); one JSON line each. OPTIMIZER: adam (default) or sgd:LR (momentum 0.9).
-# RANKS: ranks of the data-parallel runs (default 4). LINK_GBPS: the data-parallel runs send over a
-# simulated link of that many Gb/s (train.collectives.SimulatedLink).
+# dense, top-k 1 % (with and without error feedback), top-k 1 % with 4-bit values, QSGD 4-bit and PowerSGD rank 2
+# gradients, for each seed in SEEDS (default "0"); one JSON line each. OPTIMIZER: adam (default) or sgd:LR
+# (momentum 0.9). RANKS: ranks of the data-parallel runs (default 4). LINK_GBPS: the data-parallel runs send over a
+# simulated link of that many Gb/s (train.collectives.SimulatedLink). RUNS: which of the runs, in this order
+# (default all: single none topk:0.01 topk:0.01-noef topk_q4:0.01 qsgd:4 powersgd:2; "-noef": without error
+# feedback; "single": one process).
 set -euo pipefail
 data=${INST2VEC_DATA:-../shared/data}
 epochs=${EPOCHS:-10}
@@ -18,11 +20,13 @@ run() {
   .venv/bin/mpiexec -n "$1" --oversubscribe .venv/bin/python scripts/bench_distributed_task.py "$data" "$2" "$3" \
     "$epochs" "${@:4}" --optimizer "$optimizer" "${extra[@]}" 2>/dev/null | grep '^{'
 }
+runs=${RUNS:-"single none topk:0.01 topk:0.01-noef topk_q4:0.01 qsgd:4 powersgd:2"}
 for seed in $seeds; do
-  run 1 single ssar_rd "$seed"
-  run "$ranks" none ssar_rd "$seed"
-  run "$ranks" topk:0.01 ssar_rd "$seed"
-  run "$ranks" topk:0.01 ssar_rd "$seed" --no-error-feedback
-  run "$ranks" topk_q4:0.01 ssar_rd "$seed"  # quantized values are gathered whatever the algorithm
-  run "$ranks" qsgd:4 ssar_rd "$seed"
+  for spec in $runs; do  # quantized values are gathered, PowerSGD's factors allreduced, whatever the algorithm
+    case $spec in
+      single) run 1 single ssar_rd "$seed" ;;
+      *-noef) run "$ranks" "${spec%-noef}" ssar_rd "$seed" --no-error-feedback ;;
+      *) run "$ranks" "$spec" ssar_rd "$seed" ;;
+    esac
+  done
 done

@@ -1,10 +1,13 @@
 """One call for a compressed allreduce of a flat gradient: compress, exchange, decompress, sum."""
 from __future__ import annotations
 
+from typing import Sequence
+
 import numpy as np
 
 from train.collectives import Communicator, Stream
 from train.compression import Compressor, ErrorFeedback, Payload
+from train.powersgd import PowerSGD
 
 
 def serialize(payload: Payload) -> np.ndarray:
@@ -66,15 +69,21 @@ class DenseOutput:
         return self.buffer
 
 
-def allreduce(comm: Communicator, x: np.ndarray, compressor: Compressor | ErrorFeedback | None = None,
-              algorithm: str = "ssar_rd", key: str = "", out: DenseOutput | None = None) -> np.ndarray:
+def allreduce(comm: Communicator, x: np.ndarray, compressor: Compressor | ErrorFeedback | PowerSGD | None = None,
+              algorithm: str = "ssar_rd", key: str = "", out: DenseOutput | None = None,
+              shapes: Sequence[Sequence[int]] | None = None) -> np.ndarray:
     """The sum over ranks of each rank's (compressed) ``x``, dense float32.
 
     ``key`` names the tensor for error feedback. Sparse payloads go through ``algorithm`` (see
     :data:`train.collectives.ALGORITHMS`); summable ones through ``MPI_Allreduce``; the others are
     gathered and decoded rank by rank. With ``out``, a sparse sum is written into its reused buffer.
+    PowerSGD needs ``shapes``, those of the tensors ``x`` is made of (one matrix: ``[(n, m)]``).
     """
     x = np.ascontiguousarray(x, dtype=np.float32).reshape(-1)
+    if isinstance(compressor, PowerSGD):
+        if shapes is None:
+            raise ValueError("PowerSGD compresses matrices: pass the shapes of the tensors in x")
+        return compressor.allreduce(comm, x, shapes)
     if compressor is None or compressor.reduction == "dense" and not isinstance(compressor, ErrorFeedback):
         return comm.allreduce_dense(x)
     payload = compressor.compress(x, key) if isinstance(compressor, ErrorFeedback) else compressor.compress(x)

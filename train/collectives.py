@@ -149,6 +149,14 @@ class Communicator:
         self.bytes_sent = 0
         self.link, self.link_seconds = link, 0.0
 
+    def ranks_on_this_node(self) -> int:
+        """How many ranks of this communicator share this rank's node (collective: every rank calls it)."""
+        local = self.comm.Split_type(self.MPI.COMM_TYPE_SHARED)
+        try:
+            return local.Get_size()
+        finally:
+            local.Free()
+
     def _sending(self, nbytes: int, messages: int = 1) -> None:
         """Count ``nbytes`` sent by this rank; on a simulated link, wait for their transfer time first."""
         self.bytes_sent += nbytes

@@ -6,7 +6,9 @@ payloads combine across ranks (``reduction``):
 - ``"dense"``: payloads can be summed by a plain allreduce (none);
 - ``"sparse"``: (index, value) pairs for a sparse allreduce (top-k, random-k);
 - ``"gather"``: payloads must be gathered and decoded one by one (fp16, QSGD, TernGrad, top-k with
-  4-bit values and delta-coded indices, SparCML's Top16_Q4 family).
+  4-bit values and delta-coded indices, SparCML's Top16_Q4 family);
+- ``"lowrank"``: :class:`train.powersgd.PowerSGD`, which needs the tensors' shapes and two dense
+  allreduces of small factors (it makes no payload and keeps its own error feedback).
 
 :class:`ErrorFeedback` wraps any compressor: what was not sent is kept and added to the next
 gradient (sent + residual = accumulated gradient, exactly). Its state saves to plain arrays.
@@ -18,7 +20,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-REDUCTIONS = ("dense", "sparse", "gather")
+from train.powersgd import PowerSGD
+
+REDUCTIONS = ("dense", "sparse", "gather", "lowrank")
 
 
 @dataclass
@@ -344,17 +348,17 @@ class ErrorFeedback:
         self.residuals = {k: np.array(v, dtype=np.float32) for k, v in state["residuals"].items()}
 
 
-def _whole(value: float, spec: str) -> int:
+def _whole(value: float, spec: str, what: str) -> int:
     if not (math.isfinite(value) and value == int(value)):
-        raise ValueError(f"compression {spec!r}: QSGD's bits are a whole number, not {value:g}")
+        raise ValueError(f"compression {spec!r}: {what} a whole number, not {value:g}")
     return int(value)
 
 
 def parse_compression(spec: str, error_feedback: bool = True, seed: int = 0):
     """``none``, ``fp16``, ``topk:0.01``, ``topk_fast:0.01``, ``randomk:0.01``, ``qsgd:4``, ``terngrad``,
-    ``topk_q4:0.01`` (a density or QSGD's bits after the colon; left out: 0.01 and 4). Compressors summed as
-    sparse streams (``topk``, ``topk_fast``, ``randomk``) get error feedback unless switched off; the gathered
-    ``topk_q4`` runs without it (docs/distributed.md measures both).
+    ``topk_q4:0.01``, ``powersgd:2`` (a density, QSGD's bits or PowerSGD's rank after the colon; left out: 0.01, 4
+    and 2). Compressors summed as sparse streams (``topk``, ``topk_fast``, ``randomk``) and PowerSGD get error
+    feedback unless switched off; the gathered ``topk_q4`` runs without it (docs/distributed.md measures both).
 
     Raises:
         ValueError: an unknown name, or an argument that is not a number the compressor takes.
@@ -366,9 +370,11 @@ def parse_compression(spec: str, error_feedback: bool = True, seed: int = 0):
         "topk": (0.01, lambda d: TopK(d, exact=True, seed=seed)),
         "topk_fast": (0.01, lambda d: TopK(d, exact=False, seed=seed)),
         "randomk": (0.01, lambda d: RandomK(d, seed=seed)),
-        "qsgd": (4, lambda bits: QSGD(_whole(bits, spec), seed=seed)),
+        "qsgd": (4, lambda bits: QSGD(_whole(bits, spec, "QSGD's bits are"), seed=seed)),
         "terngrad": (None, lambda _: TernGrad(seed=seed)),
         "topk_q4": (0.01, lambda d: TopKQuantized(d, 4, seed=seed)),
+        # The same random start on every rank, whatever its seed.
+        "powersgd": (2, lambda r: PowerSGD(_whole(r, spec, "PowerSGD's rank is"), error_feedback)),
     }
     if name not in builders:
         raise ValueError(f"unknown compression {spec!r}; choose from {', '.join(builders)}")

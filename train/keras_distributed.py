@@ -70,12 +70,14 @@ class GradientAllreducer:
         self.watchdog = Watchdog(self.comm, timeout)
         self.steps, self.seconds = 0, 0.0
         self.output = DenseOutput()  # sparse sums land here; every step returns a new averaged array
+        self.shapes: list[tuple[int, ...]] | None = None  # the gradients' shapes, for PowerSGD's matrices
 
     def __call__(self, flat: np.ndarray) -> np.ndarray:
         """The average over ranks of a host gradient (compressed on the host)."""
         start = time.perf_counter()
         with self.watchdog(f"gradient allreduce of step {self.steps + 1}"):
-            total = allreduce(self.comm, flat, self.compressor, self.algorithm, key="gradient", out=self.output)
+            total = allreduce(self.comm, flat, self.compressor, self.algorithm, key="gradient", out=self.output,
+                              shapes=self.shapes)
         self.steps += 1
         self.seconds += time.perf_counter() - start
         return (total / self.comm.size).astype(np.float32, copy=False)
@@ -86,6 +88,8 @@ class GradientAllreducer:
 
         from train.device_compression import TorchCompressor
 
+        if self.compressor.reduction == "lowrank":  # PowerSGD runs on the host
+            return torch.from_numpy(self(flat.detach().cpu().numpy())).to(flat.device)
         if self.device_compressor is None:
             self.device_compressor = TorchCompressor(self.compressor, flat.device, self.device_seed)
             if self._device_state:
@@ -120,6 +124,7 @@ def _reduce_gradients(grads, reducer: GradientAllreducer):
     from keras import ops
 
     sizes = [int(np.prod(g.shape)) for g in grads]
+    reducer.shapes = [tuple(int(d) for d in g.shape) for g in grads]
     flat = ops.concatenate([ops.reshape(ops.cast(g, "float32"), (-1,)) for g in grads])
     if keras.backend.backend() == "tensorflow":
         import tensorflow as tf

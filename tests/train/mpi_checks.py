@@ -1,4 +1,5 @@
 """Run under ``mpiexec -n P``: every collective against the dense sum, on every rank. Exit 1 on a mismatch."""
+import os
 import sys
 import time
 
@@ -7,6 +8,7 @@ import numpy as np
 from train.allreduce import allreduce
 from train.collectives import ALGORITHMS, Communicator, SimulatedLink, Stream
 from train.compression import QSGD, TopK, TopKQuantized, parse_compression
+from train.powersgd import PowerSGD
 
 
 def contribution(case: str, rank: int, size: int, n: int, rng: np.random.Generator) -> Stream:
@@ -33,6 +35,36 @@ def contribution(case: str, rank: int, size: int, n: int, rng: np.random.Generat
     return Stream.from_pairs(n, indices, values)
 
 
+def powersgd_failures(comm: Communicator) -> list[str]:
+    """PowerSGD: a sum of rank-2 matrices comes back exactly; the vector as MPI sums it; the residuals of all ranks
+    hold what the sum left out; the bytes are those of the factors."""
+    failures, shapes = [], [(400, 300), (50,)]
+    rng = np.random.default_rng(comm.rank)
+    basis = np.random.default_rng(99).normal(size=(400, 2))  # the same column space on every rank
+    matrix = (basis @ rng.normal(size=(2, 300))).astype(np.float32)
+    x = np.concatenate([matrix.ravel(), rng.normal(size=50).astype(np.float32)])
+    expected = comm.allreduce_dense(x)
+    before = comm.bytes_sent
+    total = allreduce(comm, x, PowerSGD(2, error_feedback=False), shapes=shapes)
+    sent = comm.bytes_sent - before
+    if not np.allclose(total[:-50], expected[:-50], atol=1e-4 * np.abs(expected).max()):
+        failures.append(f"powersgd low rank: max error {np.abs(total - expected)[:-50].max()}")
+    if not np.array_equal(total[-50:], expected[-50:]):
+        failures.append("powersgd: the vector differs from its dense sum")
+    ring = lambda nbytes: int(2 * (comm.size - 1) / comm.size * nbytes)  # noqa: E731 (as allreduce_dense counts)
+    if sent != ring((400 * 2 + 50) * 4) + ring(300 * 2 * 4):  # P and the vector, then Q
+        failures.append(f"powersgd bytes: {sent}, not those of the factors")
+    with_feedback = PowerSGD(1)
+    noise = rng.normal(size=x.size).astype(np.float32)
+    total = with_feedback.allreduce(comm, noise, shapes)
+    kept = comm.allreduce_dense(with_feedback.error)
+    if not np.allclose(total + kept, comm.allreduce_dense(noise), atol=1e-4):
+        failures.append(f"powersgd error feedback: {np.abs(total + kept - comm.allreduce_dense(noise)).max()} lost")
+    if with_feedback.blas_threads != max(1, len(os.sched_getaffinity(0)) // comm.size):  # all ranks on one node
+        failures.append(f"powersgd: {with_feedback.blas_threads} BLAS threads per rank")
+    return failures
+
+
 def main() -> int:
     comm = Communicator()
     failures = []
@@ -56,6 +88,7 @@ def main() -> int:
         got = allreduce(comm, x, compressor, "ssar_rd")
         if not np.allclose(got, expected, atol=1e-4):
             failures.append(f"allreduce {compressor.name}: max error {np.abs(got - expected).max()}")
+    failures += powersgd_failures(comm)
     # Bytes: a 1 % sparse allreduce sends far less than the dense one.
     n = 1_000_000
     stream = Stream.from_pairs(n, np.sort(rng.choice(n, n // 100, replace=False)), np.ones(n // 100, np.float32))

@@ -82,7 +82,7 @@ def test_resume_gives_bit_identical_weights(ranks, compression, validation, data
     assert (tmp_path / ("b.npz" if ranks == 1 else "b.npz.rank1")).exists()
 
 
-@pytest.mark.parametrize("compression", ["none", "topk:0.05", "qsgd:4"])
+@pytest.mark.parametrize("compression", ["none", "topk:0.05", "qsgd:4", "powersgd:2"])
 def test_torch_backend_compresses_on_the_device(compression):
     """model.fit on the torch backend under MPI, compression by TorchCompressor (CPU here, GPU alike)."""
     pytest.importorskip("torch")
