@@ -22,6 +22,9 @@ DEFAULT_MAX_LENGTH = {"classifyapp": 512, "devmap": 1024, "threadcoarsening": 10
 #: The (task, model) pairs that ``--save-models`` can save for ``inst2vec predict``.
 SAVED_MODELS = {("classifyapp", "ncc"), ("classifyapp", "bag"), ("classifyapp", "ngram"),
                 ("devmap", "ncc"), ("devmap", "boost"), ("threadcoarsening", "ncc"), ("threadcoarsening", "neighbours")}
+#: How the gradients of each kind of compressor are summed (train.compression.REDUCTIONS), for messages.
+SUMMED_AS = {"dense": "summed by a dense allreduce", "gather": "gathered and decoded rank by rank",
+             "lowrank": "summed as low-rank factors in dense allreduces"}
 #: The models that read the code, so the only ones that take ``--embeddings``.
 CODE_MODELS = ("ncc", "boost", "neighbours", "bag", "ngram")
 #: Flags that only some tasks or models read: dest -> (flag, tasks, models that read it (None: all), default).
@@ -59,7 +62,8 @@ def add_commands(commands) -> None:
                    help="start the seeds here, to add seeds to an earlier run (default 0)")
     p.add_argument("--epochs", type=at_least(1), help="ncc training epochs (default 50, as published)")
     p.add_argument("--batch-size", type=at_least(1), help="ncc: training batch size (default 64)")
-    p.add_argument("--max-length", type=at_least(1), help="ncc: statements kept per sequence, the last ones (default: classifyapp 512, others 1024)")
+    p.add_argument("--max-length", type=at_least(1),
+                   help="ncc: statements kept per sequence, the last ones (default: classifyapp 512, others 1024)")
     p.add_argument("--optimizer",
                    help="ncc: adam (default, as published) or sgd:LR, SGD with momentum 0.9 (with top-k and error "
                         "feedback it keeps dense accuracy where Adam does not: docs/distributed.md)")
@@ -77,7 +81,7 @@ def add_commands(commands) -> None:
                    help="ncc: data-parallel over the ranks of this MPI job (launch with mpiexec/srun)")
     p.add_argument("--compression", default="none",
                    help="with --distributed: none, fp16, topk:D, topk_fast:D, randomk:D, qsgd:BITS, terngrad, "
-                        "topk_q4:D (default none)")
+                        "topk_q4:D, powersgd:RANK (default none)")
     p.add_argument("--algorithm", default="ssar_rd",
                    help="with --distributed, for sparse payloads: dense, allgather, ssar_rd, ssar_split, dsar")
     p.add_argument("--no-error-feedback", dest="error_feedback", action="store_false",
@@ -243,12 +247,18 @@ def _check_distributed_flags(args, model: str) -> None:
     if args.distributed and model != "ncc":
         raise Inst2vecError(f"--distributed trains the neural model (--model ncc), not {model!r}")
     try:
-        parse_compression(args.compression)
+        reduction = parse_compression(args.compression).reduction
     except ValueError as err:
         raise Inst2vecError(f"--compression: {err}") from None
     if args.algorithm not in ALGORITHMS:
         raise Inst2vecError(f"--algorithm: unknown allreduce algorithm {args.algorithm!r}; choose from "
                             f"{', '.join(ALGORITHMS)}")
+    if args.algorithm != "ssar_rd" and reduction != "sparse":
+        raise Inst2vecError(f"--algorithm sums sparse payloads (topk, topk_fast, randomk); --compression "
+                            f"{args.compression} is {SUMMED_AS[reduction]}")
+    if not args.error_feedback and reduction not in ("sparse", "lowrank"):
+        raise Inst2vecError(f"--no-error-feedback: --compression {args.compression} keeps no error feedback "
+                            "(top-k, random-k and PowerSGD do)")
 
 
 def _report(args, rank: int, result: dict) -> None:

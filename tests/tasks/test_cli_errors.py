@@ -90,7 +90,8 @@ def test_flags_the_run_would_ignore_are_refused_before_any_work(tmp_path, capsys
             ("threadcoarsening", ["--split", "grouped"], "--split is for devmap; threadcoarsening does not use it"),
             ("devmap", ["--per-class", "5"], "--per-class is for classifyapp; devmap does not use it"),
             ("devmap", ["--work-dir", nowhere], "--work-dir is for classifyapp; devmap does not use it"),
-            ("devmap", ["--epochs", "5"], "--epochs is for the neural model (--model ncc); devmap boost does not use it"),
+            ("devmap", ["--epochs", "5"],
+             "--epochs is for the neural model (--model ncc); devmap boost does not use it"),
             ("devmap", ["--model", "grewe", "--recalibrate-bn"], "devmap grewe does not use it"),
             ("classifyapp", ["--model", "bag", "--resume"], "--resume is for the neural model"),
             ("threadcoarsening", ["--checkpoint-dir", nowhere], "threadcoarsening neighbours does not use it"),
@@ -116,7 +117,13 @@ def test_distributed_flags_are_checked_before_any_work(tmp_path, capsys):
     for flags, message in ((["--compression", "topk:0"], "--compression: top-k density must be in (0, 1], not 0"),
                            (["--compression", "qsgd:3"], "--compression: QSGD packs 2, 4 or 8 bits per value"),
                            (["--compression", "terngrad:2"], "compression 'terngrad' takes no argument"),
-                           (["--algorithm", "ring"], "--algorithm: unknown allreduce algorithm 'ring'")):
+                           (["--algorithm", "ring"], "--algorithm: unknown allreduce algorithm 'ring'"),
+                           (["--compression", "qsgd:4", "--algorithm", "dsar"],
+                            "--algorithm sums sparse payloads (topk, topk_fast, randomk); --compression qsgd:4 is "
+                            "gathered and decoded rank by rank"),  # was ignored, and the result said dsar
+                           (["--algorithm", "dsar"], "--compression none is summed by a dense allreduce"),
+                           (["--compression", "fp16", "--no-error-feedback"],
+                            "--no-error-feedback: --compression fp16 keeps no error feedback")):
         assert main([*ncc, "--distributed", *flags]) == 2  # before MPI starts or the data root is read
         assert message in capsys.readouterr().err
     assert not (tmp_path / "r").exists()
