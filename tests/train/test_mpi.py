@@ -66,7 +66,7 @@ def test_a_rank_that_hangs_or_dies_ends_the_job_with_an_error(mode):
 
 
 @pytest.mark.parametrize("ranks,compression,validation", [(1, "none", False), (2, "topk:0.05", False),
-                                                           (1, "none", True)])
+                                                           (2, "powersgd:2", False), (1, "none", True)])
 def test_resume_gives_bit_identical_weights(ranks, compression, validation, data_root, tmp_path):
     """Stopped and resumed = uninterrupted. With validation the best epoch (3 of 6 here, val accuracy 0.25, 0 in
     the others) lies before the stop, so the resumed run must carry it over from the checkpoint."""
