@@ -72,14 +72,19 @@ class GradientAllreducer:
         self.output = DenseOutput()  # sparse sums land here; every step returns a new averaged array
         self.shapes: list[tuple[int, ...]] | None = None  # the gradients' shapes, for PowerSGD's matrices
 
-    def __call__(self, flat: np.ndarray) -> np.ndarray:
-        """The average over ranks of a host gradient (compressed on the host)."""
+    def _step(self, summing):
+        """``summing()``, the sum over ranks of this step's gradients, under the watchdog, timed and counted."""
         start = time.perf_counter()
         with self.watchdog(f"gradient allreduce of step {self.steps + 1}"):
-            total = allreduce(self.comm, flat, self.compressor, self.algorithm, key="gradient", out=self.output,
-                              shapes=self.shapes)
+            total = summing()
         self.steps += 1
         self.seconds += time.perf_counter() - start
+        return total
+
+    def __call__(self, flat: np.ndarray) -> np.ndarray:
+        """The average over ranks of a host gradient (compressed on the host)."""
+        total = self._step(lambda: allreduce(self.comm, flat, self.compressor, self.algorithm, key="gradient",
+                                             out=self.output, shapes=self.shapes))
         return (total / self.comm.size).astype(np.float32, copy=False)
 
     def reduce_tensor(self, flat):
@@ -88,22 +93,20 @@ class GradientAllreducer:
 
         from train.device_compression import TorchCompressor
 
-        if self.compressor.reduction == "lowrank":  # PowerSGD runs on the host
-            return torch.from_numpy(self(flat.detach().cpu().numpy())).to(flat.device)
+        if self.compressor.reduction == "lowrank":  # PowerSGD: its factors go to the host, the rest stays
+            return self._step(lambda: self.compressor.allreduce(self.comm, flat, self.shapes)) / self.comm.size
         if self.device_compressor is None:
             self.device_compressor = TorchCompressor(self.compressor, flat.device, self.device_seed)
             if self._device_state:
                 self.device_compressor.load_state_dict(self._device_state)
-        start = time.perf_counter()
-        with self.watchdog(f"gradient allreduce of step {self.steps + 1}"):
+
+        def summing():
             if self.compressor.reduction == "dense" and not self.device_compressor.error_feedback:
-                total = self.comm.allreduce_dense(flat.detach().cpu().numpy().astype(np.float32))
-            else:
-                payload = self.device_compressor.compress(flat)
-                total = allreduce_payload(self.comm, payload, self.compressor, self.algorithm, self.output)
-        self.steps += 1
-        self.seconds += time.perf_counter() - start
-        return torch.from_numpy(total / np.float32(self.comm.size)).to(flat.device)
+                return self.comm.allreduce_dense(flat.detach().cpu().numpy().astype(np.float32))
+            payload = self.device_compressor.compress(flat)
+            return allreduce_payload(self.comm, payload, self.compressor, self.algorithm, self.output)
+
+        return torch.from_numpy(self._step(summing) / np.float32(self.comm.size)).to(flat.device)
 
     def state_dict(self) -> dict:
         if self.device_compressor is not None:

@@ -1,5 +1,5 @@
 """Run under ``mpiexec -n 2`` with ``KERAS_BACKEND=torch``: model.fit through DistributedOptimizer with
-compression on the torch device (PowerSGD: on the host); prints ``ok`` when the ranks end with the same weights
+compression on the torch device; prints ``ok`` when the ranks end with the same weights
 and learned."""
 import sys
 
@@ -9,6 +9,7 @@ from mpi4py import MPI
 
 from train.collectives import Communicator
 from train.keras_distributed import DistributedOptimizer, distributed_callbacks
+from train.powersgd import TorchArrays
 
 
 def main() -> int:
@@ -26,8 +27,9 @@ def main() -> int:
     model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     history = model.fit(x[shard], y[shard], batch_size=32, epochs=8, verbose=0, shuffle=False,
                         callbacks=distributed_callbacks(comm))
-    on_host = optimizer.allreducer.compressor.reduction == "lowrank"  # PowerSGD runs on the host
-    assert on_host or optimizer.allreducer.device_compressor is not None, "the torch path did not compress on the GPU"
+    reducer = optimizer.allreducer
+    powersgd_on_device = isinstance(getattr(reducer.compressor, "arrays", None), TorchArrays)
+    assert powersgd_on_device or reducer.device_compressor is not None, "the torch path did not compress on the device"
     weights = np.concatenate([w.reshape(-1) for w in model.get_weights()])
     same = all(np.array_equal(weights, other) for other in MPI.COMM_WORLD.allgather(weights))
     accuracy = history.history["accuracy"][-1]

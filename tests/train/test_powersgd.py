@@ -84,3 +84,21 @@ def test_wrong_shapes_and_specs_are_refused(comm):
     with pytest.raises(ValueError, match="rank is at least 1, not 0"):
         parse_compression("powersgd:0")
     assert parse_compression("powersgd").rank == 2 and not parse_compression("powersgd", False).error_feedback
+
+
+def test_torch_tensors_stay_on_their_device_and_give_the_host_sums(comm):
+    """On the torch backend (GPU machines) the matrices stay on the device; CPU tensors here, the same code."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(4)
+    shapes, steps = [(80, 60), (60,)], [rng.normal(size=80 * 60 + 60).astype(np.float32) for _ in range(3)]
+    host, device = PowerSGD(2), PowerSGD(2)
+    for x in steps[:2]:
+        expected = host.allreduce(comm, x, shapes)
+        got = device.allreduce(comm, torch.from_numpy(x.copy()), shapes)
+        assert isinstance(got, torch.Tensor) and np.allclose(got.numpy(), expected, atol=1e-4)
+    resumed = PowerSGD(2)
+    resumed.load_state_dict(device.state_dict())  # numpy arrays in the checkpoint, tensors again at the next step
+    assert np.array_equal(resumed.allreduce(comm, torch.from_numpy(steps[2]), shapes).numpy(),
+                          device.allreduce(comm, torch.from_numpy(steps[2]), shapes).numpy())
+    with pytest.raises(ValueError, match="another kind"):
+        device.allreduce(comm, steps[0], shapes)
