@@ -26,6 +26,7 @@ setup(
         "regex>=2023.0",
         "scikit-learn>=1.3",
         "scipy>=1.10",
+        "threadpoolctl>=3.1",  # PowerSGD shares a node's cores out among its MPI ranks
         "tqdm>=4.60",
     ],
     extras_require={

@@ -13,7 +13,7 @@ algorithm (``reduction = "lowrank"``). Vectors (biases, BatchNorm) and matrices 
 at least :data:`MIN_COMPRESSION` times travel uncompressed in the first allreduce, as in PyTorch's
 ``powerSGD_hook``. With error feedback (the paper's default) each rank keeps what the low-rank sum left of
 its matrices, M − P̂ Qᵀ / ranks, and adds it to the next gradient; over all ranks, the sum returned plus the
-residuals is exactly the sum of the gradients plus the earlier residuals.
+residuals is the sum of the gradients plus the earlier residuals (up to float rounding).
 """
 from __future__ import annotations
 
