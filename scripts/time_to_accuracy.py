@@ -16,7 +16,7 @@ from collections import defaultdict
 
 import numpy as np
 
-from train.compression import parse_compression
+from train.compression import FEEDBACK_REDUCTIONS, parse_compression
 
 
 def epochs_to(target: float, accuracy: list[float]) -> int | None:
@@ -33,8 +33,7 @@ def configuration(run: dict) -> str:
     """A run's name without its seed: ranks, compression, error feedback, link."""
     if run["ranks"] == 1:
         return "1 process"
-    # parse_compression gives error feedback to the sparse-summed compressors only.
-    takes_feedback = parse_compression(run["compression"]).reduction == "sparse"
+    takes_feedback = parse_compression(run["compression"]).reduction in FEEDBACK_REDUCTIONS
     feedback = "" if not takes_feedback else " + error feedback" if run["error_feedback"] else ", no error feedback"
     link = f", {run['link_gbps'] * 1000:g} Mb/s link" if run.get("link_gbps") else ""
     return f"{run['ranks']} ranks, {run['compression']}{feedback}{link}"

@@ -236,7 +236,7 @@ def _check_distributed_flags(args, model: str) -> None:
     """Refuse flags of distributed training without ``--distributed``, and values they cannot take, before any
     data is read (the compressor and the algorithm were parsed only when training began)."""
     from train.collectives import ALGORITHMS
-    from train.compression import parse_compression
+    from train.compression import FEEDBACK_REDUCTIONS, parse_compression
 
     given = [flag for flag, is_set in (("--compression", args.compression != "none"),
                                        ("--algorithm", args.algorithm != "ssar_rd"),
@@ -256,7 +256,7 @@ def _check_distributed_flags(args, model: str) -> None:
     if args.algorithm != "ssar_rd" and reduction != "sparse":
         raise Inst2vecError(f"--algorithm sums sparse payloads (topk, topk_fast, randomk); --compression "
                             f"{args.compression} is {SUMMED_AS[reduction]}")
-    if not args.error_feedback and reduction not in ("sparse", "lowrank"):
+    if not args.error_feedback and reduction not in FEEDBACK_REDUCTIONS:
         raise Inst2vecError(f"--no-error-feedback: --compression {args.compression} keeps no error feedback "
                             "(top-k, random-k and PowerSGD do)")
 

@@ -23,6 +23,8 @@ import numpy as np
 from train.powersgd import PowerSGD
 
 REDUCTIONS = ("dense", "sparse", "gather", "lowrank")
+#: The reductions whose compressors keep error feedback unless it is switched off (:func:`parse_compression`).
+FEEDBACK_REDUCTIONS = ("sparse", "lowrank")
 
 
 @dataclass
