@@ -273,9 +273,14 @@ def _report(args, rank: int, result: dict) -> None:
     if args.distributed:
         from mpi4py import MPI
 
-        result["protocol"]["distributed"] = {"ranks": MPI.COMM_WORLD.Get_size(), "compression": args.compression,
-                                             "algorithm": args.algorithm, "error_feedback": args.error_feedback,
-                                             "simulated_link_gbps": args.simulate_link}
+        from train.compression import FEEDBACK_REDUCTIONS, parse_compression
+
+        reduction = parse_compression(args.compression).reduction  # what the algorithm and the feedback apply to
+        result["protocol"]["distributed"] = {
+            "ranks": MPI.COMM_WORLD.Get_size(), "compression": args.compression,
+            "algorithm": args.algorithm if reduction == "sparse" else None,
+            "error_feedback": args.error_feedback if reduction in FEEDBACK_REDUCTIONS else None,
+            "simulated_link_gbps": args.simulate_link}
     path = write_result(result, args.output)
     speedup = f"  speedup {result['speedup_mean']:.3f} ± {result['speedup_std']:.3f}" \
         if "speedup_mean" in result else ""
