@@ -164,6 +164,7 @@ def main() -> None:
     rng = np.random.default_rng(comm.rank)
     for n in (int(s) for s in args.sizes.split(",")):
         gradient = rng.normal(size=n).astype(np.float32)
+        shapes = [matrix_shape(n)]  # PowerSGD's view of the vector
         on_device = DeviceGradient(gradient, args.device) if args.device else None
         reused = np.empty_like(gradient)  # both sides write into a vector they reuse
         dense = on_device.dense_allreduce(comm) if on_device else lambda: comm.allreduce_dense(gradient, reused)
@@ -177,7 +178,6 @@ def main() -> None:
                 spec = f"{name}:{density}" if sparsifies else f"{name}:{args.powersgd_rank}" if name == "powersgd" \
                     else name
                 compressor = parse_compression(spec, error_feedback=args.error_feedback, seed=comm.rank)
-                shapes = [matrix_shape(n)]
                 if on_device:
                     compressed = on_device.compressed_allreduce(comm, compressor, algorithm, shapes)
                 else:

@@ -138,12 +138,12 @@ class PowerSGD:
 
     def _prepare(self, x, shapes: Sequence[Sequence[int]]):
         """``x`` as a flat float32 vector of its kind; the layout, queries, residual and sum buffer checked or made."""
-        arrays = HostArrays() if isinstance(x, np.ndarray) else TorchArrays(x.device)
+        on_host = isinstance(x, np.ndarray)
         if self.arrays is None:  # the state (at first, or as loaded) moves to where the gradients are
-            self.arrays = arrays
-            self.queries = [arrays.from_numpy(q) for q in self.queries]
-            self.error = None if self.error is None else arrays.from_numpy(self.error)
-        elif type(arrays) is not type(self.arrays):
+            self.arrays = HostArrays() if on_host else TorchArrays(x.device)
+            self.queries = [self.arrays.from_numpy(q) for q in self.queries]
+            self.error = None if self.error is None else self.arrays.from_numpy(self.error)
+        elif on_host != isinstance(self.arrays, HostArrays):
             raise ValueError("PowerSGD: a gradient of another kind (numpy, torch) than the earlier ones")
         x = self.arrays.prepare(x)
         layout = Layout.of(shapes, self.rank)
