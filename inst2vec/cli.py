@@ -208,6 +208,17 @@ def _each(args, function, description: str, failures: list[FileResult]) -> Itera
         print(f"skipped {len(failures)} of {len(files) + len(missing)} file(s); {n_done} done", file=sys.stderr)
 
 
+def _input_files(inputs: list[str]) -> tuple[list[str], list[str]]:
+    """The IR files among ``inputs`` and the errors of those that cannot be read; if none can, print the errors
+    and raise."""
+    files, missing = collect_ir_files(inputs, note_unread_sources=True)
+    errors = [result.error for result in missing]
+    if not files:
+        _print_errors(errors)
+        raise no_ir_files_error(inputs)
+    return files, errors
+
+
 def _print_errors(errors: list[str]) -> None:
     for error in errors:
         print(f"error: {error}", file=sys.stderr)
@@ -291,11 +302,7 @@ def _pairs(args) -> int:
     from inst2vec.statements import count_corpus_statements
     from inst2vec.vocabulary import Vocabulary
 
-    files, missing = collect_ir_files(args.inputs, note_unread_sources=True)
-    if not files:
-        _print_errors([r.error for r in missing])
-        raise no_ir_files_error(args.inputs)
-    errors = [r.error for r in missing]
+    files, errors = _input_files(args.inputs)
     if args.vocab:
         vocabulary = Vocabulary.load(args.vocab)
     else:
@@ -326,20 +333,17 @@ def _train_embeddings(args) -> int:
 
     from inst2vec.skipgram import embeddings_from_corpus
 
-    files, missing = collect_ir_files(args.inputs, note_unread_sources=True)
-    if not files:
-        _print_errors([r.error for r in missing])
-        raise no_ir_files_error(args.inputs)
+    files, errors = _input_files(args.inputs)
     try:
         embeddings, report, summary = embeddings_from_corpus(
             files, args.cutoff, args.width, args.subsample, args.seed, args.jobs, args.progress, dim=args.dim,
             epochs=args.epochs, negative=args.negative, workers=args.jobs)
     except ValueError as err:
-        _print_errors([r.error for r in missing])
+        _print_errors(errors)
         raise Inst2vecError(str(err)) from err
     embeddings.save(args.output)
     embeddings.save_word2vec(Path(args.output) / "embeddings.w2v.txt")  # for gensim / other word2vec tools
-    record = {**summary, "skipped": [r.error for r in missing] + summary["skipped"], "dim": args.dim,
+    record = {**summary, "skipped": errors + summary["skipped"], "dim": args.dim,
               "epochs": args.epochs, "negative": args.negative, "seed": args.seed, "seconds": report.seconds,
               "words_per_second": report.words_per_second, "losses": report.losses,
               "versions": {"python": platform.python_version(), "gensim": gensim.__version__,

@@ -19,31 +19,22 @@ import sys
 
 import numpy as np
 
-import inst2vec
-from inst2vec.data import data_root
 from tasks import devmap
-from tasks.datasets import load_devmap
+from tasks.datasets import DevmapData
 
 ASSIGNMENTS = range(10, 16)
 
 
-def main() -> None:
-    root = data_root(sys.argv[1] if len(sys.argv) > 1 else None)
-    embeddings = inst2vec.load("published", root)
-    for platform in ("amd", "nvidia"):
-        data = load_devmap(platform, root)
-        x = devmap.boost_inputs(data, embeddings)
-
-        def predict(train: np.ndarray, test: np.ndarray) -> dict[str, np.ndarray]:
-            with_code, launch = devmap.fit_boost(x[train], data.labels[train], 0)
-            classes = with_code.classes_
-            return {"boost": with_code.predict(x[test]), "launch": launch.predict(x[test, :devmap.LAUNCH_WIDTH]),
-                    "boost-blend": classes[devmap.boost_proba([with_code, launch], x[test]).argmax(axis=1)]}
-
-        assignments = [(split, s) for s in ASSIGNMENTS for split in devmap.SPLITS]
-        for split, s, scores in devmap.scores_on_assignments(data, assignments, predict):
-            print(json.dumps({"platform": platform, "assignment": s, "split": split, **scores}), flush=True)
+def variants(data: DevmapData, x: np.ndarray):
+    """``predict(train, test)`` for one platform: ``boost``, ``launch`` and ``boost-blend`` on the fold."""
+    def predict(train: np.ndarray, test: np.ndarray) -> dict[str, np.ndarray]:
+        with_code, launch = devmap.fit_boost(x[train], data.labels[train], 0)
+        classes = with_code.classes_
+        return {"boost": with_code.predict(x[test]), "launch": launch.predict(x[test, :devmap.LAUNCH_WIDTH]),
+                "boost-blend": classes[devmap.boost_proba([with_code, launch], x[test]).argmax(axis=1)]}
+    return predict
 
 
 if __name__ == "__main__":
-    main()
+    for record in devmap.compare_variants(variants, ASSIGNMENTS, *sys.argv[1:2]):
+        print(json.dumps(record), flush=True)

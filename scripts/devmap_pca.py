@@ -21,34 +21,26 @@ import sys
 import numpy as np
 from sklearn.decomposition import PCA
 
-import inst2vec
-from inst2vec.data import data_root
 from tasks import devmap
-from tasks.datasets import load_devmap
+from tasks.datasets import DevmapData
 from tasks.learners import boosted_trees
 
 COMPONENTS = 8
 ASSIGNMENTS = range(4, 10)
 
 
-def main() -> None:
-    root = data_root(sys.argv[1] if len(sys.argv) > 1 else None)
-    embeddings = inst2vec.load("published", root)
-    for platform in ("amd", "nvidia"):
-        data = load_devmap(platform, root)
-        x = devmap.boost_inputs(data, embeddings)
-        launch, pooled = x[:, :devmap.LAUNCH_WIDTH], x[:, devmap.LAUNCH_WIDTH:]
+def variants(data: DevmapData, x: np.ndarray):
+    """``predict(train, test)`` for one platform: ``boost`` and ``boost-pca8`` on the fold."""
+    launch, pooled = x[:, :devmap.LAUNCH_WIDTH], x[:, devmap.LAUNCH_WIDTH:]
 
-        def predict(train: np.ndarray, test: np.ndarray) -> dict[str, np.ndarray]:
-            components = PCA(COMPONENTS, random_state=0).fit(pooled[train]).transform(pooled)
-            z = np.concatenate([launch, components], axis=1)
-            return {"boost": boosted_trees(0).fit(x[train], data.labels[train]).predict(x[test]),
-                    "boost-pca8": boosted_trees(0).fit(z[train], data.labels[train]).predict(z[test])}
-
-        assignments = [(split, s) for s in ASSIGNMENTS for split in devmap.SPLITS]
-        for split, s, scores in devmap.scores_on_assignments(data, assignments, predict):
-            print(json.dumps({"platform": platform, "assignment": s, "split": split, **scores}), flush=True)
+    def predict(train: np.ndarray, test: np.ndarray) -> dict[str, np.ndarray]:
+        components = PCA(COMPONENTS, random_state=0).fit(pooled[train]).transform(pooled)
+        z = np.concatenate([launch, components], axis=1)
+        return {"boost": boosted_trees(0).fit(x[train], data.labels[train]).predict(x[test]),
+                "boost-pca8": boosted_trees(0).fit(z[train], data.labels[train]).predict(z[test])}
+    return predict
 
 
 if __name__ == "__main__":
-    main()
+    for record in devmap.compare_variants(variants, ASSIGNMENTS, *sys.argv[1:2]):
+        print(json.dumps(record), flush=True)

@@ -308,10 +308,10 @@ def run_predict(args) -> int:
     if kind not in PREDICTORS:
         raise Inst2vecError(f"{meta_path}: unknown model kind {kind!r} (expected a .keras ncc model or kind "
                             + ", ".join(repr(k) for k in PREDICTORS if k != "ncc") + ")")
-    _refuse_outdated(model_path, meta, kind)
+    model = _load_array_model(model_path, kind)
     aux = _aux_values(model_path, meta, args.aux)
     embeddings = _embeddings(meta["embeddings"], args.data_root)
-    predict = PREDICTORS[kind](model_path, meta, embeddings, aux)
+    predict = PREDICTORS[kind](model_path, meta, model, embeddings, aux)
     files, missing = collect_ir_files(args.files, note_unread_sources=True)
     if not files and not missing:
         raise no_ir_files_error(args.files)
@@ -331,17 +331,17 @@ def run_predict(args) -> int:
     return 1 if failed else 0
 
 
-def _refuse_outdated(model_path: Path, meta: dict, kind: str) -> None:
-    """Refuse a model saved in an earlier format of its kind before asking for its inputs (a boost model saved
-    before 2026-12-06 took other ones)."""
+def _load_array_model(model_path: Path, kind: str):
+    """The saved arrays of a ``linear``, ``boost`` or ``neighbours`` model (None for ``ncc``: Keras loads it), read
+    before asking for the model's inputs, so that a model saved in an earlier format of its kind is refused first
+    (a boost model saved before 2026-12-06 took other inputs)."""
     if kind == "ncc":
-        return
+        return None
     from tasks.linear_model import LinearModel
     from tasks.threadcoarsening import NeighboursModel
     from tasks.tree_model import BoostedTrees
 
-    model_class = {cls.KIND: cls for cls in (LinearModel, BoostedTrees, NeighboursModel)}[kind]
-    model_class.check_format(model_path, meta)
+    return {cls.KIND: cls for cls in (LinearModel, BoostedTrees, NeighboursModel)}[kind].load(model_path)
 
 
 def _aux_values(model_path: Path, meta: dict, given: list[str]) -> np.ndarray | None:
@@ -367,7 +367,7 @@ def _aux_values(model_path: Path, meta: dict, given: list[str]) -> np.ndarray | 
     return np.array([[values[n] for n in names]]) if names else None
 
 
-def _ncc_predictor(model_path: Path, meta: dict, embeddings, aux: np.ndarray | None):
+def _ncc_predictor(model_path: Path, meta: dict, model: None, embeddings, aux: np.ndarray | None):
     """``path -> (label number, probability)`` with a saved Keras ncc model (``aux``: its aux inputs)."""
     from inst2vec.embed import embed_file
     from tasks import ncc
@@ -393,13 +393,10 @@ def _ncc_predictor(model_path: Path, meta: dict, embeddings, aux: np.ndarray | N
     return predict
 
 
-def _linear_predictor(model_path: Path, meta: dict, embeddings, aux: None):
+def _linear_predictor(model_path: Path, meta: dict, model, embeddings, aux: None):
     """``path -> (label number, SVM score)`` with a saved ``bag`` or ``ngram`` model."""
     from tasks.classifyapp import file_tokens
     from tasks.encoding import encode_files
-    from tasks.linear_model import LinearModel
-
-    model = LinearModel.load(model_path)
 
     def predict(path: str) -> tuple[int, float]:
         encoded = encode_files([path], embeddings, progress=False, ngrams=meta["model"] == "ngram")
@@ -409,14 +406,12 @@ def _linear_predictor(model_path: Path, meta: dict, embeddings, aux: None):
     return predict
 
 
-def _boost_predictor(model_path: Path, meta: dict, embeddings, aux: np.ndarray):
+def _boost_predictor(model_path: Path, meta: dict, model, embeddings, aux: np.ndarray):
     """``path -> (label number, probability)`` with a saved devmap ``boost`` model (``aux``: the kernel's launch,
     transfer bytes and work-group size)."""
     from tasks.devmap import boost_matrix, launch_features
     from tasks.encoding import encode_files
-    from tasks.tree_model import BoostedTrees
 
-    model = BoostedTrees.load(model_path)
     _check_pooled_width(model_path, meta, int(model.inputs.max()) - launch_features(aux).shape[1], embeddings)
 
     def predict(path: str) -> tuple[int, float]:
@@ -427,13 +422,11 @@ def _boost_predictor(model_path: Path, meta: dict, embeddings, aux: np.ndarray):
     return predict
 
 
-def _neighbours_predictor(model_path: Path, meta: dict, embeddings, aux: None):
+def _neighbours_predictor(model_path: Path, meta: dict, model, embeddings, aux: None):
     """``path -> (factor number, speedup)`` with a saved threadcoarsening ``neighbours`` model; the speedup over
     factor 1 is the geometric mean of the nearest training kernels' at the predicted factor."""
     from tasks.encoding import encode_files
-    from tasks.threadcoarsening import NeighboursModel
 
-    model = NeighboursModel.load(model_path)
     _check_pooled_width(model_path, meta, model.vectors.shape[1], embeddings)
 
     def predict(path: str) -> tuple[int, float]:
@@ -450,6 +443,7 @@ def _check_pooled_width(model_path: Path, meta: dict, width: int, embeddings) ->
                             "were they trained again since?")
 
 
-#: ``kind`` of a saved model -> ``(model path, its metadata, embeddings, aux inputs) -> (path -> (label, score))``.
+#: ``kind`` of a saved model -> ``(model path, its metadata, its loaded arrays or None, embeddings, aux inputs) ->
+#: (path -> (label, score))``.
 PREDICTORS = {"ncc": _ncc_predictor, "linear": _linear_predictor, "boost": _boost_predictor,
               "neighbours": _neighbours_predictor}

@@ -7,6 +7,7 @@ leaks; ``split="grouped"`` runs a 10-fold ``GroupKFold`` by kernel instead.
 """
 from __future__ import annotations
 
+import os
 import time
 from typing import Any, Callable, Iterable, Iterator
 
@@ -14,9 +15,10 @@ import numpy as np
 from sklearn.model_selection import GroupKFold, StratifiedGroupKFold, StratifiedKFold
 from sklearn.tree import DecisionTreeClassifier
 
-from inst2vec.embeddings import Embeddings
+from inst2vec.data import data_root as resolve_data_root
+from inst2vec.embeddings import Embeddings, load
 from inst2vec.errors import Inst2vecError
-from tasks.datasets import DEVMAP_COLUMNS, DevmapData, STATIC_DEVICE, grewe_features
+from tasks.datasets import DEVMAP_COLUMNS, DEVMAP_PLATFORMS, DevmapData, STATIC_DEVICE, grewe_features, load_devmap
 from tasks.encoding import EncodedFiles, distinct_files, encode_files
 from tasks.learners import FoldInputs, TrainingSettings, boosted_trees, fit_and_save_ncc, fit_predict_ncc
 from tasks.results import summarize
@@ -94,6 +96,22 @@ def boost_inputs(data: DevmapData, embeddings: Embeddings, jobs: int = 1) -> np.
     files, positions = distinct_files(list(data.files))
     pooled = encode_files(files, embeddings, jobs=jobs).pooled()[positions]
     return boost_matrix(data.features[:, AUX_COLUMNS], pooled)
+
+
+def compare_variants(variants: Callable[[DevmapData, np.ndarray], Callable[[np.ndarray, np.ndarray], dict]],
+                     assignments: Iterable[int], data_root: str | os.PathLike | None = None) -> Iterator[dict[str, Any]]:
+    """What a script that checks variants of ``boost`` prints (``scripts/devmap_blend.py``, ``devmap_pca.py``): for
+    each platform, ``variants(data, x)`` with ``x`` its :func:`boost_inputs` under the published embeddings gives
+    the ``predict(train, test)`` of :func:`scores_on_assignments`, run on both splits' folds under each of the
+    ``assignments``; yields ``{platform, assignment, split, variant: scores…}`` per platform and assignment."""
+    assignments = [(split, s) for s in assignments for split in SPLITS]
+    data_root = resolve_data_root(data_root)
+    embeddings = load("published", data_root)
+    for platform in DEVMAP_PLATFORMS:
+        data = load_devmap(platform, data_root)
+        predict = variants(data, boost_inputs(data, embeddings))
+        for split, assignment, scores in scores_on_assignments(data, assignments, predict):
+            yield {"platform": platform, "assignment": assignment, "split": split, **scores}
 
 
 def predict_fold(model: str, data: DevmapData, encoded: EncodedFiles | None, positions: np.ndarray | None,

@@ -68,6 +68,18 @@ def test_devmap_scores_on_other_assignments_cover_every_row(data_root):
     assert len(tested) == 20 and sorted(np.concatenate(tested[10:])) == list(range(680))
 
 
+def test_devmap_variant_comparison_covers_both_platforms_and_splits(data_root):
+    def variants(data, x):
+        assert x.shape == (680, devmap.LAUNCH_WIDTH + 400)  # the launch features, then [flow, mean] vectors
+        return lambda train, test: {"oracle": data.labels[test], "gpu": np.ones(len(test), int)}
+
+    records = list(devmap.compare_variants(variants, [3], data_root))
+    assert [(r["platform"], r["split"], r["assignment"]) for r in records] == [
+        ("amd", "stratified", 3), ("amd", "grouped", 3), ("nvidia", "stratified", 3), ("nvidia", "grouped", 3)]
+    assert all(r["oracle"]["accuracy"] == 1.0 for r in records)
+    assert records[2]["gpu"] == {"accuracy": pytest.approx(0.5691, abs=1e-4), "speedup": 1.0}  # GPU is NVIDIA's static
+
+
 @pytest.mark.slow
 def test_devmap_boosted_trees_beat_grewe(data_root, published):
     data = load_devmap("amd", data_root)
