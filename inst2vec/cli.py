@@ -20,7 +20,7 @@ import numpy as np
 from inst2vec import __version__
 from inst2vec.arguments import IR_INPUTS_HELP, at_least, npz_path, output_file, output_folder
 from inst2vec.batch import FileResult, MirroredOutputs, collect_ir_files, no_ir_files_error, run_batch
-from inst2vec.errors import Inst2vecError
+from inst2vec.errors import Inst2vecError, NothingReadError
 from inst2vec.io import atomic_write
 
 log = logging.getLogger("inst2vec")
@@ -338,6 +338,9 @@ def _train_embeddings(args) -> int:
         embeddings, report, summary = embeddings_from_corpus(
             files, args.cutoff, args.width, args.subsample, args.seed, args.jobs, args.progress, dim=args.dim,
             epochs=args.epochs, negative=args.negative, workers=args.jobs)
+    except NothingReadError as err:
+        _print_errors(errors + err.skipped)
+        raise _nothing_read(len(errors) + len(err.skipped)) from err
     except ValueError as err:
         _print_errors(errors)
         raise Inst2vecError(str(err)) from err

@@ -31,6 +31,19 @@ class IRParseError(Inst2vecError, ValueError):
         super().__init__(f"{where}: {reason}")
 
 
+class NothingReadError(Inst2vecError, ValueError):
+    """None of a batch's input files could be read, so nothing was made.
+
+    Attributes:
+        skipped: one ``file:line: reason`` message per input file.
+    """
+
+    def __init__(self, skipped: list[str]):
+        self.skipped = list(skipped)
+        super().__init__(f"none of the {len(skipped)} input file(s) could be read; nothing written:\n  "
+                         + "\n  ".join(skipped))
+
+
 class DataNotFoundError(Inst2vecError, FileNotFoundError):
     """A data set or file the toolkit needs is missing; the message says where it looked."""
 

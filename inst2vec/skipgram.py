@@ -19,6 +19,7 @@ from typing import Sequence
 import numpy as np
 
 from inst2vec.embeddings import Embeddings
+from inst2vec.errors import NothingReadError
 from inst2vec.vocabulary import Vocabulary
 
 log = logging.getLogger(__name__)
@@ -114,8 +115,7 @@ def embeddings_from_corpus(files: Sequence[str], cutoff: int = 0, width: int = 2
 
     counts, readable, skipped = count_corpus_statements(files, jobs, progress)
     if files and not readable:
-        raise ValueError(f"none of the {len(files)} input file(s) could be read; nothing written:\n  "
-                         + "\n  ".join(skipped))
+        raise NothingReadError(skipped)
     vocabulary = Vocabulary.build(counts, cutoff)
     targets, contexts, occurrences, _ = corpus_pairs(readable, vocabulary, width, threshold, seed, jobs, progress)
     embeddings, report = train_skipgram(targets, contexts, vocabulary, seed=seed, **training)

@@ -175,6 +175,17 @@ def test_batch_with_no_readable_file_writes_nothing(tmp_path, capsys, command):
     assert sorted(p.name for p in tmp_path.rglob("*")) == ["bad.ll", "empty.ll"]
 
 
+@pytest.mark.parametrize("command", [["pairs"], ["train-embeddings", "--epochs", "1"]])
+def test_no_readable_file_counts_missing_inputs_too(tmp_path, capsys, command):
+    (tmp_path / "bad.ll").write_text(IR_BAD)
+    out = tmp_path / "out" / ("result.npz" if command[0] == "pairs" else "result")
+    assert main([*command, str(tmp_path / "bad.ll"), str(tmp_path / "absent.ll"), "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("bad.ll:2: unknown instruction 'frobnicate'") == 1 and err.count("absent.ll: no such file") == 1
+    assert err.rstrip().endswith("none of the 2 input file(s) could be read; nothing written")
+    assert not out.parent.exists()
+
+
 def test_wrong_flags_and_help():
     run = lambda *a: subprocess.run([sys.executable, "-m", "inst2vec.cli", *a], capture_output=True, text=True)
     assert run("vocab", "build", "x.ll", "-o", "v.json", "--cutoff", "many").returncode == 2
