@@ -28,17 +28,29 @@ def at_least(minimum: float, kind: type = int, strict: bool = False):
 
 
 def output_file(path: str) -> str:
-    """An ``-o`` value for a file: refused if it is a folder (before any work is done)."""
-    if os.path.isdir(path):
+    """An ``-o`` value for a file: refused if it is a folder, ends like one, or lies below a file (before any work
+    is done)."""
+    if os.path.isdir(path) or path.endswith(("/", os.sep)):
         raise argparse.ArgumentTypeError(f"{path!r} is a folder; name the file to write")
+    _refuse_file_above(path)
     return path
 
 
 def output_folder(path: str) -> str:
-    """An ``-o`` value for a folder of outputs: refused if it is a file."""
+    """An ``-o`` value for a folder of outputs: refused if it is a file or lies below one."""
     if os.path.exists(path) and not os.path.isdir(path):
         raise argparse.ArgumentTypeError(f"{path!r} is a file; name a folder to write into")
+    _refuse_file_above(path)
     return path
+
+
+def _refuse_file_above(path: str) -> None:
+    """Refuse ``path`` if the nearest of its folders that exists is a file (its folder could never be made)."""
+    parent = os.path.dirname(os.path.abspath(path))
+    while not os.path.exists(parent):
+        parent = os.path.dirname(parent)
+    if not os.path.isdir(parent):
+        raise argparse.ArgumentTypeError(f"{path!r}: {parent} is a file, so nothing can be written below it")
 
 
 def npz_path(path: str) -> str:

@@ -17,10 +17,10 @@ def atomic_write(path: str | os.PathLike, mode: str = "w") -> Iterator[IO]:
     Missing parent folders are made, and removed again if the block fails.
 
     Raises:
-        OutputError: ``path`` is a folder, or its folder cannot be made.
+        OutputError: ``path`` is (or ends like) a folder, or its folder cannot be made.
     """
     path = os.fspath(path)
-    if os.path.isdir(path):
+    if os.path.isdir(path) or path.endswith(("/", os.sep)):
         raise OutputError(f"{path}: is a folder; name the file to write")
     directory = os.path.dirname(os.path.abspath(path))
     created = []  # the folders this call makes, outermost first

@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 
 from inst2vec.cli import SAMPLES, main
+from inst2vec.errors import OutputError
+from inst2vec.io import atomic_write
 from inst2vec.statements import file_statements
 from inst2vec.vocabulary import Vocabulary
 
@@ -235,8 +237,19 @@ def test_output_paths_are_checked_before_any_work(tmp_path, capsys):
             main(argv)
         assert exit_.value.code == 2 and message in capsys.readouterr().err
     assert main(["statements", sample, "-o", str(tmp_path / "file.txt"), "--no-progress"]) == 0
-    assert main(["statements", sample, "-o", str(tmp_path / "file.txt" / "sub" / "x.txt")]) == 2
-    assert "x.txt: cannot make its folder" in capsys.readouterr().err
+    below_a_file = str(tmp_path / "file.txt" / "sub" / "x.txt")
+    for argv, message in ((["statements", sample, "-o", below_a_file], "file.txt is a file, so nothing can be written"),
+                          (["vocab", "build", sample, "-o", f"{tmp_path}/new/"], "is a folder; name the file"),
+                          (["xfg", sample, "--output-dir", below_a_file], "file.txt is a file, so nothing can be")):
+        with pytest.raises(SystemExit) as exit_:
+            main(argv)
+        assert exit_.value.code == 2 and message in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["file.txt"]
+    # The library's writer refuses the same, for callers that skip the command line.
+    with pytest.raises(OutputError, match="x.txt: cannot make its folder"), atomic_write(below_a_file) as f:
+        f.write("never")
+    with pytest.raises(OutputError, match="is a folder"), atomic_write(f"{tmp_path}/new/") as f:
+        f.write("never")
     assert sorted(p.name for p in tmp_path.rglob("*")) == ["file.txt"]
 
 
