@@ -140,7 +140,9 @@ def decode_ir(data: bytes, path: str | os.PathLike | None = None, first_line: in
         data = disassemble_bitcode(data, path)
     nul = data.find(b"\0")
     if nul != -1:
-        raise IRParseError("binary data (NUL byte) where LLVM IR text was expected", path,
+        named_bitcode = path is not None and os.fspath(path).endswith(".bc")
+        not_bitcode = ", and not LLVM bitcode either (bitcode starts with 'BC' 0xC0DE)" if named_bitcode else ""
+        raise IRParseError("binary data (NUL byte) where LLVM IR text was expected" + not_bitcode, path,
                            data.count(b"\n", 0, nul) + first_line)
     try:
         text = data.decode("utf-8")

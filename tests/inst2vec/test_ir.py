@@ -49,6 +49,7 @@ def test_read_module_structure(tmp_path):
     ("empty.ll", b"", None, "empty file"),
     ("blank.ll", b"  \n\n", None, "empty file"),
     ("junk.ll", b"\x7fELF\x02\x01\x01\x00\x00garbage", 1, "binary data"),
+    ("junk.bc", b"\x7fELF\x02\x01\x01\x00\x00garbage", 1, "binary data .* and not LLVM bitcode either"),
     ("bitcode.ll", b"BC\xc0\xde\x35\x14\x00\x00", None, "LLVM bitcode"),
     ("latin1.ll", IR_OK.replace("entry:", "entr\xe9e:").encode("latin-1"), 2, "not UTF-8"),
     ("truncated.ll", IR_TRUNCATED, 1, "not closed"),
