@@ -354,6 +354,8 @@ def _aux_values(model_path: Path, meta: dict, given: list[str]) -> np.ndarray | 
         if name not in names:
             takes = " ".join(f"--aux {n}=VALUE" for n in names) or "no --aux inputs"
             raise Inst2vecError(f"--aux {item}: {model_path.name} takes {takes}")
+        if name in values:
+            raise Inst2vecError(f"--aux {item}: {name} is given twice; give each aux input once")
         try:
             values[name] = float(value)
         except ValueError:

@@ -78,6 +78,9 @@ def test_devmap_boost_is_saved_and_predict_takes_the_launch(amd, published, data
     assert "also needs --aux wgsize=VALUE" in capsys.readouterr().err
     assert main(["predict", model, data.files[7], "--aux", "transfer=10", "--aux", "comp=3"]) == 2
     assert "takes --aux transfer=VALUE --aux wgsize=VALUE" in capsys.readouterr().err
+    assert main(["predict", model, data.files[7], "--aux", "transfer=10", "--aux", "wgsize=64", "--aux",
+                 "transfer=20"]) == 2
+    assert "--aux transfer=20: transfer is given twice" in capsys.readouterr().err
     # A model saved before boost had two members (format 1: no version in its description; until 2026-12-06 it
     # took all eight devmap columns) is refused before its inputs are asked for.
     description = Path(model + ".json")
