@@ -20,7 +20,7 @@ import numpy as np
 from inst2vec import __version__
 from inst2vec.arguments import IR_INPUTS_HELP, at_least, npz_path, output_file, output_folder
 from inst2vec.batch import FileResult, MirroredOutputs, collect_ir_files, no_ir_files_error, run_batch
-from inst2vec.errors import Inst2vecError, NothingReadError
+from inst2vec.errors import Inst2vecError, IRParseError, NothingReadError
 from inst2vec.io import atomic_write
 
 log = logging.getLogger("inst2vec")
@@ -424,14 +424,19 @@ def _vocabulary_statement(text: str, embeddings) -> str:
     ``%5 = add nsw i32 %3, 1`` is looked up as ``<%ID> = add nsw i32 <%ID>, <INT>``; named struct types stay
     identifiers, since one line does not say what they hold.
     """
-    from inst2vec.statements import normalize_units
+    from inst2vec.statements import normalize_units, text_statements
 
     if text in embeddings:
         return text
-    normalized = normalize_units([text.strip()])[0]
-    if normalized != text and normalized in embeddings:
-        print(f"note: looked up as the statement {normalized!r}", file=sys.stderr)
-        return normalized
+    line = text.strip()
+    candidates = [normalize_units([line])[0]]
+    if line.startswith("define") and line.endswith("{"):  # read as a file's define line: attributes and { dropped
+        with contextlib.suppress(IRParseError):
+            candidates.insert(0, text_statements(line + "\n}")[0])
+    for normalized in candidates:
+        if normalized != text and normalized in embeddings:
+            print(f"note: looked up as the statement {normalized!r}", file=sys.stderr)
+            return normalized
     return text
 
 

@@ -100,6 +100,9 @@ def test_cli(data_root, capsys):
                  "--data-root", str(data_root)]) == 0
     as_ir = capsys.readouterr()
     assert as_ir.out == as_statement and "'<%ID> = add nsw i32 <%ID>, <INT>'" in as_ir.err
+    # a define line as a file has it: its attributes and brace are dropped, as when the file is read
+    assert main(["lookup", "define void @f() #0 {", "--embeddings", "published", "--data-root", str(data_root)]) == 0
+    assert "looked up as the statement 'define void <@ID>()'" in capsys.readouterr().err
     assert main(["lookup", " ", "--data-root", str(data_root)]) == 2  # was !UNK's vector
     assert "lookup: the statement is empty" in capsys.readouterr().err
 
