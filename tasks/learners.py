@@ -80,6 +80,37 @@ def fit_and_save_ncc(data: FoldInputs, settings: TrainingSettings, path: str, me
     return path
 
 
+def _scaled_aux(data: FoldInputs, train: np.ndarray, test: np.ndarray, validation: np.ndarray | None
+                ) -> tuple[tuple[np.ndarray | None, ...], dict[str, Any]]:
+    """The aux inputs of the train, test and validation rows, log(1 + x) standardised by the training rows (all
+    None without aux columns), and the scaling, which ``inst2vec predict`` needs to scale a new kernel's the same
+    way (``aux_log_mean``, ``aux_log_std``; empty without aux columns)."""
+    if not data.aux_columns:
+        return (None, None, None), {}
+    raw = np.log1p(data.features[:, data.aux_columns])
+    mean, std = _scaling(raw[train])
+    scaled = tuple(None if rows is None else (raw[rows] - mean) / std for rows in (train, test, validation))
+    return scaled, {"aux_log_mean": mean.tolist(), "aux_log_std": std.tolist()}
+
+
+def _optimizer(settings: TrainingSettings, seed: int) -> tuple[Any, list, tuple[int, int]]:
+    """The optimizer of a run, the callbacks it needs and this process's ``(rank, ranks)``: with a compression, a
+    :class:`train.keras_distributed.DistributedOptimizer` over MPI; else None for the model's own Adam (XLA allowed;
+    an optimizer object turns XLA off, as MPI calls need) or the optimizer ``settings`` names."""
+    default = settings.optimizer == "adam" and settings.compression is None
+    optimizer = None if default else make_optimizer(settings.optimizer)
+    if settings.compression is None:
+        return optimizer, [], (0, 1)
+    from train.collectives import Communicator, SimulatedLink
+    from train.keras_distributed import DistributedOptimizer, distributed_callbacks
+
+    link = None if settings.simulated_link_gbps is None else SimulatedLink(settings.simulated_link_gbps)
+    comm = Communicator(link=link)
+    optimizer = DistributedOptimizer(optimizer, settings.compression, settings.algorithm, comm,
+                                     error_feedback=settings.error_feedback, seed=seed)
+    return optimizer, distributed_callbacks(comm), (comm.rank, comm.size)
+
+
 def fit_predict_ncc(data: FoldInputs, train: np.ndarray, test: np.ndarray, seed: int,
                     settings: TrainingSettings, validation: np.ndarray | None = None,
                     save_to: str | os.PathLike | None = None,
@@ -99,29 +130,9 @@ def fit_predict_ncc(data: FoldInputs, train: np.ndarray, test: np.ndarray, seed:
     pad = data.encoded.embeddings.vocabulary.unknown_index
     sequences = data.encoded.sequences
     rows_seq = lambda rows: [sequences[p] for p in data.positions[rows]]  # noqa: E731
-    aux_train = aux_test = aux_val = None
-    if data.aux_columns:
-        raw = np.log1p(data.features[:, data.aux_columns])
-        mean, std = _scaling(raw[train])
-        aux_train, aux_test = (raw[train] - mean) / std, (raw[test] - mean) / std
-        if validation is not None:
-            aux_val = (raw[validation] - mean) / std
-        # What `inst2vec predict` needs to scale a new kernel's aux inputs the same way.
-        metadata = {**(metadata or {}), "aux_log_mean": mean.tolist(), "aux_log_std": std.tolist()}
-    # None: the model's own Adam (XLA allowed); an optimizer object turns XLA off, as MPI calls need.
-    default = settings.optimizer == "adam" and settings.compression is None
-    optimizer = None if default else make_optimizer(settings.optimizer)
-    callbacks, part, verbose = [], (0, 1), 0
-    if settings.compression is not None:
-        from train.collectives import Communicator, SimulatedLink
-        from train.keras_distributed import DistributedOptimizer, distributed_callbacks
-
-        link = None if settings.simulated_link_gbps is None else SimulatedLink(settings.simulated_link_gbps)
-        comm = Communicator(link=link)
-        optimizer = DistributedOptimizer(optimizer, settings.compression, settings.algorithm, comm,
-                                         error_feedback=settings.error_feedback, seed=seed)
-        callbacks += distributed_callbacks(comm)
-        part = (comm.rank, comm.size)
+    (aux_train, aux_test, aux_val), scaling = _scaled_aux(data, train, test, validation)
+    metadata = {**(metadata or {}), **scaling}
+    optimizer, callbacks, part = _optimizer(settings, seed)
     model = ncc.build_ncc_model(data.num_classes, dim=vectors.shape[1], aux_inputs=len(data.aux_columns),
                                 optimizer=optimizer)
     two = bool(data.aux_columns)
@@ -156,8 +167,7 @@ def fit_predict_ncc(data: FoldInputs, train: np.ndarray, test: np.ndarray, seed:
             initial_epoch = restore(path, model, batches, states)
         callbacks.append(checkpoint_callback(path, batches, states))
     model.fit(ncc.for_fit(batches), epochs=settings.epochs, shuffle=False, initial_epoch=initial_epoch,
-                        validation_data=None if monitor is None else ncc.for_fit(monitor), verbose=verbose,
-                        callbacks=callbacks)
+              validation_data=None if monitor is None else ncc.for_fit(monitor), verbose=0, callbacks=callbacks)
     if best is not None:
         model.set_weights(best.best_weights)
     probabilities = ncc.predict_proba(model, rows_seq(test), vectors, pad, aux_test, settings.batch_size,
