@@ -21,6 +21,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import warnings
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -159,21 +160,35 @@ def disassemble_bitcode(data: bytes, path: str | os.PathLike | None = None) -> b
     Raises:
         IRParseError: neither could read it (truncated or damaged bitcode), with both reasons.
     """
-    import llvmlite.binding as llvm
-
     disassembler = shutil.which("llvm-dis-14") or shutil.which("llvm-dis")
     reason = "llvm-dis: not found"
     if disassembler is not None:
         done = subprocess.run([disassembler, "-o", "-"], input=data, capture_output=True)
         if done.returncode == 0 and done.stdout.strip():
             return done.stdout
-        why = _last_line(done.stderr.decode(errors="replace")) if done.returncode else "no module in it"
-        reason = f"{os.path.basename(disassembler)}: {why}"
-    try:  # bitcode of a newer LLVM than llvm-dis-14's
-        return str(llvm.parse_bitcode(data, context=llvm.create_context())).encode()
-    except RuntimeError as err:
-        raise IRParseError(f"LLVM bitcode that cannot be read ({reason}; llvmlite: {_last_line(str(err))})",
-                           path) from err
+        reason = f"{os.path.basename(disassembler)}: {_failure(done) if done.returncode else 'no module in it'}"
+    # Bitcode of a newer LLVM than llvm-dis-14's. In a child process: on damaged bitcode llvmlite's LLVM can fail an
+    # assertion and abort, which would end a whole batch.
+    done = subprocess.run([sys.executable, "-c", _PARSE_BITCODE], input=data, capture_output=True)
+    if done.returncode == 0:
+        return done.stdout
+    raise IRParseError(f"LLVM bitcode that cannot be read ({reason}; llvmlite: {_failure(done)})", path)
+
+
+#: What the child process of :func:`disassemble_bitcode` runs: bitcode on stdin, its IR text on stdout.
+_PARSE_BITCODE = ("import sys, llvmlite.binding as llvm; "
+                  "sys.stdout.buffer.write(str(llvm.parse_bitcode(sys.stdin.buffer.read(), "
+                  "context=llvm.create_context())).encode())")
+
+
+def _failure(done: subprocess.CompletedProcess) -> str:
+    """Why a tool's process failed: its last error line, or for a crash the signal and any failed assertion."""
+    message = done.stderr.decode(errors="replace")
+    if done.returncode < 0 or "Stack dump:" in message:  # LLVM's crash handler prints a stack dump
+        signal = -done.returncode if done.returncode < 0 else done.returncode - 128
+        assertion = re.search(r"Assertion `.*' failed", message)
+        return f"crashed with signal {signal}" + (f" ({assertion.group(0)})" if assertion else "")
+    return _last_line(message).removeprefix("RuntimeError: ")
 
 
 def _last_line(message: str) -> str:

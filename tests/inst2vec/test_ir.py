@@ -166,6 +166,25 @@ def test_bitcode_is_read_as_its_disassembly(tmp_path):
     assert str(caught.value).startswith(f"{truncated}:")
 
 
+def test_bitcode_that_crashes_llvm_is_an_error_not_a_crash(tmp_path, monkeypatch):
+    """On some damaged bitcode llvmlite's LLVM fails an assertion and aborts the process; the bitcode is read in a
+    child process, so the caller (a whole batch) gets an error naming the file instead of dying with it."""
+    import subprocess
+
+    bitcode = tmp_path / "sample.bc"
+    subprocess.run(["llvm-as-14", str(pathlib.Path(ir.__file__).parent / "samples" / "sample.ll"), "-o", str(bitcode)],
+                   check=True)
+    data = bytearray(bitcode.read_bytes())
+    data[780] = 128  # found by fuzzing: llvm-dis-14 refuses it, and llvmlite 0.50 aborts on `idx < size()`
+    damaged = _write(tmp_path, "damaged.bc", bytes(data))
+    with pytest.raises(IRParseError, match="LLVM bitcode that cannot be read .*; llvmlite: ") as caught:
+        file_statements(damaged)
+    assert str(caught.value).startswith(f"{damaged}:")
+    monkeypatch.setattr(ir, "_PARSE_BITCODE", "import os; os.abort()")  # a crash, whatever llvmlite's version does
+    with pytest.raises(IRParseError, match=r"llvmlite: crashed with signal 6\)$"):
+        file_statements(damaged)
+
+
 def test_verify_accepts_real_ir_and_reports_llvm_errors(data_root):
     path = data_root / "devmap" / "kernels_ir" / "amd-app-sdk-3.0-BinomialOption-binomial_options.ll"
     read_module(path, verify=True)
