@@ -99,7 +99,8 @@ def boost_inputs(data: DevmapData, embeddings: Embeddings, jobs: int = 1) -> np.
 
 
 def compare_variants(variants: Callable[[DevmapData, np.ndarray], Callable[[np.ndarray, np.ndarray], dict]],
-                     assignments: Iterable[int], data_root: str | os.PathLike | None = None) -> Iterator[dict[str, Any]]:
+                     assignments: Iterable[int], data_root: str | os.PathLike | None = None
+                     ) -> Iterator[dict[str, Any]]:
     """What a script that checks variants of ``boost`` prints (``scripts/devmap_blend.py``, ``devmap_pca.py``): for
     each platform, ``variants(data, x)`` with ``x`` its :func:`boost_inputs` under the published embeddings gives
     the ``predict(train, test)`` of :func:`scores_on_assignments`, run on both splits' folds under each of the

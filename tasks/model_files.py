@@ -65,4 +65,22 @@ class ArrayModel:
                 arrays = {name: stored[name] for name in cls.ARRAYS}
         except (OSError, ValueError) as err:
             raise Inst2vecError(f"{path}: cannot read the {cls.KIND} model: {err}") from err
-        return cls(**arrays, metadata=metadata)
+        model = cls(**arrays, metadata=metadata)
+        problems = model.problems()
+        labels = metadata.get("labels")
+        if not problems and isinstance(labels, list):
+            numbers = np.asarray(model.label_numbers())
+            if not (np.issubdtype(numbers.dtype, np.integer) and ((numbers >= 0) & (numbers < len(labels))).all()):
+                problems.append(f"it predicts label numbers {numbers.tolist()[:8]}, but its description names "
+                                f"{len(labels)} labels")
+        if problems:
+            raise Inst2vecError(f"{path}: a damaged {cls.KIND} model: {problems[0]}")
+        return model
+
+    def problems(self) -> list[str]:
+        """What makes these arrays no model of this kind (a damaged or hand-made file); empty if nothing does."""
+        return []
+
+    def label_numbers(self) -> np.ndarray:
+        """The label numbers (indices into the description's ``labels``) this model can predict."""
+        raise NotImplementedError

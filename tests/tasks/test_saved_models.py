@@ -1,5 +1,6 @@
 """Our default devmap and thread-coarsening models saved as arrays and applied by ``inst2vec predict``."""
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,7 @@ from tasks import devmap, threadcoarsening
 from tasks.encoding import encode_files
 from tasks.datasets import COARSENING_FACTORS, DEVMAP_COLUMNS, load_devmap, load_threadcoarsening
 from tasks.learners import TrainingSettings, boosted_trees
+from tasks.linear_model import LinearModel
 from tasks.threadcoarsening import NeighboursModel
 from tasks.tree_model import BoostedTrees
 
@@ -59,6 +61,18 @@ def test_saved_trees_give_scikit_learns_probabilities(amd, tmp_path):
     Path(str(junk) + ".json").write_text(json.dumps({"kind": "boost", "version": BoostedTrees.VERSION}))
     with pytest.raises(Inst2vecError, match="junk.npz: cannot read the boost model: not a NumPy .npz archive"):
         BoostedTrees.load(junk)
+    # Damaged (or hand-made) arrays are refused on loading, not met as an IndexError or an endless walk later.
+    nodes = len(loaded.feature)
+    for change, message in (({"feature": loaded.feature + 10_000}, "reads an input column its member does not take"),
+                            ({"left": np.zeros(nodes, np.int64)}, "child is not a later node of its tree"),
+                            ({"threshold": loaded.threshold[:10]}, "node arrays differ in length"),
+                            ({"tree_start": loaded.tree_start + 1}, "trees do not cover its nodes in order"),
+                            ({"inputs": np.array([3, 2])}, "reads an input column its member does not take"),
+                            ({"classes": np.array([5, 7])}, "label numbers [5, 7], but its description names 2")):
+        arrays = {name: getattr(loaded, name) for name in BoostedTrees.ARRAYS} | change
+        BoostedTrees(**arrays, metadata={"labels": ["CPU", "GPU"]}).save(tmp_path / "damaged.npz")
+        with pytest.raises(Inst2vecError, match=f"damaged.npz: a damaged boost model: .*{re.escape(message)}"):
+            BoostedTrees.load(tmp_path / "damaged.npz")
 
 
 def test_devmap_boost_is_saved_and_predict_takes_the_launch(amd, published, data_root, tmp_path, capsys):
@@ -117,7 +131,33 @@ def test_threadcoarsening_neighbours_saved_by_the_task_predicts_as_the_protocol(
         clamped = COARSENING_FACTORS[data.clamp(kernel, COARSENING_FACTORS.index(factor))]
         assert clamped == result["seeds"][0]["folds"][kernel]["predicted_factor"]
     # Program vectors of other embeddings than the ones the model names: refused before any file is read.
-    NeighboursModel.fit(pooled[:, :10], curves, metadata={"embeddings": "published", "labels": []}).save(model)
+    labels = [f"factor {f}" for f in COARSENING_FACTORS]
+    NeighboursModel.fit(pooled[:, :10], curves, metadata={"embeddings": "published", "labels": labels}).save(model)
     assert main(["predict", str(model), data.files[0], "--data-root", str(data_root)]) == 2
     assert "takes program vectors of 10 numbers, but the embeddings it names (published: 200 per statement) give " \
         "400" in capsys.readouterr().err
+
+
+def test_damaged_linear_and_neighbours_models_are_refused(tmp_path):
+    def saved(model, **change):
+        arrays = {name: getattr(model, name) for name in model.ARRAYS} | change
+        type(model)(**arrays, metadata=model.metadata).save(tmp_path / "model.npz")
+        return tmp_path / "model.npz"
+
+    linear = LinearModel(np.arange(3), np.ones(3), np.zeros(2), np.ones(2), np.zeros((2, 5), np.float32),
+                         np.zeros(2, np.float32), np.array([0, 1]), {"labels": ["a", "b"]})
+    assert LinearModel.load(saved(linear)).coef.shape == (2, 5)
+    for change, message in (({"coef": np.zeros((2, 4))}, "its weights (2, 4) do not match 2 classes of 5 features"),
+                            ({"idf": np.ones(2)}, "its feature arrays differ in length"),
+                            ({"classes": np.array([0, 2])}, "it predicts label numbers [0, 2], but its description")):
+        with pytest.raises(Inst2vecError, match=re.escape(f"model.npz: a damaged linear model: {message}")):
+            LinearModel.load(saved(linear, **change))
+    rng = np.random.default_rng(0)
+    neighbours = NeighboursModel.fit(rng.normal(size=(4, 3)), rng.normal(size=(4, 6)), k=3,
+                                     metadata={"labels": [f"factor {f}" for f in COARSENING_FACTORS]})
+    assert int(NeighboursModel.load(saved(neighbours)).k) == 3
+    for change, message in (({"k": np.array(5)}, "k = 5 neighbours of 4 kernels"),
+                            ({"curves": np.zeros((3, 6))}, "its vectors (4, 3) and curves (3, 6) do not match"),
+                            ({"curves": np.zeros((4, 7))}, "it predicts label numbers [0, 1, 2, 3, 4, 5, 6], but its")):
+        with pytest.raises(Inst2vecError, match=re.escape(f"model.npz: a damaged neighbours model: {message}")):
+            NeighboursModel.load(saved(neighbours, **change))
