@@ -45,6 +45,13 @@ class Embeddings:
         if matrix.ndim != 2 or matrix.shape[0] != len(vocabulary):
             raise VocabularyError(f"the embedding matrix has shape {matrix.shape} but the vocabulary has "
                                   f"{len(vocabulary)} statements; they must match row for row")
+        if not np.issubdtype(matrix.dtype, np.floating):
+            raise VocabularyError(f"the embedding matrix holds {matrix.dtype} values, not floating-point numbers")
+        finite = np.isfinite(matrix).all(axis=1)
+        if not finite.all():
+            row = int(np.argmin(finite))
+            raise VocabularyError(f"the embedding matrix holds NaN or infinite values in {int((~finite).sum())} "
+                                  f"row(s), the first of them row {row} ({vocabulary.statements[row]!r})")
         self.vocabulary = vocabulary
         self.matrix = matrix
         self.matrix.setflags(write=False)

@@ -72,6 +72,13 @@ def test_save_load_round_trip_and_errors(tmp_path):
     np.save(tmp_path / "e" / "embeddings.npy", np.zeros((5, 2)))
     with pytest.raises(VocabularyError, match="must match row for row"):
         load(tmp_path / "e")
+    np.save(tmp_path / "e" / "embeddings.npy", np.array([[0, 1], [np.nan, 2], [3, np.inf]], np.float32))
+    with pytest.raises(VocabularyError, match=r"NaN or infinite values in 2 row\(s\), the first of them row 1 "
+                                              r"\('ret void'\)"):
+        load(tmp_path / "e")
+    np.save(tmp_path / "e" / "embeddings.npy", np.zeros((3, 2), np.int64))
+    with pytest.raises(VocabularyError, match="holds int64 values, not floating-point numbers"):
+        load(tmp_path / "e")
     (tmp_path / "e" / "embeddings.npy").write_bytes(b"\x80\x04junk")  # numpy would take it for a pickle
     with pytest.raises(VocabularyError, match="embeddings.npy: cannot read the embedding matrix: not a NumPy .npy "
                        "array file$"):
