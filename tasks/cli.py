@@ -374,8 +374,6 @@ def _ncc_predictor(model_path: Path, meta: dict, model: None, embeddings, aux: n
     from inst2vec.embed import embed_file
     from tasks import ncc
 
-    import keras
-
     if aux is not None:  # scaled as the training rows were
         try:
             mean, std = (np.asarray(meta[k], dtype=float).reshape(aux.shape[1])
@@ -384,7 +382,11 @@ def _ncc_predictor(model_path: Path, meta: dict, model: None, embeddings, aux: n
             raise Inst2vecError(f"{model_path.name}.json: aux_log_mean and aux_log_std must list one number per "
                                 "aux input") from None
         aux = (np.log1p(aux) - mean) / std
-    model = keras.models.load_model(model_path)
+    model = _load_keras_model(model_path)
+    classes = {int(output.shape[-1]) for output in model.outputs}
+    if classes != {len(meta["labels"])}:
+        raise Inst2vecError(f"{model_path}: the model has {', '.join(map(str, sorted(classes)))} outputs per row, but "
+                            f"{model_path.name}.json names {len(meta['labels'])} labels")
     vectors = np.asarray(embeddings.normalized, dtype=np.float32)
 
     def predict(path: str) -> tuple[int, float]:
@@ -393,6 +395,24 @@ def _ncc_predictor(model_path: Path, meta: dict, model: None, embeddings, aux: n
                                           max_length=meta["max_length"])[0]
         return int(np.argmax(probabilities)), float(probabilities.max())
     return predict
+
+
+def _load_keras_model(model_path: Path):
+    """``keras.models.load_model`` (safe mode: no code from the file runs), with a damaged file an error naming it."""
+    import zipfile
+
+    import keras
+
+    if not zipfile.is_zipfile(model_path):
+        raise Inst2vecError(f"{model_path}: not a Keras model (a .keras file is a zip archive)")
+    try:
+        return keras.models.load_model(model_path)
+    except Exception as err:  # Keras raises many kinds (ValueError, KeyError, OSError, zipfile errors …)
+        raise Inst2vecError(f"{model_path}: cannot read the Keras model: {_first_line(err)}") from err
+
+
+def _first_line(err: Exception) -> str:
+    return (str(err).strip().splitlines() or [type(err).__name__])[0]
 
 
 def _linear_predictor(model_path: Path, meta: dict, model, embeddings, aux: None):

@@ -1,5 +1,6 @@
 """Wrong flags and missing data give one clear error line (exit 2), no traceback and no result file."""
 import json
+import zipfile
 
 from inst2vec.cli import main as run_main
 
@@ -145,3 +146,12 @@ def test_predict_refuses_files_that_are_not_models(tmp_path, capsys):
     program.write_text("define void @f() {\n  ret void\n}\n")
     assert main(["predict", str(program), str(bogus)]) == 2  # arguments swapped
     assert "the model comes first: inst2vec predict MODEL FILE.ll" in capsys.readouterr().err
+    # With its description beside it, a damaged .keras file is an error naming it, not Keras' traceback.
+    description = {"embeddings": "published", "labels": ["CPU", "GPU"], "max_length": 32}
+    (tmp_path / "model.keras.json").write_text(json.dumps(description))
+    assert main(["predict", str(bogus), str(program)]) == 2
+    assert "model.keras: not a Keras model (a .keras file is a zip archive)" in capsys.readouterr().err
+    with zipfile.ZipFile(bogus, "w") as archive:
+        archive.writestr("config.json", "{}")
+    assert main(["predict", str(bogus), str(program)]) == 2
+    assert "model.keras: cannot read the Keras model: " in capsys.readouterr().err

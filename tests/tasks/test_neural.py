@@ -153,6 +153,11 @@ def test_devmap_ncc_model_is_saved_and_predict_takes_its_aux_inputs(data_root, t
     assert "takes --aux transfer=VALUE --aux wgsize=VALUE" in capsys.readouterr().err
     assert main(["predict", str(model), data.files[row], "--aux", "transfer=-1", "--aux", "wgsize=3"]) == 2
     assert "must be a finite number >= 0" in capsys.readouterr().err
+    description = Path(model + ".json")
+    description.write_text(json.dumps({**json.loads(description.read_text()), "labels": ["CPU", "GPU", "FPGA"]}))
+    assert main(["predict", str(model), data.files[row], "--aux", "transfer=10", "--aux", "wgsize=3"]) == 2
+    assert "the model has 2 outputs per row, but devmap-amd-ncc-published.keras.json names 3 labels" in \
+        capsys.readouterr().err
 
 
 def test_recalibrated_batch_norm_holds_the_statistics_of_the_training_features():
