@@ -302,8 +302,7 @@ def run_predict(args) -> int:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
     except ValueError as err:
         raise Inst2vecError(f"{meta_path}: not valid JSON: {err}") from err
-    if not isinstance(meta, dict) or "embeddings" not in meta or "labels" not in meta:
-        raise Inst2vecError(f"{meta_path}: not the description of a saved model (needs embeddings and labels)")
+    _check_description(meta_path, meta)
     kind = meta.get("kind", "ncc" if model_path.suffix == ".keras" else None)
     if kind not in PREDICTORS:
         raise Inst2vecError(f"{meta_path}: unknown model kind {kind!r} (expected a .keras ncc model or kind "
@@ -329,6 +328,22 @@ def run_predict(args) -> int:
     if failed:
         print(f"skipped {failed} of {len(files) + len(missing)} file(s)", file=sys.stderr)
     return 1 if failed else 0
+
+
+def _check_description(meta_path: Path, meta) -> None:
+    """Refuse a model description whose fields ``predict`` reads have the wrong types (a damaged or hand-made
+    file): ``embeddings`` a name, ``labels`` two or more names, ``aux_inputs`` names, ``max_length`` a count."""
+    if not isinstance(meta, dict) or "embeddings" not in meta or "labels" not in meta:
+        raise Inst2vecError(f"{meta_path}: not the description of a saved model (needs embeddings and labels)")
+    names = lambda value: isinstance(value, list) and all(isinstance(v, str) for v in value)  # noqa: E731
+    problems = [f"{key} must be {what}" for key, what, fine in (
+        ("embeddings", "a name or path", isinstance(meta["embeddings"], str)),
+        ("labels", "a list of two or more names", names(meta["labels"]) and len(meta["labels"]) >= 2),
+        ("aux_inputs", "a list of names", names(meta.get("aux_inputs", []))),
+        ("max_length", "a whole number >= 1", type(meta.get("max_length", 1)) is int and meta.get("max_length", 1) > 0),
+    ) if not fine]
+    if problems:
+        raise Inst2vecError(f"{meta_path}: " + "; ".join(problems))
 
 
 def _load_array_model(model_path: Path, kind: str):
@@ -382,6 +397,8 @@ def _ncc_predictor(model_path: Path, meta: dict, model: None, embeddings, aux: n
             raise Inst2vecError(f"{model_path.name}.json: aux_log_mean and aux_log_std must list one number per "
                                 "aux input") from None
         aux = (np.log1p(aux) - mean) / std
+    if "max_length" not in meta:
+        raise Inst2vecError(f"{model_path.name}.json: an ncc model's description needs max_length")
     model = _load_keras_model(model_path)
     classes = {int(output.shape[-1]) for output in model.outputs}
     if classes != {len(meta["labels"])}:
@@ -431,9 +448,12 @@ def _linear_predictor(model_path: Path, meta: dict, model, embeddings, aux: None
 def _boost_predictor(model_path: Path, meta: dict, model, embeddings, aux: np.ndarray):
     """``path -> (label number, probability)`` with a saved devmap ``boost`` model (``aux``: the kernel's launch,
     transfer bytes and work-group size)."""
-    from tasks.devmap import boost_matrix, launch_features
+    from tasks.devmap import AUX_INPUTS, boost_matrix, launch_features
     from tasks.encoding import encode_files
 
+    if meta.get("aux_inputs") != AUX_INPUTS:
+        raise Inst2vecError(f"{model_path.name}.json: a boost model takes the aux inputs {AUX_INPUTS}, not "
+                            f"{meta.get('aux_inputs')}")
     _check_pooled_width(model_path, meta, int(model.inputs.max()) - launch_features(aux).shape[1], embeddings)
 
     def predict(path: str) -> tuple[int, float]:

@@ -95,10 +95,19 @@ def test_devmap_boost_is_saved_and_predict_takes_the_launch(amd, published, data
     assert main(["predict", model, data.files[7], "--aux", "transfer=10", "--aux", "wgsize=64", "--aux",
                  "transfer=20"]) == 2
     assert "--aux transfer=20: transfer is given twice" in capsys.readouterr().err
+    # A description with fields of the wrong kind (damaged or hand-made) is refused, naming the field.
+    description = Path(model + ".json")
+    saved = json.loads(description.read_text())
+    for change, message in (({"labels": "CPUGPU"}, "labels must be a list of two or more"),
+                            ({"embeddings": 5}, "embeddings must be a name or path"),
+                            ({"aux_inputs": ["transfer"]}, "takes the aux inputs ['transfer', 'wgsize'], not")):
+        description.write_text(json.dumps(saved | change))
+        assert main(["predict", model, data.files[7], "--aux", "transfer=10"] + ["--aux", "wgsize=64"] * (
+            "aux_inputs" not in change)) == 2
+        assert message in capsys.readouterr().err
     # A model saved before boost had two members (format 1: no version in its description; until 2026-12-06 it
     # took all eight devmap columns) is refused before its inputs are asked for.
-    description = Path(model + ".json")
-    old = {key: value for key, value in json.loads(description.read_text()).items() if key != "version"}
+    old = {key: value for key, value in saved.items() if key != "version"}
     description.write_text(json.dumps({**old, "aux_inputs": list(DEVMAP_COLUMNS)}))
     assert main(["predict", model, data.files[7], "--aux", "transfer=10", "--aux", "wgsize=64"]) == 2
     assert "devmap-amd-boost-published.npz: a boost model in format 1, which this version of the toolkit does not " \
