@@ -1,6 +1,7 @@
 """Find the C, C++, OpenCL and CUDA sources of a corpus: directories, or ``.tar.gz`` archives unpacked safely."""
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tarfile
@@ -58,7 +59,8 @@ def suite_name(path: str | os.PathLike) -> str:
 def unpack_archive(archive: str | os.PathLike, into: str | os.PathLike) -> Path:
     """Unpack ``archive`` into ``into/<suite>`` once (kept for later runs); only regular files and folders.
 
-    Members with absolute paths, ``..`` or links are refused, so an archive cannot write outside.
+    Members with absolute paths, ``..`` or links are refused, so an archive cannot write outside; their names are
+    kept beside the files (:func:`refused_members`).
 
     Raises:
         SourceError: the archive cannot be read (names it).
@@ -73,20 +75,31 @@ def unpack_archive(archive: str | os.PathLike, into: str | os.PathLike) -> Path:
         shutil.rmtree(partial)
     try:
         with tarfile.open(archive, "r:*") as tar:
-            members = [m for m in tar.getmembers() if (m.isfile() or m.isdir()) and _safe(m.name)]
-            tar.extractall(partial, members=members, filter="data")
+            members = tar.getmembers()
+            tar.extractall(partial, members=[m for m in members if _unpacked(m)], filter="data")
     except (tarfile.TarError, OSError, EOFError) as err:
         shutil.rmtree(partial, ignore_errors=True)
         reason = "not a tar archive (plain, gzip, bzip2 or xz)" if type(err) is tarfile.ReadError else err
         raise SourceError(f"{os.fspath(archive)}: cannot unpack: {reason}") from err
     partial.rename(target)
-    (target / _UNPACKED_MARK).touch()
+    refused = [m.name for m in members if not _unpacked(m)]
+    (target / _UNPACKED_MARK).write_text(json.dumps({"refused": refused}), encoding="utf-8")
     return target
 
 
-def _safe(name: str) -> bool:
-    parts = Path(name).parts
-    return not Path(name).is_absolute() and ".." not in parts
+def refused_members(unpacked: str | os.PathLike) -> list[str]:
+    """The names of the members :func:`unpack_archive` refused to unpack into ``unpacked`` (links, absolute paths,
+    ``..``); none for a folder unpacked before they were recorded."""
+    try:
+        return list(json.loads((Path(unpacked) / _UNPACKED_MARK).read_text(encoding="utf-8"))["refused"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
+
+
+def _unpacked(member: tarfile.TarInfo) -> bool:
+    """Whether :func:`unpack_archive` unpacks a member: a regular file or folder that stays inside the archive."""
+    path = Path(member.name)
+    return (member.isfile() or member.isdir()) and not path.is_absolute() and ".." not in path.parts
 
 
 def find_sources(inputs: list[str | os.PathLike], unpack_dir: str | os.PathLike) -> tuple[list[Source], list[str]]:
@@ -113,6 +126,11 @@ def find_sources(inputs: list[str | os.PathLike], unpack_dir: str | os.PathLike)
         except Inst2vecError as err:
             errors.append(str(err))
             continue
+        refused = [] if path.is_dir() else refused_members(root)
+        if refused:
+            shown = ", ".join(refused[:5]) + (", …" if len(refused) > 5 else "")
+            errors.append(f"{path}: skipped {len(refused)} member(s) that are links or would land outside the "
+                          f"archive ({shown})")
         suite = suite_name(path)
         for file in sorted(root.rglob("*")):
             if is_source_file(file) and file.is_file():

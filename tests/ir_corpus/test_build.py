@@ -114,9 +114,15 @@ def test_archives_are_unpacked_safely(tmp_path):
         (tmp_path / "a.c").write_text(C_LOOP)
         tar.add(tmp_path / "a.c", arcname="ok/a.c")
         tar.add(tmp_path / "a.c", arcname="../escape.c")
-    report = build_corpus([archive], tmp_path / "c", [Variant.parse("O0")], jobs=1, progress=False)
-    assert [r["source"] for r in Manifest(tmp_path / "c")] == ["ok/a.c"]
-    assert not (tmp_path / "c" / "escape.c").exists() and report.table[0]["compiled"] == 1
+        link = tarfile.TarInfo("link.c")
+        link.type, link.linkname = tarfile.SYMTYPE, "/etc/passwd"
+        tar.addfile(link)
+    for run in range(2):  # the second run reuses the unpacked folder and still reports what it left out
+        report = build_corpus([archive], tmp_path / "c", [Variant.parse("O0")], jobs=1, progress=False)
+        assert [r["source"] for r in Manifest(tmp_path / "c")] == ["ok/a.c"]
+        assert not (tmp_path / "c" / "escape.c").exists() and report.table[0]["compiled"] == 1
+        assert report.input_errors == [f"{archive}: skipped 2 member(s) that are links or would land outside the "
+                                       "archive (../escape.c, link.c)"]
 
 
 def test_compiler_checks():
