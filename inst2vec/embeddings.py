@@ -190,11 +190,17 @@ def read_published_pickles(folder: str | os.PathLike) -> tuple[Vocabulary, np.nd
     try:
         dictionary = restricted_unpickle((folder / "dictionary.pickle").read_bytes(), set())
         matrix = restricted_unpickle((folder / "embeddings.pickle").read_bytes(), _NUMPY_GLOBALS)
-    except (pickle.UnpicklingError, EOFError, ValueError) as err:
-        raise VocabularyError(f"{folder}: not the published inst2vec pickles: {err}") from err
+    # A damaged pickle can fail in many ways, a huge length field as a MemoryError among them.
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, KeyError, IndexError, AttributeError,
+            OverflowError, MemoryError) as err:
+        raise VocabularyError(f"{folder}: not the published inst2vec pickles: {type(err).__name__}: {err}") from err
     if not isinstance(dictionary, dict) or not isinstance(matrix, np.ndarray):
         raise VocabularyError(f"{folder}: expected a dict and an ndarray in the published pickles")
-    statements = [None] * len(dictionary)
+    if not (all(isinstance(s, str) for s in dictionary) and all(type(i) is int for i in dictionary.values())
+            and sorted(dictionary.values()) == list(range(len(dictionary)))):
+        raise VocabularyError(f"{folder}/dictionary.pickle: not a numbering of statements (each index 0 … "
+                              f"{len(dictionary) - 1} once)")
+    statements = [""] * len(dictionary)
     for statement, index in dictionary.items():
         statements[index] = statement
     return Vocabulary(statements), matrix

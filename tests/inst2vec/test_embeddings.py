@@ -48,6 +48,16 @@ def test_pickles_match_json_copies_and_are_loaded_safely(data_root, published, t
     evil = pickle.dumps(__import__("os").system)  # a pickle that would call a function
     with pytest.raises(pickle.UnpicklingError, match="refusing to load"):
         restricted_unpickle(evil, set())
+    # Damaged copies: an error naming the folder, never an IndexError or a MemoryError from a wild length field.
+    embeddings_pickle = (data_root / "inst2vec-published" / "embeddings.pickle").read_bytes()
+    (tmp_path / "embeddings.pickle").write_bytes(embeddings_pickle)
+    for dictionary, message in ((pickle.dumps({"ret void": 5, "!UNK": 0}), "not a numbering of statements"),
+                                (pickle.dumps({"ret void": "0"}), "not a numbering of statements"),
+                                (evil, "refusing to load .*system"),
+                                (pickle.dumps(list(range(10)))[:-1] + b"\xff" * 9, "not the published inst2vec pickles")):
+        (tmp_path / "dictionary.pickle").write_bytes(dictionary)
+        with pytest.raises(VocabularyError, match=message):
+            read_published_pickles(tmp_path)
 
 
 def test_lookups(published):
