@@ -54,7 +54,7 @@ def test_pickles_match_json_copies_and_are_loaded_safely(data_root, published, t
     for dictionary, message in ((pickle.dumps({"ret void": 5, "!UNK": 0}), "not a numbering of statements"),
                                 (pickle.dumps({"ret void": "0"}), "not a numbering of statements"),
                                 (evil, "refusing to load .*system"),
-                                (pickle.dumps(list(range(10)))[:-1] + b"\xff" * 9, "not the published inst2vec pickles")):
+                                (pickle.dumps(list(range(10)))[:-1] + b"\xff" * 9, "not the published inst2vec")):
         (tmp_path / "dictionary.pickle").write_bytes(dictionary)
         with pytest.raises(VocabularyError, match=message):
             read_published_pickles(tmp_path)
