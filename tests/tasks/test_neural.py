@@ -90,12 +90,17 @@ def test_linear_model_learns_and_predict_uses_the_saved_model(poj_subset, tmp_pa
     bad = tmp_path / "bad.npz"
     bad.write_bytes(b"not a zip")
     (tmp_path / "bad.npz.json").write_text(json.dumps({"kind": "linear", "model": "ngram", "embeddings": "published",
-                                                          "labels": []}))
+                                                          "labels": ["a", "b"]}))
     assert main(["predict", str(bad), files[0]]) == 2
     assert "bad.npz: cannot read the linear model" in capsys.readouterr().err
-    (tmp_path / "bad.npz.json").write_text(json.dumps({"kind": "svm", "embeddings": "published", "labels": []}))
+    (tmp_path / "bad.npz.json").write_text(json.dumps({"kind": "svm", "embeddings": "published", "labels": ["a", "b"]}))
     assert main(["predict", str(bad), files[0]]) == 2
     assert "unknown model kind 'svm'" in capsys.readouterr().err
+    saved = out / f"classifyapp-{model}-published-seed0.npz"
+    description = json.loads(Path(f"{saved}.json").read_text())
+    Path(f"{saved}.json").write_text(json.dumps({k: v for k, v in description.items() if k != "model"}))
+    assert main(["predict", str(saved), files[0]]) == 2
+    assert "a linear model is a 'bag' or 'ngram' model, not None" in capsys.readouterr().err  # was a KeyError
     assert main(["task", "devmap", "--model", "grewe", "--save-models", "-o", str(out)]) == 2
     assert "cannot save devmap grewe models; it saves classifyapp bag" in capsys.readouterr().err
 
