@@ -339,7 +339,7 @@ def _check_description(meta_path: Path, meta) -> None:
     problems = [f"{key} must be {what}" for key, what, fine in (
         ("embeddings", "a name or path", isinstance(meta["embeddings"], str)),
         ("labels", "a list of two or more names", names(meta["labels"]) and len(meta["labels"]) >= 2),
-        ("aux_inputs", "a list of names", names(meta.get("aux_inputs", []))),
+        ("aux_inputs", "a list of names", names(meta.get("aux_inputs") or [])),
         ("max_length", "a whole number >= 1", type(meta.get("max_length", 1)) is int and meta.get("max_length", 1) > 0),
     ) if not fine]
     if problems:
