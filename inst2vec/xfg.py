@@ -332,13 +332,36 @@ def write_xfg(graph: nx.MultiDiGraph, path: str | os.PathLike) -> None:
     suffix = os.fspath(path).rsplit(".", 1)[-1].lower()
     if suffix == "graphml":
         with atomic_write(path, "wb") as f:
-            nx.write_graphml(graph, f)
+            nx.write_graphml(_xml_safe(graph), f)
     elif suffix == "json":
         data = nx.node_link_data(graph, edges="edges")
         with atomic_write(path, "w") as f:
             json.dump(data, f)
     else:
         raise ValueError(f"XFG output must end in .graphml or .json. Received: path={os.fspath(path)!r}")
+
+
+#: Characters XML 1.0 cannot hold (GraphML is XML). A quoted LLVM name may hold them raw; LLVM prints them \XX.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def _xml_safe(graph: nx.MultiDiGraph) -> nx.MultiDiGraph:
+    """``graph`` itself, or where a node name or string attribute holds a character XML cannot, a copy that spells
+    such characters as LLVM does (``\01``)."""
+    def fix(value):
+        return _NOT_XML.sub(lambda m: f"\\{ord(m.group()):02X}", value) if isinstance(value, str) else value
+
+    def bad(value) -> bool:
+        return isinstance(value, str) and _NOT_XML.search(value) is not None
+
+    if not any(bad(node) or any(map(bad, data.values())) for node, data in graph.nodes(data=True)) and \
+            not any(any(map(bad, data.values())) for *_, data in graph.edges(keys=True, data=True)):
+        return graph
+    safe = nx.MultiDiGraph(**graph.graph)
+    safe.add_nodes_from((fix(node), {k: fix(v) for k, v in data.items()}) for node, data in graph.nodes(data=True))
+    safe.add_edges_from((fix(u), fix(v), key, {k: fix(x) for k, x in data.items()})
+                        for u, v, key, data in graph.edges(keys=True, data=True))
+    return safe
 
 
 def save_file_xfg(ir_path: str | os.PathLike, graph_path: str | os.PathLike, verify: bool = False) -> dict:

@@ -119,6 +119,17 @@ def test_export_round_trip(tmp_path, suffix):
     assert key(loaded) == key(graph)
 
 
+def test_graphml_spells_characters_xml_cannot_hold_as_llvm_does(tmp_path):
+    """A quoted LLVM name may hold a control character raw; written into GraphML as it was, the file was not XML."""
+    ir = 'define void @f() #0 {\n  %"a\x01b" = alloca i32, align 4\n  store i32 1, i32* %"a\x01b", align 4\n' \
+         '  ret void\n}\n'
+    graph = build_xfg(parse_module(ir))
+    write_xfg(graph, tmp_path / "g.graphml")
+    assert '@f:%"a\\01b"' in read_xfg(tmp_path / "g.graphml").nodes
+    write_xfg(graph, tmp_path / "g.json")  # JSON escapes it itself: the name is kept as it is
+    assert '@f:%"a\x01b"' in read_xfg(tmp_path / "g.json").nodes
+
+
 def test_export_refuses_unknown_suffix(tmp_path):
     with pytest.raises(ValueError, match=r"\.graphml or \.json"):
         write_xfg(build_xfg(parse_module(IR_FLOWS)), tmp_path / "g.txt")
