@@ -184,10 +184,9 @@ _PARSE_BITCODE = ("import sys, llvmlite.binding as llvm; "
 def _failure(done: subprocess.CompletedProcess) -> str:
     """Why a tool's process failed: its last error line, or for a crash the signal and any failed assertion."""
     message = done.stderr.decode(errors="replace")
-    if done.returncode < 0 or "Stack dump:" in message:  # LLVM's crash handler prints a stack dump
-        signal = -done.returncode if done.returncode < 0 else done.returncode - 128
+    if done.returncode < 0:  # killed by a signal: LLVM's crash handler printed a stack dump, not a reason
         assertion = re.search(r"Assertion `.*' failed", message)
-        return f"crashed with signal {signal}" + (f" ({assertion.group(0)})" if assertion else "")
+        return f"crashed with signal {-done.returncode}" + (f" ({assertion.group(0)})" if assertion else "")
     return _last_line(message).removeprefix("RuntimeError: ")
 
 

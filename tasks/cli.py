@@ -440,6 +440,7 @@ def _linear_predictor(model_path: Path, meta: dict, model, embeddings, aux: None
     if meta.get("model") not in ("bag", "ngram"):
         raise Inst2vecError(f"{model_path.name}.json: a linear model is a 'bag' or 'ngram' model, not "
                             f"{meta.get('model')!r}")
+
     def predict(path: str) -> tuple[int, float]:
         encoded = encode_files([path], embeddings, progress=False, ngrams=meta["model"] == "ngram")
         scores = model.decision(model.features(file_tokens(encoded, meta["model"]), encoded.pooled()))[0]

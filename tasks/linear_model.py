@@ -82,16 +82,16 @@ class LinearModel(ArrayModel):
         self.intercept = np.asarray(svm.intercept_, np.float32)
         self.classes = np.asarray(svm.classes_)
 
-    def problems(self) -> list[str]:
+    def problem(self) -> str | None:
         """Checks that the saved arrays fit together (:meth:`features` and :meth:`decision` can use them)."""
         if self.coef is None or self.intercept is None or self.classes is None:
-            return ["it has no classifier"]
+            return "it has no classifier"
         width = len(self.columns) + len(self.pooled_mean)
         if len(self.idf) != len(self.columns) or len(self.pooled_scale) != len(self.pooled_mean):
-            return ["its feature arrays differ in length"]
+            return "its feature arrays differ in length"
         if self.coef.shape != (len(self.classes), width) or self.intercept.shape != (len(self.classes),):
-            return [f"its weights {self.coef.shape} do not match {len(self.classes)} classes of {width} features"]
-        return []
+            return f"its weights {self.coef.shape} do not match {len(self.classes)} classes of {width} features"
+        return None
 
     def label_numbers(self) -> np.ndarray:
         return self.classes

@@ -66,20 +66,20 @@ class ArrayModel:
         except (OSError, ValueError) as err:
             raise Inst2vecError(f"{path}: cannot read the {cls.KIND} model: {err}") from err
         model = cls(**arrays, metadata=metadata)
-        problems = model.problems()
+        problem = model.problem()
         labels = metadata.get("labels")
-        if not problems and isinstance(labels, list):
+        if problem is None and isinstance(labels, list):
             numbers = np.asarray(model.label_numbers())
             if not (np.issubdtype(numbers.dtype, np.integer) and ((numbers >= 0) & (numbers < len(labels))).all()):
-                problems.append(f"it predicts label numbers {numbers.tolist()[:8]}, but its description names "
-                                f"{len(labels)} labels")
-        if problems:
-            raise Inst2vecError(f"{path}: a damaged {cls.KIND} model: {problems[0]}")
+                problem = (f"it predicts label numbers {numbers.tolist()[:8]}, but its description names "
+                           f"{len(labels)} labels")
+        if problem is not None:
+            raise Inst2vecError(f"{path}: a damaged {cls.KIND} model: {problem}")
         return model
 
-    def problems(self) -> list[str]:
-        """What makes these arrays no model of this kind (a damaged or hand-made file); empty if nothing does."""
-        return []
+    def problem(self) -> str | None:
+        """What makes these arrays no model of this kind (a damaged or hand-made file); None if nothing does."""
+        return None
 
     def label_numbers(self) -> np.ndarray:
         """The label numbers (indices into the description's ``labels``) this model can predict."""

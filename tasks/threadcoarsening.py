@@ -69,13 +69,13 @@ class NeighboursModel(ArrayModel):
         """Keep the training kernels' normalised vectors and curves."""
         return cls(_unit_rows(pooled), np.asarray(curves, np.float64), np.array(k), dict(metadata or {}))
 
-    def problems(self) -> list[str]:
+    def problem(self) -> str | None:
         """Checks that the saved arrays fit together (:meth:`predict` can use them)."""
         if self.vectors.ndim != 2 or self.curves.ndim != 2 or len(self.vectors) != len(self.curves):
-            return [f"its vectors {self.vectors.shape} and curves {self.curves.shape} do not match"]
+            return f"its vectors {self.vectors.shape} and curves {self.curves.shape} do not match"
         if self.k.shape != () or not np.issubdtype(self.k.dtype, np.integer) or not 1 <= self.k <= len(self.vectors):
-            return [f"k = {self.k} neighbours of {len(self.vectors)} kernels"]
-        return []
+            return f"k = {self.k} neighbours of {len(self.vectors)} kernels"
+        return None
 
     def label_numbers(self) -> np.ndarray:
         return np.arange(self.curves.shape[1])

@@ -70,37 +70,37 @@ class BoostedTrees(ArrayModel):
                    inputs=np.array([m.n_features_in_ for m in members], dtype=np.int64),
                    metadata=dict(metadata or {}))
 
-    def problems(self) -> list[str]:
+    def problem(self) -> str | None:
         """Checks that :meth:`raw_scores` can walk every tree to a leaf and index every array it reads."""
         nodes, trees, members = len(self.feature), len(self.tree_start), len(self.inputs)
         if any(len(getattr(self, a)) != nodes for a in ("threshold", "missing_left", "left", "right", "is_leaf",
                                                          "value")):
-            return ["its node arrays differ in length"]
+            return "its node arrays differ in length"
         if trees == 0 or len(self.tree_class) != trees or len(self.tree_member) != trees:
-            return ["it has no trees, or its tree arrays differ in length"]
+            return "it has no trees, or its tree arrays differ in length"
         if self.baseline.ndim != 2 or self.baseline.shape[0] != members or (self.inputs < 1).any():
-            return [f"its baseline {self.baseline.shape} does not match its {members} member(s)"]
+            return f"its baseline {self.baseline.shape} does not match its {members} member(s)"
         if len(self.classes) != max(2, self.baseline.shape[1]):
-            return [f"{len(self.classes)} classes for {self.baseline.shape[1]} raw score(s)"]
+            return f"{len(self.classes)} classes for {self.baseline.shape[1]} raw score(s)"
         integers = ("feature", "left", "right", "tree_start", "tree_class", "tree_member", "inputs")
         if not all(np.issubdtype(getattr(self, a).dtype, np.integer) for a in integers):
-            return ["an index array does not hold integers"]
+            return "an index array does not hold integers"
         ends = np.append(self.tree_start[1:], nodes)
         if self.tree_start[0] != 0 or (ends <= self.tree_start).any():
-            return ["its trees do not cover its nodes in order"]
+            return "its trees do not cover its nodes in order"
         if not (0 <= self.tree_member).all() or (self.tree_member >= members).any() or (self.tree_class < 0).any() \
                 or (self.tree_class >= self.baseline.shape[1]).any():
-            return ["a tree names a member or raw score that does not exist"]
+            return "a tree names a member or raw score that does not exist"
         tree = np.repeat(np.arange(trees), ends - self.tree_start)
         local, size = np.arange(nodes) - self.tree_start[tree], (ends - self.tree_start)[tree]
         inner = ~self.is_leaf.astype(bool)
         for child in (self.left, self.right):  # children come after their parent: every walk ends at a leaf
             if ((child[inner] <= local[inner]) | (child[inner] >= size[inner])).any():
-                return ["a split node's child is not a later node of its tree"]
+                return "a split node's child is not a later node of its tree"
         reads = self.inputs[self.tree_member[tree]]
         if ((self.feature[inner] < 0) | (self.feature[inner] >= reads[inner])).any():
-            return ["a split reads an input column its member does not take"]
-        return []
+            return "a split reads an input column its member does not take"
+        return None
 
     def label_numbers(self) -> np.ndarray:
         return self.classes
