@@ -10,6 +10,7 @@ import gzip
 import json
 import os
 from collections import Counter
+from numbers import Integral
 from typing import Iterable, Mapping, Sequence
 
 from inst2vec.errors import VocabularyError
@@ -37,9 +38,11 @@ class Vocabulary:
             raise VocabularyError("a vocabulary lists each statement once; found duplicates")
         if counts is not None and len(counts) != len(statements):
             raise VocabularyError(f"{len(statements)} statements but {len(counts)} counts")
+        if cutoff is not None and (not isinstance(cutoff, Integral) or isinstance(cutoff, bool) or cutoff < 0):
+            raise VocabularyError(f"the cutoff must be a whole number >= 0, not {cutoff!r}")
         self.statements = list(statements)
         self.counts = None if counts is None else [int(c) for c in counts]
-        self.cutoff = cutoff
+        self.cutoff = None if cutoff is None else int(cutoff)
         self._index = {s: i for i, s in enumerate(self.statements)}
         self.unknown_index = self._index[UNKNOWN]
 

@@ -43,6 +43,8 @@ def test_published_vocabulary(data_root):
     (json.dumps({"hello": 1}), "not an inst2vec vocabulary"),
     (json.dumps(["a", "b"]), "must contain '!UNK'"),
     (json.dumps(["a", "a", "!UNK"]), "duplicates"),
+    (json.dumps({"format": "inst2vec-vocabulary", "statements": ["!UNK"], "cutoff": "2"}), "cutoff must be a whole"),
+    (json.dumps({"format": "inst2vec-vocabulary", "statements": ["!UNK"], "cutoff": -1}), "not -1"),
 ])
 def test_bad_files(tmp_path, content, message):
     path = tmp_path / "v.json"

@@ -125,6 +125,13 @@ def test_threadcoarsening_neighbours_saved_by_the_task_predicts_as_the_protocol(
     assert main(["predict", str(saved), data.files[0], "--data-root", str(data_root)]) == 0
     path, label, speedup = capsys.readouterr().out.strip().split("\t")
     assert path == data.files[0] and label.startswith("coarsening factor ") and float(speedup) > 0
+    # A description whose aux_inputs is null (a hand-written one) is read as naming none.
+    description = Path(str(saved) + ".json")
+    description.write_text(json.dumps(json.loads(description.read_text()) | {"aux_inputs": None}))
+    assert main(["predict", str(saved), data.files[0], "--data-root", str(data_root)]) == 0
+    assert capsys.readouterr().out.strip().split("\t") == [path, label, speedup]
+    assert main(["predict", str(saved), data.files[0], "--aux", "transfer=1", "--data-root", str(data_root)]) == 2
+    assert "takes no --aux inputs" in capsys.readouterr().err
     # A model of the other 16 kernels, saved, predicts each kernel's factor as the protocol's fold did.
     result = threadcoarsening.run(data, "neighbours", published, "published", [0], TrainingSettings())
     pooled = encode_files(list(data.files), published).pooled()
