@@ -1,7 +1,8 @@
 """Loaders for the three downstream data sets, checked for row counts and file presence.
 
-Each loader reads the CSVs with the standard library, resolves every row to its ``.ll`` file and
-fails with a :class:`~inst2vec.errors.DataNotFoundError` that names what is missing.
+Each loader reads the CSVs with the standard library, checks every field it uses (a damaged copy is refused with
+``file:line``, the column and the value), resolves every row to its ``.ll`` file and fails with a
+:class:`~inst2vec.errors.DataNotFoundError` that names what is missing.
 """
 from __future__ import annotations
 
@@ -87,14 +88,76 @@ class CoarseningData:
         return float(row[0] / row[self.clamp(kernel, factor_class)])
 
 
-def _read_csv(path: Path) -> list[dict[str, str]]:
-    with open(path, newline="", encoding="utf-8") as f:
-        return list(csv.DictReader(f))
+class _Table:
+    """A data set's CSV table: its rows, the line each starts on, and readers of its fields that refuse a value
+    out of place with ``file:line``, the column and the value (a damaged or hand-edited copy)."""
 
+    def __init__(self, path: Path, columns: tuple[str, ...], rows: int | None = None):
+        self.path = path
+        self.rows: list[dict[str, str | None]] = []
+        self.lines: list[int] = []
+        try:
+            with open(path, newline="", encoding="utf-8") as f:
+                reader = csv.reader(f)
+                fields = next(reader, [])
+                start = reader.line_num + 1
+                for values in reader:
+                    if values:  # not a blank line
+                        self.rows.append({name: values[k] if k < len(values) else None
+                                          for k, name in enumerate(fields)})
+                        self.lines.append(start)
+                    start = reader.line_num + 1
+        except UnicodeDecodeError as err:
+            raise Inst2vecError(f"{path}: not a readable CSV table ({err})") from err
+        except csv.Error as err:
+            raise Inst2vecError(f"{path}:{reader.line_num}: not a readable CSV table ({err})") from err
+        if not fields:
+            raise Inst2vecError(f"{path}: empty, no header line")
+        missing = [c for c in columns if c not in fields]
+        if missing:
+            raise Inst2vecError(f"{path}: no column {', '.join(missing)} in its header line")
+        if rows is not None and len(self.rows) != rows:
+            raise Inst2vecError(f"{path}: {len(self.rows)} rows, expected {rows} (a truncated or different copy?)")
 
-def _check_rows(path: Path, rows: list, expected: int) -> None:
-    if len(rows) != expected:
-        raise Inst2vecError(f"{path}: {len(rows)} rows, expected {expected} (a truncated or different copy?)")
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def text(self, i: int, column: str, allowed: tuple[str, ...] | None = None) -> str:
+        """Row ``i``'s ``column``: not empty, and one of ``allowed`` if given."""
+        value = self.rows[i][column]
+        if not value or (allowed is not None and value not in allowed):
+            expected = f"one of {', '.join(allowed)}" if allowed else "a name"
+            raise Inst2vecError(f"{self.path}:{self.lines[i]}: {column} is {value!r}, not {expected}")
+        return value
+
+    def number(self, i: int, column: str, minimum: float = -np.inf, positive: bool = False,
+               empty_is_nan: bool = False) -> float:
+        """Row ``i``'s ``column`` as a finite float >= ``minimum`` (> 0 if ``positive``); an empty field is NaN
+        if ``empty_is_nan`` (a value not measured)."""
+        text = self.rows[i][column]
+        if empty_is_nan and not text:
+            return float("nan")
+        try:
+            value = float(text)
+        except (TypeError, ValueError):
+            value = None
+        problem = ("not a number" if value is None else "not finite" if not np.isfinite(value)
+                   else "not above 0" if positive and value <= 0 else f"below {minimum:g}" if value < minimum else "")
+        if problem:
+            raise Inst2vecError(f"{self.path}:{self.lines[i]}: {column} is {text!r}, {problem}")
+        return value
+
+    def numbers(self, column: str, **checks) -> np.ndarray:
+        """:meth:`number` of every row."""
+        return np.array([self.number(i, column, **checks) for i in range(len(self.rows))])
+
+    def factor(self, i: int, column: str) -> int:
+        """Row ``i``'s ``column`` as one of the coarsening factors ("16" or "16.0")."""
+        value = self.number(i, column)
+        if value not in COARSENING_FACTORS:
+            raise Inst2vecError(f"{self.path}:{self.lines[i]}: {column} is {self.rows[i][column]!r}, not a "
+                                f"coarsening factor ({', '.join(map(str, COARSENING_FACTORS))})")
+        return int(value)
 
 
 def _kernel_files(data_root: str | os.PathLike, dataset: str, stems: list[str], table: Path) -> np.ndarray:
@@ -111,21 +174,22 @@ def load_devmap(platform: str, data_root: str | os.PathLike) -> DevmapData:
     """The devmap rows of ``platform`` ("amd" or "nvidia") with their kernel IR files."""
     if platform not in DEVMAP_PLATFORMS:
         raise Inst2vecError(f"unknown devmap platform {platform!r}; choose from {', '.join(DEVMAP_PLATFORMS)}")
-    table = data_path(data_root, "devmap", f"cgo17-{platform}.csv")
-    rows = _read_csv(table)
-    _check_rows(table, rows, DEVMAP_ROWS)
+    path = data_path(data_root, "devmap", f"cgo17-{platform}.csv")
+    table = _Table(path, ("benchmark", "dataset", "oracle", "runtime_cpu", "runtime_gpu") + DEVMAP_COLUMNS,
+                   DEVMAP_ROWS)
+    benchmarks = [table.text(i, "benchmark") for i in range(len(table))]
     # NPB kernels have one IR file per data set class; the others one per kernel.
-    names = [r["benchmark"] + (f"_{r['dataset']}" if r["benchmark"].startswith("npb-") else "") for r in rows]
+    names = [b + (f"_{table.text(i, 'dataset')}" if b.startswith("npb-") else "") for i, b in enumerate(benchmarks)]
     return DevmapData(
         platform=platform,
         names=np.array(names),
-        files=_kernel_files(data_root, "devmap", names, table),
-        kernels=np.array([r["benchmark"] for r in rows]),
-        suites=np.array([r["benchmark"].split("-")[0] + "-" + r["benchmark"].split("-")[1] for r in rows]),
-        features=np.array([[float(r[c]) for c in DEVMAP_COLUMNS] for r in rows]),
-        labels=np.array([int(r["oracle"] == "GPU") for r in rows]),
-        runtime_cpu=np.array([float(r["runtime_cpu"]) for r in rows]),
-        runtime_gpu=np.array([float(r["runtime_gpu"]) for r in rows]),
+        files=_kernel_files(data_root, "devmap", names, path),
+        kernels=np.array(benchmarks),
+        suites=np.array(["-".join(b.split("-")[:2]) for b in benchmarks]),
+        features=np.stack([table.numbers(c, minimum=0) for c in DEVMAP_COLUMNS], axis=1),
+        labels=np.array([int(table.text(i, "oracle", ("CPU", "GPU")) == "GPU") for i in range(len(table))]),
+        runtime_cpu=table.numbers("runtime_cpu", positive=True),
+        runtime_gpu=table.numbers("runtime_gpu", positive=True),
     )
 
 
@@ -149,29 +213,42 @@ def load_threadcoarsening(platform: str, data_root: str | os.PathLike) -> Coarse
     if platform not in COARSENING_PLATFORMS:
         raise Inst2vecError(f"unknown coarsening platform {platform!r}; choose from "
                             f"{', '.join(COARSENING_PLATFORMS)}")
-    oracle_table = data_path(data_root, "threadcoarsening", "pact-2014-oracles.csv")
-    runtime_table = data_path(data_root, "threadcoarsening", "pact-2014-runtimes.csv")
-    oracles = _read_csv(oracle_table)
-    _check_rows(oracle_table, oracles, COARSENING_KERNELS)
-    kernels = sorted(r["kernel"] for r in oracles)
-    by_kernel = {r["kernel"]: r for r in oracles}
+    oracle_path = data_path(data_root, "threadcoarsening", "pact-2014-oracles.csv")
+    runtime_path = data_path(data_root, "threadcoarsening", "pact-2014-runtimes.csv")
+    oracles = _Table(oracle_path, ("kernel", f"cf_{platform}"), COARSENING_KERNELS)
+    row_of = {}
+    for i in range(len(oracles)):
+        kernel = oracles.text(i, "kernel")
+        if kernel in row_of:
+            raise Inst2vecError(f"{oracle_path}:{oracles.lines[i]}: kernel {kernel!r} again (first on line "
+                                f"{oracles.lines[row_of[kernel]]})")
+        row_of[kernel] = i
+    kernels = sorted(row_of)
     runtimes = np.full((len(kernels), len(COARSENING_FACTORS)), np.nan)
     pca = np.full((len(kernels), len(COARSENING_FACTORS), len(PCA_COLUMNS)), np.nan)
     position = {k: i for i, k in enumerate(kernels)}
-    for row in _read_csv(runtime_table):
-        if row["kernel"] not in position:
-            raise Inst2vecError(f"{runtime_table}: kernel {row['kernel']!r} has no oracle row in {oracle_table}")
-        i, j = position[row["kernel"]], COARSENING_FACTORS.index(int(float(row["cf"])))
-        runtimes[i, j] = float(row[f"runtime_{platform}"] or "nan")  # empty: not measured
-        pca[i, j] = [float(row[c]) for c in PCA_COLUMNS]
+    table = _Table(runtime_path, ("kernel", "cf", f"runtime_{platform}") + PCA_COLUMNS)
+    seen: dict[tuple[int, int], int] = {}
+    for row in range(len(table)):
+        kernel = table.text(row, "kernel")
+        if kernel not in position:
+            raise Inst2vecError(f"{runtime_path}:{table.lines[row]}: kernel {kernel!r} has no oracle row in "
+                                f"{oracle_path}")
+        i, j = position[kernel], COARSENING_FACTORS.index(table.factor(row, "cf"))
+        if (i, j) in seen:
+            raise Inst2vecError(f"{runtime_path}:{table.lines[row]}: kernel {kernel!r} at factor "
+                                f"{COARSENING_FACTORS[j]} again (first on line {table.lines[seen[i, j]]})")
+        seen[i, j] = row
+        runtimes[i, j] = table.number(row, f"runtime_{platform}", positive=True, empty_is_nan=True)
+        pca[i, j] = [table.number(row, c) for c in PCA_COLUMNS]
     unmeasured = [k for k, i in position.items() if np.isnan(runtimes[i, 0])]
     if unmeasured:
-        raise Inst2vecError(f"{runtime_table}: no factor-1 runtime for {', '.join(unmeasured)}")
+        raise Inst2vecError(f"{runtime_path}: no factor-1 runtime for {', '.join(unmeasured)}")
     return CoarseningData(
         platform=platform,
         kernels=np.array(kernels),
-        files=_kernel_files(data_root, "threadcoarsening", kernels, oracle_table),
-        oracle_factor=np.array([int(float(by_kernel[k][f"cf_{platform}"])) for k in kernels]),
+        files=_kernel_files(data_root, "threadcoarsening", kernels, oracle_path),
+        oracle_factor=np.array([oracles.factor(row_of[k], f"cf_{platform}") for k in kernels]),
         runtimes=runtimes,
         pca=pca,
     )

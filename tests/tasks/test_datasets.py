@@ -62,3 +62,66 @@ def test_missing_kernel_ir_is_reported(tmp_path, data_root):
     (tmp_path / "threadcoarsening" / "kernels_ir" / "sgemm.ll").unlink()
     with pytest.raises(DataNotFoundError, match="sgemm.ll"):
         load_threadcoarsening("Kepler", tmp_path)
+
+
+def _damaged_copy(tmp_path, data_root, dataset: str, table: str, edit) -> None:
+    """``tmp_path/dataset``: the real data set (its IR linked) with ``table``'s rows changed by ``edit``."""
+    (tmp_path / dataset).mkdir()
+    (tmp_path / dataset / "kernels_ir").symlink_to(data_root / dataset / "kernels_ir")
+    for csv_file in (data_root / dataset).glob("*.csv"):
+        with open(csv_file, newline="") as f:
+            rows = list(csv.reader(f))
+        with open(tmp_path / dataset / csv_file.name, "w", newline="") as f:
+            csv.writer(f).writerows(edit(rows) if csv_file.name == table else rows)
+
+
+def _set(column: str, value: str, row: int = 3):
+    def edit(rows):
+        rows[row][rows[0].index(column)] = value
+        return rows
+    return edit
+
+
+@pytest.mark.parametrize("edit, message", [
+    (_set("runtime_cpu", "abc"), r"cgo17-amd.csv:\d+: runtime_cpu is 'abc', not a number"),
+    (_set("transfer", "nan"), r"transfer is 'nan', not finite"),
+    (_set("runtime_gpu", "0"), r"runtime_gpu is '0', not above 0"),
+    (_set("comp", "-3"), r"comp is '-3', below 0"),
+    (_set("oracle", "FPGA"), r"oracle is 'FPGA', not one of CPU, GPU"),
+    (_set("benchmark", ""), r"benchmark is '', not a name"),
+    (lambda rows: [r[:-3] for r in rows], r"cgo17-amd.csv: no column runtime_gpu in its header line"),
+    (lambda rows: [], r"cgo17-amd.csv: empty, no header line"),
+])
+def test_damaged_devmap_fields_are_refused_naming_file_line_and_value(tmp_path, data_root, edit, message):
+    _damaged_copy(tmp_path, data_root, "devmap", "cgo17-amd.csv", edit)
+    with pytest.raises(Inst2vecError, match=message):
+        load_devmap("amd", tmp_path)
+    load_devmap("nvidia", tmp_path)  # the other platform's table is untouched
+
+
+def test_damaged_field_names_the_line_it_starts_on(tmp_path, data_root):
+    # The devmap tables hold each kernel's source in a quoted field of many lines; a blank line is no row.
+    def edit(rows):
+        rows = _set("oracle", "FPGA", row=5)(rows)
+        return rows[:3] + [[]] + rows[3:]
+
+    _damaged_copy(tmp_path, data_root, "devmap", "cgo17-amd.csv", edit)
+    with pytest.raises(Inst2vecError, match=r"cgo17-amd.csv:(\d+): ") as caught:
+        load_devmap("amd", tmp_path)
+    line = int(caught.value.args[0].split(".csv:")[1].split(":")[0])
+    lines = (tmp_path / "devmap" / "cgo17-amd.csv").read_text().split("\n")
+    assert line > 6 and lines[line - 1].startswith("4,") and ",FPGA," in lines[line - 1]
+
+
+@pytest.mark.parametrize("table, edit, message", [
+    ("pact-2014-runtimes.csv", _set("cf", "3"), r"runtimes.csv:\d+: cf is '3', not a coarsening factor"),
+    ("pact-2014-runtimes.csv", _set("PCA3", "x"), r"PCA3 is 'x', not a number"),
+    ("pact-2014-runtimes.csv", _set("runtime_Kepler", "-5"), r"runtime_Kepler is '-5', not above 0"),
+    ("pact-2014-runtimes.csv", lambda rows: rows + [rows[2]], r"kernel 'blackscholes' at factor 2 again \(first on"),
+    ("pact-2014-oracles.csv", _set("cf_Kepler", "64.0"), r"oracles.csv:4: cf_Kepler is '64.0', not a coarsening"),
+    ("pact-2014-oracles.csv", lambda rows: rows[:2] + rows[1:-1], r"oracles.csv:3: kernel 'binarySearch' again"),
+])
+def test_damaged_threadcoarsening_fields_are_refused(tmp_path, data_root, table, edit, message):
+    _damaged_copy(tmp_path, data_root, "threadcoarsening", table, edit)
+    with pytest.raises(Inst2vecError, match=message):
+        load_threadcoarsening("Kepler", tmp_path)
