@@ -1,6 +1,9 @@
 """Analogy questions generated from a vocabulary, by category and exact relation."""
+import pytest
+
 from inst2vec.analogies import generate_analogies, write_analogies
-from inst2vec.evaluation import evaluate_analogies, read_analogies
+from inst2vec.errors import VocabularyError
+from inst2vec.evaluation import Analogy, evaluate_analogies, read_analogies
 
 VOCABULARY = [
     "<%ID> = add i32 <%ID>, <%ID>", "<%ID> = add i64 <%ID>, <%ID>",
@@ -38,3 +41,15 @@ def test_round_trip_and_published_score(tmp_path, data_root):
     generated = generate_analogies(published.vocabulary.statements, max_per_category=200)
     score = evaluate_analogies(published, generated)
     assert score.total == len(generated) > 1000 and 0.2 < score.score < 0.5  # 32.8 % at 500 per category
+
+
+def test_damaged_question_files_name_the_line(tmp_path):
+    path = tmp_path / "q.tsv"
+    path.write_bytes(b"# questions\r\ncat\ta\tb\tc\td\r\n\ncat\ta\tb\xf0\x28\tc\td\n")
+    with pytest.raises(VocabularyError, match=r"q.tsv:4:8: not UTF-8 text \(invalid continuation byte\)"):
+        read_analogies(path)
+    path.write_bytes(b"cat\ta\tb\tc\td\r\ncat\ta\tb\tc\n")
+    with pytest.raises(VocabularyError, match=r"q.tsv:2: expected 5 or 9 tab-separated fields, found 4"):
+        read_analogies(path)
+    path.write_bytes(b"cat\ta\tb\tc\td\r\n")
+    assert read_analogies(path) == [Analogy("cat", "a", "b", "c", "d")]  # CRLF line ends
