@@ -25,7 +25,7 @@ import sys
 import warnings
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Iterator
+from typing import BinaryIO, Iterator
 
 from inst2vec.errors import IRParseError
 
@@ -139,12 +139,7 @@ def decode_ir(data: bytes, path: str | os.PathLike | None = None, first_line: in
         raise IRParseError("empty file (no LLVM IR in it)", path)
     if data.startswith(BITCODE_MAGIC):
         data = disassemble_bitcode(data, path)
-    nul = data.find(b"\0")
-    if nul != -1:
-        named_bitcode = path is not None and os.fspath(path).endswith(".bc")
-        not_bitcode = ", and not LLVM bitcode either (bitcode starts with 'BC' 0xC0DE)" if named_bitcode else ""
-        raise IRParseError("binary data (NUL byte) where LLVM IR text was expected" + not_bitcode, path,
-                           data.count(b"\n", 0, nul) + first_line)
+    _refuse_binary(data, path, first_line)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
@@ -152,6 +147,26 @@ def decode_ir(data: bytes, path: str | os.PathLike | None = None, first_line: in
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
     return text
+
+
+def _refuse_binary(data: bytes, path: str | os.PathLike | None, first_line: int) -> None:
+    """Raise IRParseError at the line of the first NUL byte in ``data`` (IR text has none), if any."""
+    nul = data.find(b"\0")
+    if nul != -1:
+        named_bitcode = path is not None and os.fspath(path).endswith(".bc")
+        not_bitcode = ", and not LLVM bitcode either (bitcode starts with 'BC' 0xC0DE)" if named_bitcode else ""
+        raise IRParseError("binary data (NUL byte) where LLVM IR text was expected" + not_bitcode, path,
+                           data.count(b"\n", 0, nul) + first_line)
+
+
+def _read_blocks(f: BinaryIO, path: str | os.PathLike, line: int = 1) -> Iterator[tuple[int, bytes]]:
+    """The rest of the text file ``f`` in blocks of CHUNK_BYTES, each with the line it starts on; a block with a NUL
+    byte (binary junk, a zero-filled file, ``/dev/zero``) is refused at once, so it is never held whole in memory."""
+    while block := f.read(CHUNK_BYTES):
+        if b"\0" in block:
+            _refuse_binary(block, path, line)
+        yield line, block
+        line += block.count(b"\n")
 
 
 def disassemble_bitcode(data: bytes, path: str | os.PathLike | None = None) -> bytes:
@@ -247,8 +262,11 @@ def read_text(path: str | os.PathLike) -> str:
         from ir_corpus.compile import compile_file
 
         return decode_ir(compile_file(path), path)
-    with open(path, "rb") as f:
-        return decode_ir(f.read(), path)
+    with open(path, "rb") as f:  # once: a pipe can be read only once
+        head = f.read(4)
+        if head in BITCODE_MAGIC:
+            return decode_ir(head + f.read(), path)
+        return decode_ir(head + b"".join(block for _, block in _read_blocks(f, path, 1 + head.count(b"\n"))), path)
 
 
 def read_module(path: str | os.PathLike, verify: bool = False) -> IRModule:
@@ -313,6 +331,8 @@ def iter_module_chunks(path: str | os.PathLike, chunk_bytes: int = CHUNK_BYTES) 
             block = f.read(chunk_bytes)
             data = rest + block
             cut = data.rfind(b"\n}\n") + 3 if block else len(data)
+            if cut < 3 and not (data.startswith(b"define") or b"\ndefine" in data):
+                cut = data.rfind(b"\n") + 1  # top-level lines only (globals, or junk to refuse): cut at a line end
             if cut < 3:  # no function end in this block: read on
                 if not block:
                     break
@@ -330,10 +350,17 @@ def iter_module_chunks(path: str | os.PathLike, chunk_bytes: int = CHUNK_BYTES) 
 def _struct_lines_of_file(path) -> tuple[str, ...]:
     """First pass over a huge file: its ``= type`` lines, preprocessed like any other line."""
     found: list[str] = []
+    rest, rest_line = b"", 1
     with open(path, "rb") as f:
-        for lineno, raw in enumerate(f, 1):
-            if b" = type " in raw:
-                found.extend(preprocess(decode_ir(raw, path, lineno), path, lineno, check=False)[1])
+        for block_line, block in _read_blocks(f, path):
+            data = rest + block
+            cut = data.rfind(b"\n") + 1
+            for lineno, raw in enumerate(data[:cut].split(b"\n")[:-1], rest_line):
+                if b" = type " in raw:
+                    found.extend(preprocess(decode_ir(raw, path, lineno), path, lineno, check=False)[1])
+            rest, rest_line = data[cut:], block_line + block.count(b"\n")
+    if b" = type " in rest:
+        found.extend(preprocess(decode_ir(rest, path, rest_line), path, rest_line, check=False)[1])
     return tuple(found)
 
 

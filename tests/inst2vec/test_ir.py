@@ -111,12 +111,15 @@ def test_huge_file_is_read_in_pieces_with_same_result(tmp_path, monkeypatch, dat
     """A file larger than CHUNK_BYTES is cut at function ends; statements are identical."""
     source = data_root / "devmap" / "kernels_ir" / "rodinia-3.1-lavaMD-kernel_gpu_opencl.ll"  # has struct types
     text = source.read_text()
-    body = text[text.index("\ndefine") + 1:]
+    start = text.index("\ndefine") + 1
+    body = text[start:]
+    globals_ = "".join(f"@g{i} = global [2 x i32] [i32 {i}, i32 7], align 4\n" for i in range(400))  # 17 kB
+    text = text[:start] + globals_ + "\n" + body
     big = _write(tmp_path, "big.ll", text + "".join(body.replace("@kernel_gpu_opencl", f"@k{i}") for i in range(20)))
     whole = file_statements(big)
     monkeypatch.setattr(ir, "CHUNK_BYTES", 4096)
     pieces = list(ir.iter_module_chunks(big, chunk_bytes=4096))
-    assert len(pieces) > 5
+    assert len(pieces) > 5 and not pieces[1].functions  # the globals alone fill pieces, cut at line ends
     assert all(p.struct_lines == pieces[0].struct_lines for p in pieces)
     assert list(iter_file_statements(big)) == whole
     assert pieces[3].lines[0] > pieces[2].lines[-1]  # line numbers continue across pieces
@@ -131,6 +134,43 @@ def test_truncated_huge_file_still_reported(tmp_path):
     with pytest.raises(IRParseError, match="not UTF-8") as caught:
         list(ir.iter_module_chunks(bad_byte, chunk_bytes=1000))
     assert caught.value.line == 200 * IR_OK.count("\n") + 2  # the file's line, not the piece's
+
+
+_READ_AND_REPORT_MEMORY = """
+import resource, sys
+from inst2vec.errors import IRParseError
+from inst2vec.statements import file_statements
+try:
+    file_statements(sys.argv[1])
+except IRParseError as err:
+    print(err)
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
+"""
+
+
+@pytest.mark.parametrize("name", ["zero_filled.ll", "text_junk.ll", "/dev/zero"])
+def test_junk_is_refused_without_being_read_whole(tmp_path, name):
+    """A huge file of junk is refused in bounded memory, at its first bad line: 600 MB of zeros after some IR (a NUL
+    byte stops the read at its block), 100 MB of text lines that are not IR (cut into pieces at line ends, as no
+    function is open), or an endless device. In a child process with 4 GiB of address space, so that reading
+    /dev/zero whole fails fast instead of filling the machine."""
+    import resource
+    import subprocess
+    import sys
+
+    path, line = pathlib.Path(name), 1
+    if name == "zero_filled.ll":
+        path, line = _write(tmp_path, name, IR_OK), IR_OK.count("\n") + 1
+        with open(path, "r+b") as f:
+            f.truncate(600 << 20)  # a sparse file: zeros after the IR
+    elif name == "text_junk.ll":
+        path, line = _write(tmp_path, name, IR_OK + "this is no IR\n" * 7_000_000), IR_OK.count("\n") + 1
+    limit = 4 << 30
+    done = subprocess.run([sys.executable, "-c", _READ_AND_REPORT_MEMORY, str(path)], capture_output=True, text=True,
+                          timeout=120, preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_AS, (limit, limit)))
+    message, peak_mib = done.stdout.splitlines()
+    assert message.startswith(f"{path}:{line}: ")
+    assert int(peak_mib) < 600, done.stdout  # without the checks: 1.3 GB, 2 GB, all it may take
 
 
 def _llvm22_bitcode_and_text(text: str) -> tuple[bytes, str]:
