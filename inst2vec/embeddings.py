@@ -99,9 +99,10 @@ class Embeddings:
         vector = self.vector(query) if isinstance(query, str) else np.asarray(query, dtype=np.float64)
         norm = np.linalg.norm(vector)
         scores = self.normalized @ (vector / norm if norm else vector)
+        candidates = np.arange(len(scores))
         if isinstance(query, str) and query in self.vocabulary:
-            scores[self.vocabulary.index(query)] = -np.inf
-        top = np.argsort(-scores, kind="stable")[:k]
+            candidates = np.delete(candidates, self.vocabulary.index(query))
+        top = candidates[np.argsort(-scores[candidates], kind="stable")[:k]]
         return [(self.vocabulary.statements[i], float(scores[i])) for i in top]
 
     def to_keyed_vectors(self):

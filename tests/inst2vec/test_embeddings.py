@@ -66,6 +66,9 @@ def test_lookups(published):
     assert published[["ret void", "!UNK"]].shape == (2, 200)
     neighbours = published.most_similar("ret void", k=3)
     assert len(neighbours) == 3 and neighbours[0][0] != "ret void" and neighbours[0][1] >= neighbours[1][1]
+    every = published.most_similar("ret void", k=10**6)  # more than there are: all the others, never itself
+    assert len(every) == 8564 and "ret void" not in dict(every) and every[:3] == neighbours
+    assert len(published.most_similar(published["ret void"], k=10**6)) == 8565  # a vector excludes nothing
     with pytest.raises(ValueError, match="k=0"):
         published.most_similar("ret void", k=0)
     with pytest.raises(ValueError):
