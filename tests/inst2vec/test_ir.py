@@ -136,24 +136,35 @@ def test_truncated_huge_file_still_reported(tmp_path):
     assert caught.value.line == 200 * IR_OK.count("\n") + 2  # the file's line, not the piece's
 
 
+def test_a_line_after_a_function_that_is_no_ir_is_named_so(tmp_path):
+    """Outside a function only globals may stand: the same message whether the file is read whole or in pieces."""
+    path = _write(tmp_path, "after.ll", IR_OK + "hello world\n")
+    for read in (read_module, lambda p: list(ir.iter_module_chunks(p, chunk_bytes=64))):
+        with pytest.raises(IRParseError, match=r'after.ll:12: not LLVM IR; expected a global.*"hello world"'):
+            read(path)
+
+
 _READ_AND_REPORT_MEMORY = """
 import resource, sys
 from inst2vec.errors import IRParseError
+from inst2vec.ir import read_module
 from inst2vec.statements import file_statements
-try:
-    file_statements(sys.argv[1])
-except IRParseError as err:
-    print(err)
+for read in (file_statements, read_module):  # in pieces; whole, as for the XFG
+    try:
+        read(sys.argv[1])
+    except IRParseError as err:
+        print(err)
 print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
 """
 
 
 @pytest.mark.parametrize("name", ["zero_filled.ll", "text_junk.ll", "/dev/zero"])
 def test_junk_is_refused_without_being_read_whole(tmp_path, name):
-    """A huge file of junk is refused in bounded memory, at its first bad line: 600 MB of zeros after some IR (a NUL
-    byte stops the read at its block), 100 MB of text lines that are not IR (cut into pieces at line ends, as no
-    function is open), or an endless device. In a child process with 4 GiB of address space, so that reading
-    /dev/zero whole fails fast instead of filling the machine."""
+    """A huge file of junk is refused in bounded memory, at its first bad line, read in pieces or whole: 600 MB of
+    zeros after some IR (a NUL byte stops the read at its block), 100 MB of text lines that are not IR (cut into
+    pieces at line ends, as no function is open; the first piece is checked before a whole read), or an endless
+    device. In a child process with 4 GiB of address space, so that reading /dev/zero whole fails fast instead of
+    filling the machine."""
     import resource
     import subprocess
     import sys
@@ -168,8 +179,8 @@ def test_junk_is_refused_without_being_read_whole(tmp_path, name):
     limit = 4 << 30
     done = subprocess.run([sys.executable, "-c", _READ_AND_REPORT_MEMORY, str(path)], capture_output=True, text=True,
                           timeout=120, preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_AS, (limit, limit)))
-    message, peak_mib = done.stdout.splitlines()
-    assert message.startswith(f"{path}:{line}: ")
+    in_pieces, whole, peak_mib = done.stdout.splitlines()
+    assert in_pieces == whole and whole.startswith(f"{path}:{line}: ")
     assert int(peak_mib) < 600, done.stdout  # without the checks: 1.3 GB, 2 GB, all it may take
 
 
