@@ -20,6 +20,7 @@ from typing import Iterable
 
 import networkx as nx
 
+from inst2vec.errors import Inst2vecError
 from inst2vec.ir import Function, IRModule, read_module
 from inst2vec.statements import normalize_units
 
@@ -373,8 +374,17 @@ def save_file_xfg(ir_path: str | os.PathLike, graph_path: str | os.PathLike, ver
 
 
 def read_xfg(path: str | os.PathLike) -> nx.MultiDiGraph:
-    """Load an XFG saved by :func:`write_xfg`."""
-    if os.fspath(path).lower().endswith(".graphml"):
-        return nx.read_graphml(path, force_multigraph=True)
-    with open(path) as f:
-        return nx.node_link_graph(json.load(f), directed=True, multigraph=True, edges="edges")
+    """Load an XFG saved by :func:`write_xfg`.
+
+    Raises:
+        Inst2vecError: the file is not such a graph (damaged, or another kind of file), naming it.
+    """
+    from xml.etree.ElementTree import ParseError
+
+    try:
+        if os.fspath(path).lower().endswith(".graphml"):
+            return nx.read_graphml(path, force_multigraph=True)
+        with open(path, encoding="utf-8") as f:
+            return nx.node_link_graph(json.load(f), directed=True, multigraph=True, edges="edges")
+    except (ValueError, TypeError, AttributeError, KeyError, ParseError, nx.NetworkXError) as err:
+        raise Inst2vecError(f"{os.fspath(path)}: not an XFG written by `inst2vec xfg` ({err})") from err

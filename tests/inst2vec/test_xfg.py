@@ -6,6 +6,7 @@ import llvmlite.binding as llvm
 import networkx as nx
 import pytest
 
+from inst2vec.errors import Inst2vecError
 from inst2vec.ir import parse_module, read_module
 from inst2vec.statements import file_statements, module_statements
 from inst2vec.xfg import ROOT, build_xfg, read_xfg, write_xfg, xfg_summary
@@ -117,6 +118,15 @@ def test_export_round_trip(tmp_path, suffix):
     assert sorted(loaded.nodes) == sorted(graph.nodes)
     key = lambda g: sorted((u, v, d["stmt"], d["flow"], int(d["index"])) for u, v, d in g.edges(data=True))
     assert key(loaded) == key(graph)
+
+
+@pytest.mark.parametrize("name, content", [("g.json", "{not json"), ("g.json", "[1, 2]"), ("g.json", '{"nodes": 5}'),
+                                           ("g.json", b"\xff\xfe"), ("g.graphml", "<graphml"), ("g.graphml", "<a></a>")])
+def test_a_file_that_is_no_xfg_is_refused_naming_it(tmp_path, name, content):
+    path = tmp_path / name
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    with pytest.raises(Inst2vecError, match=rf"{name}: not an XFG written by `inst2vec xfg`"):
+        read_xfg(path)
 
 
 def test_graphml_spells_characters_xml_cannot_hold_as_llvm_does(tmp_path):
