@@ -92,7 +92,7 @@ class _Table:
     """A data set's CSV table: its rows, the line each starts on, and readers of its fields that refuse a value
     out of place with ``file:line``, the column and the value (a damaged or hand-edited copy)."""
 
-    def __init__(self, path: Path, columns: tuple[str, ...], rows: int | None = None):
+    def __init__(self, path: Path, columns: tuple[str, ...], expected_rows: int | None = None):
         self.path = path
         self.rows: list[dict[str, str | None]] = []
         self.lines: list[int] = []
@@ -116,8 +116,9 @@ class _Table:
         missing = [c for c in columns if c not in fields]
         if missing:
             raise Inst2vecError(f"{path}: no column {', '.join(missing)} in its header line")
-        if rows is not None and len(self.rows) != rows:
-            raise Inst2vecError(f"{path}: {len(self.rows)} rows, expected {rows} (a truncated or different copy?)")
+        if expected_rows is not None and len(self.rows) != expected_rows:
+            raise Inst2vecError(f"{path}: {len(self.rows)} rows, expected {expected_rows} (a truncated or different "
+                                "copy?)")
 
     def __len__(self) -> int:
         return len(self.rows)
