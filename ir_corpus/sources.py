@@ -66,7 +66,7 @@ def unpack_archive(archive: str | os.PathLike, into: str | os.PathLike) -> Path:
         SourceError: the archive cannot be read (names it).
     """
     target = Path(into) / suite_name(archive)
-    if (target / _UNPACKED_MARK).exists():
+    if _refused_by_mark(target) is not None:
         return target
     if target.exists():
         shutil.rmtree(target)
@@ -81,19 +81,26 @@ def unpack_archive(archive: str | os.PathLike, into: str | os.PathLike) -> Path:
         shutil.rmtree(partial, ignore_errors=True)
         reason = "not a tar archive (plain, gzip, bzip2 or xz)" if type(err) is tarfile.ReadError else err
         raise SourceError(f"{os.fspath(archive)}: cannot unpack: {reason}") from err
-    partial.rename(target)
     refused = [m.name for m in members if not _unpacked(m)]
-    (target / _UNPACKED_MARK).write_text(json.dumps({"refused": refused}), encoding="utf-8")
+    (partial / _UNPACKED_MARK).write_text(json.dumps({"refused": refused}), encoding="utf-8")
+    partial.rename(target)  # with its mark: a folder without a whole mark is unpacked again
     return target
 
 
 def refused_members(unpacked: str | os.PathLike) -> list[str]:
     """The names of the members :func:`unpack_archive` refused to unpack into ``unpacked`` (links, absolute paths,
-    ``..``); none for a folder unpacked before they were recorded."""
+    ``..``)."""
+    return _refused_by_mark(Path(unpacked)) or []
+
+
+def _refused_by_mark(target: Path) -> list[str] | None:
+    """The refused members recorded in ``target``'s mark; None if it has no readable mark (not unpacked whole, or
+    by a version that did not record them): then it is unpacked again."""
     try:
-        return list(json.loads((Path(unpacked) / _UNPACKED_MARK).read_text(encoding="utf-8"))["refused"])
+        refused = json.loads((target / _UNPACKED_MARK).read_text(encoding="utf-8"))["refused"]
     except (OSError, ValueError, KeyError, TypeError):
-        return []
+        return None
+    return refused if isinstance(refused, list) and all(isinstance(name, str) for name in refused) else None
 
 
 def _unpacked(member: tarfile.TarInfo) -> bool:
