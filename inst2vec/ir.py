@@ -298,6 +298,9 @@ def _check_first_piece(path: str | os.PathLike) -> None:
     cut = _piece_end(block)
     if cut >= 3:
         preprocess(decode_ir(block[:cut], path), path)
+    elif (cut := block.rfind(b"\n") + 1) >= 3:  # one function longer than the block: the lines it has so far
+        text = decode_ir(block[:cut], path)
+        _check_instructions(text, preprocess(text, path, check=False)[0], path, 1)
 
 
 def _piece_end(data: bytes) -> int:

@@ -159,12 +159,12 @@ with open("/proc/self/status") as status:  # this process's peak, not the parent
 """
 
 
-@pytest.mark.parametrize("name", ["zero_filled.ll", "text_junk.ll", "/dev/zero"])
+@pytest.mark.parametrize("name", ["zero_filled.ll", "text_junk.ll", "junk_function.ll", "/dev/zero"])
 def test_junk_is_refused_without_being_read_whole(tmp_path, name):
     """A huge file of junk is refused in bounded memory, at its first bad line, read in pieces or whole: 600 MB of
     zeros after some IR (a NUL byte stops the read at its block), 100 MB of text lines that are not IR (cut into
-    pieces at line ends, as no function is open; the first piece is checked before a whole read), or an endless
-    device. In a child process with 4 GiB of address space, so that reading /dev/zero whole fails fast instead of
+    pieces at line ends, as no function is open; the first piece is checked before a whole read), the same inside a
+    function never closed, or an endless device. In a child process with 4 GiB of address space, so that reading /dev/zero whole fails fast instead of
     filling the machine."""
     import resource
     import subprocess
@@ -177,6 +177,8 @@ def test_junk_is_refused_without_being_read_whole(tmp_path, name):
             f.truncate(600 << 20)  # a sparse file: zeros after the IR
     elif name == "text_junk.ll":
         path, line = _write(tmp_path, name, IR_OK + "this is no IR\n" * 7_000_000), IR_OK.count("\n") + 1
+    elif name == "junk_function.ll":  # a function never closed: junk inside it
+        path, line = _write(tmp_path, name, IR_OK[:IR_OK.index("yes:")] + "this is no IR\n" * 7_000_000), 6
     limit = 4 << 30
     done = subprocess.run([sys.executable, "-c", _READ_AND_REPORT_MEMORY, str(path)], capture_output=True, text=True,
                           timeout=120, preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_AS, (limit, limit)))
