@@ -123,8 +123,13 @@ class _Table:
     def __len__(self) -> int:
         return len(self.rows)
 
+    def _missing(self, i: int, column: str) -> None:
+        if self.rows[i][column] is None:
+            raise Inst2vecError(f"{self.path}:{self.lines[i]}: no {column}: the row has fewer fields than the header")
+
     def text(self, i: int, column: str, allowed: tuple[str, ...] | None = None) -> str:
         """Row ``i``'s ``column``: not empty, and one of ``allowed`` if given."""
+        self._missing(i, column)
         value = self.rows[i][column]
         if not value or (allowed is not None and value not in allowed):
             expected = f"one of {', '.join(allowed)}" if allowed else "a name"
@@ -136,6 +141,7 @@ class _Table:
         """Row ``i``'s ``column`` as a finite float >= ``minimum`` (> 0 if ``positive``); an empty field is NaN
         if ``empty_is_nan`` (a value not measured)."""
         text = self.rows[i][column]
+        self._missing(i, column)
         if empty_is_nan and not text:
             return float("nan")
         try:

@@ -91,6 +91,7 @@ def _set(column: str, value: str, row: int = 3):
     (_set("benchmark", ""), r"benchmark is '', not a name"),
     (lambda rows: [r[:-3] for r in rows], r"cgo17-amd.csv: no column runtime_gpu in its header line"),
     (lambda rows: [], r"cgo17-amd.csv: empty, no header line"),
+    (lambda rows: rows[:4] + [rows[4][:10]] + rows[5:], r"cgo17-amd.csv:\d+: no wgsize: the row has fewer fields"),
 ])
 def test_damaged_devmap_fields_are_refused_naming_file_line_and_value(tmp_path, data_root, edit, message):
     _damaged_copy(tmp_path, data_root, "devmap", "cgo17-amd.csv", edit)
