@@ -187,6 +187,14 @@ def load_devmap(platform: str, data_root: str | os.PathLike) -> DevmapData:
     benchmarks = [table.text(i, "benchmark") for i in range(len(table))]
     # NPB kernels have one IR file per data set class; the others one per kernel.
     names = [b + (f"_{table.text(i, 'dataset')}" if b.startswith("npb-") else "") for i, b in enumerate(benchmarks)]
+    labels = np.array([int(table.text(i, "oracle", ("CPU", "GPU")) == "GPU") for i in range(len(table))])
+    runtime_cpu, runtime_gpu = table.numbers("runtime_cpu", positive=True), table.numbers("runtime_gpu", positive=True)
+    slower = np.flatnonzero(np.where(labels == 1, runtime_gpu > runtime_cpu, runtime_cpu > runtime_gpu))
+    if slower.size:  # the oracle is the faster device in every row of the published tables
+        i = slower[0]
+        raise Inst2vecError(f"{path}:{table.lines[i]}: oracle is {table.rows[i]['oracle']}, but it ran slower "
+                            f"(runtime_cpu {runtime_cpu[i]:g}, runtime_gpu {runtime_gpu[i]:g}); "
+                            f"{slower.size} such row(s): a damaged or different copy?")
     return DevmapData(
         platform=platform,
         names=np.array(names),
@@ -194,9 +202,9 @@ def load_devmap(platform: str, data_root: str | os.PathLike) -> DevmapData:
         kernels=np.array(benchmarks),
         suites=np.array(["-".join(b.split("-")[:2]) for b in benchmarks]),
         features=np.stack([table.numbers(c, minimum=0) for c in DEVMAP_COLUMNS], axis=1),
-        labels=np.array([int(table.text(i, "oracle", ("CPU", "GPU")) == "GPU") for i in range(len(table))]),
-        runtime_cpu=table.numbers("runtime_cpu", positive=True),
-        runtime_gpu=table.numbers("runtime_gpu", positive=True),
+        labels=labels,
+        runtime_cpu=runtime_cpu,
+        runtime_gpu=runtime_gpu,
     )
 
 
@@ -251,11 +259,19 @@ def load_threadcoarsening(platform: str, data_root: str | os.PathLike) -> Coarse
     unmeasured = [k for k, i in position.items() if np.isnan(runtimes[i, 0])]
     if unmeasured:
         raise Inst2vecError(f"{runtime_path}: no factor-1 runtime for {', '.join(unmeasured)}")
+    oracle_factor = np.array([oracles.factor(row_of[k], f"cf_{platform}") for k in kernels])
+    for i, kernel in enumerate(kernels):  # the oracle is the fastest factor measured, in the published tables
+        at_oracle = runtimes[i, COARSENING_FACTORS.index(oracle_factor[i])]
+        if not at_oracle <= np.nanmin(runtimes[i]):
+            fastest = COARSENING_FACTORS[int(np.nanargmin(runtimes[i]))]
+            raise Inst2vecError(f"{oracle_path}:{oracles.lines[row_of[kernel]]}: cf_{platform} is {oracle_factor[i]}"
+                                f" for {kernel}, but {runtime_path.name} has it fastest at factor {fastest} "
+                                f"({np.nanmin(runtimes[i]):g} against {at_oracle:g}): a damaged or different copy?")
     return CoarseningData(
         platform=platform,
         kernels=np.array(kernels),
         files=_kernel_files(data_root, "threadcoarsening", kernels, oracle_path),
-        oracle_factor=np.array([oracles.factor(row_of[k], f"cf_{platform}") for k in kernels]),
+        oracle_factor=oracle_factor,
         runtimes=runtimes,
         pca=pca,
     )

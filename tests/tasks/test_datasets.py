@@ -88,10 +88,12 @@ def _set(column: str, value: str, row: int = 3):
     (_set("runtime_gpu", "0"), r"runtime_gpu is '0', not above 0"),
     (_set("comp", "-3"), r"comp is '-3', below 0"),
     (_set("oracle", "FPGA"), r"oracle is 'FPGA', not one of CPU, GPU"),
+    (lambda rows: _set("oracle", {"CPU": "GPU", "GPU": "CPU"}[rows[3][rows[0].index("oracle")]])(rows),
+     r"cgo17-amd.csv:\d+: oracle is (CPU|GPU), but it ran slower \(runtime_cpu .*\); 1 such row"),
     (_set("benchmark", ""), r"benchmark is '', not a name"),
     (lambda rows: [r[:-3] for r in rows], r"cgo17-amd.csv: no column runtime_gpu in its header line"),
     (lambda rows: [], r"cgo17-amd.csv: empty, no header line"),
-    (lambda rows: rows[:4] + [rows[4][:10]] + rows[5:], r"cgo17-amd.csv:\d+: no wgsize: the row has fewer fields"),
+    (lambda rows: rows[:4] + [rows[4][:10]] + rows[5:], r"cgo17-amd.csv:\d+: no \w+: the row has fewer fields"),
 ])
 def test_damaged_devmap_fields_are_refused_naming_file_line_and_value(tmp_path, data_root, edit, message):
     _damaged_copy(tmp_path, data_root, "devmap", "cgo17-amd.csv", edit)
@@ -120,6 +122,8 @@ def test_damaged_field_names_the_line_it_starts_on(tmp_path, data_root):
     ("pact-2014-runtimes.csv", _set("runtime_Kepler", "-5"), r"runtime_Kepler is '-5', not above 0"),
     ("pact-2014-runtimes.csv", lambda rows: rows + [rows[2]], r"kernel 'blackscholes' at factor 2 again \(first on"),
     ("pact-2014-oracles.csv", _set("cf_Kepler", "64.0"), r"oracles.csv:4: cf_Kepler is '64.0', not a coarsening"),
+    ("pact-2014-oracles.csv", _set("cf_Kepler", "32.0", row=1),
+     r"oracles.csv:2: cf_Kepler is 32 for binarySearch, but pact-2014-runtimes.csv has it fastest at factor 16"),
     ("pact-2014-oracles.csv", lambda rows: rows[:2] + rows[1:-1], r"oracles.csv:3: kernel 'binarySearch' again"),
 ])
 def test_damaged_threadcoarsening_fields_are_refused(tmp_path, data_root, table, edit, message):
