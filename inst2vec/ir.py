@@ -296,10 +296,15 @@ def _check_first_piece(path: str | os.PathLike) -> None:
     with open(path, "rb") as f:
         _, block = next(_read_blocks(f, path), (1, b""))
     cut = _piece_end(block)
-    if cut >= 3:
-        preprocess(decode_ir(block[:cut], path), path)
-    elif (cut := block.rfind(b"\n") + 1) >= 3:  # one function longer than the block: the lines it has so far
-        text = decode_ir(block[:cut], path)
+    closed = cut >= 3
+    if not closed:  # one function longer than the block: the lines it has so far
+        cut = block.rfind(b"\n") + 1
+    if cut < 3 or not block[:cut].strip():
+        return
+    text = decode_ir(block[:cut], path)
+    if closed:
+        preprocess(text, path)
+    else:
         _check_instructions(text, preprocess(text, path, check=False)[0], path, 1)
 
 

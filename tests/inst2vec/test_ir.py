@@ -125,6 +125,14 @@ def test_huge_file_is_read_in_pieces_with_same_result(tmp_path, monkeypatch, dat
     assert pieces[3].lines[0] > pieces[2].lines[-1]  # line numbers continue across pieces
 
 
+def test_large_file_starting_with_blank_lines(tmp_path, monkeypatch):
+    """The first piece of a large file, checked before the rest is read, may hold nothing but blank lines."""
+    monkeypatch.setattr(ir, "CHUNK_BYTES", 4096)
+    path = _write(tmp_path, "blank_start.ll", "\n" * 5000 + IR_OK * 50)
+    pieces = list(ir.iter_module_chunks(path, chunk_bytes=4096))
+    assert len(pieces) > 1 and sum(len(piece.functions) for piece in pieces) == 50
+
+
 def test_truncated_huge_file_still_reported(tmp_path):
     path = _write(tmp_path, "big_truncated.ll", IR_OK * 200 + IR_TRUNCATED)
     with pytest.raises(IRParseError, match="not closed") as caught:
