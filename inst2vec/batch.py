@@ -37,7 +37,8 @@ def collect_ir_files(inputs: Iterable[str | os.PathLike],
 
     Returns:
         ``(files, missing)``: the files to process and a failed result for each input that
-        does not exist.
+        does not exist, and for each ``.ll`` or ``.bc`` name in a folder that is no regular file (a broken link,
+        a pipe).
     """
     from ir_corpus.sources import is_source_file  # ir_corpus builds on this package: imported when used
 
@@ -49,6 +50,9 @@ def collect_ir_files(inputs: Iterable[str | os.PathLike],
             for p in path.rglob("*"):
                 if p.suffix in IR_SUFFIXES and p.is_file():
                     found.append(p)
+                elif p.suffix in IR_SUFFIXES and not p.is_dir():  # reading a pipe would wait for a writer
+                    kind = "a broken link" if p.is_symlink() and not p.exists() else "not a regular file"
+                    missing.append(FileResult(str(p), error=f"{p}: {kind}, not read"))
                 elif note_unread_sources and is_source_file(p) and p.is_file():
                     sources.append(p)
             files += sorted(str(p) for p in found)

@@ -100,6 +100,21 @@ def test_source_files_are_compiled_where_ir_is_read(data_root, tmp_path, capsys)
                                 f"with `inst2vec corpus build {folder} -o OUT`\n" if n_unread else "")
 
 
+def test_folder_entries_that_are_no_regular_file_are_reported_not_read(ir_dir, capsys):
+    """A broken link or a pipe named like IR in a folder is named and skipped (opening a pipe would wait for ever)."""
+    import os
+
+    os.mkfifo(ir_dir / "pipe.ll")
+    (ir_dir / "gone.bc").symlink_to(ir_dir / "nowhere.bc")
+    (ir_dir / "loop").symlink_to(ir_dir)
+    assert main(["statements", str(ir_dir), "--format", "jsonl", "--no-progress"]) == 1
+    captured = capsys.readouterr()
+    assert len(captured.out.splitlines()) == 3
+    assert f"error: {ir_dir / 'gone.bc'}: a broken link, not read" in captured.err
+    assert f"error: {ir_dir / 'pipe.ll'}: not a regular file, not read" in captured.err
+    assert "skipped 2 of 5 file(s); 3 done" in captured.err
+
+
 def test_vocab_build_and_pairs(ir_dir, tmp_path, capsys):
     vocab = tmp_path / "vocab.json"
     assert main(["vocab", "build", str(ir_dir), "-o", str(vocab), "--cutoff", "1"]) == 0
