@@ -142,4 +142,7 @@ def find_sources(inputs: list[str | os.PathLike], unpack_dir: str | os.PathLike)
         for file in sorted(root.rglob("*")):
             if is_source_file(file) and file.is_file():
                 sources.append(Source(suite, str(root), str(file.relative_to(root))))
+            elif is_source_file(file) and not file.is_dir():  # reading a pipe would wait for a writer
+                kind = "a broken link" if file.is_symlink() and not file.exists() else "not a regular file"
+                errors.append(f"{file}: {kind}, not compiled")
     return sources, errors

@@ -83,6 +83,20 @@ def test_timeout_and_bad_archive_and_missing_input(suite, tmp_path):
     assert not list((tmp_path / "c").rglob("*.ll"))
 
 
+def test_source_names_that_are_no_regular_file_are_reported(tmp_path):
+    import os
+
+    folder = tmp_path / "src"
+    folder.mkdir()
+    (folder / "a.c").write_text(C_LOOP)
+    (folder / "gone.c").symlink_to(folder / "nowhere.c")
+    os.mkfifo(folder / "pipe.cl")  # reading it would wait for a writer
+    report = build_corpus([folder], tmp_path / "c", [Variant.parse("O0")], jobs=1, progress=False)
+    assert report.input_errors == [f"{folder / 'gone.c'}: a broken link, not compiled",
+                                   f"{folder / 'pipe.cl'}: not a regular file, not compiled"]
+    assert [r["source"] for r in Manifest(tmp_path / "c")] == ["a.c"]
+
+
 def test_single_source_files_are_suites_of_one(suite, tmp_path):
     """`corpus build prog.c` used to try to unpack prog.c as an archive."""
     report = build_corpus([suite / "src" / "point.c", suite / "kernel.cl"], tmp_path / "c", [Variant.parse("O0")],
