@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
 from inst2vec.errors import Inst2vecError
+from inst2vec.io import not_regular_file
 
 IR_SUFFIXES = (".ll", ".bc")
 
@@ -50,9 +51,8 @@ def collect_ir_files(inputs: Iterable[str | os.PathLike],
             for p in path.rglob("*"):
                 if p.suffix in IR_SUFFIXES and p.is_file():
                     found.append(p)
-                elif p.suffix in IR_SUFFIXES and not p.is_dir():  # reading a pipe would wait for a writer
-                    kind = "a broken link" if p.is_symlink() and not p.exists() else "not a regular file"
-                    missing.append(FileResult(str(p), error=f"{p}: {kind}, not read"))
+                elif p.suffix in IR_SUFFIXES and not p.is_dir():
+                    missing.append(FileResult(str(p), error=f"{p}: {not_regular_file(p)}, not read"))
                 elif note_unread_sources and is_source_file(p) and p.is_file():
                     sources.append(p)
             files += sorted(str(p) for p in found)

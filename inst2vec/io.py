@@ -1,10 +1,11 @@
-"""Small file helpers: atomic writes, so a failure never leaves half a file behind, and NumPy files checked
-before they are loaded."""
+"""Small file helpers: atomic writes, so a failure never leaves half a file behind, NumPy files checked
+before they are loaded, and what a folder entry that is no regular file is."""
 from __future__ import annotations
 
 import contextlib
 import os
 import tempfile
+from pathlib import Path
 from typing import IO, Iterator
 
 from inst2vec.errors import OutputError
@@ -67,3 +68,9 @@ def load_numpy(path: str | os.PathLike, archive: bool):
         if f.read(len(NUMPY_MAGIC[archive])) != NUMPY_MAGIC[archive]:
             raise ValueError("not a NumPy " + (".npz archive" if archive else ".npy array file"))
     return np.load(path, allow_pickle=False)
+
+
+def not_regular_file(path: Path) -> str:
+    """What ``path``, a folder entry that is neither a regular file nor a folder, is, for a message saying why it
+    was left out (a pipe is never opened: reading it would wait for a writer)."""
+    return "a broken link" if path.is_symlink() and not path.exists() else "not a regular file"

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from inst2vec.errors import DataNotFoundError, Inst2vecError
+from inst2vec.io import not_regular_file
 
 #: Source file suffixes and their language.
 LANGUAGES = {".c": "c", ".cc": "c++", ".cpp": "c++", ".cxx": "c++", ".cl": "opencl", ".cu": "cuda"}
@@ -142,7 +143,6 @@ def find_sources(inputs: list[str | os.PathLike], unpack_dir: str | os.PathLike)
         for file in sorted(root.rglob("*")):
             if is_source_file(file) and file.is_file():
                 sources.append(Source(suite, str(root), str(file.relative_to(root))))
-            elif is_source_file(file) and not file.is_dir():  # reading a pipe would wait for a writer
-                kind = "a broken link" if file.is_symlink() and not file.exists() else "not a regular file"
-                errors.append(f"{file}: {kind}, not compiled")
+            elif is_source_file(file) and not file.is_dir():
+                errors.append(f"{file}: {not_regular_file(file)}, not compiled")
     return sources, errors

@@ -146,7 +146,7 @@ class _Table:
             return float("nan")
         try:
             value = float(text)
-        except (TypeError, ValueError):
+        except ValueError:
             value = None
         problem = ("not a number" if value is None else "not finite" if not np.isfinite(value)
                    else "not above 0" if positive and value <= 0 else f"below {minimum:g}" if value < minimum else "")
