@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import difflib
 import functools
 import json
 import logging
@@ -141,7 +142,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--embeddings", default="ours",
                    help="'ours' (default: shipped with the package), 'published' or an embeddings folder")
     p.add_argument("--data-root", help="data sets folder (default $INST2VEC_DATA or ../shared/data)")
-    p.add_argument("-k", "--neighbours", type=at_least(0), default=0, help="print the k nearest statements instead")
+    p.add_argument("-k", "--neighbours", type=at_least(0), default=0,
+                   help="print the k nearest statements instead (refused for a statement not in the vocabulary, "
+                        "which is shown the statements spelled most like it)")
     p.set_defaults(run=_lookup)
 
     corpus = commands.add_parser("corpus", help="build LLVM IR corpora with clang-14").add_subparsers(
@@ -440,16 +443,31 @@ def _vocabulary_statement(text: str, embeddings) -> str:
     return text
 
 
+def _closest_spellings(statement: str, embeddings, count: int = 3) -> list[str]:
+    """Up to ``count`` statements of ``embeddings`` spelled much like ``statement`` (read as its statement
+    when it is a line of IR), for a hint after a typo."""
+    from inst2vec.statements import normalize_units
+
+    query = normalize_units([statement.strip()])[0] if statement.strip() else statement
+    return difflib.get_close_matches(query, embeddings.vocabulary.statements, n=count, cutoff=0.8)
+
+
 def _lookup(args) -> int:
     from inst2vec.data import data_root
     from inst2vec.embeddings import load
+    from inst2vec.vocabulary import UNKNOWN
 
     if not args.statement.strip():
         raise Inst2vecError("lookup: the statement is empty; give a line of IR or an inst2vec statement")
     embeddings = load(args.embeddings, data_root(args.data_root))
     statement = _vocabulary_statement(args.statement.replace("\\n", "\n"), embeddings)
     if statement not in embeddings:
-        print("note: statement not in the vocabulary; using !UNK's vector", file=sys.stderr)
+        close = _closest_spellings(statement, embeddings)
+        hint = f"; closest in spelling: {', '.join(map(repr, close))}" if close else ""
+        if args.neighbours:  # they would be !UNK's neighbours, which say nothing about this statement
+            raise Inst2vecError(f"lookup: {statement!r} is not in the vocabulary{hint} (unknown statements "
+                                f"share {UNKNOWN}'s vector: ask for {UNKNOWN!r} to see its neighbours)")
+        print(f"note: statement not in the vocabulary; using {UNKNOWN}'s vector{hint}", file=sys.stderr)
     if args.neighbours:
         for neighbour, score in embeddings.most_similar(statement, args.neighbours):
             print(f"{score:.4f}\t{neighbour.replace(chr(10), chr(92) + 'n')}")

@@ -123,6 +123,15 @@ def test_cli(data_root, capsys):
     # a define line as a file has it: its attributes and brace are dropped, as when the file is read
     assert main(["lookup", "define void @f() #0 {", "--embeddings", "published", "--data-root", str(data_root)]) == 0
     assert "looked up as the statement 'define void <@ID>()'" in capsys.readouterr().err
+    # an unknown statement: a hint of statements spelled alike; its neighbours would be !UNK's, so -k refuses
+    assert main(["lookup", "%5 = ad nsw i32 %3, 1", "--embeddings", "published", "--data-root", str(data_root)]) == 0
+    unknown = capsys.readouterr()
+    assert "closest in spelling: '<%ID> = add nsw i32 <%ID>, <INT>'," in unknown.err and len(unknown.out.split()) == 200
+    assert main(["lookup", "ret i32 <%ID>x", "-k", "3", "--data-root", str(data_root)]) == 2  # was !UNK's neighbours
+    refused = capsys.readouterr()
+    assert refused.out == "" and "'ret i32 <%ID>x' is not in the vocabulary; closest in spelling: 'ret i32 <%ID>'" \
+        in refused.err
+    assert main(["lookup", "!UNK", "-k", "2", "--data-root", str(data_root)]) == 0
     assert main(["lookup", " ", "--data-root", str(data_root)]) == 2  # was !UNK's vector
     assert "lookup: the statement is empty" in capsys.readouterr().err
 
