@@ -182,7 +182,7 @@ def test_recalibrated_batch_norm_holds_the_statistics_of_the_training_features()
     batches = ncc.make_batches(sequences, vectors, 0, labels, aux, 8, 64, seed=0, two_outputs=True)
     statistics = ncc.make_batches(sequences, vectors, 0, aux=aux, batch_size=8, max_length=64, seed=1)
     validation = ncc.make_batches(sequences[:16], vectors, 0, labels[:16], aux[:16], 8, 64, two_outputs=True)
-    model.fit(ncc.for_fit(batches), epochs=2, verbose=0, validation_data=ncc.for_fit(validation),
+    model.fit(ncc.for_fit(batches), epochs=2, verbose=0, shuffle=False, validation_data=ncc.for_fit(validation),
               callbacks=[batch_norm_recalibration_callback(statistics)])
     norm = model.get_layer("batch_norm")
     probe = keras.Model(model.inputs, norm.input)
