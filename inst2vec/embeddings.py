@@ -16,6 +16,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from inst2vec.data import ENV_VARIABLE
 from inst2vec.errors import DataNotFoundError, VocabularyError
 from inst2vec.io import atomic_write, load_numpy
 from inst2vec.vocabulary import UNKNOWN, Vocabulary
@@ -168,8 +169,9 @@ class Embeddings:
         if (folder / VOCABULARY_FILE).is_file() and (folder / MATRIX_FILE).is_file():
             return cls.load(folder)
         if not (folder / "dictionary.pickle").is_file():
-            raise DataNotFoundError(f"{folder}: the published inst2vec files are missing; get them with "
-                                    "`inst2vec pretrained fetch` or see README, Data")
+            raise DataNotFoundError(f"{folder}: the published inst2vec files are missing. Set --data-root or "
+                                    f"${ENV_VARIABLE} to the folder holding inst2vec-published/, or make that "
+                                    f"folder with `inst2vec pretrained fetch -o {folder}` (see README, section Data)")
         return cls(*read_published_pickles(folder))
 
 

@@ -101,6 +101,10 @@ def test_save_load_round_trip_and_errors(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(DataNotFoundError, match="empty/vocabulary.json: not found"):
         load(tmp_path / "empty")
+    # without the data sets: says how to point at them or make them
+    with pytest.raises(DataNotFoundError, match=r"empty/inst2vec-published: the published inst2vec files are "
+                       r"missing. Set --data-root or \$INST2VEC_DATA .* `inst2vec pretrained fetch -o "):
+        load("published", tmp_path / "empty")
 
 
 def test_cli(data_root, capsys):
