@@ -21,7 +21,7 @@ import numpy as np
 from inst2vec import __version__
 from inst2vec.arguments import IR_INPUTS_HELP, at_least, npz_path, output_file, output_folder
 from inst2vec.batch import FileResult, MirroredOutputs, collect_ir_files, no_ir_files_error, run_batch
-from inst2vec.errors import Inst2vecError, IRParseError, NothingReadError
+from inst2vec.errors import DataNotFoundError, Inst2vecError, IRParseError, NothingReadError
 from inst2vec.io import atomic_write
 
 log = logging.getLogger("inst2vec")
@@ -373,8 +373,13 @@ def _evaluate_embeddings(args) -> int:
     statements = set(embeddings.vocabulary.statements)
     if args.common_with:
         statements &= set(load(args.common_with, root).vocabulary.statements)
-    questions = answerable_questions(statements, None if args.questions == "generated"
-                                     else args.questions or published_questions_path(root))
+    questions_file = None if args.questions == "generated" else args.questions or published_questions_path(root)
+    if args.questions is None and not questions_file.is_file():
+        raise DataNotFoundError(f"{questions_file}: the published analogy questions are not there (they sit "
+                                f"beside the data root). Give --questions FILE, or --questions generated to "
+                                f"make questions from the embeddings' own vocabulary (docs/embeddings.md says where the "
+                                f"published ones come from)")
+    questions = answerable_questions(statements, questions_file)
     analogy = evaluate_analogies(embeddings, questions)
     semantic = semantic_distance(embeddings)
     if args.plot:

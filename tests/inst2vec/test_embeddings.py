@@ -107,7 +107,7 @@ def test_save_load_round_trip_and_errors(tmp_path):
         load("published", tmp_path / "empty")
 
 
-def test_cli(data_root, capsys):
+def test_cli(data_root, capsys, tmp_path):
     import json
 
     assert main(["evaluate-embeddings", "published", "--data-root", str(data_root), "--json"]) == 0
@@ -138,6 +138,9 @@ def test_cli(data_root, capsys):
     assert main(["lookup", "!UNK", "-k", "2", "--data-root", str(data_root)]) == 0
     assert main(["lookup", " ", "--data-root", str(data_root)]) == 2  # was !UNK's vector
     assert "lookup: the statement is empty" in capsys.readouterr().err
+    # a data root without the published questions beside it: says how to go on (was "not found" alone)
+    assert main(["evaluate-embeddings", "ours", "--data-root", str(tmp_path / "data")]) == 2
+    assert "analogy questions are not there" in capsys.readouterr().err
 
 
 def test_exports_and_plot(published, tmp_path):
