@@ -38,7 +38,8 @@ class Manifest:
                 except (json.JSONDecodeError, KeyError, TypeError) as err:
                     if n == len(lines):  # a last line cut short by a crash: that file is built again
                         continue
-                    raise Inst2vecError(f"{self.path}:{n}: not a manifest record ({err})") from err
+                    raise Inst2vecError(f"{self.path}:{n}: not a manifest record ({err}); delete this line, "
+                                        f"and `corpus build` compiles the file it recorded again") from err
 
     def add(self, record: dict) -> None:
         """Keep ``record`` and append it to the file at once."""
