@@ -373,6 +373,14 @@ def save_file_xfg(ir_path: str | os.PathLike, graph_path: str | os.PathLike, ver
     return xfg_summary(graph)
 
 
+def _first_non_blank(text_file) -> str:
+    """The first character of ``text_file`` that is not white space ("" if none), read piece by piece."""
+    while piece := text_file.read(1 << 16):
+        if stripped := piece.lstrip():
+            return stripped[0]
+    return ""
+
+
 def read_xfg(path: str | os.PathLike) -> nx.MultiDiGraph:
     """Load an XFG saved by :func:`write_xfg`.
 
@@ -385,6 +393,10 @@ def read_xfg(path: str | os.PathLike) -> nx.MultiDiGraph:
         if os.fspath(path).lower().endswith(".graphml"):
             return nx.read_graphml(path, force_multigraph=True)
         with open(path, encoding="utf-8") as f:
+            first = _first_non_blank(f)
+            if first and first != "{":  # refused before a large file of something else is read whole
+                raise ValueError(f"a node-link JSON object starts with '{{', this file with {first!r}")
+            f.seek(0)
             return nx.node_link_graph(json.load(f), directed=True, multigraph=True, edges="edges")
     except (ValueError, TypeError, AttributeError, KeyError, ParseError, nx.NetworkXError) as err:
         raise Inst2vecError(f"{os.fspath(path)}: not an XFG written by `inst2vec xfg` ({err})") from err

@@ -129,6 +129,19 @@ def test_a_file_that_is_no_xfg_is_refused_naming_it(tmp_path, name, content):
         read_xfg(path)
 
 
+def test_a_large_file_of_something_else_is_refused_before_it_is_read_whole(tmp_path, monkeypatch):
+    import json
+
+    def read_whole(_):
+        raise AssertionError("json.load read the file")
+
+    path = tmp_path / "g.json"
+    path.write_text("\n" * 5000 + "junk " * 100_000)  # blank lines first: the check looks past them
+    monkeypatch.setattr(json, "load", read_whole)  # a 400 MB file took 0.8 GB before it was refused
+    with pytest.raises(Inst2vecError, match=r"g.json: not an XFG .*starts with '\{', this file with 'j'"):
+        read_xfg(path)
+
+
 def test_graphml_spells_characters_xml_cannot_hold_as_llvm_does(tmp_path):
     """A quoted LLVM name may hold a control character raw; written into GraphML as it was, the file was not XML."""
     ir = 'define void @f() #0 {\n  %"a\x01b" = alloca i32, align 4\n  store i32 1, i32* %"a\x01b", align 4\n' \
