@@ -1,5 +1,5 @@
 """Small file helpers: atomic writes, so a failure never leaves half a file behind, NumPy files checked
-before they are loaded, and what a folder entry that is no regular file is."""
+before they are loaded, what a folder entry that is no regular file is, and a JSON file's first character."""
 from __future__ import annotations
 
 import contextlib
@@ -74,3 +74,12 @@ def not_regular_file(path: Path) -> str:
     """What ``path``, a folder entry that is neither a regular file nor a folder, is, for a message saying why it
     was left out (a pipe is never opened: reading it would wait for a writer)."""
     return "a broken link" if path.is_symlink() and not path.exists() else "not a regular file"
+
+
+def first_non_blank(text_file: IO[str]) -> str:
+    """The first character of ``text_file`` that is not white space ("" if none), read piece by piece, so a
+    large file of the wrong kind is told apart before it is read whole; the caller seeks back."""
+    while piece := text_file.read(1 << 16):
+        if stripped := piece.lstrip():
+            return stripped[0]
+    return ""

@@ -14,7 +14,7 @@ from numbers import Integral
 from typing import Iterable, Mapping, Sequence
 
 from inst2vec.errors import VocabularyError
-from inst2vec.io import atomic_write
+from inst2vec.io import atomic_write, first_non_blank
 
 UNKNOWN = "!UNK"
 FORMAT = "inst2vec-vocabulary"
@@ -101,6 +101,11 @@ class Vocabulary:
         """
         try:
             with (gzip.open if os.fspath(path).endswith(".gz") else open)(path, "rt", encoding="utf-8") as f:
+                first = first_non_blank(f)
+                if first not in ("[", "{", ""):  # told apart before a large file of another kind is read whole
+                    raise VocabularyError(f"{os.fspath(path)}: not an inst2vec vocabulary (a JSON list or object; "
+                                          f"this file starts with {first!r})")
+                f.seek(0)
                 data = json.load(f)
         except (OSError, EOFError, UnicodeDecodeError, json.JSONDecodeError) as err:
             raise VocabularyError(f"{os.fspath(path)}: cannot read a vocabulary: {err}") from err

@@ -21,6 +21,7 @@ from typing import Iterable
 import networkx as nx
 
 from inst2vec.errors import Inst2vecError
+from inst2vec.io import atomic_write, first_non_blank
 from inst2vec.ir import Function, IRModule, read_module
 from inst2vec.statements import normalize_units
 
@@ -328,7 +329,6 @@ def xfg_summary(graph: nx.MultiDiGraph) -> dict:
 
 def write_xfg(graph: nx.MultiDiGraph, path: str | os.PathLike) -> None:
     """Save an XFG as GraphML (``.graphml``) or node-link JSON (``.json``), atomically."""
-    from inst2vec.io import atomic_write
 
     suffix = os.fspath(path).rsplit(".", 1)[-1].lower()
     if suffix == "graphml":
@@ -373,14 +373,6 @@ def save_file_xfg(ir_path: str | os.PathLike, graph_path: str | os.PathLike, ver
     return xfg_summary(graph)
 
 
-def _first_non_blank(text_file) -> str:
-    """The first character of ``text_file`` that is not white space ("" if none), read piece by piece."""
-    while piece := text_file.read(1 << 16):
-        if stripped := piece.lstrip():
-            return stripped[0]
-    return ""
-
-
 def read_xfg(path: str | os.PathLike) -> nx.MultiDiGraph:
     """Load an XFG saved by :func:`write_xfg`.
 
@@ -393,7 +385,7 @@ def read_xfg(path: str | os.PathLike) -> nx.MultiDiGraph:
         if os.fspath(path).lower().endswith(".graphml"):
             return nx.read_graphml(path, force_multigraph=True)
         with open(path, encoding="utf-8") as f:
-            first = _first_non_blank(f)
+            first = first_non_blank(f)
             if first and first != "{":  # refused before a large file of something else is read whole
                 raise ValueError(f"a node-link JSON object starts with '{{', this file with {first!r}")
             f.seek(0)

@@ -45,6 +45,7 @@ def test_published_vocabulary(data_root):
     (json.dumps(["a", "a", "!UNK"]), "duplicates"),
     (json.dumps({"format": "inst2vec-vocabulary", "statements": ["!UNK"], "cutoff": "2"}), "cutoff must be a whole"),
     (json.dumps({"format": "inst2vec-vocabulary", "statements": ["!UNK"], "cutoff": -1}), "not -1"),
+    ("\n" * 70_000 + "ret void\n" * 10, r"a JSON list or object; this file starts with 'r'"),  # not read whole
 ])
 def test_bad_files(tmp_path, content, message):
     path = tmp_path / "v.json"
