@@ -61,18 +61,19 @@ def read_analogies(path: str | os.PathLike) -> list[Analogy]:
     if not path.is_file():
         raise DataNotFoundError(f"{path}: analogy questions not found")
     questions = []
-    for n, raw in enumerate(path.read_bytes().split(b"\n"), 1):
-        try:
-            line = raw.decode("utf-8").removesuffix("\r")
-        except UnicodeDecodeError as err:
-            raise VocabularyError(f"{path}:{n}:{err.start + 1}: not UTF-8 text ({err.reason})") from err
-        if not line.strip() or line.startswith("#"):
-            continue
-        fields = line.split("\t")
-        if len(fields) not in (5, 9):
-            raise VocabularyError(f"{path}:{n}: expected 5 or 9 tab-separated fields, found {len(fields)}")
-        statements = [s.replace("\\n", "\n") for s in fields[-4:]]
-        questions.append(Analogy(fields[0], *statements))
+    with open(path, "rb") as f:  # line by line: a large file of another kind fails on its first lines
+        for n, raw in enumerate(f, 1):
+            try:
+                line = raw.decode("utf-8").removesuffix("\n").removesuffix("\r")
+            except UnicodeDecodeError as err:
+                raise VocabularyError(f"{path}:{n}:{err.start + 1}: not UTF-8 text ({err.reason})") from err
+            if not line.strip() or line.startswith("#"):
+                continue
+            fields = line.split("\t")
+            if len(fields) not in (5, 9):
+                raise VocabularyError(f"{path}:{n}: expected 5 or 9 tab-separated fields, found {len(fields)}")
+            statements = [s.replace("\\n", "\n") for s in fields[-4:]]
+            questions.append(Analogy(fields[0], *statements))
     return questions
 
 
