@@ -376,9 +376,9 @@ def _evaluate_embeddings(args) -> int:
     questions_file = None if args.questions == "generated" else args.questions or published_questions_path(root)
     if args.questions is None and not questions_file.is_file():
         raise DataNotFoundError(f"{questions_file}: the published analogy questions are not there (they sit "
-                                f"beside the data root). Give --questions FILE, or --questions generated to "
-                                f"make questions from the embeddings' own vocabulary (docs/embeddings.md says where the "
-                                f"published ones come from)")
+                                "beside the data root). Give --questions FILE, or --questions generated to make "
+                                "questions from the embeddings' own vocabulary (docs/embeddings.md says where the "
+                                "published ones come from)")
     questions = answerable_questions(statements, questions_file)
     analogy = evaluate_analogies(embeddings, questions)
     semantic = semantic_distance(embeddings)

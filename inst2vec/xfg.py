@@ -329,7 +329,6 @@ def xfg_summary(graph: nx.MultiDiGraph) -> dict:
 
 def write_xfg(graph: nx.MultiDiGraph, path: str | os.PathLike) -> None:
     """Save an XFG as GraphML (``.graphml``) or node-link JSON (``.json``), atomically."""
-
     suffix = os.fspath(path).rsplit(".", 1)[-1].lower()
     if suffix == "graphml":
         with atomic_write(path, "wb") as f:
