@@ -25,7 +25,7 @@ from tasks.datasets import Poj104Data, load_poj104_ir
 from tasks.encoding import EncodedFiles, encode_files
 from tasks.learners import FoldInputs, TrainingSettings, fit_predict_ncc
 from tasks.linear_model import LinearModel
-from tasks.results import summarize
+from tasks.results import file_label, summarize
 
 MODELS = ("ncc", "bag", "ngram")
 SPLIT = (3, 1, 1)
@@ -136,7 +136,8 @@ def run(data: Poj104Data, model: str, embeddings: Embeddings, embeddings_name: s
     for seed in seeds:
         train, validation, test = split(data, seed)
         if model == "ncc":
-            save_to = Path(save_dir) / f"classifyapp-ncc-{embeddings_name}-seed{seed}.keras" if save_dir else None
+            save_to = Path(save_dir) / f"classifyapp-ncc-{file_label(embeddings_name)}-seed{seed}.keras" \
+                if save_dir else None
             inputs = FoldInputs(encoded, np.arange(len(data.files)), data.labels, num_classes)
             probabilities, details = fit_predict_ncc(
                 inputs, train, test, seed, settings.for_run(f"classifyapp-seed{seed}"), validation=validation,
@@ -150,7 +151,7 @@ def run(data: Poj104Data, model: str, embeddings: Embeddings, embeddings_name: s
             if save_dir:
                 fitted.metadata = {"task": "classifyapp", "model": model, "embeddings": embeddings_name,
                                    "labels": list(data.classes), "seed": seed, **details}
-                fitted.save(Path(save_dir) / f"classifyapp-{model}-{embeddings_name}-seed{seed}.npz")
+                fitted.save(Path(save_dir) / f"classifyapp-{model}-{file_label(embeddings_name)}-seed{seed}.npz")
         majority = np.bincount(data.labels[train]).argmax()
         per_seed.append({"seed": seed, "accuracy": float(np.mean(predicted == data.labels[test])),
                          "majority_accuracy": float(np.mean(data.labels[test] == majority)),

@@ -156,7 +156,9 @@ def run_task(args) -> int:
         rank = MPI.COMM_WORLD.Get_rank()
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
     embeddings = _embeddings(args.embeddings, root) if model in CODE_MODELS else None
-    name = args.embeddings if embeddings is not None else "none"
+    # Results and saved models name a folder by its absolute path, so `predict` finds it from anywhere.
+    name = "none" if embeddings is None else args.embeddings if args.embeddings in ("ours", "published") else \
+        str(Path(args.embeddings).resolve())
     report = functools.partial(_report, args, rank)
     if args.task == "classifyapp":
         from tasks import classifyapp

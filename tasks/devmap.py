@@ -21,7 +21,7 @@ from inst2vec.errors import Inst2vecError
 from tasks.datasets import DEVMAP_COLUMNS, DEVMAP_PLATFORMS, DevmapData, STATIC_DEVICE, grewe_features, load_devmap
 from tasks.encoding import EncodedFiles, distinct_files, encode_files
 from tasks.learners import FoldInputs, TrainingSettings, boosted_trees, fit_and_save_ncc, fit_predict_ncc
-from tasks.results import summarize
+from tasks.results import file_label, summarize
 from tasks.tree_model import BoostedTrees
 
 MODELS = ("static", "grewe", "launch", "oracle", "ncc", "boost")
@@ -180,12 +180,12 @@ def save_full_model(data: DevmapData, embeddings: Embeddings, embeddings_name: s
     metadata = {"task": "devmap", "platform": data.platform, "model": model, "embeddings": embeddings_name,
                 "labels": ["CPU", "GPU"], "aux_inputs": AUX_INPUTS}
     if model == "boost":
-        path = f"{out_dir}/devmap-{data.platform}-boost-{embeddings_name}.npz"
+        path = f"{out_dir}/devmap-{data.platform}-boost-{file_label(embeddings_name)}.npz"
         BoostedTrees.from_sklearn(fit_boost(boost_inputs(data, embeddings), data.labels, 0), metadata).save(path)
         return path
     if model != "ncc":
         raise Inst2vecError(f"devmap {model} models cannot be saved; ncc and boost can")
     files, positions = distinct_files(list(data.files))
     inputs = FoldInputs(encode_files(files, embeddings), positions, data.labels, 2, data.features, AUX_COLUMNS)
-    path = f"{out_dir}/devmap-{data.platform}-ncc-{embeddings_name}.keras"
+    path = f"{out_dir}/devmap-{data.platform}-ncc-{file_label(embeddings_name)}.keras"
     return fit_and_save_ncc(inputs, settings, path, metadata)

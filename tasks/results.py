@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 import platform as _platform
+import re
 import subprocess
 import time
 from importlib import metadata
@@ -69,9 +70,23 @@ def summarize(task: str, platform: str | None, model: str, embeddings: str, seed
     return result
 
 
+#: Embeddings named by a word; any other ``--embeddings`` value is a folder.
+EMBEDDINGS_NAMES = ("ours", "published", "none")
+
+
+def file_label(embeddings: str) -> str:
+    """The embeddings' part of a result or model file name: the name itself, or an embeddings folder's last
+    component, with characters other than letters, digits, ``.``, ``+`` and ``-`` as ``_`` (a folder that
+    bears one of the names gets ``folder-`` before it, so its files are not taken for those)."""
+    if embeddings in EMBEDDINGS_NAMES:
+        return embeddings
+    label = re.sub(r"[^\w.+-]", "_", Path(embeddings).name) or "folder"
+    return f"folder-{label}" if label in EMBEDDINGS_NAMES else label
+
+
 def write_result(result: dict[str, Any], out_dir: str | os.PathLike) -> Path:
-    """Write ``<task>-<platform>-<model>-<embeddings>.json`` atomically; returns its path."""
-    parts = [result["task"], result.get("platform"), result["model"], result["embeddings"]]
+    """Write ``<task>-<platform>-<model>-<embeddings label>.json`` atomically; returns its path."""
+    parts = [result["task"], result.get("platform"), result["model"], file_label(result["embeddings"])]
     name = "-".join(str(p) for p in parts if p) + ".json"
     path = Path(out_dir) / name
     path.parent.mkdir(parents=True, exist_ok=True)

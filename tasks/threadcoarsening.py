@@ -18,7 +18,7 @@ from tasks.datasets import COARSENING_FACTORS, CoarseningData
 from tasks.encoding import encode_files
 from tasks.learners import FoldInputs, TrainingSettings, fit_and_save_ncc, fit_predict_ncc
 from tasks.model_files import ArrayModel
-from tasks.results import summarize
+from tasks.results import file_label, summarize
 
 MODELS = ("static", "constant", "oracle", "magni", "ncc", "neighbours")
 NEIGHBOURS = 3
@@ -161,11 +161,11 @@ def save_full_model(data: CoarseningData, embeddings: Embeddings, embeddings_nam
     metadata = {"task": "threadcoarsening", "platform": data.platform, "model": model, "embeddings": embeddings_name,
                 "labels": [f"coarsening factor {f}" for f in COARSENING_FACTORS]}
     if model == "neighbours":
-        path = f"{out_dir}/threadcoarsening-{data.platform}-neighbours-{embeddings_name}.npz"
+        path = f"{out_dir}/threadcoarsening-{data.platform}-neighbours-{file_label(embeddings_name)}.npz"
         NeighboursModel.fit(encoded.pooled(), log_speedup_curves(data), metadata=metadata).save(path)
         return path
     if model != "ncc":
         raise Inst2vecError(f"threadcoarsening {model} models cannot be saved; ncc and neighbours can")
     inputs = FoldInputs(encoded, np.arange(len(data.kernels)), data.labels, len(COARSENING_FACTORS))
-    path = f"{out_dir}/threadcoarsening-{data.platform}-ncc-{embeddings_name}.keras"
+    path = f"{out_dir}/threadcoarsening-{data.platform}-ncc-{file_label(embeddings_name)}.keras"
     return fit_and_save_ncc(inputs, settings, path, metadata)

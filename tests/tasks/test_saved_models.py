@@ -154,6 +154,31 @@ def test_threadcoarsening_neighbours_saved_by_the_task_predicts_as_the_protocol(
         "400" in capsys.readouterr().err
 
 
+def test_an_embeddings_folder_names_files_by_its_name_and_predict_finds_it_from_anywhere(data_root, published,
+                                                                                          tmp_path, capsys,
+                                                                                          monkeypatch):
+    """``--embeddings PATH``: the files take the folder's name (the path itself went into the names, so they landed
+    in folders below -o), the JSON keeps its absolute path, and a saved model reloads them from another folder."""
+    from tasks.results import file_label
+
+    published.save(tmp_path / "work" / "my emb")
+    monkeypatch.chdir(tmp_path / "work")
+    assert main(["task", "threadcoarsening", "--platform", "fermi", "--model", "neighbours", "--seeds", "1",
+                 "--embeddings", "my emb/", "--save-models", "--data-root", str(data_root), "-o", "out"]) == 0
+    capsys.readouterr()
+    assert sorted(p.name for p in (tmp_path / "work" / "out").iterdir()) == [
+        "threadcoarsening-Fermi-neighbours-my_emb.json", "threadcoarsening-Fermi-neighbours-my_emb.npz",
+        "threadcoarsening-Fermi-neighbours-my_emb.npz.json"]
+    result = json.loads((tmp_path / "work" / "out" / "threadcoarsening-Fermi-neighbours-my_emb.json").read_text())
+    assert result["embeddings"] == str(tmp_path / "work" / "my emb")
+    monkeypatch.chdir(tmp_path)
+    kernel = load_threadcoarsening("Fermi", data_root).files[0]
+    assert main(["predict", "work/out/threadcoarsening-Fermi-neighbours-my_emb.npz", kernel]) == 0
+    assert capsys.readouterr().out.startswith(f"{kernel}\tcoarsening factor ")
+    assert [file_label(e) for e in ("ours", "/x/published", "/", "a/b.c+d")] == ["ours", "folder-published",
+                                                                                   "folder", "b.c+d"]
+
+
 def test_damaged_linear_and_neighbours_models_are_refused(tmp_path):
     def saved(model, **change):
         arrays = {name: getattr(model, name) for name in model.ARRAYS} | change
