@@ -311,7 +311,10 @@ def run_predict(args) -> int:
                             + ", ".join(repr(k) for k in PREDICTORS if k != "ncc") + ")")
     model = _load_array_model(model_path, kind)
     aux = _aux_values(model_path, meta, args.aux)
-    embeddings = _embeddings(meta["embeddings"], args.data_root)
+    try:
+        embeddings = _embeddings(meta["embeddings"], args.data_root)
+    except Inst2vecError as err:
+        raise Inst2vecError(f"{model_path}: the embeddings it was trained with cannot be loaded: {err}") from err
     predict = PREDICTORS[kind](model_path, meta, model, embeddings, aux)
     files, missing = collect_ir_files(args.files, note_unread_sources=True)
     if not files and not missing:

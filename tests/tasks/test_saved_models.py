@@ -175,6 +175,9 @@ def test_an_embeddings_folder_names_files_by_its_name_and_predict_finds_it_from_
     kernel = load_threadcoarsening("Fermi", data_root).files[0]
     assert main(["predict", "work/out/threadcoarsening-Fermi-neighbours-my_emb.npz", kernel]) == 0
     assert capsys.readouterr().out.startswith(f"{kernel}\tcoarsening factor ")
+    (tmp_path / "work" / "my emb").rename(tmp_path / "moved")  # the model names a folder that is gone
+    assert main(["predict", "work/out/threadcoarsening-Fermi-neighbours-my_emb.npz", kernel]) == 2
+    assert "my_emb.npz: the embeddings it was trained with cannot be loaded: " in capsys.readouterr().err
     assert [file_label(e) for e in ("ours", "/x/published", "/", "a/b.c+d")] == ["ours", "folder-published",
                                                                                    "folder", "b.c+d"]
 
