@@ -50,8 +50,8 @@ def add_commands(commands) -> None:
     p = commands.add_parser("task", help="run a downstream task's protocol (classifyapp, devmap, threadcoarsening)")
     p.add_argument("task", choices=TASKS)
     p.add_argument("--platform", action="append",
-                   help="devmap: amd, nvidia; threadcoarsening: Cypress, Tahiti, Fermi, Kepler (any case, repeatable; "
-                        "default all)")
+                   help="devmap: amd, nvidia; threadcoarsening: Cypress, Tahiti, Fermi, Kepler (any case, repeatable "
+                        "or comma-separated; default all)")
     p.add_argument("--model", help="devmap: static, grewe, launch, oracle, ncc, boost (ours, default); "
                                    "threadcoarsening: static, constant, oracle, magni, ncc, neighbours (ours, "
                                    "default); classifyapp: ncc, bag (ours), ngram (ours, default: 97.13 %% on POJ-104)")
@@ -204,7 +204,7 @@ def _check_task_flags(args, model: str) -> None:
         raise Inst2vecError(f"unknown {args.task} model {model!r}; choose from {', '.join(models)}")
     by_lower_case = {name.lower(): name for name in platforms}
     chosen = []
-    for platform in args.platform or ():
+    for platform in (name.strip() for value in args.platform or () for name in value.split(",")):
         if not platforms:
             raise Inst2vecError(f"{args.task} has no platforms (--platform is for devmap and threadcoarsening)")
         if platform.lower() not in by_lower_case:

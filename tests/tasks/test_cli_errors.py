@@ -37,6 +37,13 @@ def test_platforms_in_any_case_run_once_under_their_data_set_names(tmp_path, cap
                  "--data-root", str(data_root), "-o", str(out)]) == 0
     assert sorted(path.name for path in out.iterdir()) == ["threadcoarsening-Cypress-static-none.json"]
     assert capsys.readouterr().out.count("threadcoarsening Cypress static") == 1
+    # comma-separated too, as corpus build takes --variants
+    assert main(["task", "threadcoarsening", "--platform", "fermi, Kepler", "--model", "static",
+                 "--data-root", str(data_root), "-o", str(out)]) == 0
+    assert sorted(path.name for path in out.iterdir()) == [f"threadcoarsening-{p}-static-none.json"
+                                                          for p in ("Cypress", "Fermi", "Kepler")]
+    assert main(["task", "threadcoarsening", "--platform", "fermi,", "--model", "static", "-o", str(out)]) == 2
+    assert "unknown threadcoarsening platform ''" in capsys.readouterr().err
 
 
 def test_first_seed_adds_seeds_to_an_earlier_run(tmp_path, data_root):
