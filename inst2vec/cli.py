@@ -365,7 +365,7 @@ def _train_embeddings(args) -> int:
 def _evaluate_embeddings(args) -> int:
     from inst2vec.data import data_root
     from inst2vec.embeddings import load
-    from inst2vec.evaluation import (answerable_questions, evaluate_analogies, published_questions_path,
+    from inst2vec.evaluation import (TOP_K, answerable_questions, evaluate_analogies, published_questions_path,
                                      semantic_distance)
 
     root = data_root(args.data_root)
@@ -390,7 +390,11 @@ def _evaluate_embeddings(args) -> int:
         print(json.dumps({"analogy": analogy.as_dict(), "semantic_distance": semantic}))
         return 0
     print(f"{args.embeddings}: {embeddings}")
-    print(f"analogies: {analogy.correct} / {analogy.total} = {100 * analogy.score:.2f} % (top {5}, as published)")
+    if analogy.total:
+        print(f"analogies: {analogy.correct} / {analogy.total} = {100 * analogy.score:.2f} % "
+              f"(top {TOP_K}, as published)")
+    else:  # was "0 / 0 = 0.00 %"
+        print("analogies: none of the questions has all four statements in this vocabulary")
     for category, (correct, total) in analogy.by_category.items():
         print(f"  {correct:>5} / {total:<5} {category}")
     mean = semantic["mean"]

@@ -138,6 +138,10 @@ def test_cli(data_root, capsys, tmp_path):
     assert main(["lookup", "!UNK", "-k", "2", "--data-root", str(data_root)]) == 0
     assert main(["lookup", " ", "--data-root", str(data_root)]) == 2  # was !UNK's vector
     assert "lookup: the statement is empty" in capsys.readouterr().err
+    # embeddings that can answer none of the questions say so (it printed "0 / 0 = 0.00 %")
+    Embeddings(Vocabulary(["!UNK", "ret void"]), np.eye(2, dtype=np.float32)).save(tmp_path / "tiny")
+    assert main(["evaluate-embeddings", str(tmp_path / "tiny"), "--data-root", str(data_root)]) == 0
+    assert "analogies: none of the questions has all four statements in this vocabulary" in capsys.readouterr().out
     # a data root without the published questions beside it: says how to go on (was "not found" alone)
     assert main(["evaluate-embeddings", "ours", "--data-root", str(tmp_path / "data")]) == 2
     assert "analogy questions are not there" in capsys.readouterr().err
