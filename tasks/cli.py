@@ -286,7 +286,8 @@ def _report(args, rank: int, result: dict) -> None:
     path = write_result(result, args.output)
     speedup = f"  speedup {result['speedup_mean']:.3f} ± {result['speedup_std']:.3f}" \
         if "speedup_mean" in result else ""
-    print(f"{result['task']} {result['platform'] or ''} {result['model']} ({result['embeddings']}): "
+    run = " ".join(part for part in (result["task"], result["platform"], result["model"]) if part)
+    print(f"{run} ({result['embeddings']}): "
           f"accuracy {100 * result['accuracy_mean']:.2f} ± {100 * result['accuracy_std']:.2f} %{speedup}"
           f"  [{len(result['seeds'])} seed{'s' if len(result['seeds']) != 1 else ''}, "
           f"{result['wall_seconds']:.0f} s] -> {path}", flush=True)

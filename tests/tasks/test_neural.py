@@ -64,7 +64,7 @@ def test_linear_model_learns_and_predict_uses_the_saved_model(poj_subset, tmp_pa
     for seed in result["seeds"]:  # held-out programs
         assert seed["accuracy"] > seed["majority_accuracy"] + 0.4 and seed["details"]["columns"] > 0
     seed = result["seeds"][0]
-    capsys.readouterr()
+    assert capsys.readouterr().out.startswith(f"classifyapp {model} (published): accuracy ")  # no platform, no gap
     test_rows = classifyapp.split(data, seed=0)[2][:6]
     files = [data.files[i] for i in test_rows]
     assert main(["predict", str(out / f"classifyapp-{model}-published-seed0.npz"), *files]) == 0
