@@ -34,6 +34,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s: %(message)s")
+    if not args.verbose:
+        logging.getLogger("tensorflow").addFilter(_not_expected_retracing)
     try:
         return args.run(args)
     except Inst2vecError as err:
@@ -44,6 +46,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as err:  # e.g. no permission or no space left for an output: no traceback
         print(f"error: {err}", file=sys.stderr)
         return 2
+
+
+def _not_expected_retracing(record: logging.LogRecord) -> bool:
+    """False for TensorFlow's warning that functions were traced again: the tasks build a model per fold and
+    batch sequences in a few padded lengths, so each run retraces by design (shown with --verbose)."""
+    return "triggered tf.function retracing" not in record.getMessage()
 
 
 def _parser() -> argparse.ArgumentParser:

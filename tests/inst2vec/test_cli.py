@@ -285,3 +285,21 @@ def test_version_is_the_package_version_in_one_place(capsys):
     setup_version = subprocess.run([sys.executable, "setup.py", "--version"], cwd=project, capture_output=True,
                                    text=True, check=True).stdout.split()[-1]
     assert setup_version == inst2vec.__version__
+
+
+def test_tensorflow_retracing_warnings_are_left_out_unless_verbose(capsys):
+    """The tasks retrace by design (a model per fold, a few padded lengths); TensorFlow warned of it 4 times a run
+    and per MPI rank. Its other warnings still show."""
+    import logging
+
+    tensorflow = logging.getLogger("tensorflow")
+    before = list(tensorflow.filters)
+    try:
+        assert main(["statements", str(SAMPLES / "sample.ll")]) == 0
+        retracing = logging.makeLogRecord({"msg": "5 out of the last 5 calls to <function f> triggered tf.function "
+                                                  "retracing. Tracing is expensive", "levelno": logging.WARNING})
+        other = logging.makeLogRecord({"msg": "something else", "levelno": logging.WARNING})
+        assert not tensorflow.filter(retracing) and tensorflow.filter(other)
+    finally:
+        tensorflow.filters[:] = before
+    capsys.readouterr()
