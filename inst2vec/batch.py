@@ -2,7 +2,9 @@
 at a bad file. Each file's error is kept and reported; the caller decides the exit status."""
 from __future__ import annotations
 
+import multiprocessing
 import os
+import signal
 import sys
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -123,13 +125,28 @@ class MirroredOutputs:
         return str(Path(self.folder) / relative.with_suffix(self.suffix))
 
 
+#: In a pool worker: set by the main process on Ctrl-C, so the worker skips the rest of its chunk of files.
+_stop: Any = None
+
+
 def _call(function: Callable[[str], Any], path: str) -> FileResult:
+    if _stop is not None and _stop.is_set():
+        return FileResult(path, error=f"{path}: not read: interrupted")
     try:
         return FileResult(path, value=function(path))
     except Inst2vecError as err:
         return FileResult(path, error=str(err))
     except (OSError, UnicodeError, MemoryError, RecursionError) as err:
         return FileResult(path, error=f"{path}: {type(err).__name__}: {err}")
+
+
+def _start_worker(stop) -> None:
+    """A pool worker ignores Ctrl-C (SIGINT goes to the whole process group): killed in the middle of a file, it
+    left that file's output half-written (a temporary file beside it) and printed a traceback. It finishes the
+    file in hand instead and skips the rest of its chunk once the main process sets ``stop``."""
+    global _stop
+    _stop = stop
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def run_batch(function: Callable[[str], Any], paths: list[str], jobs: int = 1,
@@ -161,12 +178,17 @@ def run_batch(function: Callable[[str], Any], paths: list[str], jobs: int = 1,
                     bar.update()
                 yield result
         else:
-            with ProcessPoolExecutor(max_workers=jobs) as pool:
+            stop = multiprocessing.Event()
+            pool = ProcessPoolExecutor(max_workers=jobs, initializer=_start_worker, initargs=(stop,))
+            try:
                 chunk = max(1, min(64, len(paths) // (jobs * 8)))
                 for result in pool.map(_call, [function] * len(paths), paths, chunksize=chunk):
                     if bar:
                         bar.update()
                     yield result
+            finally:  # on Ctrl-C or an early stop: the workers finish the files in hand, the rest is dropped
+                stop.set()
+                pool.shutdown(wait=True, cancel_futures=True)
     finally:
         if bar:
             bar.close()

@@ -43,6 +43,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except BrokenPipeError:
         return 0
+    except KeyboardInterrupt:  # Ctrl-C: outputs are written atomically, so no half-written file is left
+        print("interrupted", file=sys.stderr)
+        return 130
     except OSError as err:  # e.g. no permission or no space left for an output: no traceback
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -303,3 +303,20 @@ def test_tensorflow_retracing_warnings_are_left_out_unless_verbose(capsys):
     finally:
         tensorflow.filters[:] = before
     capsys.readouterr()
+
+
+def test_ctrl_c_ends_a_batch_without_a_traceback_or_half_written_files(data_root, tmp_path):
+    import os
+    import signal
+
+    out = tmp_path / "graphs"
+    command = [sys.executable, "-m", "inst2vec.cli", "xfg", str(data_root / "devmap" / "kernels_ir"),
+               "--output-dir", str(out), "-j", "2", "--no-progress"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               start_new_session=True)
+    first = process.stdout.readline()  # one graph written: the batch is under way
+    os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C sends: the whole process group
+    _, err = process.communicate(timeout=60)
+    assert first.startswith('{"file": ') and process.returncode == 130 and err == "interrupted\n"  # was a traceback
+    written = sorted(out.rglob("*"))
+    assert written and all(path.suffix == ".graphml" and not path.name.startswith(".") for path in written)
