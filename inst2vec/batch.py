@@ -62,7 +62,8 @@ def collect_ir_files(inputs: Iterable[str | os.PathLike],
         elif path.exists():
             files.append(str(path))
         else:
-            missing.append(FileResult(str(path), error=f"{path}: no such file or directory"))
+            stdin = "; to read standard input, name /dev/stdin" if str(item) == "-" else ""
+            missing.append(FileResult(str(path), error=f"{path}: no such file or directory{stdin}"))
     for folder, count in unread_sources.items():
         if count and files:
             print(f"note: {folder}: {count} C, C++, OpenCL or CUDA file(s) not read (folders are searched for "

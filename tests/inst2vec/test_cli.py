@@ -201,6 +201,8 @@ def test_no_readable_file_counts_missing_inputs_too(tmp_path, capsys, command):
     assert err.count("bad.ll:2: unknown instruction 'frobnicate'") == 1 and err.count("absent.ll: no such file") == 1
     assert err.rstrip().endswith("none of the 2 input file(s) could be read; nothing written")
     assert not out.parent.exists()
+    assert main(["statements", "-"]) == 2  # the usual name of standard input: says what to name instead
+    assert "-: no such file or directory; to read standard input, name /dev/stdin" in capsys.readouterr().err
 
 
 def test_wrong_flags_and_help():
