@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -58,6 +59,16 @@ class TrainingSettings:
     #: (:func:`recalibrate_batch_norm`) before each validation and at the end of training; they decide
     #: validation and test predictions (:func:`batch_norm_recalibration_callback`).
     recalibrate_batch_norm: bool = False
+
+    def resume_record(self, ranks: int, vectors: np.ndarray) -> dict[str, Any]:
+        """What a checkpoint must have been trained with for these settings to resume it: all that changes the
+        training but the number of epochs (which a resumed run may raise); the embeddings by a digest of their
+        vectors."""
+        return {"batch_size": self.batch_size, "max_length": self.max_length, "compression": self.compression,
+                "algorithm": self.algorithm if self.compression else None,
+                "error_feedback": self.error_feedback if self.compression else None, "optimizer": self.optimizer,
+                "recalibrate_batch_norm": self.recalibrate_batch_norm, "ranks": ranks,
+                "embeddings_sha256": hashlib.sha256(np.ascontiguousarray(vectors).tobytes()).hexdigest()[:16]}
 
     def for_run(self, name: str) -> "TrainingSettings":
         """These settings with the checkpoint file of run ``name`` (a fold of a seed) in ``checkpoint_dir``."""
@@ -163,9 +174,10 @@ def fit_predict_ncc(data: FoldInputs, train: np.ndarray, test: np.ndarray, seed:
         path = settings.checkpoint if part[1] == 1 else f"{settings.checkpoint}.rank{part[0]}"
         states = {name: state for name, state in (("compressor", allreducer), ("selection", best),
                                                   ("curves", curves)) if state is not None}
+        record = settings.resume_record(part[1], vectors)
         if settings.resume and os.path.exists(path):
-            initial_epoch = restore(path, model, batches, states)
-        callbacks.append(checkpoint_callback(path, batches, states))
+            initial_epoch = restore(path, model, batches, states, settings=record)
+        callbacks.append(checkpoint_callback(path, batches, states, settings=record))
     model.fit(ncc.for_fit(batches), epochs=settings.epochs, shuffle=False, initial_epoch=initial_epoch,
               validation_data=None if monitor is None else ncc.for_fit(monitor), verbose=0, callbacks=callbacks)
     if best is not None:

@@ -47,11 +47,12 @@ def _unflatten(arrays: dict, header: dict, prefix: str):
 
 
 def save_checkpoint(path: str | os.PathLike, model, epoch: int, dataset=None,
-                    states: Mapping[str, Any] | None = None) -> None:
-    """Write the training state after ``epoch`` epochs (atomically)."""
+                    states: Mapping[str, Any] | None = None, settings: dict | None = None) -> None:
+    """Write the training state after ``epoch`` epochs (atomically), with the ``settings`` it was trained with
+    (JSON values), which :func:`restore` compares."""
     arrays = {f"weight/{i}": np.asarray(w) for i, w in enumerate(model.get_weights())}
     arrays.update({f"optimizer/{i}": np.asarray(v) for i, v in enumerate(model.optimizer.variables)})
-    header: dict = {"epoch": epoch}
+    header: dict = {"epoch": epoch, "settings": settings}
     if dataset is not None:
         header["data/rng"] = dataset.rng.bit_generator.state if dataset.rng is not None else None
         arrays["data/order"] = np.concatenate(dataset.batches)
@@ -63,11 +64,13 @@ def save_checkpoint(path: str | os.PathLike, model, epoch: int, dataset=None,
         np.savez(f, **arrays)
 
 
-def restore(path: str | os.PathLike, model, dataset=None, states: Mapping[str, Any] | None = None) -> int:
+def restore(path: str | os.PathLike, model, dataset=None, states: Mapping[str, Any] | None = None,
+            settings: dict | None = None) -> int:
     """Load a checkpoint into ``model`` (compiled, same architecture); returns the epochs already done.
 
     Raises:
-        Inst2vecError: the file is not a readable checkpoint, or not one of this model (names the file).
+        Inst2vecError: the file is not a readable checkpoint, not one of this model, or one written with other
+            ``settings`` than these (names the file and the settings that differ).
     """
     try:
         with load_numpy(path, archive=True) as data:
@@ -80,6 +83,7 @@ def restore(path: str | os.PathLike, model, dataset=None, states: Mapping[str, A
     except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile) as err:  # truncated, foreign, other model
         raise Inst2vecError(f"{path}: not a checkpoint of this model ({type(err).__name__}: {err}); delete it "
                             "to start over") from err
+    _check_settings(path, header.get("settings"), settings)
     if dataset is not None:
         if header.get("data/rng") is not None:
             dataset.rng.bit_generator.state = header["data/rng"]
@@ -94,13 +98,27 @@ def restore(path: str | os.PathLike, model, dataset=None, states: Mapping[str, A
     return int(header["epoch"])
 
 
-def checkpoint_callback(path: str | os.PathLike, dataset=None, states: Mapping[str, Any] | None = None):
+def _check_settings(path: str | os.PathLike, saved: dict | None, current: dict | None) -> None:
+    """Refuse to resume training that was run with other settings (it went on silently, mixing the two)."""
+    if current is None or saved == current:
+        return
+    if saved is None:
+        raise Inst2vecError(f"{path}: the checkpoint does not record the settings it was trained with (an older "
+                            "version wrote it); delete it to start over")
+    differ = ", ".join(f"{key} {saved.get(key)!r} there, {current.get(key)!r} now"
+                       for key in sorted(set(saved) | set(current)) if saved.get(key) != current.get(key))
+    raise Inst2vecError(f"{path}: written by a run with other settings ({differ}); resume with the same ones, "
+                        "or delete the checkpoints to start over")
+
+
+def checkpoint_callback(path: str | os.PathLike, dataset=None, states: Mapping[str, Any] | None = None,
+                        settings: dict | None = None):
     """A Keras callback that saves a checkpoint after every epoch (put it after the callbacks whose state
-    it saves, so that it holds their state after the same epoch)."""
+    it saves, so that it holds their state after the same epoch), recording ``settings``."""
     import keras
 
     class Checkpoint(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
-            save_checkpoint(path, self.model, epoch + 1, dataset, states)
+            save_checkpoint(path, self.model, epoch + 1, dataset, states, settings)
 
     return Checkpoint()

@@ -63,3 +63,19 @@ def test_a_damaged_or_foreign_checkpoint_is_an_error_naming_it(model, tmp_path):
     with pytest.raises(Inst2vecError, match=r"junk\.npz: not a checkpoint of this model \(ValueError: not a NumPy "
                                             r"\.npz archive\); delete it"):
         restore(junk, model)
+
+
+def test_resuming_with_other_settings_is_refused_naming_them(model, tmp_path):
+    """A resumed run with another compressor, batch size, rank count or embeddings went on silently from weights
+    and residuals trained otherwise. More epochs are not a difference (the record does not hold them)."""
+    path = tmp_path / "run.npz"
+    saved = {"batch_size": 64, "compression": "topk:0.01", "ranks": 4}
+    save_checkpoint(path, model, 3, settings=saved)
+    assert restore(path, model, settings=dict(saved)) == 3
+    with pytest.raises(Inst2vecError, match=r"run\.npz: written by a run with other settings \(compression "
+                                            r"'topk:0.01' there, 'qsgd:4' now, ranks 4 there, 2 now\); resume with "
+                                            r"the same ones, or delete the checkpoints"):
+        restore(path, model, settings=saved | {"compression": "qsgd:4", "ranks": 2})
+    save_checkpoint(path, model, 3)  # as versions before the record wrote them
+    with pytest.raises(Inst2vecError, match=r"does not record the settings it was trained with"):
+        restore(path, model, settings=saved)
