@@ -265,3 +265,23 @@ def test_optimizer_specs():
     for bad in ("sgd", "sgd:-1", "sgd:fast", "adam:0.1", "rmsprop"):
         with pytest.raises(Inst2vecError, match="sgd:LEARNING_RATE"):
             make_optimizer(bad)
+
+
+def test_resume_with_another_batch_size_is_refused(data_root, tmp_path):
+    """The training loop hands its settings to the checkpoint; resumed with other ones it stops, naming them."""
+    import dataclasses
+
+    from tasks.datasets import load_threadcoarsening
+    from tasks.learners import FoldInputs, fit_predict_ncc
+
+    data = load_threadcoarsening("Fermi", data_root)
+    inputs = FoldInputs(encode_files(list(data.files), inst2vec.load("published", data_root)), np.arange(17),
+                        data.labels, 6)
+    settings = TrainingSettings(epochs=1, batch_size=4, max_length=64, checkpoint=str(tmp_path / "run.npz"))
+    train, test = np.arange(1, 17), np.arange(1)
+    fit_predict_ncc(inputs, train, test, 0, settings)
+    resumed = dataclasses.replace(settings, epochs=2, resume=True)
+    fit_predict_ncc(inputs, train, test, 0, resumed)  # more epochs, same settings: resumed
+    with pytest.raises(Inst2vecError, match=r"run\.npz: written by a run with other settings \(batch_size 4 there, "
+                                            r"8 now\)"):
+        fit_predict_ncc(inputs, train, test, 0, dataclasses.replace(resumed, batch_size=8))
