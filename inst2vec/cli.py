@@ -111,9 +111,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--subsample", type=at_least(0, float), default=1e-7,
                    help="pair subsampling threshold (0: keep all)")
     p.add_argument("--dim", type=at_least(1), default=200, help="embedding size (default 200)")
-    p.add_argument("--epochs", type=at_least(1), default=5)
+    p.add_argument("--epochs", type=at_least(1), default=5, help="passes over the pairs (default 5)")
     p.add_argument("--negative", type=at_least(1), default=15, help="negative samples per pair (default 15)")
-    p.add_argument("--seed", type=at_least(0), default=0)
+    p.add_argument("--seed", type=at_least(0), default=0,
+                   help="seed of the subsampling, the pairs' order and gensim (default 0; with -j 1 a run "
+                        "repeats exactly, with more jobs gensim's threads make runs differ a little)")
     p.set_defaults(run=_train_embeddings)
 
     p = commands.add_parser("evaluate-embeddings", help="analogy and semantic-distance tests of embeddings")

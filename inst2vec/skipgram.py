@@ -62,7 +62,7 @@ def train_skipgram(targets: np.ndarray, contexts: np.ndarray, vocabulary: Vocabu
         dim: embedding size (200, as published).
         epochs, negative, learning_rate: gensim's ``epochs``, ``negative``, ``alpha``.
         seed: gensim's seed and the shuffle's. An exact rerun also needs ``workers=1`` (gensim's
-            threads race) and a fixed ``PYTHONHASHSEED``.
+            threads race); Python's hash seed plays no part (tests/inst2vec/test_skipgram.py).
         workers: threads (0: all cores).
 
     Returns:
