@@ -76,14 +76,16 @@ def restore(path: str | os.PathLike, model, dataset=None, states: Mapping[str, A
         with load_numpy(path, archive=True) as data:
             arrays = {k: data[k] for k in data.files}
         header = json.loads(arrays.pop("header").tobytes().decode())
+    except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile) as err:  # truncated, foreign
+        raise _not_a_checkpoint(path, err) from err
+    _check_settings(path, header.get("settings"), settings)  # before anything is loaded into the model
+    try:
         model.set_weights([arrays[f"weight/{i}"] for i in range(len(model.get_weights()))])
         model.optimizer.build(model.trainable_variables)
         for i, variable in enumerate(model.optimizer.variables):
             variable.assign(arrays[f"optimizer/{i}"])
-    except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile) as err:  # truncated, foreign, other model
-        raise Inst2vecError(f"{path}: not a checkpoint of this model ({type(err).__name__}: {err}); delete it "
-                            "to start over") from err
-    _check_settings(path, header.get("settings"), settings)
+    except (ValueError, KeyError) as err:  # another model's checkpoint
+        raise _not_a_checkpoint(path, err) from err
     if dataset is not None:
         if header.get("data/rng") is not None:
             dataset.rng.bit_generator.state = header["data/rng"]
@@ -96,6 +98,11 @@ def restore(path: str | os.PathLike, model, dataset=None, states: Mapping[str, A
                                 "configuration or version (delete it to start over)")
         state.load_state_dict(saved)
     return int(header["epoch"])
+
+
+def _not_a_checkpoint(path: str | os.PathLike, err: Exception) -> Inst2vecError:
+    return Inst2vecError(f"{path}: not a checkpoint of this model ({type(err).__name__}: {err}); delete it to "
+                         "start over")
 
 
 def _check_settings(path: str | os.PathLike, saved: dict | None, current: dict | None) -> None:
