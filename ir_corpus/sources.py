@@ -110,10 +110,12 @@ def _unpacked(member: tarfile.TarInfo) -> bool:
     return (member.isfile() or member.isdir()) and not path.is_absolute() and ".." not in path.parts
 
 
-def find_sources(inputs: list[str | os.PathLike], unpack_dir: str | os.PathLike) -> tuple[list[Source], list[str]]:
+def find_sources(inputs: list[str | os.PathLike], unpack_dir: str | os.PathLike,
+                 corpus_dir: str | os.PathLike | None = None) -> tuple[list[Source], list[str]]:
     """All source files of the inputs (directories, archives or single source files), sorted by suite and path.
 
-    A single source file is a suite of one, named after its folder.
+    A single source file is a suite of one, named after its folder. A folder that holds ``corpus_dir`` (the
+    corpus being built) is searched around it: archives unpacked there are no sources of the folder's suite.
 
     Returns:
         ``(sources, errors)``: the files, and a message for each input that could not be read.
@@ -140,9 +142,20 @@ def find_sources(inputs: list[str | os.PathLike], unpack_dir: str | os.PathLike)
             errors.append(f"{path}: skipped {len(refused)} member(s) that are links or would land outside the "
                           f"archive ({shown})")
         suite = suite_name(path)
+        corpus = _part_below(root, corpus_dir) if path.is_dir() and corpus_dir is not None else None
         for file in sorted(root.rglob("*")):
+            if corpus is not None and file.relative_to(root).parts[:len(corpus)] == corpus:
+                continue
             if is_source_file(file) and file.is_file():
                 sources.append(Source(suite, str(root), str(file.relative_to(root))))
             elif is_source_file(file) and not file.is_dir():
                 errors.append(f"{file}: {not_regular_file(file)}, not compiled")
     return sources, errors
+
+
+def _part_below(folder: Path, inner: str | os.PathLike) -> tuple[str, ...] | None:
+    """The path parts of ``inner`` below ``folder``, or None if ``inner`` is not inside it."""
+    try:
+        return Path(inner).resolve().relative_to(folder.resolve()).parts or None
+    except ValueError:
+        return None

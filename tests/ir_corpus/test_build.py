@@ -71,6 +71,19 @@ def test_second_run_reuses_and_rebuilds_changes(suite, tmp_path):
     assert len(Manifest(out)) == 6 and len((out / "manifest.jsonl").read_text().splitlines()) == 6
 
 
+def test_a_corpus_inside_an_input_folder_is_not_read_as_its_sources(suite, tmp_path):
+    """`corpus build mysuite/ other.tar.gz -o mysuite/corpus`: the archive unpacked into mysuite/corpus/sources was
+    read again on the next run, as sources of mysuite (counted and compiled twice)."""
+    archive = tmp_path / "other.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(suite / "src" / "loop.c", arcname="other/loop.c")
+    out = suite / "corpus"
+    first = build_corpus([suite, archive], out, [Variant.parse("O0")], jobs=1, progress=False)
+    again = build_corpus([suite, archive], out, [Variant.parse("O0")], jobs=1, progress=False)
+    assert again.compiled == 0 and again.reused == first.compiled == 7
+    assert again.table == first.table and (out / "sources" / "other" / "other" / "loop.c").exists()
+
+
 def test_manifest_cut_short_or_damaged(suite, tmp_path):
     """A last line cut short (a crash while appending) is built again; a damaged line before it stops the build
     with file:line and what to do, and the manifest is left as it was."""
