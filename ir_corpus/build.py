@@ -93,7 +93,7 @@ def build_corpus(inputs: Sequence[str | os.PathLike], out_dir: str | os.PathLike
     version = clang_version(clang)
     out_dir = Path(out_dir)
     made = [folder for folder in (out_dir, out_dir / "sources") if not folder.exists()]
-    sources, errors = find_sources(list(inputs), out_dir / "sources", corpus_dir=out_dir)
+    sources, errors = find_sources(list(inputs), out_dir / "sources")
     if not sources:
         for folder in reversed(made):  # a failed unpack may have made them; nothing else was written
             with contextlib.suppress(OSError):

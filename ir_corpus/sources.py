@@ -110,12 +110,11 @@ def _unpacked(member: tarfile.TarInfo) -> bool:
     return (member.isfile() or member.isdir()) and not path.is_absolute() and ".." not in path.parts
 
 
-def find_sources(inputs: list[str | os.PathLike], unpack_dir: str | os.PathLike,
-                 corpus_dir: str | os.PathLike | None = None) -> tuple[list[Source], list[str]]:
+def find_sources(inputs: list[str | os.PathLike], unpack_dir: str | os.PathLike) -> tuple[list[Source], list[str]]:
     """All source files of the inputs (directories, archives or single source files), sorted by suite and path.
 
-    A single source file is a suite of one, named after its folder. A folder that holds ``corpus_dir`` (the
-    corpus being built) is searched around it: archives unpacked there are no sources of the folder's suite.
+    A single source file is a suite of one, named after its folder. Archives are unpacked into ``unpack_dir``;
+    a folder that holds it is searched around it (what was unpacked there is no source of the folder's suite).
 
     Returns:
         ``(sources, errors)``: the files, and a message for each input that could not be read.
@@ -142,9 +141,9 @@ def find_sources(inputs: list[str | os.PathLike], unpack_dir: str | os.PathLike,
             errors.append(f"{path}: skipped {len(refused)} member(s) that are links or would land outside the "
                           f"archive ({shown})")
         suite = suite_name(path)
-        corpus = _part_below(root, corpus_dir) if path.is_dir() and corpus_dir is not None else None
+        unpacked = _part_below(root, unpack_dir) if path.is_dir() else None
         for file in sorted(root.rglob("*")):
-            if corpus is not None and file.relative_to(root).parts[:len(corpus)] == corpus:
+            if unpacked is not None and file.relative_to(root).parts[:len(unpacked)] == unpacked:
                 continue
             if is_source_file(file) and file.is_file():
                 sources.append(Source(suite, str(root), str(file.relative_to(root))))

@@ -82,6 +82,9 @@ def test_a_corpus_inside_an_input_folder_is_not_read_as_its_sources(suite, tmp_p
     again = build_corpus([suite, archive], out, [Variant.parse("O0")], jobs=1, progress=False)
     assert again.compiled == 0 and again.reused == first.compiled == 7
     assert again.table == first.table and (out / "sources" / "other" / "other" / "loop.c").exists()
+    same_folder = build_corpus([suite, archive], suite, [Variant.parse("O0")], jobs=1, progress=False)  # -o mysuite
+    assert build_corpus([suite, archive], suite, [Variant.parse("O0")], jobs=1, progress=False).table == \
+        same_folder.table
 
 
 def test_manifest_cut_short_or_damaged(suite, tmp_path):
