@@ -90,6 +90,7 @@ def build_corpus(inputs: Sequence[str | os.PathLike], out_dir: str | os.PathLike
         CompilerError: clang-14 is missing or of another version.
     """
     start = time.perf_counter()
+    variants = list(dict.fromkeys(variants))  # a variant named twice is compiled once (each was, twice)
     version = clang_version(clang)
     out_dir = Path(out_dir)
     made = [folder for folder in (out_dir, out_dir / "sources") if not folder.exists()]
