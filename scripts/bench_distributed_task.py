@@ -25,6 +25,7 @@ from tasks.datasets import load_devmap
 from tasks.encoding import distinct_files, encode_files
 from tasks.learners import FoldInputs, TrainingSettings, fit_predict_ncc
 from train.collectives import SimulatedLink
+from script_help import exit_with_usage_on_help
 
 
 SIMULATED_GBPS = 10.0
@@ -71,4 +72,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    exit_with_usage_on_help(__doc__, required=4)
     main()

@@ -20,6 +20,7 @@ from scipy.stats import wilcoxon
 from inst2vec.data import data_root
 from tasks.datasets import COARSENING_FACTORS, COARSENING_PLATFORMS, load_threadcoarsening
 from tasks.threadcoarsening import log_speedup_curves
+from script_help import exit_with_usage_on_help
 
 RESULTS = Path(__file__).resolve().parent.parent / "docs" / "results"
 
@@ -54,4 +55,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    exit_with_usage_on_help(__doc__)
     main()

@@ -16,6 +16,7 @@ import numpy as np
 
 from inst2vec.data import data_root
 from tasks.datasets import COARSENING_PLATFORMS, load_threadcoarsening
+from script_help import exit_with_usage_on_help
 
 
 def main() -> None:
@@ -40,4 +41,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    exit_with_usage_on_help(__doc__)
     main()

@@ -21,6 +21,7 @@ import numpy as np
 
 from tasks import devmap
 from tasks.datasets import DevmapData
+from script_help import exit_with_usage_on_help
 
 ASSIGNMENTS = range(10, 16)
 
@@ -36,5 +37,6 @@ def variants(data: DevmapData, x: np.ndarray):
 
 
 if __name__ == "__main__":
+    exit_with_usage_on_help(__doc__)
     for record in devmap.compare_variants(variants, ASSIGNMENTS, *sys.argv[1:2]):
         print(json.dumps(record), flush=True)

@@ -26,6 +26,7 @@ from inst2vec.data import data_root
 from tasks import devmap
 from tasks.datasets import grewe_features, load_devmap
 from tasks.learners import boosted_trees
+from script_help import exit_with_usage_on_help
 
 
 def main() -> None:
@@ -53,4 +54,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    exit_with_usage_on_help(__doc__)
     main()

@@ -26,6 +26,7 @@ from inst2vec.data import data_root
 from tasks import devmap
 from tasks.datasets import load_devmap
 from tasks.learners import boosted_trees
+from script_help import exit_with_usage_on_help
 
 GRID = {"learning_rate": [0.1, 0.2], "max_iter": [100, 300], "max_leaf_nodes": [15, 31]}
 INNER_FOLDS = 3
@@ -58,4 +59,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    exit_with_usage_on_help(__doc__, required=2)
     main()

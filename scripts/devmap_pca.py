@@ -24,6 +24,7 @@ from sklearn.decomposition import PCA
 from tasks import devmap
 from tasks.datasets import DevmapData
 from tasks.learners import boosted_trees
+from script_help import exit_with_usage_on_help
 
 COMPONENTS = 8
 ASSIGNMENTS = range(4, 10)
@@ -42,5 +43,6 @@ def variants(data: DevmapData, x: np.ndarray):
 
 
 if __name__ == "__main__":
+    exit_with_usage_on_help(__doc__)
     for record in devmap.compare_variants(variants, ASSIGNMENTS, *sys.argv[1:2]):
         print(json.dumps(record), flush=True)

@@ -25,6 +25,7 @@ from inst2vec.data import data_root
 from tasks import devmap
 from tasks.datasets import load_devmap
 from tasks.learners import boosted_trees
+from script_help import exit_with_usage_on_help
 
 
 def main() -> None:
@@ -49,4 +50,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    exit_with_usage_on_help(__doc__)
     main()

@@ -31,6 +31,7 @@ from tasks.datasets import load_devmap
 from tasks.encoding import distinct_files, encode_files
 from tasks.learners import boosted_trees
 from tasks.linear_model import frequent_tokens, token_counts
+from script_help import exit_with_usage_on_help
 
 MIN_FILES = 5
 
@@ -71,4 +72,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    exit_with_usage_on_help(__doc__)
     main()

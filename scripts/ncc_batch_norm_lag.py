@@ -23,6 +23,7 @@ from tasks import ncc
 from tasks.classifyapp import split
 from tasks.datasets import Poj104Data, load_poj104_ir
 from tasks.encoding import encode_files
+from script_help import exit_with_usage_on_help
 
 BATCH_SIZE, MAX_LENGTH, SEED = 64, 256, 0
 
@@ -84,4 +85,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    exit_with_usage_on_help(__doc__)
     main()

@@ -12,6 +12,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from script_help import exit_with_usage_on_help  # noqa: E402
 
 
 def load(folder: Path) -> list[dict]:
@@ -102,4 +103,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    exit_with_usage_on_help(__doc__)
     main()

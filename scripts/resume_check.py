@@ -16,6 +16,7 @@ import inst2vec
 from tasks.datasets import load_threadcoarsening
 from tasks.encoding import encode_files
 from tasks.learners import FoldInputs, TrainingSettings, fit_predict_ncc
+from script_help import exit_with_usage_on_help
 
 
 def main() -> None:
@@ -44,4 +45,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    exit_with_usage_on_help(__doc__, required=3)
     main()

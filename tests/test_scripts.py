@@ -1,0 +1,32 @@
+"""The scripts that read sys.argv themselves answer --help with their usage, and too few arguments with it too."""
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
+READ_ARGV = sorted(p.name for p in SCRIPTS.glob("*.py") if "exit_with_usage_on_help(__doc__" in p.read_text())
+
+
+def _run(*arguments: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, *arguments], capture_output=True, text=True, timeout=300)
+
+
+def test_every_script_without_argparse_uses_the_helper():
+    plain = sorted(p.name for p in SCRIPTS.glob("*.py")
+                   if "sys.argv[" in p.read_text() and "argparse" not in p.read_text() and p.name != "script_help.py")
+    assert plain == READ_ARGV and len(READ_ARGV) >= 10
+
+
+@pytest.mark.parametrize("script", ["plot_results.py", "resume_check.py"])
+def test_help_prints_the_usage_and_does_nothing_else(script, tmp_path):
+    """``plot_results.py --help`` took --help for its results folder and redrew the committed plots."""
+    done = subprocess.run([sys.executable, str(SCRIPTS / script), "--help"], capture_output=True, text=True,
+                          cwd=tmp_path, timeout=300)
+    assert done.returncode == 0 and "Usage" in done.stdout and not any(tmp_path.iterdir())
+
+
+def test_too_few_arguments_print_the_usage():
+    done = _run(str(SCRIPTS / "resume_check.py"), "data")
+    assert done.returncode == 2 and "Usage: resume_check.py DATA_ROOT CHECKPOINT EPOCHS" in done.stderr
