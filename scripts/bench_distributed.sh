@@ -7,6 +7,7 @@
 # (default all: single none topk:0.01 topk:0.01-noef topk_q4:0.01 qsgd:4 powersgd:2; "-noef": without error
 # feedback; "single": one process).
 set -euo pipefail
+case "${1:-}" in -h|--help) sed -n 2,8p "$0" | cut -c3-; exit 0;; ?*) echo "no arguments: set the variables above" >&2; exit 2;; esac
 data=${INST2VEC_DATA:-../shared/data}
 epochs=${EPOCHS:-10}
 seeds=${SEEDS:-0}
