@@ -466,12 +466,12 @@ def _vocabulary_statement(text: str, embeddings) -> str:
 
 
 def _closest_spellings(statement: str, embeddings, count: int = 3) -> list[str]:
-    """Up to ``count`` statements of ``embeddings`` spelled much like ``statement`` (read as its statement
-    when it is a line of IR), for a hint after a typo."""
+    """Up to ``count`` statements of ``embeddings`` spelled much like ``statement``, a non-blank line (read as its
+    statement when it is a line of IR), for a hint after a typo."""
     from inst2vec.statements import normalize_units
 
-    query = normalize_units([statement.strip()])[0] if statement.strip() else statement
-    return difflib.get_close_matches(query, embeddings.vocabulary.statements, n=count, cutoff=0.8)
+    return difflib.get_close_matches(normalize_units([statement.strip()])[0], embeddings.vocabulary.statements,
+                                     n=count, cutoff=0.8)
 
 
 def _lookup(args) -> int:

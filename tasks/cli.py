@@ -128,6 +128,7 @@ def _embeddings(name: str, data_root):
 def run_task(args) -> int:
     """Run every requested platform; write one JSON result each and print a summary line."""
     from inst2vec.data import data_root as resolve
+    from inst2vec.embeddings import OURS, PUBLISHED
     from tasks.learners import TrainingSettings, check_optimizer
 
     root = resolve(args.data_root)
@@ -157,7 +158,7 @@ def run_task(args) -> int:
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
     embeddings = _embeddings(args.embeddings, root) if model in CODE_MODELS else None
     # Results and saved models name a folder by its absolute path, so `predict` finds it from anywhere.
-    name = "none" if embeddings is None else args.embeddings if args.embeddings in ("ours", "published") else \
+    name = "none" if embeddings is None else args.embeddings if args.embeddings in (OURS, PUBLISHED) else \
         str(Path(args.embeddings).resolve())
     report = functools.partial(_report, args, rank)
     if args.task == "classifyapp":

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from inst2vec.embeddings import OURS, PUBLISHED
 from inst2vec.io import atomic_write
 
 PACKAGES = ("inst2vec-toolkit", "numpy", "scikit-learn", "keras", "tensorflow-cpu", "tensorflow", "torch", "gensim")
@@ -71,7 +72,7 @@ def summarize(task: str, platform: str | None, model: str, embeddings: str, seed
 
 
 #: Embeddings named by a word; any other ``--embeddings`` value is a folder.
-EMBEDDINGS_NAMES = ("ours", "published", "none")
+EMBEDDINGS_NAMES = (OURS, PUBLISHED, "none")
 
 
 def file_label(embeddings: str) -> str:
