@@ -43,21 +43,15 @@ def select_fused(x, threshold, indices, values):
 @numba.njit(cache=True, fastmath=True, boundscheck=False)
 def select_checked(x, threshold, indices, values, group):
     count = 0
-    for base in range(0, x.size - x.size % group, group):
+    for base in range(0, x.size, group):
+        end = min(base + group, x.size)
         largest = np.float32(0.0)
-        for j in range(base, base + group):
+        for j in range(base, end):
             largest = max(largest, abs(x[j]))
-        if largest >= threshold:
-            for j in range(base, base + group):
-                if abs(x[j]) >= threshold:
-                    if count < indices.size:
-                        indices[count], values[count] = j, x[j]
-                    count += 1
-    for i in range(x.size - x.size % group, x.size):
-        if abs(x[i]) >= threshold:
-            if count < indices.size:
-                indices[count], values[count] = i, x[i]
-            count += 1
+        if largest >= threshold and count < indices.size:
+            found = select_fused(x[base:end], threshold, indices[count:], values[count:])
+            indices[count:count + found] += base
+            count += found
     return count
 
 
