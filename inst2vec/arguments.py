@@ -1,12 +1,17 @@
-"""Argument types for the command lines: numbers in range and output paths, checked before any work is done.
+"""Argument types for the command lines: numbers in range and output paths, checked before any work is done, and
+the options for compiling the source files named.
 
 Each is an ``argparse`` ``type=``: a bad value becomes ``inst2vec CMD: error: argument -o: …`` and exit status 2.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import os
+import re
+import shlex
+from typing import Iterator
 
 #: Help of the positional arguments of every command that reads IR files.
 IR_INPUTS_HELP = (".ll or .bc files, C, C++ or OpenCL files (compiled with clang-14 -O0), or directories searched "
@@ -51,6 +56,53 @@ def _refuse_file_above(path: str) -> None:
         parent = os.path.dirname(parent)
     if not os.path.isdir(parent):
         raise argparse.ArgumentTypeError(f"{path!r}: {parent} is a file, so nothing can be written below it")
+
+
+def existing_folder(path: str) -> str:
+    """An input folder (``-I``): refused if it is not an existing folder (before any work is done)."""
+    if not os.path.isdir(path):
+        raise argparse.ArgumentTypeError(f"{path!r} is not a folder")
+    return path
+
+
+def macro_definition(text: str) -> str:
+    """A ``-D`` value: a macro name (function-like allowed), then optionally ``=`` and its value."""
+    if not re.fullmatch(r"[A-Za-z_]\w*(\([\w\s,.]*\))?(=.*)?", text, re.DOTALL):
+        raise argparse.ArgumentTypeError(f"{text!r} is not NAME or NAME=VALUE")
+    return text
+
+
+def add_source_flags(p: argparse.ArgumentParser) -> None:
+    """``-I DIR`` and ``-D NAME[=VALUE]`` for the C, C++ and OpenCL files a command compiles (see
+    :func:`source_flags_exported`)."""
+    p.add_argument("-I", dest="include_dirs", action="append", default=[], type=existing_folder, metavar="DIR",
+                   help="an include folder for the C, C++ and OpenCL files named (clang's -I; repeatable)")
+    p.add_argument("-D", dest="defines", action="append", default=[], type=macro_definition, metavar="NAME[=VALUE]",
+                   help="a macro for the C, C++ and OpenCL files named (clang's -D; repeatable)")
+
+
+@contextlib.contextmanager
+def source_flags_exported(args: argparse.Namespace) -> Iterator[None]:
+    """Add the command's ``-I`` and ``-D`` to ``$INST2VEC_CFLAGS`` while it runs: where
+    :func:`ir_corpus.compile.compile_file` reads them, in this process and in its workers."""
+    from ir_corpus.compile import SOURCE_FLAGS_VARIABLE, source_flags
+
+    if not hasattr(args, "include_dirs"):  # a command that compiles nothing
+        yield
+        return
+    flags = [f"-I{os.path.abspath(folder)}" for folder in args.include_dirs] + [f"-D{d}" for d in args.defines]
+    before = os.environ.get(SOURCE_FLAGS_VARIABLE)
+    if flags:
+        os.environ[SOURCE_FLAGS_VARIABLE] = " ".join(filter(None, [before, shlex.join(flags)]))
+    try:
+        source_flags()  # a $INST2VEC_CFLAGS that cannot be read is refused once, not once per file
+        yield
+    finally:
+        if flags:
+            if before is None:
+                del os.environ[SOURCE_FLAGS_VARIABLE]
+            else:
+                os.environ[SOURCE_FLAGS_VARIABLE] = before
 
 
 def npz_path(path: str) -> str:

@@ -19,7 +19,8 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from inst2vec import __version__
-from inst2vec.arguments import IR_INPUTS_HELP, at_least, npz_path, output_file, output_folder
+from inst2vec.arguments import (IR_INPUTS_HELP, add_source_flags, at_least, npz_path, output_file, output_folder,
+                                source_flags_exported)
 from inst2vec.batch import FileResult, MirroredOutputs, collect_ir_files, no_ir_files_error, run_batch
 from inst2vec.errors import DataNotFoundError, Inst2vecError, IRParseError, NothingReadError
 from inst2vec.io import atomic_write
@@ -37,7 +38,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.verbose:
         logging.getLogger("tensorflow").addFilter(_not_expected_retracing)
     try:
-        return args.run(args)
+        with source_flags_exported(args):
+            return args.run(args)
     except Inst2vecError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -201,6 +203,7 @@ def _add_inputs(p: argparse.ArgumentParser) -> None:
     p.add_argument("-j", "--jobs", type=at_least(0), default=1, help="worker processes (0: all cores; default 1)")
     p.add_argument("--no-progress", dest="progress", action="store_false", default=None,
                    help="no progress bar (default: shown on a terminal for several files)")
+    add_source_flags(p)
 
 
 def _each(args, function, description: str, failures: list[FileResult]) -> Iterator[FileResult]:

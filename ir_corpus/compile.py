@@ -10,12 +10,14 @@ import hashlib
 import multiprocessing.util
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
 from inst2vec.errors import Inst2vecError, IRParseError
 from inst2vec.statements import StatementCache, file_statements_sha256
@@ -46,6 +48,9 @@ SUITE_DEFINES = {
 }
 #: Flags common to every compilation: textual IR, no warnings, stop at the first error.
 COMMON_FLAGS = ["-S", "-emit-llvm", "-w", "-ferror-limit=1", "-fno-color-diagnostics"]
+#: Extra clang flags for source files compiled on their own (:func:`compile_file`), such as ``-I include -DN=100``.
+#: The batch commands' ``-I`` and ``-D`` options set it; worker processes inherit it.
+SOURCE_FLAGS_VARIABLE = "INST2VEC_CFLAGS"
 _INCLUDE_FOLDERS = ("include", "inc", "common", "util", "utils", "utilities", "src")
 
 #: The header ncc put in front of every POJ-104 program (task/classifyapp/header.cpp).
@@ -175,8 +180,9 @@ _STATEMENT_CACHE = StatementCache(max_lines=500_000)
 
 
 def compile_source(source: Source, variant: Variant, output: str, timeout: float = 60.0,
-                   clang: str = CLANG) -> dict:
-    """Compile ``source`` to ``output`` (written only on success) and describe the result.
+                   clang: str = CLANG, extra_flags: Sequence[str] = ()) -> dict:
+    """Compile ``source`` to ``output`` (written only on success) and describe the result; ``extra_flags`` go
+    after the variant's and the suite's flags.
 
     Returns:
         A manifest record: ``status`` (ok / failed / skipped), ``error`` (one line; ``error_line``, its line in
@@ -190,7 +196,7 @@ def compile_source(source: Source, variant: Variant, output: str, timeout: float
         record.update(status="skipped", error="CUDA needs the CUDA toolkit's headers, which clang-14 does not "
                                               "ship; not compiled")
         return record
-    flags = compile_flags(source, variant)
+    flags = compile_flags(source, variant) + list(extra_flags)
     record["flags"] = flags
     os.makedirs(os.path.dirname(output), exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="inst2vec-cc-") as tmp:
@@ -246,25 +252,55 @@ SINGLE_FILE_VARIANT = Variant.parse("O0")
 
 def compile_file(path: str | os.PathLike, variant: Variant = SINGLE_FILE_VARIANT, timeout: float = 60.0,
                  clang: str = CLANG) -> bytes:
-    """The textual LLVM IR of one C, C++ or OpenCL file, as ``inst2vec corpus build FILE`` compiles it.
+    """The textual LLVM IR of one C, C++ or OpenCL file, as ``inst2vec corpus build FILE`` compiles it, with the
+    flags of ``$INST2VEC_CFLAGS`` (see :func:`source_flags`) added.
 
     Raises:
         CompilationError: not a source file, CUDA, or clang's first error (file and line where clang names one).
-        CompilerError: clang-14 is missing or another version.
+        CompilerError: clang-14 is missing or another version, or ``$INST2VEC_CFLAGS`` cannot be read.
     """
     if not is_source_file(path):
         raise CompilationError("not a C, C++, OpenCL or CUDA source file (by its suffix)", path)
     _checked_clang(clang)
+    extra = source_flags()
     with tempfile.TemporaryDirectory(prefix="inst2vec-ir-") as tmp:
         output = os.path.join(tmp, "out.ll")
-        record = compile_source(Source.of_file(path), variant, output, timeout, clang)
+        record = compile_source(Source.of_file(path), variant, output, timeout, clang, extra)
         if record["status"] == "skipped":
             raise CompilationError(record["error"], path)
         if record["status"] != "ok":
-            raise CompilationError(f"does not compile with {clang} {' '.join(variant.flags)}: {record['error']}",
+            error = record["error"]
+            if _MISSING_HEADER.search(error):
+                error += " (name the folder that holds it with -I DIR, or in $INST2VEC_CFLAGS)"
+            raise CompilationError(f"does not compile with {' '.join([clang, *variant.flags, *extra])}: {error}",
                                    path, record.get("error_line"))
         with open(output, "rb") as f:
             return f.read()
+
+
+_MISSING_HEADER = re.compile(r"^'[^']*' file not found$")
+
+
+def source_flags() -> list[str]:
+    """The clang flags of ``$INST2VEC_CFLAGS`` (shell words), with each ``-I`` folder made absolute: clang runs in
+    the source's folder, and a relative folder means one below the current directory.
+
+    Raises:
+        CompilerError: the variable's quotes do not match, or it ends in ``-I``.
+    """
+    text = os.environ.get(SOURCE_FLAGS_VARIABLE, "")
+    try:
+        words = iter(shlex.split(text))
+    except ValueError as err:
+        raise CompilerError(f"${SOURCE_FLAGS_VARIABLE} ({text!r}) cannot be split into flags: {err}") from None
+    flags = []
+    for word in words:
+        if word == "-I":
+            word += next(words, "")
+            if word == "-I":
+                raise CompilerError(f"${SOURCE_FLAGS_VARIABLE} ({text!r}) ends in -I; name a folder after it")
+        flags.append("-I" + os.path.abspath(word[2:]) if word.startswith("-I") else word)
+    return flags
 
 
 @functools.lru_cache(maxsize=4)

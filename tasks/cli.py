@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from inst2vec.arguments import IR_INPUTS_HELP, at_least, output_folder
+from inst2vec.arguments import IR_INPUTS_HELP, add_source_flags, at_least, output_folder
 from inst2vec.batch import collect_ir_files, no_ir_files_error
 from inst2vec.errors import Inst2vecError
 
@@ -116,6 +116,7 @@ def add_commands(commands) -> None:
                    help="an input of the model besides the IR, the same for every file (devmap ncc and boost: "
                         "--aux transfer=BYTES --aux wgsize=N)")
     p.add_argument("--data-root", help="data sets folder (for models trained with the published embeddings)")
+    add_source_flags(p)
     p.set_defaults(run=run_predict)
 
 

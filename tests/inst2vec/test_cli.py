@@ -100,6 +100,54 @@ def test_source_files_are_compiled_where_ir_is_read(data_root, tmp_path, capsys)
                                 f"with `inst2vec corpus build {folder} -o OUT`\n" if n_unread else "")
 
 
+def test_include_folders_and_macros_for_named_sources(data_root, tmp_path, monkeypatch, capsys):
+    """-I and -D reach clang in every worker; relative folders are the caller's, not the source's; a missing header
+    says to name its folder; $INST2VEC_CFLAGS is read as well and left as it was."""
+    import os
+    import tarfile
+
+    from ir_corpus import Variant, build_corpus
+    from ir_corpus.compile import SOURCE_FLAGS_VARIABLE
+
+    suite = tmp_path / "polybench"
+    with tarfile.open(data_root / "ir-corpus-sources" / "polybench-c-4.2.1.tar.gz") as tar:
+        names = ["linear-algebra/blas/gemm/gemm.c", "linear-algebra/blas/gemm/gemm.h", "utilities/polybench.h"]
+        tar.extractall(suite, members=[tar.getmember(n) for n in names], filter="data")
+    gemm = suite / names[0]
+    (tmp_path / "wide.c").write_text("#ifdef WIDE\nlong f(long a) { return a; }\n#else\nint f(int a) { return a; }\n"
+                                     "#endif\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv(SOURCE_FLAGS_VARIABLE, raising=False)
+    assert main(["statements", str(gemm)]) == 2
+    assert (f"error: {gemm}:18: does not compile with clang-14 -O0: 'polybench.h' file not found (name the folder "
+            "that holds it with -I DIR, or in $INST2VEC_CFLAGS)") in capsys.readouterr().err
+
+    assert main(["statements", str(gemm), "wide.c", "-I", "polybench/utilities", "-D", "WIDE", "-j", "2",
+                 "--format", "jsonl"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    build_corpus([suite], tmp_path / "corpus", [Variant.parse("O0")], jobs=1, progress=False)  # finds utilities/
+    corpus_ir = tmp_path / "corpus" / "ir" / "polybench" / "linear-algebra" / "blas" / "gemm" / "gemm.c.O0.ll"
+    assert rows[0]["statements"] == file_statements(corpus_ir)
+    assert "ret i64 <%ID>" in rows[1]["statements"]
+    assert SOURCE_FLAGS_VARIABLE not in os.environ
+
+    monkeypatch.setenv(SOURCE_FLAGS_VARIABLE, "-I polybench/utilities")
+    assert main(["statements", str(gemm), "wide.c", "--format", "jsonl"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert rows[0]["statements"] == file_statements(corpus_ir)
+    assert "ret i32 <%ID>" in rows[1]["statements"]
+    assert os.environ[SOURCE_FLAGS_VARIABLE] == "-I polybench/utilities"
+
+    monkeypatch.setenv(SOURCE_FLAGS_VARIABLE, "-I 'polybench")
+    assert main(["statements", str(gemm), "wide.c"]) == 2  # refused once, before any file
+    assert capsys.readouterr().err == (f"error: ${SOURCE_FLAGS_VARIABLE} (\"-I 'polybench\") cannot be split into "
+                                       "flags: No closing quotation\n")
+    for bad in (["-I", "nowhere"], ["-D", "1X"], ["-D", ""]):
+        with pytest.raises(SystemExit) as exit_:
+            main(["statements", "wide.c", *bad])
+        assert exit_.value.code == 2
+
+
 def test_folder_entries_that_are_no_regular_file_are_reported_not_read(ir_dir, capsys):
     """A broken link or a pipe named like IR in a folder is named and skipped (opening a pipe would wait for ever)."""
     import os
