@@ -1,5 +1,6 @@
-"""Small file helpers: atomic writes, so a failure never leaves half a file behind, NumPy files checked
-before they are loaded, what a folder entry that is no regular file is, and a JSON file's first character."""
+"""Small file helpers: atomic writes, so a failure never leaves half a file behind (streams such as /dev/stdout are
+written in place), NumPy files checked before they are loaded, what a folder entry that is no regular file is, and a
+JSON file's first character."""
 from __future__ import annotations
 
 import contextlib
@@ -15,7 +16,10 @@ from inst2vec.errors import OutputError
 def atomic_write(path: str | os.PathLike, mode: str = "w") -> Iterator[IO]:
     """Open a temporary file beside ``path``; rename it over ``path`` only if the block succeeds.
 
-    Missing parent folders are made, and removed again if the block fails.
+    Missing parent folders are made, and removed again if the block fails. A symbolic link stays a link: the
+    file it leads to gets the new bytes, as with the shell's ``>``. A stream (``/dev/stdout``, ``/dev/null``, a
+    named pipe: anything below ``/dev`` or ``/proc``, or not a regular file) is written in place, appending, since
+    there is nothing to rename over.
 
     Raises:
         OutputError: ``path`` is (or ends like) a folder, or its folder cannot be made.
@@ -23,6 +27,11 @@ def atomic_write(path: str | os.PathLike, mode: str = "w") -> Iterator[IO]:
     path = os.fspath(path)
     if os.path.isdir(path) or path.endswith(("/", os.sep)):
         raise OutputError(f"{path}: is a folder; name the file to write")
+    if _is_stream(path):
+        with open(path, mode.replace("w", "a"), **({} if "b" in mode else {"encoding": "utf-8"})) as f:
+            yield f
+        return
+    path = os.path.realpath(path) if os.path.islink(path) else path
     directory = os.path.dirname(os.path.abspath(path))
     created = []  # the folders this call makes, outermost first
     parent = directory
@@ -48,6 +57,13 @@ def atomic_write(path: str | os.PathLike, mode: str = "w") -> Iterator[IO]:
             with contextlib.suppress(OSError):  # not empty: something else wrote there meanwhile
                 os.rmdir(folder)
         raise
+
+
+def _is_stream(path: str) -> bool:
+    """Whether an output path is a stream to write in place: below ``/dev`` or ``/proc`` by its name
+    (``/dev/stdout`` leads to whatever the shell opened, a file included), or an existing non-regular file."""
+    return (os.path.abspath(path).startswith(("/dev/", "/proc/"))
+            or (os.path.exists(path) and not os.path.isfile(path)))
 
 
 #: The first bytes of what ``np.save`` (a ``.npy`` array) and ``np.savez`` (a zip archive) write.

@@ -318,6 +318,34 @@ def test_output_paths_are_checked_before_any_work(tmp_path, capsys):
     assert sorted(p.name for p in tmp_path.rglob("*")) == ["file.txt"]
 
 
+def test_outputs_that_are_streams_or_links_are_written_through(tmp_path, capsys):
+    """`-o /dev/stdout` replaced the /dev/stdout link with a regular file (as root; the output went there, not to
+    the terminal). A stream is now written in place, and a link stays a link whose file gets the bytes."""
+    import os
+
+    sample = str(SAMPLES / "sample.ll")
+    expected = "".join(f"{s}\n" for s in file_statements(sample))
+    # /dev/fd/1 is /proc/self/fd/1: where nothing can be created, so a regression fails here instead of harming /dev
+    done = subprocess.run([sys.executable, "-m", "inst2vec.cli", "statements", sample, "-o", "/dev/fd/1"],
+                          capture_output=True, text=True)
+    assert done.returncode == 0 and done.stdout == f"; file {sample}\n" + expected, done.stderr
+    fifo = tmp_path / "pipe.txt"
+    os.mkfifo(fifo)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # so the writer's open does not wait
+    try:
+        assert main(["statements", sample, "-o", str(fifo)]) == 0
+        assert os.read(reader, 1 << 20).decode() == f"; file {sample}\n" + expected
+    finally:
+        os.close(reader)
+    assert fifo.is_fifo()
+    real, link = tmp_path / "real.txt", tmp_path / "link.txt"
+    real.write_text("old")
+    link.symlink_to(real)
+    assert main(["statements", sample, "-o", str(link)]) == 0
+    assert link.is_symlink() and real.read_text() == f"; file {sample}\n" + expected
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link.txt", "pipe.txt", "real.txt"]
+
+
 def test_demo(capsys):
     assert main(["demo"]) == 0
     out = capsys.readouterr().out
