@@ -43,9 +43,7 @@ def atomic_write(path: str | os.PathLike, mode: str = "w") -> Iterator[IO]:
     except OSError as err:  # e.g. a file where a folder of the path should be
         raise OutputError(f"{path}: cannot make its folder {directory}: {err.strerror or err}") from err
     fd, tmp = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # as a plain open() would create it (mkstemp makes 0600)
+    _as_open_would(tmp)
     try:
         with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as f:
             yield f
@@ -57,6 +55,30 @@ def atomic_write(path: str | os.PathLike, mode: str = "w") -> Iterator[IO]:
             with contextlib.suppress(OSError):  # not empty: something else wrote there meanwhile
                 os.rmdir(folder)
         raise
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[str]:
+    """For writers that take a file name (Keras's ``model.save``): a temporary name beside ``path`` with the same
+    suffix, renamed over ``path`` only if the block succeeds; the folder must exist."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
+    os.close(fd)
+    _as_open_would(tmp)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def _as_open_would(tmp: str) -> None:
+    """Give a temporary file the permissions a plain ``open()`` would create it with (``mkstemp`` makes 0600)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
 
 
 def _is_stream(path: str) -> bool:

@@ -362,11 +362,12 @@ def best_weights_callback(monitor: str):
 
 def save_model(model, path: str | os.PathLike, metadata: dict[str, Any]) -> None:
     """``model.save(path)`` plus ``path + '.json'`` with what ``inst2vec predict`` needs to use it."""
+    from inst2vec.io import atomic_path, atomic_write
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    model.save(path)
-    from inst2vec.io import atomic_write
-
+    with atomic_path(path) as tmp:  # an interrupted save leaves no half-written .keras file
+        model.save(tmp)
     with atomic_write(str(path) + ".json") as f:
         json.dump({**metadata, "kind": "ncc"}, f, indent=1)
 

@@ -9,7 +9,7 @@ import pytest
 
 from inst2vec.cli import SAMPLES, main
 from inst2vec.errors import OutputError
-from inst2vec.io import atomic_write
+from inst2vec.io import atomic_path, atomic_write
 from inst2vec.statements import file_statements
 from inst2vec.vocabulary import Vocabulary
 
@@ -315,6 +315,10 @@ def test_output_paths_are_checked_before_any_work(tmp_path, capsys):
         f.write("never")
     with pytest.raises(OutputError, match="is a folder"), atomic_write(f"{tmp_path}/new/") as f:
         f.write("never")
+    with pytest.raises(KeyboardInterrupt), atomic_path(tmp_path / "model.keras") as name:  # Keras saves by name
+        assert name.endswith(".keras") and Path(name).parent == tmp_path
+        Path(name).write_text("half")
+        raise KeyboardInterrupt
     assert sorted(p.name for p in tmp_path.rglob("*")) == ["file.txt"]
 
 

@@ -137,6 +137,11 @@ def test_devmap_ncc_model_is_saved_and_predict_takes_its_aux_inputs(data_root, t
     model = devmap.save_full_model(data, embeddings, "published", TrainingSettings(epochs=1, max_length=32),
                                    str(tmp_path))
     assert model == str(tmp_path / "devmap-amd-ncc-published.keras")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["devmap-amd-ncc-published.keras",
+                                                          "devmap-amd-ncc-published.keras.json"]
+    umask = os.umask(0)
+    os.umask(umask)
+    assert os.stat(model).st_mode & 0o777 == 0o666 & ~umask  # as a plain open() makes it, not mkstemp's 0600
     row = 7
     transfer, wgsize = data.features[row, -2:]
     capsys.readouterr()
