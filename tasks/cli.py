@@ -79,11 +79,12 @@ def add_commands(commands) -> None:
                    help="classifyapp: where POJ-104 is unpacked and compiled (default data-unpacked/poj104)")
     p.add_argument("--distributed", action="store_true",
                    help="ncc: data-parallel over the ranks of this MPI job (launch with mpiexec/srun)")
-    p.add_argument("--compression", default="none",
+    p.add_argument("--compression",
                    help="with --distributed: none, fp16, topk:D, topk_fast:D, randomk:D, qsgd:BITS, terngrad, "
                         "topk_q4:D, powersgd:RANK (default none)")
-    p.add_argument("--algorithm", default="ssar_rd",
-                   help="with --distributed, for sparse payloads: dense, allgather, ssar_rd, ssar_split, dsar")
+    p.add_argument("--algorithm",
+                   help="with --distributed, for sparse payloads: dense, allgather, ssar_rd, ssar_split, dsar "
+                        "(default ssar_rd)")
     p.add_argument("--no-error-feedback", dest="error_feedback", action="store_false",
                    help="with --distributed: sparsifiers drop what they do not send (default: keep it and add it "
                         "to the next gradient)")
@@ -238,16 +239,21 @@ def _check_specific_flags(args, model: str) -> None:
 
 def _check_distributed_flags(args, model: str) -> None:
     """Refuse flags of distributed training without ``--distributed``, and values they cannot take, before any
-    data is read (the compressor and the algorithm were parsed only when training began)."""
+    data is read (the compressor and the algorithm were parsed only when training began); then give
+    ``--compression`` and ``--algorithm`` their defaults if left out."""
     from train.collectives import ALGORITHMS
     from train.compression import FEEDBACK_REDUCTIONS, parse_compression
 
-    given = [flag for flag, is_set in (("--compression", args.compression != "none"),
-                                       ("--algorithm", args.algorithm != "ssar_rd"),
+    given = [flag for flag, is_set in (("--compression", args.compression is not None),
+                                       ("--algorithm", args.algorithm is not None),
                                        ("--no-error-feedback", not args.error_feedback),
                                        ("--simulate-link", args.simulate_link is not None)) if is_set]
     if given and not args.distributed:
-        raise Inst2vecError(f"{', '.join(given)} set how MPI ranks exchange gradients: it needs --distributed")
+        raise Inst2vecError(f"{', '.join(given)} {'set' if len(given) > 1 else 'sets'} how MPI ranks exchange "
+                            "gradients: it needs --distributed")
+    algorithm_given = args.algorithm is not None
+    args.compression = "none" if args.compression is None else args.compression
+    args.algorithm = "ssar_rd" if args.algorithm is None else args.algorithm
     if args.distributed and model != "ncc":
         raise Inst2vecError(f"--distributed trains the neural model (--model ncc), not {model!r}")
     try:
@@ -257,7 +263,7 @@ def _check_distributed_flags(args, model: str) -> None:
     if args.algorithm not in ALGORITHMS:
         raise Inst2vecError(f"--algorithm: unknown allreduce algorithm {args.algorithm!r}; choose from "
                             f"{', '.join(ALGORITHMS)}")
-    if args.algorithm != "ssar_rd" and reduction != "sparse":
+    if algorithm_given and reduction != "sparse":
         raise Inst2vecError(f"--algorithm sums sparse payloads (topk, topk_fast, randomk); --compression "
                             f"{args.compression} is {SUMMED_AS[reduction]}")
     if not args.error_feedback and reduction not in FEEDBACK_REDUCTIONS:

@@ -121,7 +121,12 @@ def test_flags_left_out_take_their_defaults(tmp_path, data_root):
 def test_distributed_flags_are_checked_before_any_work(tmp_path, capsys):
     ncc = ["task", "devmap", "--model", "ncc", "--data-root", str(tmp_path / "nowhere"), "-o", str(tmp_path / "r")]
     assert main([*ncc, "--compression", "topk:0.01"]) == 2  # was ignored: a single-process run
-    assert "--compression set how MPI ranks exchange gradients: it needs --distributed" in capsys.readouterr().err
+    assert "--compression sets how MPI ranks exchange gradients: it needs --distributed" in capsys.readouterr().err
+    for flags, named in ((["--algorithm", "ssar_rd"], "--algorithm sets"),  # the default's name was not noticed
+                         (["--compression", "none"], "--compression sets"),
+                         (["--compression", "fp16", "--algorithm", "ssar_rd"], "--compression, --algorithm set")):
+        assert main([*ncc, *flags]) == 2
+        assert f"{named} how MPI ranks exchange gradients: it needs --distributed" in capsys.readouterr().err
     for flags, message in ((["--compression", "topk:0"], "--compression: top-k density must be in (0, 1], not 0"),
                            (["--compression", "qsgd:3"], "--compression: QSGD packs 2, 4 or 8 bits per value"),
                            (["--compression", "terngrad:2"], "compression 'terngrad' takes no argument"),
@@ -130,6 +135,8 @@ def test_distributed_flags_are_checked_before_any_work(tmp_path, capsys):
                             "--algorithm sums sparse payloads (topk, topk_fast, randomk); --compression qsgd:4 is "
                             "gathered and decoded rank by rank"),  # was ignored, and the result said dsar
                            (["--algorithm", "dsar"], "--compression none is summed by a dense allreduce"),
+                           (["--compression", "fp16", "--algorithm", "ssar_rd"],  # ssar_rd was not noticed
+                            "--compression fp16 is gathered and decoded rank by rank"),
                            (["--compression", "fp16", "--no-error-feedback"],
                             "--no-error-feedback: --compression fp16 keeps no error feedback")):
         assert main([*ncc, "--distributed", *flags]) == 2  # before MPI starts or the data root is read
