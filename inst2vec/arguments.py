@@ -58,6 +58,17 @@ def _refuse_file_above(path: str) -> None:
         raise argparse.ArgumentTypeError(f"{path!r}: {parent} is a file, so nothing can be written below it")
 
 
+def plot_file(path: str) -> str:
+    """An output for a plot: a file (see :func:`output_file`) whose suffix names an image format it can be drawn in."""
+    from inst2vec.plots import plot_format
+
+    try:
+        plot_format(path)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+    return output_file(path)
+
+
 def existing_folder(path: str) -> str:
     """An input folder (``-I``): refused if it is not an existing folder (before any work is done)."""
     if not os.path.isdir(path):

@@ -20,7 +20,7 @@ import numpy as np
 
 from inst2vec import __version__
 from inst2vec.arguments import (IR_INPUTS_HELP, add_source_flags, at_least, npz_path, output_file, output_folder,
-                                source_flags_exported)
+                                plot_file, source_flags_exported)
 from inst2vec.batch import FileResult, MirroredOutputs, collect_ir_files, no_ir_files_error, run_batch
 from inst2vec.errors import DataNotFoundError, Inst2vecError, IRParseError, NothingReadError
 from inst2vec.io import atomic_write
@@ -130,7 +130,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--common-with", metavar="EMB",
                    help="only questions whose statements are in this other embeddings' vocabulary too, so two "
                         "embeddings are compared on the same questions")
-    p.add_argument("--plot", help="also draw a t-SNE map coloured by statement family into this PNG")
+    p.add_argument("--plot", type=plot_file,
+                   help="also draw a t-SNE map coloured by statement family into this .png, .svg or .pdf file")
     p.set_defaults(run=_evaluate_embeddings)
 
     p = commands.add_parser("embed", help="embed IR or source files: statement, function and file vectors (.npz)")

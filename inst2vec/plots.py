@@ -1,8 +1,9 @@
-"""A t-SNE map of statement embeddings, coloured by statement family (PNG)."""
+"""A t-SNE map of statement embeddings, coloured by statement family (PNG, SVG or PDF)."""
 from __future__ import annotations
 
 import os
 import re
+from pathlib import Path
 
 import numpy as np
 
@@ -35,8 +36,26 @@ def statement_family(statement: str) -> str:
     return "other"
 
 
+#: The image formats :func:`plot_clusters` writes, by the file's suffix.
+PLOT_FORMATS = ("png", "svg", "pdf")
+
+
+def plot_format(path: str | os.PathLike) -> str:
+    """The image format named by a plot's suffix.
+
+    Raises:
+        ValueError: a suffix of none of :data:`PLOT_FORMATS`.
+    """
+    suffix = Path(path).suffix.lower().lstrip(".")
+    if suffix not in PLOT_FORMATS:
+        raise ValueError(f"{os.fspath(path)!r}: a plot's name ends in " + ", ".join(f".{f}" for f in PLOT_FORMATS))
+    return suffix
+
+
 def plot_clusters(embeddings: Embeddings, path: str | os.PathLike, seed: int = 0, max_points: int = 4000) -> None:
-    """t-SNE (scikit-learn) of the L2-normalised rows, at most ``max_points`` of them (seeded sample)."""
+    """t-SNE (scikit-learn) of the L2-normalised rows, at most ``max_points`` of them (seeded sample), drawn into
+    ``path`` in the format its suffix names (:data:`PLOT_FORMATS`)."""
+    image_format = plot_format(path)
     import matplotlib
 
     matplotlib.use("Agg")
@@ -60,5 +79,5 @@ def plot_clusters(embeddings: Embeddings, path: str | os.PathLike, seed: int = 0
     axes.set_xticks([])
     axes.set_yticks([])
     with atomic_write(path, "wb") as f:
-        figure.savefig(f, format="png", bbox_inches="tight")
+        figure.savefig(f, format=image_format, bbox_inches="tight")
     plt.close(figure)

@@ -145,6 +145,9 @@ def test_cli(data_root, capsys, tmp_path):
     # a data root without the published questions beside it: says how to go on (was "not found" alone)
     assert main(["evaluate-embeddings", "ours", "--data-root", str(tmp_path / "data")]) == 2
     assert "analogy questions are not there" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_:  # before any work; it wrote a PNG named map.jpg
+        main(["evaluate-embeddings", "ours", "--plot", str(tmp_path / "map.jpg")])
+    assert exit_.value.code == 2 and "a plot's name ends in .png, .svg, .pdf" in capsys.readouterr().err
 
 
 def test_exports_and_plot(published, tmp_path):
@@ -161,6 +164,11 @@ def test_exports_and_plot(published, tmp_path):
     assert len(KeyedVectors.load_word2vec_format(tmp_path / "w.txt")) == 41
     plot_clusters(small, tmp_path / "map.png")
     assert (tmp_path / "map.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    plot_clusters(small, tmp_path / "map.svg")  # was a PNG named .svg
+    assert b"<svg" in (tmp_path / "map.svg").read_bytes()[:1000]
+    with pytest.raises(ValueError, match=r"a plot's name ends in \.png, \.svg, \.pdf"):
+        plot_clusters(small, tmp_path / "map.jpg")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["map.png", "map.svg", "w.txt"]
     assert statement_family("<%ID> = fadd float <%ID>, <FLOAT>") == "floating point"
     assert statement_family("store i32 <INT>, i32* <%ID>, align 4") == "memory"
 
