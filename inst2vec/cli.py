@@ -67,9 +67,10 @@ def _parser() -> argparse.ArgumentParser:
 
     p = commands.add_parser("statements", help="print the inst2vec statements of IR (.ll / .bc) or source files")
     _add_inputs(p)
-    p.add_argument("--format", choices=("text", "jsonl"), default="text",
+    p.add_argument("--format", choices=("text", "jsonl"),
                    help="text: one statement per line ('\\n' inside a statement shown as '\\\\n'), "
-                        "files separated by '; file' lines; jsonl: one JSON object per file")
+                        "files separated by '; file' lines; jsonl: one JSON object per file (default: jsonl for "
+                        "-o NAME.jsonl, else text)")
     p.add_argument("-o", "--output", type=output_file, help="write here instead of standard output")
     p.set_defaults(run=_statements)
 
@@ -259,6 +260,8 @@ def _batch(args, function, description: str) -> tuple[list[FileResult], int]:
 def _statements(args) -> int:
     from inst2vec.statements import StatementCache, file_statements
 
+    if args.format is None:
+        args.format = "jsonl" if args.output and args.output.endswith(".jsonl") else "text"
     failures: list[FileResult] = []
     results = _each(args, functools.partial(file_statements, cache=StatementCache()), "statements", failures)
     with atomic_write(args.output) if args.output else contextlib.nullcontext(sys.stdout) as out:

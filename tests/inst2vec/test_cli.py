@@ -34,6 +34,14 @@ def test_statements_jsonl(ir_dir, capsys):
     assert rows[0]["n_statements"] == len(rows[0]["statements"])
 
 
+def test_statements_format_follows_a_jsonl_output_name(ir_dir, tmp_path):
+    """`-o out.jsonl` without --format wrote text into it; an explicit --format still wins."""
+    assert main(["statements", str(ir_dir / "mt.ll"), "-o", str(tmp_path / "s.jsonl")]) == 0
+    assert json.loads((tmp_path / "s.jsonl").read_text())["statements"] == file_statements(ir_dir / "mt.ll")
+    assert main(["statements", str(ir_dir / "mt.ll"), "-o", str(tmp_path / "t.jsonl"), "--format", "text"]) == 0
+    assert (tmp_path / "t.jsonl").read_text().startswith("; file ")
+
+
 def test_statements_text_parallel(ir_dir, capsys):
     assert main(["statements", str(ir_dir), "-j", "2", "--no-progress"]) == 0
     out = capsys.readouterr().out.splitlines()
