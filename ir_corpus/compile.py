@@ -21,7 +21,7 @@ from typing import Sequence
 
 from inst2vec.errors import Inst2vecError, IRParseError
 from inst2vec.statements import StatementCache, file_statements_sha256
-from ir_corpus.sources import Source, is_source_file
+from ir_corpus.sources import LANGUAGES, Source, is_source_file
 
 CLANG = "clang-14"
 REQUIRED_MAJOR = 14
@@ -261,19 +261,45 @@ def compile_file(path: str | os.PathLike, variant: Variant = SINGLE_FILE_VARIANT
     """
     if not is_source_file(path):
         raise CompilationError("not a C, C++, OpenCL or CUDA source file (by its suffix)", path)
+    return _compile_alone(Source.of_file(path), path, variant, "", timeout, clang)
+
+
+def compile_poj104_program(path: str | os.PathLike, timeout: float = 60.0, clang: str = CLANG) -> bytes:
+    """The textual LLVM IR of a C or C++ program compiled as the classifyapp task compiles POJ-104's programs
+    (ncc's recipe, :func:`prepare_poj104`: the usual header in front, ``void main`` typed ``int``, C++11, ``-O0``),
+    so that a classifyapp model is shown what it was trained on; ``$INST2VEC_CFLAGS`` is added as for
+    :func:`compile_file`.
+
+    Raises:
+        CompilationError: not a C or C++ file, or clang's first error (its line in the program, where clang names one).
+        CompilerError: clang-14 is missing or another version, or ``$INST2VEC_CFLAGS`` cannot be read.
+    """
+    if LANGUAGES.get(Path(path).suffix.lower()) not in ("c", "c++"):
+        raise CompilationError("not a C or C++ program (by its suffix), as POJ-104's are", path)
+    with tempfile.TemporaryDirectory(prefix="inst2vec-poj104-") as tmp:
+        shutil.copyfile(path, os.path.join(tmp, "program.cpp"))  # POJ-104's programs are compiled as C++
+        return _compile_alone(Source("poj104", tmp, "program.cpp"), path, SINGLE_FILE_VARIANT,
+                              " as a POJ-104 program (-std=c++11, ncc's header in front)", timeout, clang,
+                              include=[str(Path(path).resolve().parent)])  # its own folder's headers
+
+
+def _compile_alone(source: Source, path: str | os.PathLike, variant: Variant, how: str, timeout: float,
+                   clang: str, include: Sequence[str] = ()) -> bytes:
+    """The IR of ``source``, a file named on its own (``path``, for messages), with the ``include`` folders and
+    ``$INST2VEC_CFLAGS`` added."""
     _checked_clang(clang)
-    extra = source_flags()
+    extra = [f"-I{folder}" for folder in include] + source_flags()
     with tempfile.TemporaryDirectory(prefix="inst2vec-ir-") as tmp:
         output = os.path.join(tmp, "out.ll")
-        record = compile_source(Source.of_file(path), variant, output, timeout, clang, extra)
+        record = compile_source(source, variant, output, timeout, clang, extra)
         if record["status"] == "skipped":
             raise CompilationError(record["error"], path)
         if record["status"] != "ok":
             error = record["error"]
             if _MISSING_HEADER.search(error):
                 error += " (name the folder that holds it with -I DIR, or in $INST2VEC_CFLAGS)"
-            raise CompilationError(f"does not compile with {' '.join([clang, *variant.flags, *extra])}: {error}",
-                                   path, record.get("error_line"))
+            raise CompilationError(f"does not compile{how} with {' '.join([clang, *variant.flags, *extra])}: "
+                                   f"{error}", path, record.get("error_line"))
         with open(output, "rb") as f:
             return f.read()
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import functools
 import json
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -112,7 +113,9 @@ def add_commands(commands) -> None:
                                             "over factor 1 (neighbours); devmap models also need --aux")
     p.add_argument("model", help="a .keras (ncc) or .npz (bag, ngram, boost, neighbours) file written by "
                                  "`inst2vec task --save-models`")
-    p.add_argument("files", nargs="+", metavar="FILE_OR_DIR", help=IR_INPUTS_HELP)
+    p.add_argument("files", nargs="+", metavar="FILE_OR_DIR",
+                   help=IR_INPUTS_HELP + "; a classifyapp model has C and C++ files compiled as POJ-104's programs "
+                                         "were (ncc's header in front, C++11)")
     p.add_argument("--aux", action="append", default=[], metavar="NAME=VALUE",
                    help="an input of the model besides the IR, the same for every file (devmap ncc and boost: "
                         "--aux transfer=BYTES --aux wgsize=N)")
@@ -331,6 +334,8 @@ def run_predict(args) -> int:
     for result in missing:
         print(f"error: {result.error}", file=sys.stderr)
     failed = len(missing)
+    if meta.get("task") == "classifyapp":  # its programs were compiled with POJ-104's recipe; sources get it too
+        predict = functools.partial(_predict_as_poj104, predict)
     for path in files:
         try:
             label, score = predict(path)
@@ -342,6 +347,21 @@ def run_predict(args) -> int:
     if failed:
         print(f"skipped {failed} of {len(files) + len(missing)} file(s)", file=sys.stderr)
     return 1 if failed else 0
+
+
+def _predict_as_poj104(predict, path: str) -> tuple[int, float]:
+    """``predict(path)``, for a C or C++ file on the IR of :func:`ir_corpus.compile.compile_poj104_program`: as the
+    classifyapp task compiled POJ-104 (an IR file is used as it is)."""
+    from ir_corpus.compile import compile_poj104_program
+    from ir_corpus.sources import is_source_file
+
+    if not is_source_file(path):
+        return predict(path)
+    ir = compile_poj104_program(path)
+    with tempfile.TemporaryDirectory(prefix="inst2vec-predict-") as tmp:
+        ir_path = Path(tmp) / f"{Path(path).name}.ll"
+        ir_path.write_bytes(ir)
+        return predict(str(ir_path))
 
 
 def _check_description(meta_path: Path, meta) -> None:

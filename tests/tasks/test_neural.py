@@ -71,6 +71,12 @@ def test_linear_model_learns_and_predict_uses_the_saved_model(poj_subset, tmp_pa
     lines = [line.split("\t") for line in capsys.readouterr().out.strip().splitlines()]
     assert [line[0] for line in lines] == files
     assert [line[1] for line in lines] == [data.classes[p] for p in seed["predictions"][:6]]  # as in the run
+    # The programs' sources are compiled as the task compiled POJ-104 (header in front, C++11), not as plain C++
+    # files: none of these 6 compiled that way (no #include for scanf or cin, `void main`).
+    sources = [work / "selection-8x20" / "poj104" / Path(f).parent.name / Path(f).name.removesuffix(".O0.ll")
+               for f in files]
+    assert main(["predict", str(out / f"classifyapp-{model}-published-seed0.npz"), *map(str, sources)]) == 0
+    assert [line.split("\t")[1:] for line in capsys.readouterr().out.strip().splitlines()] == [l[1:] for l in lines]
     truncated = tmp_path / "truncated.ll"
     text = Path(files[0]).read_text()
     truncated.write_text(text[:len(text) // 2])
