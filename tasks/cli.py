@@ -114,8 +114,9 @@ def add_commands(commands) -> None:
     p.add_argument("model", help="a .keras (ncc) or .npz (bag, ngram, boost, neighbours) file written by "
                                  "`inst2vec task --save-models`")
     p.add_argument("files", nargs="+", metavar="FILE_OR_DIR",
-                   help=IR_INPUTS_HELP + "; a classifyapp model has C and C++ files compiled as POJ-104's programs "
-                                         "were (ncc's header in front, C++11)")
+                   help=IR_INPUTS_HELP.replace(" (compiled with clang-14 -O0)", "") + ": sources are compiled "
+                        "as the model's training IR was: for classifyapp as POJ-104's programs (ncc's header in "
+                        "front, C++11, -O0), for devmap and threadcoarsening at -O2 (without noundef)")
     p.add_argument("--aux", action="append", default=[], metavar="NAME=VALUE",
                    help="an input of the model besides the IR, the same for every file (devmap ncc and boost: "
                         "--aux transfer=BYTES --aux wgsize=N)")
@@ -306,7 +307,35 @@ def _report(args, rank: int, result: dict) -> None:
 
 def run_predict(args) -> int:
     """Print each file's predicted class and score (one line each); unreadable files are reported and skipped."""
-    model_path = Path(args.model)
+    predict_ir, meta = load_predictor(args.model, args.aux, args.data_root)
+    files, missing = collect_ir_files(args.files, note_unread_sources=True)
+    if not files and not missing:
+        raise no_ir_files_error(args.files)
+    for result in missing:
+        print(f"error: {result.error}", file=sys.stderr)
+    failed = len(missing)
+    compile_source = compiler_of_training_ir(meta.get("task"))
+    for path in files:
+        try:
+            label, score = predict_file(predict_ir, compile_source, path)
+        except (Inst2vecError, OSError) as err:
+            print(f"error: {err}", file=sys.stderr)
+            failed += 1
+            continue
+        print(f"{path}\t{meta['labels'][label]}\t{score:.3f}")
+    if failed:
+        print(f"skipped {failed} of {len(files) + len(missing)} file(s)", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def load_predictor(model: str | Path, aux: list[str], data_root: str | None = None):
+    """A model saved by ``inst2vec task --save-models`` as ``IR path -> (label number, score)``, and its
+    description (``labels`` names the label numbers); ``aux`` holds its ``NAME=VALUE`` inputs besides the IR.
+
+    Raises:
+        Inst2vecError: not such a model, a damaged one, wrong ``aux``, or its embeddings cannot be loaded.
+    """
+    model_path = Path(model)
     meta_path = Path(str(model_path) + ".json")
     if not model_path.is_file() or not meta_path.is_file():
         swapped = "; the model comes first: inst2vec predict MODEL FILE.ll…" if model_path.suffix == ".ll" else ""
@@ -321,47 +350,38 @@ def run_predict(args) -> int:
     if kind not in PREDICTORS:
         raise Inst2vecError(f"{meta_path}: unknown model kind {kind!r} (expected a .keras ncc model or kind "
                             + ", ".join(repr(k) for k in PREDICTORS if k != "ncc") + ")")
-    model = _load_array_model(model_path, kind)
-    aux = _aux_values(model_path, meta, args.aux)
+    arrays = _load_array_model(model_path, kind)
+    aux_values = _aux_values(model_path, meta, aux)
     try:
-        embeddings = _embeddings(meta["embeddings"], args.data_root)
+        embeddings = _embeddings(meta["embeddings"], data_root)
     except Inst2vecError as err:
         raise Inst2vecError(f"{model_path}: the embeddings it was trained with cannot be loaded: {err}") from err
-    predict = PREDICTORS[kind](model_path, meta, model, embeddings, aux)
-    files, missing = collect_ir_files(args.files, note_unread_sources=True)
-    if not files and not missing:
-        raise no_ir_files_error(args.files)
-    for result in missing:
-        print(f"error: {result.error}", file=sys.stderr)
-    failed = len(missing)
-    if meta.get("task") == "classifyapp":  # its programs were compiled with POJ-104's recipe; sources get it too
-        predict = functools.partial(_predict_as_poj104, predict)
-    for path in files:
-        try:
-            label, score = predict(path)
-        except (Inst2vecError, OSError) as err:
-            print(f"error: {err}", file=sys.stderr)
-            failed += 1
-            continue
-        print(f"{path}\t{meta['labels'][label]}\t{score:.3f}")
-    if failed:
-        print(f"skipped {failed} of {len(files) + len(missing)} file(s)", file=sys.stderr)
-    return 1 if failed else 0
+    return PREDICTORS[kind](model_path, meta, arrays, embeddings, aux_values), meta
 
 
-def _predict_as_poj104(predict, path: str) -> tuple[int, float]:
-    """``predict(path)``, for a C or C++ file on the IR of :func:`ir_corpus.compile.compile_poj104_program`: as the
-    classifyapp task compiled POJ-104 (an IR file is used as it is)."""
-    from ir_corpus.compile import compile_poj104_program
+def compiler_of_training_ir(task: str | None):
+    """``source path -> IR bytes`` as the IR a model of ``task`` was trained on was made (classifyapp: POJ-104's
+    recipe; devmap and threadcoarsening: optimised kernels), else as the batch commands compile."""
+    from ir_corpus.compile import KERNEL_VARIANT, compile_file, compile_poj104_program
+
+    if task == "classifyapp":
+        return compile_poj104_program
+    if task in ("devmap", "threadcoarsening"):
+        return functools.partial(compile_file, variant=KERNEL_VARIANT)
+    return compile_file
+
+
+def predict_file(predict_ir, compile_source, path: str) -> tuple[int, float]:
+    """``predict_ir(path)``; a C, C++ or OpenCL file is first compiled with ``compile_source`` (to IR bytes)."""
     from ir_corpus.sources import is_source_file
 
     if not is_source_file(path):
-        return predict(path)
-    ir = compile_poj104_program(path)
+        return predict_ir(path)
+    ir = compile_source(path)
     with tempfile.TemporaryDirectory(prefix="inst2vec-predict-") as tmp:
         ir_path = Path(tmp) / f"{Path(path).name}.ll"
         ir_path.write_bytes(ir)
-        return predict(str(ir_path))
+        return predict_ir(str(ir_path))
 
 
 def _check_description(meta_path: Path, meta) -> None:
