@@ -70,6 +70,9 @@ class Embeddings:
     def __getitem__(self, statements: str | Sequence[str]) -> np.ndarray:
         if isinstance(statements, str):
             return self.vector(statements)
+        if not isinstance(statements, Iterable) or isinstance(statements, bytes):
+            raise TypeError(f"embeddings are looked up by statement (a str, or a list of them), not by "
+                            f"{type(statements).__name__}; a row by number is .matrix[i]")
         return self.matrix[self.vocabulary.indices(statements)]
 
     @property
@@ -99,6 +102,9 @@ class Embeddings:
             raise ValueError(f"`k` must be >= 1. Received: k={k}")
         vector = self.vector(query) if isinstance(query, str) else np.asarray(query, dtype=np.float64)
         norm = np.linalg.norm(vector)
+        if not isinstance(query, str) and (vector.shape != (self.dim,) or not np.isfinite(norm) or not norm):
+            raise ValueError(f"a query vector must hold {self.dim} finite numbers, not all zero. Received: shape "
+                             f"{vector.shape}, norm {norm:g}")
         scores = self.normalized @ (vector / norm if norm else vector)
         candidates = np.arange(len(scores))
         if isinstance(query, str) and query in self.vocabulary:

@@ -73,6 +73,12 @@ def test_lookups(published):
         published.most_similar("ret void", k=0)
     with pytest.raises(ValueError):
         published.vector("ret void")[0] = 1.0  # read-only
+    # Wrong queries say what is wrong (they were "'int' object is not iterable", a matmul error, NaN or 0.0 scores)
+    with pytest.raises(TypeError, match=r"not by int; a row by number is \.matrix\[i\]"):
+        published[5]
+    for bad in (np.zeros(5), np.zeros(200), np.full(200, np.nan), np.ones((1, 200))):
+        with pytest.raises(ValueError, match="a query vector must hold 200 finite numbers, not all zero"):
+            published.most_similar(bad)
 
 
 def test_save_load_round_trip_and_errors(tmp_path):
