@@ -11,7 +11,10 @@ import math
 import os
 import re
 import shlex
+import tempfile
 from typing import Iterator
+
+from inst2vec.io import is_stream
 
 #: Help of the positional arguments of every command that reads IR files.
 IR_INPUTS_HELP = (".ll or .bc files, C, C++ or OpenCL files (compiled with clang-14 -O0), or directories searched "
@@ -33,20 +36,46 @@ def at_least(minimum: float, kind: type = int, strict: bool = False):
 
 
 def output_file(path: str) -> str:
-    """An ``-o`` value for a file: refused if it is a folder, ends like one, or lies below a file (before any work
-    is done)."""
+    """An ``-o`` value for a file: refused if it is a folder, ends like one, lies below a file, or its folder cannot
+    be written into (before any work is done)."""
     if os.path.isdir(path) or path.endswith(("/", os.sep)):
         raise argparse.ArgumentTypeError(f"{path!r} is a folder; name the file to write")
     _refuse_file_above(path)
+    if not is_stream(path):
+        _refuse_unwritable(path, os.path.dirname(os.path.abspath(path)))
     return path
 
 
 def output_folder(path: str) -> str:
-    """An ``-o`` value for a folder of outputs: refused if it is a file or lies below one."""
+    """An ``-o`` value for a folder of outputs: refused if it is a file, lies below one, or cannot be written into."""
     if os.path.exists(path) and not os.path.isdir(path):
         raise argparse.ArgumentTypeError(f"{path!r} is a file; name a folder to write into")
     _refuse_file_above(path)
+    _refuse_unwritable(path, os.path.abspath(path))
     return path
+
+
+def _refuse_unwritable(path: str, folder: str) -> None:
+    """Refuse ``path`` if no file can be made in ``folder`` (a read-only file system, ``/proc``, no permission),
+    so that a long run does not end in an error with nothing written. Tried by making the folder and a file in it;
+    what the try made is removed again."""
+    made = []
+    try:
+        parent = folder
+        while not os.path.exists(parent):
+            made.insert(0, parent)
+            parent = os.path.dirname(parent)
+        for new in made:
+            os.mkdir(new)
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=".inst2vec-write-test-")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as err:
+        raise argparse.ArgumentTypeError(f"{path!r}: cannot write into {folder}: {err.strerror or err}") from None
+    finally:
+        for new in reversed(made):
+            with contextlib.suppress(OSError):
+                os.rmdir(new)
 
 
 def _refuse_file_above(path: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 import tempfile
 from pathlib import Path
 from typing import IO, Iterator
@@ -27,8 +28,8 @@ def atomic_write(path: str | os.PathLike, mode: str = "w") -> Iterator[IO]:
     path = os.fspath(path)
     if os.path.isdir(path) or path.endswith(("/", os.sep)):
         raise OutputError(f"{path}: is a folder; name the file to write")
-    if _is_stream(path):
-        with open(path, mode.replace("w", "a"), **({} if "b" in mode else {"encoding": "utf-8"})) as f:
+    if is_stream(path):
+        with _open_stream(path, mode) as f:
             yield f
         return
     path = os.path.realpath(path) if os.path.islink(path) else path
@@ -81,11 +82,31 @@ def _as_open_would(tmp: str) -> None:
     os.chmod(tmp, 0o666 & ~umask)
 
 
-def _is_stream(path: str) -> bool:
-    """Whether an output path is a stream to write in place: below ``/dev`` or ``/proc`` by its name
-    (``/dev/stdout`` leads to whatever the shell opened, a file included), or an existing non-regular file."""
-    return (os.path.abspath(path).startswith(("/dev/", "/proc/"))
-            or (os.path.exists(path) and not os.path.isfile(path)))
+def is_stream(path: str | os.PathLike) -> bool:
+    """Whether an output path is a stream to write in place: an existing entry below ``/dev`` or ``/proc``
+    (``/dev/stdout`` leads to whatever the shell opened, a file included) or that is no regular file."""
+    return os.path.exists(path) and (os.path.abspath(path).startswith(("/dev/", "/proc/"))
+                                     or not os.path.isfile(path))
+
+
+@contextlib.contextmanager
+def _open_stream(path: str, mode: str) -> Iterator[IO]:
+    """A stream output, opened for writing: this process's own standard output or error through a copy of its
+    descriptor (what is written keeps its place among the process's other output, even when that is a file),
+    anything else opened for appending."""
+    target = os.stat(path)
+    for number, stream in ((1, sys.stdout), (2, sys.stderr)):
+        try:
+            own = os.fstat(number)
+        except OSError:  # closed
+            continue
+        if (own.st_dev, own.st_ino) == (target.st_dev, target.st_ino):
+            stream.flush()
+            with os.fdopen(os.dup(number), mode, **({} if "b" in mode else {"encoding": "utf-8"})) as f:
+                yield f
+            return
+    with open(path, mode.replace("w", "a"), **({} if "b" in mode else {"encoding": "utf-8"})) as f:
+        yield f
 
 
 #: The first bytes of what ``np.save`` (a ``.npy`` array) and ``np.savez`` (a zip archive) write.

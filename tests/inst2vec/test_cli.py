@@ -318,6 +318,20 @@ def test_output_paths_are_checked_before_any_work(tmp_path, capsys):
             main(argv)
         assert exit_.value.code == 2 and message in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.rglob("*")) == ["file.txt"]
+    # Where nothing can be written: refused before the work, not after it (a task ran to its end first)
+    for argv in (["embed", sample, "-o", "/proc/inst2vec-out.npz"], ["statements", sample, "-o", "/proc/x/s.txt"],
+                 ["task", "devmap", "-o", "/proc/inst2vec-results"], ["train-embeddings", sample, "-o", "/proc/e"]):
+        with pytest.raises(SystemExit) as exit_:
+            main(argv)
+        assert exit_.value.code == 2 and "cannot write into /proc" in capsys.readouterr().err
+    assert main(["statements", sample, "-o", str(tmp_path / "new" / "deeper" / "s.txt")]) == 0  # folders made
+    assert (tmp_path / "new" / "deeper" / "s.txt").is_file()
+    (tmp_path / "new" / "deeper" / "s.txt").unlink()
+    (tmp_path / "new" / "deeper").rmdir()
+    (tmp_path / "new").rmdir()
+    with pytest.raises(SystemExit):  # the try leaves nothing behind when a later flag is refused
+        main(["statements", sample, "-o", str(tmp_path / "new" / "deeper" / "s.txt"), "-j", "-1"])
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["file.txt"]
     # The library's writer refuses the same, for callers that skip the command line.
     with pytest.raises(OutputError, match="x.txt: cannot make its folder"), atomic_write(below_a_file) as f:
         f.write("never")
@@ -341,6 +355,14 @@ def test_outputs_that_are_streams_or_links_are_written_through(tmp_path, capsys)
     done = subprocess.run([sys.executable, "-m", "inst2vec.cli", "statements", sample, "-o", "/dev/fd/1"],
                           capture_output=True, text=True)
     assert done.returncode == 0 and done.stdout == f"; file {sample}\n" + expected, done.stderr
+    # Standard output that is a file: the output keeps its place before the summary (opened again for appending,
+    # the summary, written later through the process's own descriptor, overwrote its start)
+    with open(tmp_path / "out.txt", "w") as out:
+        subprocess.run([sys.executable, "-m", "inst2vec.cli", "vocab", "build", sample, "-o", "/dev/fd/1"],
+                       stdout=out, check=True)
+    vocabulary, summary = (tmp_path / "out.txt").read_text().split("}{")
+    assert json.loads(vocabulary + "}")["statements"][0] == "!UNK" and json.loads("{" + summary)["files"] == 1
+    (tmp_path / "out.txt").unlink()
     fifo = tmp_path / "pipe.txt"
     os.mkfifo(fifo)
     reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # so the writer's open does not wait
