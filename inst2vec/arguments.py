@@ -11,6 +11,7 @@ import math
 import os
 import re
 import shlex
+import stat
 import tempfile
 from typing import Iterator
 
@@ -48,7 +49,11 @@ def output_file(path: str) -> str:
 
 def output_folder(path: str) -> str:
     """An ``-o`` value for a folder of outputs: refused if it is a file, lies below one, or cannot be written into."""
-    if os.path.exists(path) and not os.path.isdir(path):
+    try:
+        is_file = not stat.S_ISDIR(os.stat(path).st_mode)  # one look: another process may be making or removing it
+    except (FileNotFoundError, NotADirectoryError):  # (below a file: refused next)
+        is_file = False
+    if is_file:
         raise argparse.ArgumentTypeError(f"{path!r} is a file; name a folder to write into")
     _refuse_file_above(path)
     _refuse_unwritable(path, os.path.abspath(path))
@@ -56,26 +61,23 @@ def output_folder(path: str) -> str:
 
 
 def _refuse_unwritable(path: str, folder: str) -> None:
-    """Refuse ``path`` if no file can be made in ``folder`` (a read-only file system, ``/proc``, no permission),
-    so that a long run does not end in an error with nothing written. Tried by making the folder and a file in it;
-    what the try made is removed again."""
-    made = []
+    """Refuse ``path`` if nothing can be written into ``folder`` (a read-only file system, ``/proc``, no
+    permission), so that a long run does not end in an error with nothing written. Tried with a folder and a file
+    of its own in ``folder``, or in the nearest folder above it that exists, then removed: the path's own folders
+    are neither made nor removed, so the ranks of an MPI job trying at once do not get in each other's way."""
+    parent = folder
+    while not os.path.exists(parent):
+        parent = os.path.dirname(parent)
     try:
-        parent = folder
-        while not os.path.exists(parent):
-            made.insert(0, parent)
-            parent = os.path.dirname(parent)
-        for new in made:
-            os.mkdir(new)
-        fd, probe = tempfile.mkstemp(dir=folder, prefix=".inst2vec-write-test-")
-        os.close(fd)
-        os.unlink(probe)
+        probe = tempfile.mkdtemp(dir=parent, prefix=".inst2vec-write-test-")
+        try:
+            fd, probe_file = tempfile.mkstemp(dir=probe)
+            os.close(fd)
+            os.unlink(probe_file)
+        finally:
+            os.rmdir(probe)
     except OSError as err:
-        raise argparse.ArgumentTypeError(f"{path!r}: cannot write into {folder}: {err.strerror or err}") from None
-    finally:
-        for new in reversed(made):
-            with contextlib.suppress(OSError):
-                os.rmdir(new)
+        raise argparse.ArgumentTypeError(f"{path!r}: cannot write into {parent}: {err.strerror or err}") from None
 
 
 def _refuse_file_above(path: str) -> None:
@@ -83,7 +85,7 @@ def _refuse_file_above(path: str) -> None:
     parent = os.path.dirname(os.path.abspath(path))
     while not os.path.exists(parent):
         parent = os.path.dirname(parent)
-    if not os.path.isdir(parent):
+    if os.path.isfile(parent):  # (not "not a folder": another process may have removed it meanwhile)
         raise argparse.ArgumentTypeError(f"{path!r}: {parent} is a file, so nothing can be written below it")
 
 
