@@ -18,9 +18,8 @@ def atomic_write(path: str | os.PathLike, mode: str = "w") -> Iterator[IO]:
     """Open a temporary file beside ``path``; rename it over ``path`` only if the block succeeds.
 
     Missing parent folders are made, and removed again if the block fails. A symbolic link stays a link: the
-    file it leads to gets the new bytes, as with the shell's ``>``. A stream (``/dev/stdout``, ``/dev/null``, a
-    named pipe: anything below ``/dev`` or ``/proc``, or not a regular file) is written in place, appending, since
-    there is nothing to rename over.
+    file it leads to gets the new bytes, as with the shell's ``>``. A stream (:func:`is_stream`: ``/dev/stdout``,
+    ``/dev/null``, a named pipe) is written in place, since there is nothing to rename over.
 
     Raises:
         OutputError: ``path`` is (or ends like) a folder, or its folder cannot be made.
@@ -46,7 +45,7 @@ def atomic_write(path: str | os.PathLike, mode: str = "w") -> Iterator[IO]:
     fd, tmp = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
     _as_open_would(tmp)
     try:
-        with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as f:
+        with os.fdopen(fd, mode, **_text_options(mode)) as f:
             yield f
         os.replace(tmp, path)
     except BaseException:
@@ -102,11 +101,16 @@ def _open_stream(path: str, mode: str) -> Iterator[IO]:
             continue
         if (own.st_dev, own.st_ino) == (target.st_dev, target.st_ino):
             stream.flush()
-            with os.fdopen(os.dup(number), mode, **({} if "b" in mode else {"encoding": "utf-8"})) as f:
+            with os.fdopen(os.dup(number), mode, **_text_options(mode)) as f:
                 yield f
             return
-    with open(path, mode.replace("w", "a"), **({} if "b" in mode else {"encoding": "utf-8"})) as f:
+    with open(path, mode.replace("w", "a"), **_text_options(mode)) as f:
         yield f
+
+
+def _text_options(mode: str) -> dict:
+    """``open``'s keyword arguments for ``mode``: UTF-8 for text."""
+    return {} if "b" in mode else {"encoding": "utf-8"}
 
 
 #: The first bytes of what ``np.save`` (a ``.npy`` array) and ``np.savez`` (a zip archive) write.

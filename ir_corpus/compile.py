@@ -292,17 +292,17 @@ def _compile_alone(source: Source, path: str | os.PathLike, variant: Variant, ho
     """The IR of ``source``, a file named on its own (``path``, for messages), with the ``include`` folders and
     ``$INST2VEC_CFLAGS`` added."""
     _checked_clang(clang)
-    extra = [f"-I{folder}" for folder in include] + source_flags()
+    given = source_flags()
     with tempfile.TemporaryDirectory(prefix="inst2vec-ir-") as tmp:
         output = os.path.join(tmp, "out.ll")
-        record = compile_source(source, variant, output, timeout, clang, extra)
+        record = compile_source(source, variant, output, timeout, clang, [f"-I{f}" for f in include] + given)
         if record["status"] == "skipped":
             raise CompilationError(record["error"], path)
         if record["status"] != "ok":
             error = record["error"]
             if _MISSING_HEADER.search(error):
                 error += " (name the folder that holds it with -I DIR, or in $INST2VEC_CFLAGS)"
-            raise CompilationError(f"does not compile{how} with {' '.join([clang, *variant.flags, *extra])}: "
+            raise CompilationError(f"does not compile{how} with {' '.join([clang, *variant.flags, *given])}: "
                                    f"{error}", path, record.get("error_line"))
         with open(output, "rb") as f:
             return f.read()
