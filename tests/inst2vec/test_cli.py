@@ -424,8 +424,10 @@ def test_ctrl_c_ends_a_batch_without_a_traceback_or_half_written_files(data_root
     out = tmp_path / "graphs"
     command = [sys.executable, "-m", "inst2vec.cli", "xfg", str(data_root / "devmap" / "kernels_ir"),
                "--output-dir", str(out), "-j", "2", "--no-progress"]
+    # As a terminal's foreground job: SIGINT not ignored (pytest run as a background job of a script, `cmd &`,
+    # has it ignored, as POSIX says, and its children would inherit that and run to the end)
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               start_new_session=True)
+                               start_new_session=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     first = process.stdout.readline()  # one graph written: the batch is under way
     os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C sends: the whole process group
     _, err = process.communicate(timeout=60)
