@@ -159,9 +159,12 @@ def DistributedOptimizer(optimizer, compression: str = "none", algorithm: str = 
     return distributed
 
 
-def distributed_callbacks(comm: Communicator, timeout: float = DEFAULT_TIMEOUT) -> list:
-    """Broadcast rank 0's initial weights; after each epoch average the metrics and non-trainable weights."""
+def distributed_callbacks(comm: Communicator | None = None, timeout: float = DEFAULT_TIMEOUT) -> list:
+    """Broadcast rank 0's initial weights; after each epoch average the metrics and non-trainable weights (over
+    ``comm``, by default all ranks of the job)."""
     import keras
+
+    comm = comm or Communicator()
 
     watchdog = Watchdog(comm, timeout)
 
