@@ -171,6 +171,11 @@ def distributed_callbacks(comm: Communicator | None = None, timeout: float = DEF
     class Synchronize(keras.callbacks.Callback):
         def on_train_begin(self, logs=None):
             with watchdog("initial weight broadcast"):
+                # Every step is a collective: ranks with more steps than another would wait for it for ever.
+                steps = comm.comm.allgather(self.params.get("steps"))
+                if len(set(steps)) > 1:
+                    raise ValueError(f"the ranks would take different numbers of steps per epoch ({steps}, by "
+                                     "rank); give every rank as many rows (docs/distributed.md)")
                 self.model.set_weights(comm.comm.bcast(self.model.get_weights(), root=0))
 
         def on_epoch_end(self, epoch, logs=None):

@@ -1,6 +1,7 @@
-"""Run under mpiexec: rank 1 hangs or dies before the second allreduce; the job must end with an error.
+"""Run under mpiexec: rank 1 hangs or dies before the second allreduce, or (``uneven``) model.fit gives rank 1
+one step fewer than the others; the job must end with an error.
 
-Usage: mpi_faults.py {hang,die} TIMEOUT
+Usage: mpi_faults.py {hang,die,uneven} TIMEOUT
 """
 import os
 import sys
@@ -13,6 +14,9 @@ from train.keras_distributed import GradientAllreducer
 
 def main() -> None:
     mode, timeout = sys.argv[1], float(sys.argv[2])
+    if mode == "uneven":
+        fit_with_one_step_fewer_on_rank_1(timeout)
+        return
     reducer = GradientAllreducer("topk:0.1", timeout=timeout)
     gradient = np.ones(1000, np.float32)
     reducer(gradient)
@@ -21,6 +25,21 @@ def main() -> None:
             os._exit(7)
         time.sleep(3600)
     reducer(gradient)
+    print("not reached", flush=True)
+
+
+def fit_with_one_step_fewer_on_rank_1(timeout: float) -> None:
+    import keras
+
+    from train import Communicator, DistributedOptimizer, distributed_callbacks
+
+    comm = Communicator()
+    rows = 64 - 8 * (comm.rank == 1)  # 8 steps of 8 rows, 7 on rank 1
+    x, y = np.ones((rows, 4), np.float32), np.zeros(rows, np.int32)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, activation="softmax")])
+    model.compile(optimizer=DistributedOptimizer(keras.optimizers.SGD(0.1), "topk:0.5", comm=comm, timeout=timeout),
+                  loss="sparse_categorical_crossentropy")
+    model.fit(x, y, batch_size=8, epochs=1, verbose=0, callbacks=distributed_callbacks(comm, timeout))
     print("not reached", flush=True)
 
 

@@ -52,8 +52,10 @@ def test_data_parallel_ncc_matches_the_single_process_run(data_root):
         assert abs(run["curve_accuracy"][-1] - run["accuracy"]) < 1e-4
 
 
-@pytest.mark.parametrize("mode", ["hang", "die"])
+@pytest.mark.parametrize("mode", ["hang", "die", "uneven"])
 def test_a_rank_that_hangs_or_dies_ends_the_job_with_an_error(mode):
+    """Also ranks with different numbers of steps per epoch: refused at the start of model.fit (they hung until
+    the watchdog fired, with a message blaming a dead or hung rank)."""
     import time
 
     start = time.perf_counter()
@@ -63,6 +65,9 @@ def test_a_rank_that_hangs_or_dies_ends_the_job_with_an_error(mode):
     assert "not reached" not in done.stdout
     if mode == "hang":
         assert "did not complete within 5 s" in done.stderr
+    if mode == "uneven":
+        assert "the ranks would take different numbers of steps per epoch ([8, 7], by rank)" in done.stderr
+        assert "did not complete" not in done.stderr
 
 
 @pytest.mark.parametrize("ranks,compression,validation", [(1, "none", False), (2, "topk:0.05", False),
