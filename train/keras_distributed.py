@@ -21,7 +21,7 @@ import time
 import numpy as np
 
 from train.allreduce import DenseOutput, allreduce, allreduce_payload
-from train.collectives import Communicator
+from train.collectives import ALGORITHMS, Communicator
 from train.compression import parse_compression
 
 DEFAULT_TIMEOUT = 60.0
@@ -60,6 +60,8 @@ class GradientAllreducer:
 
     def __init__(self, compression: str = "none", algorithm: str = "ssar_rd", comm: Communicator | None = None,
                  error_feedback: bool = True, seed: int = 0, timeout: float = DEFAULT_TIMEOUT):
+        if algorithm not in ALGORITHMS:
+            raise ValueError(f"unknown allreduce algorithm {algorithm!r}; choose from {', '.join(ALGORITHMS)}")
         self.comm = comm or Communicator()
         self.compression, self.algorithm = compression, algorithm
         # Every rank draws its own random numbers (stochastic rounding, random-k).
@@ -146,6 +148,9 @@ def DistributedOptimizer(optimizer, compression: str = "none", algorithm: str = 
                          comm: Communicator | None = None, error_feedback: bool = True, seed: int = 0,
                          timeout: float = DEFAULT_TIMEOUT):
     """A copy of ``optimizer`` (same class and config) that averages gradients over MPI ranks first."""
+    if not hasattr(optimizer, "get_config") or not hasattr(optimizer, "apply"):
+        raise TypeError(f"DistributedOptimizer takes a Keras optimizer object (keras.optimizers.Adam(…)), not "
+                        f"{optimizer!r}")
     reducer = GradientAllreducer(compression, algorithm, comm, error_feedback, seed, timeout)
     base = type(optimizer)
 

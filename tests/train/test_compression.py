@@ -145,3 +145,16 @@ def test_error_feedback_can_be_switched_off_for_training():
     assert not _parser().parse_args(task + ["--no-error-feedback"]).error_feedback
     assert isinstance(GradientAllreducer("topk:0.01").compressor, ErrorFeedback)
     assert not isinstance(GradientAllreducer("topk:0.01", error_feedback=False).compressor, ErrorFeedback)
+
+
+def test_distributed_optimizer_refuses_what_it_cannot_use():
+    """Before MPI starts: an optimizer's name (a traceback about get_config), an unknown algorithm (taken, and
+    failing only inside the first training step)."""
+    import keras
+
+    import train
+
+    with pytest.raises(TypeError, match="takes a Keras optimizer object"):
+        train.DistributedOptimizer("adam")
+    with pytest.raises(ValueError, match="unknown allreduce algorithm 'ring'; choose from dense, allgather"):
+        train.DistributedOptimizer(keras.optimizers.SGD(0.1), compression="topk:0.1", algorithm="ring")
