@@ -1,6 +1,7 @@
 """How close clang-14's IR of a kernel's OpenCL source comes to the IR the devmap and thread-coarsening models are
 trained on (ncc's, from Apple clang of LLVM 5/6), per compilation: what ``inst2vec predict`` should compile with.
 
+Compilations: -O0, -O2, -O3, the pieces of ``KERNEL_VARIANT`` and it, then it with each option of ``TRIED`` added.
 For every kernel whose source (``kernels_cl/NAME.cl``) and training IR (``kernels_ir/NAME.ll``) share a name and
 whose source compiles on its own, it compares the two multisets of inst2vec statements: shared statements over
 all (multiset Jaccard, 1 = the same statements), and the share of our statements that the published vocabulary
@@ -29,7 +30,13 @@ from ir_corpus.compile import KERNEL_VARIANT, Variant, compile_file
 from script_help import exit_with_usage_on_help
 from tasks.cli import load_predictor, predict_file
 
-COMPILATIONS = [Variant.parse("O0"), Variant.parse("O2"), Variant.parse("O3"), KERNEL_VARIANT]
+#: Other clang options tried on top of KERNEL_VARIANT (later options win: -O3, -Os, -O1 replace its -O2).
+TRIED = ["-target x86_64-apple-macosx10.13.0", "-fno-vectorize", "-O3", "-ffp-contract=off", "-fno-unroll-loops",
+         "-cl-fast-relaxed-math", "-Os", "-O1"]
+COMPILATIONS = [Variant.parse("O0"), Variant.parse("O2"), Variant.parse("O3"),
+                Variant("O2-no-noundef", ("-O2", "-Xclang", "-disable-noundef-analysis")),
+                Variant("O2-no-slp", ("-O2", "-fno-slp-vectorize")), KERNEL_VARIANT,
+                *(Variant(f"kernel {extra}", (*KERNEL_VARIANT.flags, *extra.split())) for extra in TRIED)]
 
 
 def kernel_pairs(folder: Path) -> list[tuple[Path, Path]]:

@@ -116,7 +116,8 @@ def add_commands(commands) -> None:
     p.add_argument("files", nargs="+", metavar="FILE_OR_DIR",
                    help=IR_INPUTS_HELP.replace(" (compiled with clang-14 -O0)", "") + ": sources are compiled "
                         "as the model's training IR was: for classifyapp as POJ-104's programs (ncc's header in "
-                        "front, C++11, -O0), for devmap and threadcoarsening at -O2 (without noundef)")
+                        "front, C++11, -O0), for devmap and threadcoarsening optimised (-O2 -fno-slp-vectorize, no "
+                        "noundef)")
     p.add_argument("--aux", action="append", default=[], metavar="NAME=VALUE",
                    help="an input of the model besides the IR, the same for every file (devmap ncc and boost: "
                         "--aux transfer=BYTES --aux wgsize=N)")
