@@ -118,9 +118,9 @@ def add_source_flags(p: argparse.ArgumentParser) -> None:
     """``-I DIR`` and ``-D NAME[=VALUE]`` for the C, C++ and OpenCL files a command compiles (see
     :func:`source_flags_exported`)."""
     p.add_argument("-I", dest="include_dirs", action="append", default=[], type=existing_folder, metavar="DIR",
-                   help="an include folder for the C, C++ and OpenCL files named (clang's -I; repeatable)")
+                   help="an include folder for the C, C++ and OpenCL files compiled (clang's -I; repeatable)")
     p.add_argument("-D", dest="defines", action="append", default=[], type=macro_definition, metavar="NAME[=VALUE]",
-                   help="a macro for the C, C++ and OpenCL files named (clang's -D; repeatable)")
+                   help="a macro for the C, C++ and OpenCL files compiled (clang's -D; repeatable)")
 
 
 @contextlib.contextmanager

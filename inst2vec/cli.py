@@ -184,6 +184,7 @@ def _parser() -> argparse.ArgumentParser:
                         "(unless --variants says otherwise)")
     p.add_argument("--data-root", help="data sets folder (default $INST2VEC_DATA or ../shared/data)")
     p.add_argument("--no-progress", dest="progress", action="store_false", default=None, help="no progress bar")
+    add_source_flags(p)
     p.set_defaults(run=_corpus_build)
     p = corpus.add_parser("stats", help="print the per-suite table of a built corpus")
     p.add_argument("corpus", help="corpus folder")

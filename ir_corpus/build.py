@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Iterator, Sequence
 
 from ir_corpus.compile import (CLANG, DEFAULT_VARIANTS, Variant, clang_version, compile_flags, compile_source,
-                               file_sha256)
+                               file_sha256, source_flags)
 from ir_corpus.manifest import Manifest, corpus_table
 from ir_corpus.sources import Source, SourceError, find_sources
 
@@ -48,20 +48,21 @@ def _ir_path(source: Source, variant: Variant) -> str:
     return os.path.join("ir", source.suite, f"{source.relpath}.{variant.name}.ll")
 
 
-def _reusable(old: dict, source: Source, variant: Variant, digest: str, version: str, out_dir: Path) -> bool:
+def _reusable(old: dict, source: Source, variant: Variant, digest: str, version: str, out_dir: Path,
+              extra_flags: list[str]) -> bool:
     """Whether an earlier record still holds: same source bytes, compiler and flags, IR still there."""
     if old.get("source_sha256") != digest or old.get("clang") != version:
         return False
-    if "flags" in old and old["flags"] != compile_flags(source, variant):
+    if "flags" in old and old["flags"] != compile_flags(source, variant) + extra_flags:
         return False
     return old["status"] != "ok" or (out_dir / old["ir"]).exists()
 
 
-def _compile_job(job: tuple[Source, Variant, str, float, str]) -> dict:
-    source, variant, output, timeout, clang = job
+def _compile_job(job: tuple[Source, Variant, str, float, str, list[str]]) -> dict:
+    source, variant, output, timeout, clang, extra_flags = job
     start = time.perf_counter()
     try:
-        record = compile_source(source, variant, output, timeout, clang)
+        record = compile_source(source, variant, output, timeout, clang, extra_flags)
     except OSError as err:  # disk full, permissions: this file fails, the build goes on
         record = {"source": source.relpath, "suite": source.suite, "variant": variant.name,
                   "language": source.language, "status": "failed", "error": f"{type(err).__name__}: {err}"}
@@ -84,12 +85,14 @@ def build_corpus(inputs: Sequence[str | os.PathLike], out_dir: str | os.PathLike
 
     A second run reuses every record whose source, flags and compiler are unchanged (and whose IR
     is still there). IR whose statements equal an earlier file's is kept once: later copies are
-    recorded as ``duplicate`` of it and not written.
+    recorded as ``duplicate`` of it and not written. The flags of ``$INST2VEC_CFLAGS`` (``corpus build -I DIR
+    -D NAME``) are added to every compilation, and recorded.
 
     Raises:
-        CompilerError: clang-14 is missing or of another version.
+        CompilerError: clang-14 is missing or of another version, or ``$INST2VEC_CFLAGS`` cannot be read.
     """
     start = time.perf_counter()
+    extra_flags = source_flags()
     variants = list(dict.fromkeys(variants))  # a variant named twice is compiled once (each was, twice)
     version = clang_version(clang)
     out_dir = Path(out_dir)
@@ -114,10 +117,10 @@ def build_corpus(inputs: Sequence[str | os.PathLike], out_dir: str | os.PathLike
         for variant in variants:
             output = _ir_path(source, variant)
             old = manifest.records.get((source.suite, source.relpath, variant.name))
-            reusable = old is not None and _reusable(old, source, variant, digest, version, out_dir)
+            reusable = old is not None and _reusable(old, source, variant, digest, version, out_dir, extra_flags)
             tasks.append((source, variant, output, digest, old if reusable else None))
             if not reusable:
-                todo.append((source, variant, str(out_dir / output), timeout, clang))
+                todo.append((source, variant, str(out_dir / output), timeout, clang, extra_flags))
     report = BuildReport(table=[], input_errors=errors)
     seen: dict[str, str] = {}
     for (source, variant, output, digest, old), record in zip(tasks, _run(todo, tasks, jobs, progress)):

@@ -48,8 +48,8 @@ SUITE_DEFINES = {
 }
 #: Flags common to every compilation: textual IR, no warnings, stop at the first error.
 COMMON_FLAGS = ["-S", "-emit-llvm", "-w", "-ferror-limit=1", "-fno-color-diagnostics"]
-#: Extra clang flags for source files compiled on their own (:func:`compile_file`), such as ``-I include -DN=100``.
-#: The batch commands' ``-I`` and ``-D`` options set it; worker processes inherit it.
+#: Extra clang flags for every source compiled (:func:`compile_file`, ``corpus build``), such as
+#: ``-I include -DN=100``. The commands' ``-I`` and ``-D`` options set it; worker processes inherit it.
 SOURCE_FLAGS_VARIABLE = "INST2VEC_CFLAGS"
 _INCLUDE_FOLDERS = ("include", "inc", "common", "util", "utils", "utilities", "src")
 

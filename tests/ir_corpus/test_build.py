@@ -137,6 +137,30 @@ def test_source_names_that_are_no_regular_file_are_reported(tmp_path):
     assert [r["source"] for r in Manifest(tmp_path / "c")] == ["a.c"]
 
 
+def test_include_folders_and_macros_are_added_recorded_and_change_what_is_reused(tmp_path, capsys, monkeypatch):
+    """`corpus build -I DIR -D NAME`: a header outside the tree is found; the flags are in the manifest, the same
+    flags reuse the IR, other flags compile again."""
+    (tmp_path / "src").mkdir()
+    (tmp_path / "ext").mkdir()
+    (tmp_path / "src" / "f.c").write_text('#include "lib.h"\nint f(int a) { return a * SCALE; }\n')
+    (tmp_path / "ext" / "lib.h").write_text("#define SCALE 3\n")
+    monkeypatch.delenv(compile_module.SOURCE_FLAGS_VARIABLE, raising=False)
+    build = ["corpus", "build", str(tmp_path / "src"), "-o", str(tmp_path / "out"), "--variants", "O0"]
+
+    def record() -> dict:
+        return Manifest(tmp_path / "out").records[("src", "f.c", "O0")]
+
+    assert main(build) == 0  # a source that does not compile is recorded as failed, as in every corpus
+    assert record()["error"] == "'lib.h' file not found"
+    for flags, compiled in ((["-I", str(tmp_path / "ext")], "1 compilations now, 0 reused"),
+                            (["-I", str(tmp_path / "ext")], "0 compilations now, 1 reused"),
+                            (["-I", str(tmp_path / "ext"), "-D", "EXTRA"], "1 compilations now, 0 reused")):
+        assert main([*build, *flags]) == 0
+        assert compiled in capsys.readouterr().out
+        given = [flag + value for flag, value in zip(flags[::2], flags[1::2])]  # as clang gets them
+        assert record()["status"] == "ok" and record()["flags"][-len(given):] == given
+
+
 def test_single_source_files_are_suites_of_one(suite, tmp_path):
     """`corpus build prog.c` used to try to unpack prog.c as an archive."""
     report = build_corpus([suite / "src" / "point.c", suite / "kernel.cl"], tmp_path / "c", [Variant.parse("O0")],
