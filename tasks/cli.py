@@ -470,7 +470,9 @@ def _ncc_predictor(model_path: Path, meta: dict, model: None, embeddings, aux: n
 
 
 def _load_keras_model(model_path: Path):
-    """``keras.models.load_model`` (safe mode: no code from the file runs), with a damaged file an error naming it."""
+    """``keras.models.load_model`` (safe mode: no code from the file runs), with a damaged file an error naming it.
+    Not compiled: predicting needs no optimizer, and a model trained with ``--distributed`` names one of
+    :func:`train.DistributedOptimizer`'s classes, which exist only while training ("Could not locate class")."""
     import zipfile
 
     import keras
@@ -478,7 +480,7 @@ def _load_keras_model(model_path: Path):
     if not zipfile.is_zipfile(model_path):
         raise Inst2vecError(f"{model_path}: not a Keras model (a .keras file is a zip archive)")
     try:
-        return keras.models.load_model(model_path)
+        return keras.models.load_model(model_path, compile=False)
     except Exception as err:  # Keras raises many kinds (ValueError, KeyError, OSError, zipfile errors …)
         raise Inst2vecError(f"{model_path}: cannot read the Keras model: {_first_line(err)}") from err
 

@@ -131,6 +131,27 @@ def test_ncc_task_and_predict_from_the_command_line(poj_subset, tmp_path, capsys
     assert "missing.ll" in captured.err
 
 
+def test_a_model_compiled_with_an_optimizer_class_of_its_own_is_loaded_for_predict(tmp_path):
+    """A model trained with --distributed names DistributedOptimizer's class, made while training: `predict` said
+    "Could not locate class 'Adam'" (module train.keras_distributed). It needs no optimizer, so none is loaded."""
+    import keras
+
+    from tasks.cli import _load_keras_model
+
+    class Adam(keras.optimizers.Adam):  # what DistributedOptimizer makes: a subclass of the optimizer's class
+        pass
+
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, activation="softmax")])
+    model.compile(optimizer=Adam(), loss="sparse_categorical_crossentropy")
+    model.fit(np.ones((4, 3), np.float32), np.zeros(4, np.int32), verbose=0)
+    model.save(tmp_path / "m.keras")
+    with pytest.raises(TypeError, match="Could not locate class 'Adam'"):
+        keras.models.load_model(tmp_path / "m.keras")
+    loaded = _load_keras_model(tmp_path / "m.keras")
+    assert np.array_equal(loaded.predict(np.ones((1, 3), np.float32), verbose=0),
+                          model.predict(np.ones((1, 3), np.float32), verbose=0))
+
+
 def test_devmap_ncc_model_is_saved_and_predict_takes_its_aux_inputs(data_root, tmp_path, capsys):
     import keras
 
