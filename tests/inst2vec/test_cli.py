@@ -380,6 +380,39 @@ def test_outputs_that_are_streams_or_links_are_written_through(tmp_path, capsys)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["link.txt", "pipe.txt", "real.txt"]
 
 
+def _check_output_folders_in_step(barrier, root: str, refused) -> None:
+    """One of the processes of the test below: check 300 new output folders, each at the same moment as the
+    others, and count the refusals."""
+    import argparse
+
+    from inst2vec.arguments import output_folder
+
+    for i in range(300):
+        barrier.wait()
+        try:
+            output_folder(f"{root}/{i}/a/b")
+        except argparse.ArgumentTypeError:
+            with refused.get_lock():
+                refused.value += 1
+
+
+def test_output_folder_checks_of_processes_at_once_do_not_get_in_each_others_way(tmp_path):
+    """The ranks of an MPI job check -o at the same moment. A check that made and removed the output's folders
+    refused 1-7 of 300 checks per process here (another process removed a folder it was trying); this one never
+    touches them, and leaves nothing behind."""
+    import multiprocessing
+
+    barrier, refused = multiprocessing.Barrier(6), multiprocessing.Value("i", 0)
+    processes = [multiprocessing.Process(target=_check_output_folders_in_step, args=(barrier, str(tmp_path), refused))
+                 for _ in range(6)]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(timeout=120)
+    assert [process.exitcode for process in processes] == [0] * 6
+    assert refused.value == 0 and list(tmp_path.iterdir()) == []
+
+
 def test_demo(capsys):
     assert main(["demo"]) == 0
     out = capsys.readouterr().out

@@ -131,6 +131,20 @@ def test_ncc_task_and_predict_from_the_command_line(poj_subset, tmp_path, capsys
     assert "missing.ll" in captured.err
 
 
+def test_an_interrupted_model_save_leaves_no_file(tmp_path):
+    """Keras writes a .keras file by name: interrupted, it left half a file where the model should be."""
+    from tasks.learners import save_model
+
+    class Interrupted:
+        def save(self, path):
+            Path(path).write_bytes(b"PK\x03\x04 half a zip")
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        save_model(Interrupted(), tmp_path / "m.keras", {"task": "devmap"})
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_a_model_compiled_with_an_optimizer_class_of_its_own_is_loaded_for_predict(tmp_path):
     """A model trained with --distributed names DistributedOptimizer's class, made while training: `predict` said
     "Could not locate class 'Adam'" (module train.keras_distributed). It needs no optimizer, so none is loaded."""
