@@ -65,9 +65,7 @@ def _refuse_unwritable(path: str, folder: str) -> None:
     permission), so that a long run does not end in an error with nothing written. Tried with a folder and a file
     of its own in ``folder``, or in the nearest folder above it that exists, then removed: the path's own folders
     are neither made nor removed, so the ranks of an MPI job trying at once do not get in each other's way."""
-    parent = folder
-    while not os.path.exists(parent):
-        parent = os.path.dirname(parent)
+    parent = _nearest_existing(folder)
     try:
         probe = tempfile.mkdtemp(dir=parent, prefix=".inst2vec-write-test-")
         try:
@@ -82,11 +80,16 @@ def _refuse_unwritable(path: str, folder: str) -> None:
 
 def _refuse_file_above(path: str) -> None:
     """Refuse ``path`` if the nearest of its folders that exists is a file (its folder could never be made)."""
-    parent = os.path.dirname(os.path.abspath(path))
-    while not os.path.exists(parent):
-        parent = os.path.dirname(parent)
+    parent = _nearest_existing(os.path.dirname(os.path.abspath(path)))
     if os.path.isfile(parent):  # (not "not a folder": another process may have removed it meanwhile)
         raise argparse.ArgumentTypeError(f"{path!r}: {parent} is a file, so nothing can be written below it")
+
+
+def _nearest_existing(folder: str) -> str:
+    """``folder`` if it exists, else the nearest folder above it that does."""
+    while not os.path.exists(folder):
+        folder = os.path.dirname(folder)
+    return folder
 
 
 def plot_file(path: str) -> str:

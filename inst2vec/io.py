@@ -42,15 +42,10 @@ def atomic_write(path: str | os.PathLike, mode: str = "w") -> Iterator[IO]:
         os.makedirs(directory, exist_ok=True)
     except OSError as err:  # e.g. a file where a folder of the path should be
         raise OutputError(f"{path}: cannot make its folder {directory}: {err.strerror or err}") from err
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
-    _as_open_would(tmp)
     try:
-        with os.fdopen(fd, mode, **_text_options(mode)) as f:
+        with atomic_path(path, suffix=".tmp") as tmp, open(tmp, mode, **_text_options(mode)) as f:
             yield f
-        os.replace(tmp, path)
     except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
         for folder in reversed(created):
             with contextlib.suppress(OSError):  # not empty: something else wrote there meanwhile
                 os.rmdir(folder)
@@ -58,11 +53,12 @@ def atomic_write(path: str | os.PathLike, mode: str = "w") -> Iterator[IO]:
 
 
 @contextlib.contextmanager
-def atomic_path(path: str | os.PathLike) -> Iterator[str]:
-    """For writers that take a file name (Keras's ``model.save``): a temporary name beside ``path`` with the same
-    suffix, renamed over ``path`` only if the block succeeds; the folder must exist."""
+def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[str]:
+    """A temporary name beside ``path`` (ending in ``suffix``, by default ``path``'s own, as Keras's ``model.save``
+    needs), renamed over ``path`` only if the block succeeds, removed otherwise; the folder must exist."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.",
+                               suffix=path.suffix if suffix is None else suffix)
     os.close(fd)
     _as_open_would(tmp)
     try:
