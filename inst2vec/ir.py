@@ -54,6 +54,7 @@ _LANDINGPAD = re.compile(r'%["@\w.\-:]+ = landingpad')
 _LANDINGPAD_CLAUSE = ("cleanup", "filter", "catch")
 _SWITCH_CASE = re.compile(r'i\d+ -?\d+, label %["@\w.\-:]+')
 _INVOKE_TARGETS = re.compile(r'to label %["@\w.\-:]+ unwind label %["@\w.\-:]+')
+_CALLBR_TARGETS = re.compile(r'to label %["@\w.\-:]+ \[(?:label %["@\w.\-:]+(?:, )?)*\]$')  # asm goto's targets
 
 # Structure: labels, definitions and the opcode of an instruction.
 _LABEL = re.compile(r'(?:; <label>:(\d+)|("[^"]*"|[-\w.$]+):)')
@@ -529,8 +530,8 @@ def _check_instructions(raw: str, kept: str, path, first_line: int) -> None:
 
 
 def needs_collapse(kept: str) -> bool:
-    """Whether some statements span several lines (switch tables, landingpads, invokes)."""
-    return "switch" in kept or "invoke" in kept or "landingpad" in kept
+    """Whether some statements span several lines (switch tables, landingpads, invokes, callbrs)."""
+    return "switch" in kept or "invoke" in kept or "landingpad" in kept or "callbr" in kept
 
 
 def _shorten(text: str, width: int = 80) -> str:
@@ -570,7 +571,10 @@ def _cut_at(line: str, pos: int) -> str:
 
 
 def _collapse_units(units: list[str]) -> list[int]:
-    """Join switch tables, landingpad clauses and invoke targets to their first line, in place.
+    """Join switch tables, landingpad clauses and invoke (and callbr) targets to their first line, in place.
+
+    The original joined no callbr targets (LLVM had no callbr then): its ``to label %a [label %b]`` line would be a
+    statement of its own, and the published vocabulary has no callbr statement either way.
 
     Returns the indices of the units that remain (the joined continuation lines are gone).
     """
@@ -595,6 +599,9 @@ def _collapse_units(units: list[str]) -> list[int]:
                     units[i] += "]"
                     break
         elif "invoke" in unit and i + 1 < n and _INVOKE_TARGETS.match(units[i + 1]):
+            units[i] += UNIT_SEPARATOR + units[i + 1]
+            erased[i + 1] = True
+        elif "callbr" in unit and i + 1 < n and _CALLBR_TARGETS.match(units[i + 1]):
             units[i] += UNIT_SEPARATOR + units[i + 1]
             erased[i + 1] = True
     return [i for i in range(n) if not erased[i]]

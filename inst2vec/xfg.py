@@ -3,8 +3,8 @@
 ``build_xfg(module)`` returns a ``networkx.MultiDiGraph`` whose nodes are the module's
 identifiers (globals, locals, block labels, and sinks) and whose edges are its statements,
 with ``flow`` = ``"data"`` (def-use, store value -> pointer, phi incoming values, actual ->
-formal argument, callee return -> call result), ``"ctrl"`` (branch/switch/invoke to target
-blocks) or ``"path"`` (structure: root -> globals and functions, block -> first use, ...).
+formal argument, callee return -> call result), ``"ctrl"`` (branch/switch/invoke and the other
+terminators to their target blocks) or ``"path"`` (structure: root -> globals and functions, block -> first use, ...).
 Two statements that touch a common node are in each other's context (see ``inst2vec.pairs``).
 
 The graph is built from the text of each statement, so typed-pointer (clang <= 14) and
@@ -31,8 +31,10 @@ _GLOBAL = re.compile(r'@(?:"[^"]*"|[-\w.$\\]+)')
 _HEAD = re.compile(r'(?:(%(?:"[^"]*"|[-\w.$]+)) = )?(?:(?:tail|musttail|notail) )?([a-z_][a-z_0-9]*)?')
 _LABEL_OPERAND = re.compile(r'label (%(?:"[^"]*"|[-\w.$]+))')
 _PHI_INCOMING = re.compile(r"\[\s*([^\[\]]*?),\s*%(?:\"[^\"]*\"|[-\w.$]+)\s*\]")
-_CALLEE = re.compile(r'(?:call|invoke)\b[^@%(]*?(?:\([^)]*\)\s*)?(@(?:"[^"]*"|[-\w.$\\]+))\s*\(')
+_CALLEE = re.compile(r'(?:call|invoke|callbr)\b[^@%(]*?(?:\([^)]*\)\s*)?(@(?:"[^"]*"|[-\w.$\\]+))\s*\(')
 _BRANCHES = frozenset({"br", "switch", "indirectbr"})
+_CALLS = frozenset({"call", "invoke", "callbr"})  # callbr: asm goto, with a normal and indirect target blocks
+_BLOCKADDRESS = re.compile(r'blockaddress\((@(?:"[^"]*"|[-\w.$\\]+)), (%(?:"[^"]*"|[-\w.$]+))\)')
 FLOWS = ("data", "ctrl", "path")
 
 
@@ -127,6 +129,9 @@ class _XfgBuilder:
     def _operands(self, prefix: str, text: str, functions: bool = True) -> list[str]:
         """Nodes of the locals (``prefix`` + name) and globals in ``text``, registered as nodes."""
         out = []
+        if "blockaddress(" in text:  # a block's address: the label node, in the function named
+            out += [self._node(f"{f}:{label}", "label") for f, label in _BLOCKADDRESS.findall(text)]
+            text = _BLOCKADDRESS.sub("", text)
         if "%" in text:
             kinds, types = self.kinds, self.types
             for local in _LOCAL.findall(text):
@@ -178,9 +183,9 @@ class _XfgBuilder:
                 for incoming in _PHI_INCOMING.findall(operand_text):
                     for source in self._operands(prefix, incoming):
                         edge(source, result, i, "data")
-            elif opcode in ("call", "invoke"):
-                self._add_call(function, block, i, rest, result, targets, defined_here)
-            elif opcode in _BRANCHES:
+            elif opcode in _CALLS:
+                self._add_call(function, block, i, operand_text, result, targets, defined_here)
+            elif opcode in _BRANCHES or (targets and not result):  # and catchret, cleanupret
                 sources = self._operands(prefix, operand_text) or [block]
                 for source in sources:
                     for target in targets:
@@ -205,6 +210,8 @@ class _XfgBuilder:
                     edge(source, result, i, "data")
                 if not any(s in defined_here for s in sources):
                     edge(block, result, i, "path")
+                for target in targets:  # catchswitch: its handlers and unwind block
+                    edge(result, self._node(target, "label"), i, "ctrl")
             else:  # unreachable, fence, resume, and other statements without a result
                 sink = self._sink(prefix, i)
                 for source in self._operands(prefix, operand_text, functions=False) or [block]:
@@ -214,6 +221,7 @@ class _XfgBuilder:
 
     def _add_call(self, function: Function, block: str, i: int, rest: str, result: str | None,
                   targets: list[str], defined_here: set[str]) -> None:
+        """Edges of a call, invoke or callbr; ``rest`` is its text without the result and the target labels."""
         prefix = function.name + ":"
         m = _CALLEE.search(rest)
         callee = m.group(1) if m else None

@@ -1,5 +1,6 @@
 """XFG construction: each flow rule on a tiny module, opaque pointers, export round trips, real IR."""
 import glob
+import subprocess
 from collections import Counter
 
 import llvmlite.binding as llvm
@@ -166,3 +167,52 @@ def test_real_kernels(data_root):
         summary = xfg_summary(build_xfg(read_module(path)))
         assert summary["weakly_connected"], path
         assert summary["statements"] == len(file_statements(path)), path
+
+
+def _clang_ir(tmp_path, name: str, source: str, *flags: str):
+    path = tmp_path / name
+    path.write_text(source)
+    ir = tmp_path / (name + ".ll")
+    subprocess.run(["clang-14", "-O1", "-S", "-emit-llvm", *flags, str(path), "-o", str(ir)], check=True)
+    return read_module(ir)
+
+
+def test_windows_exception_funclets_link_their_blocks(tmp_path):
+    """catchswitch -> its handlers, catchret -> the block it returns to, cleanupret -> its unwind block (ctrl).
+    These edges were missing: the handlers and the block after the catch were reached by no control flow."""
+    module = _clang_ir(tmp_path, "eh.cpp", "struct R { ~R(); };\nvoid f();\n"
+                       "int g() { try { R r; f(); } catch (int x) { return x; } catch (...) { throw; } return 0; }\n",
+                       "--target=x86_64-pc-windows-msvc")
+    graph = build_xfg(module)
+    opcode = lambda stmt: stmt.removeprefix("<%ID> = ").split(" ", 1)[0]  # noqa: E731
+    ctrl = {(opcode(d["stmt"]), u.split(":")[-1], v.split(":")[-1])
+            for u, v, d in graph.edges(data=True) if d["flow"] == "ctrl"}
+    assert {("catchswitch", "%8", "%9"), ("catchswitch", "%8", "%12"), ("catchret", "%10", "%14"),
+            ("cleanupret", "%6", "%7")} <= ctrl
+    assert all(kind == "label" for node, kind in graph.nodes(data="kind") if node.split(":")[-1] in {"%7", "%9"})
+
+
+def test_asm_goto_is_one_statement_whose_targets_are_blocks(tmp_path):
+    """callbr (asm goto) is joined to its `to label %a [label %b]` line and links both blocks, like invoke; a
+    blockaddress operand is the block's label node, not a value of that name."""
+    module = _clang_ir(tmp_path, "goto.c", 'int ag(int x) { asm goto("testl %0, %0; jne %l1" :: "r"(x) :: yes);'
+                       " return 0; yes: return 1; }\n")
+    statements = module_statements(module)
+    callbr = [s for s in statements if s.startswith("callbr")]
+    assert len(callbr) == 1 and callbr[0].endswith("\n to label <%ID> [label <%ID>]")
+    assert not any(s.startswith("to label") for s in statements)
+    graph = build_xfg(module)
+    targets = {v for _, v, d in graph.edges(data=True) if d["stmt"] == callbr[0] and d["flow"] == "ctrl"}
+    assert len(targets) == 2 and all(graph.nodes[v]["kind"] == "label" for v in targets)
+    block_addressed = [u for u, _, d in graph.edges(data=True) if d["stmt"] == callbr[0] and d["flow"] == "path"]
+    assert any(u in targets for u in block_addressed)  # blockaddress(@ag, %yes): the block, not a value named so
+
+
+def test_invoke_through_a_function_pointer_links_blocks_not_values(tmp_path):
+    """An indirect invoke's `to label %a unwind label %b` are its target blocks; they were read as its operands
+    too (edges from 'values' %a and %b, and the label nodes made locals)."""
+    module = _clang_ir(tmp_path, "fp.cpp", "int g(void (*fp)()) { try { fp(); } catch (...) { return 1; } return 0; }\n")
+    graph = build_xfg(module)
+    invoke = [(u, v, d["flow"]) for u, v, d in graph.edges(data=True) if d["stmt"].startswith("invoke")]
+    assert sorted(flow for _, _, flow in invoke) == ["ctrl", "ctrl", "path"]  # fp -> a sink; -> 2 blocks
+    assert all(graph.nodes[v]["kind"] == "label" for _, v, flow in invoke if flow == "ctrl")
