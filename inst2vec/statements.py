@@ -30,7 +30,8 @@ _LOCAL_CHARS = r'["@\w.\-:]'
 LOCAL_ID = re.compile("%" + _LOCAL_CHARS + "+")
 # Lookbehinds sit after the first literal character so the regex engine can skip ahead; hexadecimal
 # and decimal floats run as one pass (their matches cannot overlap).
-GLOBAL_ID = re.compile(r'@(?<!%"@)["\w.\-$\\]+')
+# A quoted global name is taken whole (the original's class stopped at characters such as `?`, ` ` or `[`).
+GLOBAL_ID = re.compile(r'@(?<!%"@)(?:"[^"\n]*"|["\w.\-$\\]+)')
 _FLOAT = re.compile(r" -?(?:0[xX][hklmHKLM]?[A-Fa-f0-9]+|[0-9]+\.[0-9]+(?:e\+?-?[0-9]+)?)")
 _INT = re.compile(r" (?<!align )(?<!\[ )-?[0-9]+")
 _STRING = re.compile(r'c"(?<!\wc").+"')

@@ -50,6 +50,9 @@ BODY_RULES = [
     ("call void @llvm.dbg.declare(metadata i32* %x.addr, metadata !15, metadata !DIExpression()), !dbg !16",
      "call void <@ID>(metadata i32* <%ID>())"),
     ("%s = select i1 %c, i32 %a, i32 7", "<%ID> = select i1 <%ID>, i32 <%ID>, i32 <INT>"),
+    # quoted names are taken whole; the original left '<@ID>?f@<@ID>()' (MSVC) or '<@ID>[Foo bar:]"' (Objective-C)
+    ('call void @"?f@@YAXXZ"()', "call void <@ID>()"),
+    ('%m = call i8* @"\\01-[Foo bar:]"(i8* @"\\01_x")', "<%ID> = call i8* <@ID>(i8* <@ID>)"),
 ]
 
 
