@@ -164,6 +164,17 @@ def DistributedOptimizer(optimizer, compression: str = "none", algorithm: str = 
     return distributed
 
 
+def _learning_rate(model) -> float | None:
+    """The optimizer's current learning rate, or None when it has none (or the model no optimizer)."""
+    import keras
+
+    optimizer = getattr(model, "optimizer", None)
+    try:
+        return float(keras.ops.convert_to_numpy(optimizer.learning_rate))
+    except (AttributeError, TypeError, ValueError):
+        return None
+
+
 def distributed_callbacks(comm: Communicator | None = None, timeout: float = DEFAULT_TIMEOUT) -> list:
     """Broadcast rank 0's initial weights; after each epoch average the metrics and non-trainable weights (over
     ``comm``, by default all ranks of the job)."""
@@ -199,5 +210,18 @@ def distributed_callbacks(comm: Communicator | None = None, timeout: float = DEF
                     averaged = comm.comm.allreduce(np.array([float(logs[n]) for n in names])) / comm.size
                     for name, value in zip(names, averaged):
                         logs[name] = float(value)
+                # A callback that ran before this one saw its own rank's metrics. Had it stopped training on some
+                # ranks only, the others would wait for them at the next step until the watchdog ended the job; had
+                # it changed the learning rate on some, the ranks' weights would part ways without a word.
+                decisions = comm.comm.allgather((bool(self.model.stop_training), _learning_rate(self.model)))
+                for what, values in (("stop training", [d[0] for d in decisions]),
+                                     ("learning rate", [d[1] for d in decisions])):
+                    if len(set(values)) > 1:
+                        shown = [float(f"{v:.7g}") if isinstance(v, float) else v for v in values]
+                        raise RuntimeError(
+                            f"after epoch {epoch + 1} the ranks disagree on {what} ({shown}, by rank): a callback "
+                            "listed before train.distributed_callbacks() (EarlyStopping, ReduceLROnPlateau, ...) "
+                            "decided on its own rank's metrics; list distributed_callbacks() first, so that the "
+                            "others see the metrics averaged over the ranks")
 
     return [Synchronize()]

@@ -52,10 +52,12 @@ def test_data_parallel_ncc_matches_the_single_process_run(data_root):
         assert abs(run["curve_accuracy"][-1] - run["accuracy"]) < 1e-4
 
 
-@pytest.mark.parametrize("mode", ["hang", "die", "uneven"])
+@pytest.mark.parametrize("mode", ["hang", "die", "uneven", "stop", "lr"])
 def test_a_rank_that_hangs_or_dies_ends_the_job_with_an_error(mode):
     """Also ranks with different numbers of steps per epoch: refused at the start of model.fit (they hung until
-    the watchdog fired, with a message blaming a dead or hung rank)."""
+    the watchdog fired, with a message blaming a dead or hung rank). And a callback listed before
+    distributed_callbacks() that stops training or changes the learning rate on one rank: refused after the epoch
+    (the ranks waited for each other until the watchdog fired, or their weights parted ways without a word)."""
     import time
 
     start = time.perf_counter()
@@ -68,6 +70,10 @@ def test_a_rank_that_hangs_or_dies_ends_the_job_with_an_error(mode):
     if mode == "uneven":
         assert "the ranks would take different numbers of steps per epoch ([8, 7], by rank)" in done.stderr
         assert "did not complete" not in done.stderr
+    if mode in ("stop", "lr"):
+        what = "stop training ([False, True]" if mode == "stop" else "learning rate ([0.1, 0.01], by rank)"
+        assert f"after epoch 1 the ranks disagree on {what}" in done.stderr, done.stderr[-3000:]
+        assert "list distributed_callbacks() first" in done.stderr and "did not complete" not in done.stderr
 
 
 @pytest.mark.parametrize("ranks,compression,validation", [(1, "none", False), (2, "topk:0.05", False),
