@@ -156,7 +156,12 @@ def DistributedOptimizer(optimizer, compression: str = "none", algorithm: str = 
 
     class Distributed(base):
         def apply(self, grads, trainable_variables=None):
-            return super().apply(_reduce_gradients(list(grads), reducer), trainable_variables)
+            grads = list(grads)
+            present = [i for i, g in enumerate(grads) if g is not None]  # None: no gradient (Keras skips it)
+            if present:
+                for i, reduced in zip(present, _reduce_gradients([grads[i] for i in present], reducer)):
+                    grads[i] = reduced
+            return super().apply(grads, trainable_variables)
 
     Distributed.__name__ = base.__name__
     distributed = Distributed.from_config(optimizer.get_config())

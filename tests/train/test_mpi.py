@@ -102,6 +102,18 @@ def test_torch_backend_compresses_on_the_device(compression):
     assert "ok" in done.stdout.splitlines()
 
 
+@pytest.mark.parametrize("backend", ["tensorflow", "torch"])
+def test_variables_without_a_gradient_are_left_alone(backend):
+    """An output with no loss leaves its head without gradients (None): DistributedOptimizer failed on them."""
+    if backend == "torch":
+        pytest.importorskip("torch")
+    done = mpiexec(2, str(HERE / "mpi_partial_gradients.py"), env={"KERAS_BACKEND": backend})
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    lines = [line.split() for line in done.stdout.splitlines() if line.startswith("ok ")]
+    assert len(lines) == 2 and lines[0][1] == lines[1][1]  # the same averaged loss on both ranks
+    assert all(line[2] == "True" for line in lines)  # the head without a loss kept rank 0's initial weights
+
+
 def test_the_python_example_of_the_docs_runs_under_mpi(tmp_path, data_root):
     """docs/distributed.md's Python example, as printed, under ``mpiexec -n 2``: it learns (the majority class is
     58.8 %), every rank reports the same averaged accuracy, and the ranks exchange compressed gradients."""
