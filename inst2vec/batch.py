@@ -58,13 +58,15 @@ def collect_ir_files(inputs: Iterable[str | os.PathLike],
                 elif note_unread_sources and is_source_file(p) and p.is_file():
                     sources.append(p)
             files += sorted(str(p) for p in found)
-            unread_sources[path] = _count_without_ir(sources, found)
+            unread_sources[path] = _sources_without_ir(sources, found)
         elif path.exists():
             files.append(str(path))
         else:
             stdin = "; to read standard input, name /dev/stdin" if str(item) == "-" else ""
             missing.append(FileResult(str(path), error=f"{path}: no such file or directory{stdin}"))
-    for folder, count in unread_sources.items():
+    named = {os.path.realpath(f) for f in files}  # a source named as well as found in a folder is read
+    for folder, unread in unread_sources.items():
+        count = sum(1 for source in unread if os.path.realpath(source) not in named)
         if count and files:
             print(f"note: {folder}: {count} C, C++, OpenCL or CUDA file(s) not read (folders are searched for "
                   f".ll and .bc files only): name them one by one, or compile the folder with "
@@ -72,13 +74,13 @@ def collect_ir_files(inputs: Iterable[str | os.PathLike],
     return list(dict.fromkeys(files)), missing
 
 
-def _count_without_ir(sources: list[Path], ir_files: list[Path]) -> int:
-    """How many ``sources`` have no IR of theirs in their folder: ``prog.ll`` or ``prog.bc`` for ``prog.c``, or
+def _sources_without_ir(sources: list[Path], ir_files: list[Path]) -> list[Path]:
+    """The ``sources`` that have no IR of theirs in their folder: ``prog.ll`` or ``prog.bc`` for ``prog.c``, or
     ``prog.c.O0.ll`` as `corpus build` names it."""
     stems = {(ir.parent, ir.stem) for ir in ir_files}
     name_prefixes = {(ir.parent, ir.name[:i]) for ir in ir_files for i, char in enumerate(ir.name) if char == "."}
-    return sum(1 for source in sources
-               if (source.parent, source.stem) not in stems and (source.parent, source.name) not in name_prefixes)
+    return [source for source in sources
+            if (source.parent, source.stem) not in stems and (source.parent, source.name) not in name_prefixes]
 
 
 def no_ir_files_error(inputs: Iterable[str | os.PathLike]) -> Inst2vecError:

@@ -97,15 +97,17 @@ def test_source_files_are_compiled_where_ir_is_read(data_root, tmp_path, capsys)
                 f"folders are searched for IR only: compile the folder with `inst2vec corpus build {folder} -o OUT` "
                 "and use OUT/ir, or name C, C++ and OpenCL files one by one") in capsys.readouterr().err
     (folder / "other.ll").write_bytes((tmp_path / "corpus" / "ir" / "2MM" / "2mm.cl.O0.ll").read_bytes())
+    unread_note = ("note: {}: {} C, C++, OpenCL or CUDA file(s) not read (folders are searched for .ll and .bc files "
+                   "only): name them one by one, or compile the folder with `inst2vec corpus build {} -o OUT`\n")
+    assert main(["statements", str(folder), str(host), "--format", "jsonl"]) == 0  # named too: read, not noted
+    assert capsys.readouterr().err == unread_note.format(folder, 1, folder)
     for ir_of_host, n_unread in ((None, 2), ("2mm.c.O0.ll", 1), ("2mm.ll", 0)):  # a note on sources without IR
         if ir_of_host:
             (folder / ir_of_host).write_bytes((tmp_path / "corpus" / "ir" / "2MM" / "2mm.c.O0.ll").read_bytes())
         assert main(["statements", str(folder), "--format", "jsonl"]) == 0
         captured = capsys.readouterr()
         assert [json.loads(line)["file"] for line in captured.out.splitlines()][-1] == str(folder / "other.ll")
-        assert captured.err == (f"note: {folder}: {n_unread} C, C++, OpenCL or CUDA file(s) not read (folders are "
-                                "searched for .ll and .bc files only): name them one by one, or compile the folder "
-                                f"with `inst2vec corpus build {folder} -o OUT`\n" if n_unread else "")
+        assert captured.err == (unread_note.format(folder, n_unread, folder) if n_unread else "")
 
 
 def test_include_folders_and_macros_for_named_sources(data_root, tmp_path, monkeypatch, capsys):
