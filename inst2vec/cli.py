@@ -11,6 +11,7 @@ import difflib
 import functools
 import json
 import logging
+import re
 import sys
 from collections import Counter
 from pathlib import Path
@@ -485,6 +486,7 @@ def _closest_spellings(statement: str, embeddings, count: int = 3) -> list[str]:
 def _lookup(args) -> int:
     from inst2vec.data import data_root
     from inst2vec.embeddings import load
+    from inst2vec.statements import normalize_units
     from inst2vec.vocabulary import UNKNOWN
 
     if not args.statement.strip():
@@ -495,8 +497,11 @@ def _lookup(args) -> int:
         close = _closest_spellings(statement, embeddings)
         hint = f"; closest in spelling: {', '.join(map(repr, close))}" if close else ""
         if args.neighbours:  # they would be !UNK's neighbours, which say nothing about this statement
-            raise Inst2vecError(f"lookup: {statement!r} is not in the vocabulary{hint} (unknown statements "
-                                f"share {UNKNOWN}'s vector: ask for {UNKNOWN!r} to see its neighbours)")
+            normalized = normalize_units([statement.strip()])[0]  # shown for a line of IR, not a statement
+            is_ir = not re.search(r"<(?:%ID|@ID|INT|FLOAT|STRING)>", statement) and normalized != statement
+            read_as = f" (as a statement: {normalized!r})" if is_ir else ""
+            raise Inst2vecError(f"lookup: {statement!r}{read_as} is not in the vocabulary{hint} (unknown "
+                                f"statements share {UNKNOWN}'s vector: ask for {UNKNOWN!r} to see its neighbours)")
         print(f"note: statement not in the vocabulary; using {UNKNOWN}'s vector{hint}", file=sys.stderr)
     if args.neighbours:
         for neighbour, score in embeddings.most_similar(statement, args.neighbours):

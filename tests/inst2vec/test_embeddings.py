@@ -141,6 +141,10 @@ def test_cli(data_root, capsys, tmp_path):
     refused = capsys.readouterr()
     assert refused.out == "" and "'ret i32 <%ID>x' is not in the vocabulary; closest in spelling: 'ret i32 <%ID>'" \
         in refused.err
+    assert main(["lookup", "%5 = load i32, ptr %3, align 4", "-k", "3", "--embeddings", "published", "--data-root",
+                 str(data_root)]) == 2  # a line of IR: the statement it was read as is named too
+    assert ("'%5 = load i32, ptr %3, align 4' (as a statement: '<%ID> = load i32, ptr <%ID>, align 4') is not in the "
+            "vocabulary; closest in spelling: '<%ID> = load i32, i32* <%ID>, align 4'") in capsys.readouterr().err
     assert main(["lookup", "!UNK", "-k", "2", "--data-root", str(data_root)]) == 0
     assert main(["lookup", " ", "--data-root", str(data_root)]) == 2  # was !UNK's vector
     assert "lookup: the statement is empty" in capsys.readouterr().err
