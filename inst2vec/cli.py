@@ -139,6 +139,9 @@ def _parser() -> argparse.ArgumentParser:
     p = commands.add_parser("embed", help="embed IR or source files: statement, function and file vectors (.npz)")
     _add_inputs(p)
     p.add_argument("-o", "--output", required=True, type=npz_path, help="out.npz")
+    p.add_argument("--no-statement-vectors", dest="statement_vectors", action="store_false",
+                   help="leave out the vector of every statement (4 x dim bytes each; the embeddings' rows of "
+                        "'indices' are the same vectors)")
     p.add_argument("--embeddings", default="ours",
                    help="'ours' (default: shipped with the package), 'published' or an embeddings folder")
     p.add_argument("--data-root", help="data sets folder (default $INST2VEC_DATA or ../shared/data)")
@@ -434,7 +437,7 @@ def _embed(args) -> int:
     embeddings = load(args.embeddings, data_root(args.data_root))
     done, n_failed = _batch(args, functools.partial(embed_file, embeddings=embeddings), "embedding")
     results = [r.value for r in done]
-    save_embedded(results, embeddings, args.output)
+    save_embedded(results, embeddings, args.output, statement_vectors=args.statement_vectors)
     for r in results:
         print(f"{r.path}\t{len(r.indices)} statements\tOOV {100 * r.oov_rate:.1f} %\t{len(r.functions)} functions")
     return 1 if n_failed else 0

@@ -7,6 +7,7 @@ one step over the dual graph, as the skip-gram saw them), then takes the mean.
 from __future__ import annotations
 
 import os
+import zipfile
 from dataclasses import dataclass
 
 import numpy as np
@@ -70,13 +71,19 @@ def embed_file(path: str | os.PathLike, embeddings: Embeddings) -> FileEmbedding
     return embed_module(read_module(path), embeddings)
 
 
-def save_embedded(results: list[FileEmbedding], embeddings: Embeddings, path: str | os.PathLike) -> None:
+#: Statement vectors are gathered and written this many rows at a time, so that memory stays bounded.
+WRITE_ROWS = 65536
+
+
+def save_embedded(results: list[FileEmbedding], embeddings: Embeddings, path: str | os.PathLike,
+                  statement_vectors: bool = True) -> None:
     """Write one ``.npz`` (no pickles): files, offsets, indices, statement vectors, file and function vectors.
 
     Arrays: ``files`` (n_files,), ``oov_rate``, ``offsets`` (n_files + 1; file k's statements are
-    ``indices[offsets[k]:offsets[k+1]]``), ``indices``, ``statement_vectors`` (n, dim), ``file_mean``,
-    ``file_flow`` (n_files, dim), ``function_names``, ``function_file``, ``function_mean``,
-    ``function_flow``.
+    ``indices[offsets[k]:offsets[k+1]]``), ``indices``, ``statement_vectors`` (n, dim; left out without
+    ``statement_vectors``: they are ``embeddings.matrix[indices]``), ``file_mean``, ``file_flow`` (n_files, dim),
+    ``function_names``, ``function_file``, ``function_mean``, ``function_flow``. The statement vectors are written
+    in pieces, never held whole (4 * dim bytes per statement).
     """
     dim = embeddings.dim
     indices = np.concatenate([r.indices for r in results]) if results else np.zeros(0, np.int32)
@@ -86,7 +93,7 @@ def save_embedded(results: list[FileEmbedding], embeddings: Embeddings, path: st
         "oov_rate": np.array([r.oov_rate for r in results], dtype=np.float64),
         "offsets": np.cumsum([0] + [len(r.indices) for r in results]).astype(np.int64),
         "indices": indices,
-        "statement_vectors": np.asarray(embeddings.matrix, dtype=np.float32)[indices],
+        "statement_vectors": None,  # gathered while written
         "file_mean": np.array([r.mean for r in results], dtype=np.float32).reshape(-1, dim),
         "file_flow": np.array([r.flow for r in results], dtype=np.float32).reshape(-1, dim),
         "function_names": np.array([f[1] for f in functions], dtype=str),
@@ -94,5 +101,18 @@ def save_embedded(results: list[FileEmbedding], embeddings: Embeddings, path: st
         "function_mean": np.array([f[2] for f in functions], dtype=np.float32).reshape(-1, dim),
         "function_flow": np.array([f[3] for f in functions], dtype=np.float32).reshape(-1, dim),
     }
-    with atomic_write(path, "wb") as f:
-        np.savez(f, **arrays)
+    if not statement_vectors:
+        del arrays["statement_vectors"]
+    matrix = np.asarray(embeddings.matrix, dtype=np.float32)
+    # What np.savez writes (a stored zip of .npy members), with the statement vectors written piece by piece.
+    with atomic_write(path, "wb") as f, zipfile.ZipFile(f, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:
+        for name, array in arrays.items():
+            with archive.open(name + ".npy", "w", force_zip64=True) as member:
+                if array is not None:
+                    np.lib.format.write_array(member, array, allow_pickle=False)
+                    continue
+                header = {"descr": np.lib.format.dtype_to_descr(matrix.dtype), "fortran_order": False,
+                          "shape": (len(indices), dim)}
+                np.lib.format.write_array_header_1_0(member, header)
+                for start in range(0, len(indices), WRITE_ROWS):
+                    member.write(matrix[indices[start:start + WRITE_ROWS]].tobytes())
