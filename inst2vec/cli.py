@@ -518,11 +518,13 @@ def _corpus_build(args) -> int:
     from inst2vec.data import data_path, data_root
     from ir_corpus import NoSourcesError, Variant, build_corpus, format_table
 
-    spec = args.variants or ("O2" if args.small else "O0,O2")
+    spec = args.variants if args.variants is not None else ("O2" if args.small else "O0,O2")
     try:
-        variants = [Variant.parse(v) for v in spec.split(",") if v]
+        variants = [Variant.parse(v) for v in spec.split(",") if v.strip()]
     except ValueError as err:
         raise Inst2vecError(f"--variants: {err}") from err
+    if not variants:
+        raise Inst2vecError(f"--variants: {spec!r} names no variant; give optimisation levels, e.g. O0,O2")
     sources = args.sources
     if not sources:
         archives = sorted(data_path(data_root(args.data_root), "ir-corpus-sources").glob("*.tar.gz"))

@@ -266,6 +266,9 @@ def test_real_suite_and_cli_stats(data_root, tmp_path, capsys):
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert rows[0]["suite"] == "gpgpu-polybench-gpu-1.0" and rows[0]["files"] == 6 and rows[0]["compiled"] >= 3
     assert main(["corpus", "build", str(archive), "-o", str(out), "--variants", "fast"]) == 2
+    for nothing in ("", ","):  # built nothing and reported success, with an empty manifest in a new folder
+        assert main(["corpus", "build", str(archive), "-o", str(tmp_path / "none"), "--variants", nothing]) == 2
+        assert "names no variant" in capsys.readouterr().err and not (tmp_path / "none").exists()
     assert main(["corpus", "stats", str(tmp_path / "empty")]) == 2
 
 
