@@ -117,6 +117,9 @@ def embeddings_from_corpus(files: Sequence[str], cutoff: int = 0, width: int = 2
     if files and not readable:
         raise NothingReadError(skipped)
     vocabulary = Vocabulary.build(counts, cutoff)
+    if counts and len(vocabulary) == 1:  # !UNK alone, and pairs of two !UNK are dropped
+        raise ValueError(f"no statement is seen more than {cutoff} times (--cutoff), so none is in the "
+                         f"vocabulary; the most frequent is seen {max(counts.values())} times")
     targets, contexts, occurrences, _ = corpus_pairs(readable, vocabulary, width, threshold, seed, jobs, progress)
     embeddings, report = train_skipgram(targets, contexts, vocabulary, seed=seed, **training)
     summary = {"files": len(files) - len(skipped), "skipped": skipped, "statements": sum(counts.values()),

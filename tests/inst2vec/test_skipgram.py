@@ -39,6 +39,14 @@ def test_bad_arguments():
         train_skipgram(np.array([1]), np.array([2]), vocabulary, dim=0)
 
 
+def test_a_cutoff_above_every_count_says_so(kernels, tmp_path, capsys):
+    """It said 'no context pairs (empty corpus, or everything subsampled away)', neither of which was the case."""
+    assert main(["train-embeddings", *kernels[:2], "-o", str(tmp_path / "m"), "--cutoff", "100000"]) == 2
+    err = capsys.readouterr().err
+    assert "no statement is seen more than 100000 times (--cutoff), so none is in the vocabulary; the most " \
+        "frequent is seen" in err and not (tmp_path / "m").exists()
+
+
 def test_cli_writes_a_loadable_model(kernels, tmp_path, capsys):
     out = tmp_path / "model"
     assert main(["train-embeddings", *kernels[:6], "-o", str(out), "--dim", "8", "--epochs", "1",
