@@ -4,7 +4,8 @@
 identifiers (globals, locals, block labels, and sinks) and whose edges are its statements,
 with ``flow`` = ``"data"`` (def-use, store value -> pointer, phi incoming values, actual ->
 formal argument, callee return -> call result), ``"ctrl"`` (branch/switch/invoke and the other
-terminators to their target blocks) or ``"path"`` (structure: root -> globals and functions, block -> first use, ...).
+terminators to their target blocks) or ``"path"`` (structure: root -> globals and functions,
+block -> first use, ...).
 Two statements that touch a common node are in each other's context (see ``inst2vec.pairs``).
 
 The graph is built from the text of each statement, so typed-pointer (clang <= 14) and
@@ -33,7 +34,7 @@ _LABEL_OPERAND = re.compile(r'label (%(?:"[^"]*"|[-\w.$]+))')
 _PHI_INCOMING = re.compile(r"\[\s*([^\[\]]*?),\s*%(?:\"[^\"]*\"|[-\w.$]+)\s*\]")
 _CALLEE = re.compile(r'(?:call|invoke|callbr)\b[^@%(]*?(?:\([^)]*\)\s*)?(@(?:"[^"]*"|[-\w.$\\]+))\s*\(')
 _BRANCHES = frozenset({"br", "switch", "indirectbr"})
-_CALLS = frozenset({"call", "invoke", "callbr"})  # callbr: asm goto, with a normal and indirect target blocks
+_CALLS = frozenset({"call", "invoke", "callbr"})  # callbr: asm goto, with normal and indirect target blocks
 _BLOCKADDRESS = re.compile(r'blockaddress\((@(?:"[^"]*"|[-\w.$\\]+)), (%(?:"[^"]*"|[-\w.$]+))\)')
 FLOWS = ("data", "ctrl", "path")
 

@@ -182,7 +182,8 @@ def _learning_rate(model) -> float | None:
 
 def distributed_callbacks(comm: Communicator | None = None, timeout: float = DEFAULT_TIMEOUT) -> list:
     """Broadcast rank 0's initial weights; after each epoch average the metrics and non-trainable weights (over
-    ``comm``, by default all ranks of the job)."""
+    ``comm``, by default all ranks of the job), and refuse ranks that then disagree on stopping or on the learning
+    rate. List these callbacks before others that read the metrics."""
     import keras
 
     comm = comm or Communicator()

@@ -211,7 +211,8 @@ def test_asm_goto_is_one_statement_whose_targets_are_blocks(tmp_path):
 def test_invoke_through_a_function_pointer_links_blocks_not_values(tmp_path):
     """An indirect invoke's `to label %a unwind label %b` are its target blocks; they were read as its operands
     too (edges from 'values' %a and %b, and the label nodes made locals)."""
-    module = _clang_ir(tmp_path, "fp.cpp", "int g(void (*fp)()) { try { fp(); } catch (...) { return 1; } return 0; }\n")
+    module = _clang_ir(tmp_path, "fp.cpp",
+                       "int g(void (*fp)()) { try { fp(); } catch (...) { return 1; } return 0; }\n")
     graph = build_xfg(module)
     invoke = [(u, v, d["flow"]) for u, v, d in graph.edges(data=True) if d["stmt"].startswith("invoke")]
     assert sorted(flow for _, _, flow in invoke) == ["ctrl", "ctrl", "path"]  # fp -> a sink; -> 2 blocks
