@@ -192,6 +192,11 @@ def distributed_callbacks(comm: Communicator | None = None, timeout: float = DEF
 
     class Synchronize(keras.callbacks.Callback):
         def on_train_begin(self, logs=None):
+            if keras.backend.backend() == "tensorflow" and self.model.jit_compile and \
+                    hasattr(self.model.optimizer, "allreducer"):  # refused before XLA fails on tf.numpy_function
+                raise ValueError("compile the model with jit_compile=False: a DistributedOptimizer's allreduce runs "
+                                 "in Python, which XLA cannot compile (Keras turns XLA on by default with "
+                                 "TensorFlow on a GPU)")
             with watchdog("initial weight broadcast"):
                 # Every step is a collective: ranks with more steps than another would wait for it for ever.
                 steps = comm.comm.allgather(self.params.get("steps"))

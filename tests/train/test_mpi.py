@@ -52,12 +52,14 @@ def test_data_parallel_ncc_matches_the_single_process_run(data_root):
         assert abs(run["curve_accuracy"][-1] - run["accuracy"]) < 1e-4
 
 
-@pytest.mark.parametrize("mode", ["hang", "die", "uneven", "stop", "lr"])
+@pytest.mark.parametrize("mode", ["hang", "die", "uneven", "stop", "lr", "jit"])
 def test_a_rank_that_hangs_or_dies_ends_the_job_with_an_error(mode):
     """Also ranks with different numbers of steps per epoch: refused at the start of model.fit (they hung until
     the watchdog fired, with a message blaming a dead or hung rank). And a callback listed before
     distributed_callbacks() that stops training or changes the learning rate on one rank: refused after the epoch
-    (the ranks waited for each other until the watchdog fired, or their weights parted ways without a word)."""
+    (the ranks waited for each other until the watchdog fired, or their weights parted ways without a word). And a
+    model compiled for XLA, as Keras compiles by default with TensorFlow on a GPU: refused when fit starts (XLA
+    failed with "No registered 'PyFunc' OpKernel for XLA_CPU_JIT devices")."""
     import time
 
     start = time.perf_counter()
@@ -70,6 +72,8 @@ def test_a_rank_that_hangs_or_dies_ends_the_job_with_an_error(mode):
     if mode == "uneven":
         assert "the ranks would take different numbers of steps per epoch ([8, 7], by rank)" in done.stderr
         assert "did not complete" not in done.stderr
+    if mode == "jit":
+        assert "compile the model with jit_compile=False" in done.stderr and "PyFunc" not in done.stderr
     if mode in ("stop", "lr"):
         what = "stop training ([False, True]" if mode == "stop" else "learning rate ([0.1, 0.01], by rank)"
         assert f"after epoch 1 the ranks disagree on {what}" in done.stderr, done.stderr[-3000:]
