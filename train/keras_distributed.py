@@ -197,6 +197,11 @@ def distributed_callbacks(comm: Communicator | None = None, timeout: float = DEF
                 raise ValueError("compile the model with jit_compile=False: a DistributedOptimizer's allreduce runs "
                                  "in Python, which XLA cannot compile (Keras turns XLA on by default with "
                                  "TensorFlow on a GPU)")
+            if hasattr(getattr(self.model.optimizer, "inner_optimizer", None), "allreducer"):
+                raise ValueError("a DistributedOptimizer cannot train under loss scaling (the mixed_float16 policy "
+                                 "wraps it in a LossScaleOptimizer, which skips the steps whose gradients overflow "
+                                 "on its own rank before they are averaged, so ranks would skip different steps); "
+                                 "use the mixed_bfloat16 policy, which needs no loss scaling, or float32")
             with watchdog("initial weight broadcast"):
                 # Every step is a collective: ranks with more steps than another would wait for it for ever.
                 steps = comm.comm.allgather(self.params.get("steps"))

@@ -1,9 +1,9 @@
 """Run under mpiexec: rank 1 hangs or dies before the second allreduce, or (``uneven``) model.fit gives rank 1
 one step fewer than the others, or a callback listed before distributed_callbacks() stops training (``stop``) or
-lowers the learning rate (``lr``) on rank 1 only after epoch 1, or the model is compiled for XLA (``jit``); the job
-must end with an error.
+lowers the learning rate (``lr``) on rank 1 only after epoch 1, or the model is compiled for XLA (``jit``), or
+trained under the mixed_float16 policy (``float16``); the job must end with an error.
 
-Usage: mpi_faults.py {hang,die,uneven,stop,lr,jit} TIMEOUT
+Usage: mpi_faults.py {hang,die,uneven,stop,lr,jit,float16} TIMEOUT
 """
 import os
 import sys
@@ -16,7 +16,7 @@ from train.keras_distributed import GradientAllreducer
 
 def main() -> None:
     mode, timeout = sys.argv[1], float(sys.argv[2])
-    if mode in ("uneven", "stop", "lr", "jit"):
+    if mode in ("uneven", "stop", "lr", "jit", "float16"):
         fit_with_rank_1_differing(mode, timeout)
         return
     reducer = GradientAllreducer("topk:0.1", timeout=timeout)
@@ -35,6 +35,8 @@ def fit_with_rank_1_differing(mode: str, timeout: float) -> None:
 
     from train import Communicator, DistributedOptimizer, distributed_callbacks
 
+    if mode == "float16":
+        keras.mixed_precision.set_global_policy("mixed_float16")
     comm = Communicator()
     rows = 64 - 8 * (comm.rank == 1 and mode == "uneven")  # 8 steps of 8 rows, 7 on rank 1
 

@@ -52,14 +52,17 @@ def test_data_parallel_ncc_matches_the_single_process_run(data_root):
         assert abs(run["curve_accuracy"][-1] - run["accuracy"]) < 1e-4
 
 
-@pytest.mark.parametrize("mode", ["hang", "die", "uneven", "stop", "lr", "jit"])
+@pytest.mark.parametrize("mode", ["hang", "die", "uneven", "stop", "lr", "jit", "float16"])
 def test_a_rank_that_hangs_or_dies_ends_the_job_with_an_error(mode):
     """Also ranks with different numbers of steps per epoch: refused at the start of model.fit (they hung until
     the watchdog fired, with a message blaming a dead or hung rank). And a callback listed before
     distributed_callbacks() that stops training or changes the learning rate on one rank: refused after the epoch
     (the ranks waited for each other until the watchdog fired, or their weights parted ways without a word). And a
     model compiled for XLA, as Keras compiles by default with TensorFlow on a GPU: refused when fit starts (XLA
-    failed with "No registered 'PyFunc' OpKernel for XLA_CPU_JIT devices")."""
+    failed with "No registered 'PyFunc' OpKernel for XLA_CPU_JIT devices"). And loss scaling (mixed_float16), whose
+    overflow check before the averaging could make ranks skip different steps: refused (TensorFlow failed with
+    "None values not supported"; torch trained, but a step that overflows on some ranks only would leave the
+    others waiting in the allreduce)."""
     import time
 
     start = time.perf_counter()
@@ -72,6 +75,8 @@ def test_a_rank_that_hangs_or_dies_ends_the_job_with_an_error(mode):
     if mode == "uneven":
         assert "the ranks would take different numbers of steps per epoch ([8, 7], by rank)" in done.stderr
         assert "did not complete" not in done.stderr
+    if mode == "float16":
+        assert "cannot train under loss scaling" in done.stderr and "mixed_bfloat16" in done.stderr
     if mode == "jit":
         assert "compile the model with jit_compile=False" in done.stderr and "PyFunc" not in done.stderr
     if mode in ("stop", "lr"):
