@@ -231,8 +231,12 @@ def load(name: str | os.PathLike = OURS, data_root: str | os.PathLike | None = N
     if os.fspath(name) == OURS and not Path(name).exists():
         return Embeddings.load(OURS_FOLDER)
     if not Path(name).is_dir():
-        raise DataNotFoundError(f"{os.fspath(name)}: no such embeddings folder (embeddings are '{OURS}', "
-                                f"'{PUBLISHED}' or a folder holding {VOCABULARY_FILE} and {MATRIX_FILE})")
+        what = "a file, not an embeddings folder" if Path(name).exists() else "no such embeddings folder"
+        folder = Path(name).parent
+        hint = (f"; name its folder, {os.fspath(folder)}" if Path(name).is_file() and
+                (folder / MATRIX_FILE).is_file() else "")
+        raise DataNotFoundError(f"{os.fspath(name)}: {what}{hint} (embeddings are '{OURS}', '{PUBLISHED}' or a "
+                                f"folder holding {VOCABULARY_FILE} and {MATRIX_FILE})")
     return Embeddings.load(name)
 
 

@@ -104,6 +104,8 @@ def test_save_load_round_trip_and_errors(tmp_path):
         load(tmp_path / "e")
     with pytest.raises(DataNotFoundError, match="nothing: no such embeddings folder .*'ours', 'published' or a"):
         load(tmp_path / "nothing")  # a typo of a name reads as one
+    with pytest.raises(DataNotFoundError, match="embeddings.npy: a file, not an embeddings folder; name its folder, "):
+        load(tmp_path / "e" / "embeddings.npy")  # it said 'no such embeddings folder' of a file that is there
     (tmp_path / "empty").mkdir()
     with pytest.raises(DataNotFoundError, match="empty/vocabulary.json: not found"):
         load(tmp_path / "empty")
