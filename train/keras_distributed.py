@@ -192,11 +192,11 @@ def distributed_callbacks(comm: Communicator | None = None, timeout: float = DEF
 
     class Synchronize(keras.callbacks.Callback):
         def on_train_begin(self, logs=None):
-            if keras.backend.backend() == "tensorflow" and self.model.jit_compile and \
-                    hasattr(self.model.optimizer, "allreducer"):  # refused before XLA fails on tf.numpy_function
+            if keras.backend.backend() in ("tensorflow", "jax") and self.model.jit_compile and \
+                    hasattr(self.model.optimizer, "allreducer"):  # refused before XLA fails on the Python call
                 raise ValueError("compile the model with jit_compile=False: a DistributedOptimizer's allreduce runs "
                                  "in Python, which XLA cannot compile (Keras turns XLA on by default with "
-                                 "TensorFlow on a GPU)")
+                                 "TensorFlow on a GPU, and with JAX)")
             if hasattr(getattr(self.model.optimizer, "inner_optimizer", None), "allreducer"):
                 raise ValueError("a DistributedOptimizer cannot train under loss scaling (the mixed_float16 policy "
                                  "wraps it in a LossScaleOptimizer, which skips the steps whose gradients overflow "
