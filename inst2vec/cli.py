@@ -266,6 +266,9 @@ def _statements(args) -> int:
     from inst2vec.statements import StatementCache, file_statements
 
     if args.format is None:
+        if args.output and args.output.lower().endswith(".json"):  # text went there, and no JSON reads JSON lines
+            raise Inst2vecError(f"-o {args.output}: statements are written as text or as JSON lines (one object per "
+                                "file): name the output .jsonl, or give --format")
         args.format = "jsonl" if args.output and args.output.endswith(".jsonl") else "text"
     failures: list[FileResult] = []
     results = _each(args, functools.partial(file_statements, cache=StatementCache()), "statements", failures)

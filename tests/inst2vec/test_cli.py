@@ -35,11 +35,16 @@ def test_statements_jsonl(ir_dir, capsys):
 
 
 def test_statements_format_follows_a_jsonl_output_name(ir_dir, tmp_path):
-    """`-o out.jsonl` without --format wrote text into it; an explicit --format still wins."""
+    """`-o out.jsonl` without --format wrote text into it; an explicit --format still wins. `-o out.json` is
+    refused without --format (it got text)."""
     assert main(["statements", str(ir_dir / "mt.ll"), "-o", str(tmp_path / "s.jsonl")]) == 0
     assert json.loads((tmp_path / "s.jsonl").read_text())["statements"] == file_statements(ir_dir / "mt.ll")
     assert main(["statements", str(ir_dir / "mt.ll"), "-o", str(tmp_path / "t.jsonl"), "--format", "text"]) == 0
     assert (tmp_path / "t.jsonl").read_text().startswith("; file ")
+    # `-o out.json` wrote text there: refused before any work, unless --format says which
+    assert main(["statements", str(ir_dir / "mt.ll"), "-o", str(tmp_path / "s.json")]) == 2
+    assert not (tmp_path / "s.json").exists()
+    assert main(["statements", str(ir_dir / "mt.ll"), "-o", str(tmp_path / "s.json"), "--format", "jsonl"]) == 0
 
 
 def test_statements_text_parallel(ir_dir, capsys):
