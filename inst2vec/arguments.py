@@ -150,6 +150,16 @@ def source_flags_exported(args: argparse.Namespace) -> Iterator[None]:
                 os.environ[SOURCE_FLAGS_VARIABLE] = before
 
 
+def json_path(path: str) -> str:
+    """An ``-o`` value for a JSON file: refused unless it ends in ``.json`` or ``.json.gz`` (gzip-compressed), or
+    is a stream such as ``/dev/stdout``."""
+    path = output_file(path)  # a folder given is named as such first
+    if not path.endswith((".json", ".json.gz")) and not is_stream(path):
+        raise argparse.ArgumentTypeError(f"{path!r}: the output is JSON; its name must end in .json (or .json.gz, "
+                                         "compressed)")
+    return path
+
+
 def npz_path(path: str) -> str:
     """An ``-o`` value for a NumPy archive: refused unless it ends in ``.npz``."""
     if not path.endswith(".npz"):

@@ -20,8 +20,8 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from inst2vec import __version__
-from inst2vec.arguments import (IR_INPUTS_HELP, add_source_flags, at_least, npz_path, output_file, output_folder,
-                                plot_file, source_flags_exported)
+from inst2vec.arguments import (IR_INPUTS_HELP, add_source_flags, at_least, json_path, npz_path, output_file,
+                                output_folder, plot_file, source_flags_exported)
 from inst2vec.batch import FileResult, MirroredOutputs, collect_ir_files, no_ir_files_error, run_batch
 from inst2vec.errors import DataNotFoundError, Inst2vecError, IRParseError, NothingReadError
 from inst2vec.io import atomic_write
@@ -92,7 +92,8 @@ def _parser() -> argparse.ArgumentParser:
         title="vocab commands", required=True, metavar="COMMAND")
     p = vocab.add_parser("build", help="count statements over .ll files and write a vocabulary")
     _add_inputs(p)
-    p.add_argument("-o", "--output", required=True, type=output_file, help="vocabulary JSON file")
+    p.add_argument("-o", "--output", required=True, type=json_path,
+                   help="vocabulary JSON file (.json, or .json.gz compressed)")
     p.add_argument("--cutoff", type=at_least(0), default=0, help="statements seen at most this often become !UNK")
     p.set_defaults(run=_vocab_build)
 

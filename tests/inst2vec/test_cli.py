@@ -189,6 +189,15 @@ def test_vocab_build_and_pairs(ir_dir, tmp_path, capsys):
     data = np.load(pairs)
     assert len(data["target"]) == len(data["context"]) == json.loads(capsys.readouterr().out)["pairs"] > 0
     assert data["target"].max() < len(v)
+    # the name picks compression; a name that is no JSON file is refused (JSON went into v.npz or v.txt)
+    assert main(["vocab", "build", str(ir_dir), "-o", str(tmp_path / "v.json.gz"), "--cutoff", "1"]) == 0
+    assert (tmp_path / "v.json.gz").read_bytes()[:2] == b"\x1f\x8b"  # gzip
+    assert Vocabulary.load(tmp_path / "v.json.gz").statements == v.statements
+    for name in ("v.npz", "v.txt"):
+        with pytest.raises(SystemExit):
+            main(["vocab", "build", str(ir_dir), "-o", str(tmp_path / name)])
+        assert "the output is JSON; its name must end in .json" in capsys.readouterr().err
+        assert not (tmp_path / name).exists()
 
 
 def test_xfg_command(ir_dir, tmp_path, capsys):
@@ -246,7 +255,8 @@ def test_failed_run_leaves_no_output(tmp_path, capsys):
 def test_batch_with_no_readable_file_writes_nothing(tmp_path, capsys, command):
     (tmp_path / "bad.ll").write_text(IR_BAD)
     (tmp_path / "empty.ll").write_text("")
-    out = tmp_path / "out" / ("result.npz" if command[0] in ("pairs", "embed") else "result")
+    name = {"pairs": "result.npz", "embed": "result.npz", "vocab": "result.json"}.get(command[0], "result")
+    out = tmp_path / "out" / name
     output = ["--output-dir", str(out.parent)] if command[0] == "xfg" else ["-o", str(out)]
     assert main([*command, str(tmp_path / "bad.ll"), str(tmp_path / "empty.ll"), *output]) == 2
     err = capsys.readouterr().err
