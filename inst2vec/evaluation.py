@@ -74,6 +74,8 @@ def read_analogies(path: str | os.PathLike) -> list[Analogy]:
                 raise VocabularyError(f"{path}:{n}: expected 5 or 9 tab-separated fields, found {len(fields)}")
             statements = [s.replace("\\n", "\n") for s in fields[-4:]]
             questions.append(Analogy(fields[0], *statements))
+    if not questions:
+        raise VocabularyError(f"{path}: no analogy questions in it (only blank or '#' lines)")
     return questions
 
 

@@ -53,3 +53,6 @@ def test_damaged_question_files_name_the_line(tmp_path):
         read_analogies(path)
     path.write_bytes(b"cat\ta\tb\tc\td\r\n")
     assert read_analogies(path) == [Analogy("cat", "a", "b", "c", "d")]  # CRLF line ends
+    path.write_bytes(b"# only a comment\n\n")  # was scored as if no question fitted the vocabulary
+    with pytest.raises(VocabularyError, match=r"q.tsv: no analogy questions in it"):
+        read_analogies(path)
