@@ -181,9 +181,9 @@ def _learning_rate(model) -> float | None:
 
 
 def distributed_callbacks(comm: Communicator | None = None, timeout: float = DEFAULT_TIMEOUT) -> list:
-    """Broadcast rank 0's initial weights; after each epoch average the metrics and non-trainable weights (over
-    ``comm``, by default all ranks of the job), and refuse ranks that then disagree on stopping or on the learning
-    rate. List these callbacks before others that read the metrics."""
+    """Broadcast rank 0's initial weights; after each epoch average the metrics (each over the ranks that logged
+    it) and the non-trainable weights (over ``comm``, by default all ranks of the job), and refuse ranks that then
+    disagree on stopping or on the learning rate. List these callbacks before others that read the metrics."""
     import keras
 
     comm = comm or Communicator()
@@ -221,11 +221,13 @@ def distributed_callbacks(comm: Communicator | None = None, timeout: float = DEF
                         w = np.asarray(weights[i], np.float32)
                         weights[i] = comm.allreduce_dense(w.reshape(-1)).reshape(w.shape) / comm.size
                 self.model.set_weights(weights)
-                if logs:
-                    names = sorted(logs)
-                    averaged = comm.comm.allreduce(np.array([float(logs[n]) for n in names])) / comm.size
-                    for name, value in zip(names, averaged):
-                        logs[name] = float(value)
+                # Each metric averaged over the ranks that logged it, so a validation run on some ranks only (say
+                # rank 0) reaches every rank's logs; ranks with other metrics broke the sum of one array per rank.
+                gathered = comm.comm.allgather({name: float(value) for name, value in (logs or {}).items()})
+                if logs is not None:
+                    for name in sorted(set().union(*gathered)):
+                        logs[name] = float(np.mean([ranks_logs[name] for ranks_logs in gathered
+                                                    if name in ranks_logs]))
                 # A callback that ran before this one saw its own rank's metrics. Had it stopped training on some
                 # ranks only, the others would wait for them at the next step until the watchdog ended the job; had
                 # it changed the learning rate on some, the ranks' weights would part ways without a word.

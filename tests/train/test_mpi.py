@@ -123,6 +123,18 @@ def test_variables_without_a_gradient_are_left_alone(backend):
     assert all(line[2] == "True" for line in lines)  # the head without a loss kept rank 0's initial weights
 
 
+def test_validation_on_rank_0_alone_reaches_every_rank():
+    """Metrics logged on some ranks only are averaged over those ranks and given to all, so callbacks after
+    distributed_callbacks() decide alike (this failed with a numpy broadcasting error and a 60 s watchdog)."""
+    import json
+
+    done = mpiexec(2, str(HERE / "mpi_rank0_validation.py"))
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    histories = [json.loads(line[3:]) for line in done.stdout.splitlines() if line.startswith("ok ")]
+    assert len(histories) == 2 and histories[0] == histories[1]
+    assert len(histories[0]["val_loss"]) == len(histories[0]["loss"]) == 2  # EarlyStopping after epoch 2
+
+
 def test_the_python_example_of_the_docs_runs_under_mpi(tmp_path, data_root):
     """docs/distributed.md's Python example, as printed, under ``mpiexec -n 2``: it learns (the majority class is
     58.8 %), every rank reports the same averaged accuracy, and the ranks exchange compressed gradients."""
