@@ -192,8 +192,14 @@ def distributed_callbacks(comm: Communicator | None = None, timeout: float = DEF
 
     class Synchronize(keras.callbacks.Callback):
         def on_train_begin(self, logs=None):
+            distributed = hasattr(self.model.optimizer, "allreducer")
+            if comm.size > 1 and not distributed and \
+                    not hasattr(getattr(self.model.optimizer, "inner_optimizer", None), "allreducer"):
+                raise ValueError("the model's optimizer is no train.DistributedOptimizer, so each rank would train "
+                                 "weights of its own from its own rows; compile the model with "
+                                 "optimizer=train.DistributedOptimizer(...)")
             if keras.backend.backend() in ("tensorflow", "jax") and self.model.jit_compile and \
-                    hasattr(self.model.optimizer, "allreducer"):  # refused before XLA fails on the Python call
+                    distributed:  # refused before XLA fails on the Python call
                 raise ValueError("compile the model with jit_compile=False: a DistributedOptimizer's allreduce runs "
                                  "in Python, which XLA cannot compile (Keras turns XLA on by default with "
                                  "TensorFlow on a GPU, and with JAX)")

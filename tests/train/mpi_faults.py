@@ -1,9 +1,10 @@
 """Run under mpiexec: rank 1 hangs or dies before the second allreduce, or (``uneven``) model.fit gives rank 1
 one step fewer than the others, or a callback listed before distributed_callbacks() stops training (``stop``) or
 lowers the learning rate (``lr``) on rank 1 only after epoch 1, or the model is compiled for XLA (``jit``), or
-trained under the mixed_float16 policy (``float16``); the job must end with an error.
+trained under the mixed_float16 policy (``float16``), or with a plain optimizer (``plain``); the job must end with
+an error.
 
-Usage: mpi_faults.py {hang,die,uneven,stop,lr,jit,float16} TIMEOUT
+Usage: mpi_faults.py {hang,die,uneven,stop,lr,jit,float16,plain} TIMEOUT
 """
 import os
 import sys
@@ -16,7 +17,7 @@ from train.keras_distributed import GradientAllreducer
 
 def main() -> None:
     mode, timeout = sys.argv[1], float(sys.argv[2])
-    if mode in ("uneven", "stop", "lr", "jit", "float16"):
+    if mode in ("uneven", "stop", "lr", "jit", "float16", "plain"):
         fit_with_rank_1_differing(mode, timeout)
         return
     reducer = GradientAllreducer("topk:0.1", timeout=timeout)
@@ -48,7 +49,10 @@ def fit_with_rank_1_differing(mode: str, timeout: float) -> None:
 
     x, y = np.ones((rows, 4), np.float32), np.zeros(rows, np.int32)
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, activation="softmax")])
-    model.compile(optimizer=DistributedOptimizer(keras.optimizers.SGD(0.1), "topk:0.5", comm=comm, timeout=timeout),
+    optimizer = keras.optimizers.SGD(0.1)
+    if mode != "plain":
+        optimizer = DistributedOptimizer(optimizer, "topk:0.5", comm=comm, timeout=timeout)
+    model.compile(optimizer=optimizer,
                   loss="sparse_categorical_crossentropy", jit_compile=mode == "jit")
     callbacks = [keras.callbacks.LambdaCallback(on_epoch_end=decide_alone), *distributed_callbacks(comm, timeout)]
     model.fit(x, y, batch_size=8, epochs=3, verbose=0, callbacks=callbacks)

@@ -52,7 +52,7 @@ def test_data_parallel_ncc_matches_the_single_process_run(data_root):
         assert abs(run["curve_accuracy"][-1] - run["accuracy"]) < 1e-4
 
 
-@pytest.mark.parametrize("mode", ["hang", "die", "uneven", "stop", "lr", "jit", "float16"])
+@pytest.mark.parametrize("mode", ["hang", "die", "uneven", "stop", "lr", "jit", "float16", "plain"])
 def test_a_rank_that_hangs_or_dies_ends_the_job_with_an_error(mode):
     """Also ranks with different numbers of steps per epoch: refused at the start of model.fit (they hung until
     the watchdog fired, with a message blaming a dead or hung rank). And a callback listed before
@@ -62,7 +62,8 @@ def test_a_rank_that_hangs_or_dies_ends_the_job_with_an_error(mode):
     failed with "No registered 'PyFunc' OpKernel for XLA_CPU_JIT devices"). And loss scaling (mixed_float16), whose
     overflow check before the averaging could make ranks skip different steps: refused (TensorFlow failed with
     "None values not supported"; torch trained, but a step that overflows on some ranks only would leave the
-    others waiting in the allreduce)."""
+    others waiting in the allreduce). And distributed_callbacks() with a plain optimizer, where each rank trained
+    weights of its own without a word."""
     import time
 
     start = time.perf_counter()
@@ -75,6 +76,8 @@ def test_a_rank_that_hangs_or_dies_ends_the_job_with_an_error(mode):
     if mode == "uneven":
         assert "the ranks would take different numbers of steps per epoch ([8, 7], by rank)" in done.stderr
         assert "did not complete" not in done.stderr
+    if mode == "plain":
+        assert "the model's optimizer is no train.DistributedOptimizer" in done.stderr
     if mode == "float16":
         assert "cannot train under loss scaling" in done.stderr and "mixed_bfloat16" in done.stderr
     if mode == "jit":
