@@ -35,7 +35,7 @@ _PHI_INCOMING = re.compile(r"\[\s*([^\[\]]*?),\s*%(?:\"[^\"]*\"|[-\w.$]+)\s*\]")
 _CALLEE = re.compile(r'(?:call|invoke|callbr)\b[^@%(]*?(?:\([^)]*\)\s*)?(@(?:"[^"]*"|[-\w.$\\]+))\s*\(')
 _BRANCHES = frozenset({"br", "switch", "indirectbr"})
 _CALLS = frozenset({"call", "invoke", "callbr"})  # callbr: asm goto, with normal and indirect target blocks
-_BLOCKADDRESS = re.compile(r'blockaddress\((@(?:"[^"]*"|[-\w.$\\]+)), (%(?:"[^"]*"|[-\w.$]+))\)')
+_BLOCKADDRESS = re.compile(rf"blockaddress\(({_GLOBAL.pattern}), ({_LOCAL.pattern})\)")
 FLOWS = ("data", "ctrl", "path")
 
 

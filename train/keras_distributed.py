@@ -193,8 +193,8 @@ def distributed_callbacks(comm: Communicator | None = None, timeout: float = DEF
     class Synchronize(keras.callbacks.Callback):
         def on_train_begin(self, logs=None):
             distributed = hasattr(self.model.optimizer, "allreducer")
-            if comm.size > 1 and not distributed and \
-                    not hasattr(getattr(self.model.optimizer, "inner_optimizer", None), "allreducer"):
+            loss_scaled = hasattr(getattr(self.model.optimizer, "inner_optimizer", None), "allreducer")
+            if comm.size > 1 and not distributed and not loss_scaled:
                 raise ValueError("the model's optimizer is no train.DistributedOptimizer, so each rank would train "
                                  "weights of its own from its own rows; compile the model with "
                                  "optimizer=train.DistributedOptimizer(...)")
@@ -203,7 +203,7 @@ def distributed_callbacks(comm: Communicator | None = None, timeout: float = DEF
                 raise ValueError("compile the model with jit_compile=False: a DistributedOptimizer's allreduce runs "
                                  "in Python, which XLA cannot compile (Keras turns XLA on by default with "
                                  "TensorFlow on a GPU, and with JAX)")
-            if hasattr(getattr(self.model.optimizer, "inner_optimizer", None), "allreducer"):
+            if loss_scaled:
                 raise ValueError("a DistributedOptimizer cannot train under loss scaling (the mixed_float16 policy "
                                  "wraps it in a LossScaleOptimizer, which skips the steps whose gradients overflow "
                                  "on its own rank before they are averaged, so ranks would skip different steps); "
@@ -227,19 +227,21 @@ def distributed_callbacks(comm: Communicator | None = None, timeout: float = DEF
                         w = np.asarray(weights[i], np.float32)
                         weights[i] = comm.allreduce_dense(w.reshape(-1)).reshape(w.shape) / comm.size
                 self.model.set_weights(weights)
+                # One collective: every rank's metrics, stop decision and learning rate.
+                gathered = comm.comm.allgather(({name: float(value) for name, value in (logs or {}).items()},
+                                                bool(self.model.stop_training), _learning_rate(self.model)))
                 # Each metric averaged over the ranks that logged it, so a validation run on some ranks only (say
                 # rank 0) reaches every rank's logs; ranks with other metrics broke the sum of one array per rank.
-                gathered = comm.comm.allgather({name: float(value) for name, value in (logs or {}).items()})
+                metrics = [ranks_metrics for ranks_metrics, _, _ in gathered]
                 if logs is not None:
-                    for name in sorted(set().union(*gathered)):
-                        logs[name] = float(np.mean([ranks_logs[name] for ranks_logs in gathered
-                                                    if name in ranks_logs]))
+                    for name in sorted(set().union(*metrics)):
+                        logs[name] = float(np.mean([ranks_metrics[name] for ranks_metrics in metrics
+                                                    if name in ranks_metrics]))
                 # A callback that ran before this one saw its own rank's metrics. Had it stopped training on some
                 # ranks only, the others would wait for them at the next step until the watchdog ended the job; had
                 # it changed the learning rate on some, the ranks' weights would part ways without a word.
-                decisions = comm.comm.allgather((bool(self.model.stop_training), _learning_rate(self.model)))
-                for what, values in (("stop training", [d[0] for d in decisions]),
-                                     ("learning rate", [d[1] for d in decisions])):
+                for what, values in (("stop training", [stop for _, stop, _ in gathered]),
+                                     ("learning rate", [rate for _, _, rate in gathered])):
                     if len(set(values)) > 1:
                         shown = [float(f"{v:.7g}") if isinstance(v, float) else v for v in values]
                         raise RuntimeError(
