@@ -131,10 +131,15 @@ class Embeddings:
 
     def save(self, folder: str | os.PathLike, compress_vocabulary: bool = False) -> None:
         """Write ``vocabulary.json`` (or ``vocabulary.json.gz``) and ``embeddings.npy`` into ``folder``
-        (each atomically)."""
+        (each atomically), removing an earlier save's vocabulary of the other form."""
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        self.vocabulary.save(folder / (VOCABULARY_FILE + (".gz" if compress_vocabulary else "")))
+        vocabulary, other = VOCABULARY_FILE + ".gz", VOCABULARY_FILE
+        if not compress_vocabulary:
+            vocabulary, other = other, vocabulary
+        # Loading prefers vocabulary.json: left beside a new vocabulary.json.gz it would be read with the new matrix.
+        (folder / other).unlink(missing_ok=True)
+        self.vocabulary.save(folder / vocabulary)
         with atomic_write(folder / MATRIX_FILE, "wb") as f:
             np.save(f, np.asarray(self.matrix), allow_pickle=False)
 

@@ -86,6 +86,15 @@ def test_save_load_round_trip_and_errors(tmp_path):
     emb.save(tmp_path / "e")
     back = load(tmp_path / "e")
     assert back.vocabulary.statements == emb.vocabulary.statements and np.array_equal(back.matrix, emb.matrix)
+    # Saved again, compressed, over the first save: the old vocabulary.json (which loading prefers) was left there
+    # and read with the new matrix, silently.
+    other = Embeddings(Vocabulary(["!UNK", "ret i32 <%ID>", "br label <%ID>"]), emb.matrix[::-1])
+    other.save(tmp_path / "e", compress_vocabulary=True)
+    assert sorted(p.name for p in (tmp_path / "e").iterdir()) == ["embeddings.npy", "vocabulary.json.gz"]
+    back = load(tmp_path / "e")
+    assert back.vocabulary.statements == other.vocabulary.statements and np.array_equal(back.matrix, other.matrix)
+    emb.save(tmp_path / "e")
+    assert sorted(p.name for p in (tmp_path / "e").iterdir()) == ["embeddings.npy", "vocabulary.json"]
     with pytest.raises(VocabularyError, match=r"shape \(2, 2\) but the vocabulary has 3"):
         Embeddings(emb.vocabulary, np.zeros((2, 2)))
     np.save(tmp_path / "e" / "embeddings.npy", np.zeros((5, 2)))
