@@ -108,6 +108,11 @@ class IRModule:
     lines: tuple[int, ...]
     struct_lines: tuple[str, ...] = field(default=())
 
+    def __repr__(self) -> str:  # the dataclass's own would print every unit of the module
+        defines = sum(unit.startswith("define") for unit in self.units)
+        return (f"IRModule<{self.path or '<string>'}: {len(self.units)} units, function definitions: {defines}, "
+                f"struct types: {len(self.struct_lines)}>")
+
     @cached_property
     def functions(self) -> tuple[Function, ...]:
         """The module's function definitions with their basic blocks."""

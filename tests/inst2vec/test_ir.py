@@ -43,6 +43,8 @@ def test_read_module_structure(tmp_path):
     assert function.name == "@f"
     assert [b.label for b in function.blocks] == ["%entry", "%yes", "%no"]
     assert [module.units[i] for i in function.blocks[1].units] == ["ret i32 1"]
+    # short, as Embeddings' and Vocabulary's are (the dataclass's printed every unit: megabytes for large modules)
+    assert repr(module) == f"IRModule<{tmp_path / 'ok.ll'}: 8 units, function definitions: 1, struct types: 0>"
 
 
 @pytest.mark.parametrize("name, data, line, message", [
