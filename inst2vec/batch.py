@@ -30,6 +30,18 @@ class FileResult:
         return self.error is None
 
 
+def path_list(paths: Iterable[str | os.PathLike], what: str = "files") -> list[str]:
+    """``paths`` as a list of str; one path given alone is refused (it would be read as one path per character).
+
+    Raises:
+        TypeError: ``paths`` is a single path.
+    """
+    if isinstance(paths, (str, bytes, os.PathLike)):
+        raise TypeError(f"{what} is a list of paths, not one path ({os.fsdecode(paths)!r}); pass [path], or for a "
+                        f"folder's IR files inst2vec.batch.collect_ir_files([folder])[0]")
+    return [os.fspath(p) for p in paths]
+
+
 def collect_ir_files(inputs: Iterable[str | os.PathLike],
                      note_unread_sources: bool = False) -> tuple[list[str], list[FileResult]]:
     """Expand files and directories (recursively, ``*.ll`` and ``*.bc``) into a sorted, de-duplicated file list.
@@ -46,7 +58,7 @@ def collect_ir_files(inputs: Iterable[str | os.PathLike],
     from ir_corpus.sources import is_source_file  # ir_corpus builds on this package: imported when used
 
     files, missing, unread_sources = [], [], {}
-    for item in inputs:
+    for item in path_list(inputs, "inputs"):
         path = Path(item)
         if path.is_dir():
             found, sources = [], []
@@ -152,7 +164,7 @@ def _start_worker(stop) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def run_batch(function: Callable[[str], Any], paths: list[str], jobs: int = 1,
+def run_batch(function: Callable[[str], Any], paths: Iterable[str | os.PathLike], jobs: int = 1,
               progress: bool | None = None, description: str = "files") -> Iterator[FileResult]:
     """Apply ``function`` to each path, yielding results in input order.
 
@@ -163,6 +175,7 @@ def run_batch(function: Callable[[str], Any], paths: list[str], jobs: int = 1,
         progress: show a progress bar on stderr (default: when there are several files and
             stderr is a terminal).
     """
+    paths = path_list(paths)
     if jobs <= 0:
         jobs = os.cpu_count() or 1
     jobs = min(jobs, max(1, len(paths)))

@@ -651,7 +651,7 @@ def count_corpus_statements(files: Sequence[str], jobs: int = 1, progress: bool 
 
     counts: Counter = Counter()
     readable, errors = [], []
-    for result in run_batch(functools.partial(count_file_statements, cache=StatementCache()), list(files), jobs,
+    for result in run_batch(functools.partial(count_file_statements, cache=StatementCache()), files, jobs,
                             progress, "counting"):
         if result.ok:
             counts.update(result.value)

@@ -8,7 +8,7 @@ from typing import Sequence
 
 import numpy as np
 
-from inst2vec.batch import run_batch
+from inst2vec.batch import path_list, run_batch
 from inst2vec.embed import FileEmbedding, embed_module
 from inst2vec.embeddings import Embeddings
 from inst2vec.errors import Inst2vecError
@@ -80,7 +80,7 @@ def _all_files(function, files: Sequence[str | os.PathLike], jobs: int, progress
                done: str) -> list:
     """``function`` of every file through :func:`run_batch`; a task needs all of its inputs, so any failure
     raises, naming the first failed file."""
-    paths = [str(f) for f in files]
+    paths = path_list(files)
     results = list(run_batch(function, paths, jobs=jobs, progress=progress, description=description))
     failed = [r for r in results if not r.ok]
     if len(paths) == 1 and failed:

@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -37,6 +38,24 @@ def test_bad_arguments():
         train_skipgram(np.zeros(0, np.int32), np.zeros(0, np.int32), vocabulary)
     with pytest.raises(ValueError, match="dim=0"):
         train_skipgram(np.array([1]), np.array([2]), vocabulary, dim=0)
+
+
+def test_a_folder_given_for_the_file_list_is_refused(kernels):
+    """A path where the list of files goes was read as one file per character ('/', 'w', ...), each skipped."""
+    from inst2vec.batch import collect_ir_files
+    from inst2vec.pairs import corpus_pairs
+    from tasks.encoding import encode_files
+
+    folder = os.path.dirname(kernels[0])
+    message = rf"files is a list of paths, not one path \('{folder}'\); pass \[path\], or for a folder's IR files " \
+        rf"inst2vec.batch.collect_ir_files\(\[folder\]\)\[0\]"
+    for call in (lambda: embeddings_from_corpus(folder), lambda: corpus_pairs(folder, Vocabulary(["!UNK"])),
+                 lambda: encode_files(folder, load()), lambda: embeddings_from_corpus(Path(folder))):
+        with pytest.raises(TypeError, match=message):
+            call()
+    with pytest.raises(TypeError, match=r"inputs is a list of paths, not one path"):
+        collect_ir_files(folder)
+    assert collect_ir_files([folder])[0] == kernels
 
 
 def test_a_cutoff_above_every_count_says_so(kernels, tmp_path, capsys):
