@@ -20,6 +20,13 @@ UNKNOWN = "!UNK"
 FORMAT = "inst2vec-vocabulary"
 
 
+def _refuse_one_statement(statements: Iterable[str], single: str | None = None) -> None:
+    """A str where statements go would be taken for one statement per character."""
+    if isinstance(statements, str):
+        hint = f"; one statement's is .{single}(statement)" if single else ""
+        raise TypeError(f"statements go in a list, not one str ({statements[:60]!r}){hint}")
+
+
 class Vocabulary:
     """An ordered set of statements with their counts; unknown statements map to ``!UNK``.
 
@@ -32,6 +39,7 @@ class Vocabulary:
     """
 
     def __init__(self, statements: Sequence[str], counts: Sequence[int] | None = None, cutoff: int | None = None):
+        _refuse_one_statement(statements)
         if UNKNOWN not in statements:
             raise VocabularyError(f"a vocabulary must contain {UNKNOWN!r}")
         if len(set(statements)) != len(statements):
@@ -59,6 +67,7 @@ class Vocabulary:
     @classmethod
     def from_statements(cls, statements: Iterable[str], cutoff: int = 0) -> "Vocabulary":
         """Count an iterable of statements and build the vocabulary (see :meth:`build`)."""
+        _refuse_one_statement(statements)
         return cls.build(Counter(statements), cutoff)
 
     def __len__(self) -> int:
@@ -76,6 +85,7 @@ class Vocabulary:
 
     def indices(self, statements: Iterable[str]) -> list[int]:
         """Indices of many statements (unknown ones map to ``!UNK``)."""
+        _refuse_one_statement(statements, "index")
         get, unknown = self._index.get, self.unknown_index
         return [get(s, unknown) for s in statements]
 

@@ -58,3 +58,17 @@ def test_bad_files(tmp_path, content, message):
 def test_negative_cutoff():
     with pytest.raises(ValueError, match=r"cutoff=-1"):
         Vocabulary.build({"a": 1}, cutoff=-1)
+
+
+def test_one_str_where_statements_go_is_refused():
+    """A str was read as one statement per character: indices('ret void') gave eight !UNK rows, from_statements
+    counted characters."""
+    vocabulary = Vocabulary.build({"ret void": 2})
+    with pytest.raises(TypeError, match=r"statements go in a list, not one str \('ret void'\); one statement's is "
+                                        r"\.index\(statement\)"):
+        vocabulary.indices("ret void")
+    with pytest.raises(TypeError, match=r"statements go in a list, not one str \('ret void'\)$"):
+        Vocabulary.from_statements("ret void")
+    with pytest.raises(TypeError, match=r"not one str \('!UNK ret void'\)$"):
+        Vocabulary("!UNK ret void")
+    assert vocabulary.indices(["ret void", "unreachable"]) == [1, 0]
