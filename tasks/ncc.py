@@ -109,7 +109,9 @@ def make_batches(sequences: Sequence[np.ndarray], vectors: np.ndarray, pad_index
         def __getitem__(self, k: int):
             rows = self.batches[k][part[0]::part[1]]
             x = pad_batch([sequences[i] for i in rows], vectors, pad_index, max_length)
-            inputs = (x, aux[rows].astype(np.float32)) if aux is not None else x
+            # A tuple even of one: the model's inputs are a list ([statements] or [statements, aux]), and Keras on
+            # torch warned that a bare array "doesn't match the expected structure".
+            inputs = (x, aux[rows].astype(np.float32)) if aux is not None else (x,)
             if labels is None:
                 return (inputs,)
             y = labels[rows]

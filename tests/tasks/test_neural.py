@@ -285,12 +285,17 @@ def test_ncc_model_runs_on_the_torch_backend():
                             .predict_on_batch(batches[k][0]) for k in range(len(batches))])
         assert np.allclose(keras.ops.convert_to_numpy(model.get_layer("batch_norm").moving_mean), h.mean(axis=0),
                            atol=1e-5)
+        plain = ncc.build_ncc_model(3, dim=8, lstm_units=8, dense_units=4)  # no aux input (classifyapp, coarsening)
+        plain.fit(ncc.make_batches(sequences, vectors, 0, labels, None, 8, 64, seed=0), epochs=1, verbose=0)
+        assert ncc.predict_proba(plain, sequences, vectors, 0, None, 8, 64).shape == (40, 3)
         print("ok")
     """)
     env = dict(os.environ, KERAS_BACKEND="torch")
     done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip().endswith("ok")
+    # A model of one input was given a bare array where it takes a list of one: Keras warned on torch.
+    assert "doesn't match the expected structure" not in done.stderr, done.stderr[-2000:]
 
 
 def test_a_smaller_selection_reuses_the_build_and_keeps_to_its_programs(poj_subset, data_root):
