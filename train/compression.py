@@ -149,8 +149,8 @@ class TopK(Compressor):
         self.name = f"topk{'' if exact else '_fast'}:{density:g}"
 
     def count(self, n: int) -> int:
-        """How many of ``n`` entries to keep."""
-        return max(1, int(round(self.density * n)))
+        """How many of ``n`` entries to keep (one at least, of a tensor that has any)."""
+        return min(n, max(1, int(round(self.density * n))))
 
     def select(self, x: np.ndarray) -> np.ndarray:
         k = self.count(x.size)
@@ -188,7 +188,7 @@ class RandomK(TopK):
 
     def compress(self, x: np.ndarray) -> Payload:
         payload = super().compress(x)
-        payload.values = payload.values * np.float32(x.size / len(payload.indices))
+        payload.values = payload.values * np.float32(x.size / max(1, len(payload.indices)))
         return payload
 
 

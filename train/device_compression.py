@@ -70,7 +70,7 @@ class TorchCompressor:
             indices = self._select(x, method.count(n), method)
             values = x[indices]
             if isinstance(method, RandomK):
-                values = values * (n / len(indices))
+                values = values * (n / max(1, len(indices)))
             if isinstance(method, TopKQuantized):
                 codes, scales, values = self._quantize(values, method.bits, method.bucket)
                 payload = Payload(n, pack_bits(codes, method.bits), encode_indices(_host(indices).astype(np.int64)),

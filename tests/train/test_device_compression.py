@@ -90,3 +90,15 @@ def test_in_place_device_residual_equals_the_textbook_formula(spec):
     assert np.array_equal(saved["residual"], kept)
     with pytest.raises(ValueError, match="residual"):
         feedback.compress(torch.zeros(10))
+
+
+@pytest.mark.parametrize("spec", ["none", "fp16", "topk:0.5", "topk_fast:0.5", "randomk:0.5", "topk_q4:0.5", "qsgd:4",
+                                  "terngrad"])
+@pytest.mark.parametrize("n", [0, 1])
+def test_every_compressor_takes_an_empty_or_one_entry_tensor(spec, n):
+    """random-k failed on an empty tensor, on the host ('a must be a positive integer') and on the device (a
+    division by zero)."""
+    host = parse_compression(spec, error_feedback=False)
+    device = TorchCompressor(parse_compression(spec, error_feedback=False), seed=0)
+    for payload in (host.compress(np.ones(n, np.float32)), device.compress(torch.ones(n))):
+        assert np.array_equal(host.decompress(payload), np.ones(n, np.float32))
