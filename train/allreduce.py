@@ -5,16 +5,16 @@ from typing import Sequence
 
 import numpy as np
 
-from train.collectives import Communicator, Stream
+from train.collectives import Communicator, Stream, different_sizes
 from train.compression import Compressor, ErrorFeedback, Payload
 from train.powersgd import PowerSGD
 
 
 def serialize(payload: Payload) -> np.ndarray:
-    """Payload -> bytes: [4 lengths + count (int64)] [values] [indices] [scales]."""
+    """Payload -> bytes: [3 lengths, count, size (int64)] [3 dtypes (int64)] [values] [indices] [scales]."""
     arrays = [payload.values, payload.indices, payload.scales]
-    header = np.array([a.nbytes if a is not None else -1 for a in arrays] + [payload.meta.get("count", -1)],
-                      dtype=np.int64)
+    header = np.array([a.nbytes if a is not None else -1 for a in arrays] + [payload.meta.get("count", -1),
+                                                                               payload.size], dtype=np.int64)
     dtypes = np.array([_DTYPES.index(a.dtype.str) if a is not None else -1 for a in arrays], dtype=np.int64)
     return np.concatenate([header.view(np.uint8), dtypes.view(np.uint8)]
                           + [a.view(np.uint8).reshape(-1) for a in arrays if a is not None])
@@ -24,10 +24,12 @@ _DTYPES = [np.dtype(t).str for t in (np.float32, np.float16, np.uint8, np.int32,
 
 
 def deserialize(buffer: np.ndarray, size: int) -> Payload:
-    """Inverse of :func:`serialize`."""
-    header = buffer[:32].view(np.int64)
-    dtypes = buffer[32:56].view(np.int64)
-    offset, arrays = 56, []
+    """Inverse of :func:`serialize`, for a tensor of ``size`` entries."""
+    header = buffer[:40].view(np.int64)
+    if header[4] != size:
+        raise different_sizes(f"this rank's has {size} entries, another's {header[4]}")
+    dtypes = buffer[40:64].view(np.int64)
+    offset, arrays = 64, []
     for nbytes, dtype in zip(header[:3], dtypes):
         if nbytes < 0:
             arrays.append(None)

@@ -57,11 +57,12 @@ class Stream:
         return out
 
     def pack(self) -> np.ndarray:
-        """The wire format: bytes of [count (int64)] [indices] [values]; count == size means dense."""
+        """The wire format: bytes of [count, size (int64)] [indices] [values]; count == size means dense.
+        The size lets the receiver refuse a stream of a tensor of another size."""
         if not self.dense and len(self.values) == self.size:  # a full sparse stream travels dense
             return Stream(self.size, self.to_dense()).pack()
-        count = np.array([self.size if self.dense else len(self.values)], dtype=np.int64)
-        parts = [count.view(np.uint8)]
+        header = np.array([self.size if self.dense else len(self.values), self.size], dtype=np.int64)
+        parts = [header.view(np.uint8)]
         if not self.dense:
             parts.append(self.indices.view(np.uint8))
         parts.append(self.values.view(np.uint8))
@@ -69,12 +70,20 @@ class Stream:
 
     @classmethod
     def unpack(cls, buffer: np.ndarray, size: int) -> "Stream":
-        count = int(buffer[:8].view(np.int64)[0])
+        count, theirs = (int(n) for n in buffer[:16].view(np.int64))
+        if theirs != size:
+            raise different_sizes(f"a vector of {theirs} entries came where this rank has {size}")
         if count == size:
-            return cls(size, buffer[8:8 + 4 * size].view(np.float32).copy())
-        indices = buffer[8:8 + 4 * count].view(np.int32)
-        values = buffer[8 + 4 * count:8 + 8 * count].view(np.float32)
+            return cls(size, buffer[16:16 + 4 * size].view(np.float32).copy())
+        indices = buffer[16:16 + 4 * count].view(np.int32)
+        values = buffer[16 + 4 * count:16 + 8 * count].view(np.float32)
         return cls(size, values.copy(), indices.copy())
+
+
+def different_sizes(detail: str) -> ValueError:
+    """The error of an allreduce whose ranks passed tensors of different sizes (each rank must pass the same)."""
+    return ValueError(f"the ranks passed tensors of different sizes to the allreduce ({detail}); every rank must "
+                      f"pass a tensor of the same size")
 
 
 def goes_dense(size: int, n1: int, n2: int) -> bool:
@@ -277,7 +286,10 @@ class Communicator:
         lo = int(bounds[self.rank])
         if dense_blocks:
             blocks = self.allgather_bytes(owned.to_dense().view(np.uint8))
-            return Stream(size, np.concatenate([b.view(np.float32) for b in blocks]))
+            joined = np.concatenate([b.view(np.float32) for b in blocks])
+            if len(joined) != size:  # the owners' blocks were cut from tensors of other sizes
+                raise different_sizes(f"this rank's has {size} entries, the owners' blocks {len(joined)}")
+            return Stream(size, joined)
         # A dense block keeps its block-relative form (count == block size); sparse pairs go out with
         # global indices, so the owners' ranges can simply be joined.
         payload = owned.pack() if owned.dense else Stream(size, owned.values, owned.indices + np.int32(lo)).pack()

@@ -65,6 +65,28 @@ def powersgd_failures(comm: Communicator) -> list[str]:
     return failures
 
 
+def different_sizes_failures(comm: Communicator) -> list[str]:
+    """Ranks passing tensors of different sizes are refused on every rank, whatever the sparse algorithm. dsar
+    returned a sum of another size, silently; the others failed with an IndexError or a broadcast error on some
+    ranks. (A dense MPI_Allreduce of different sizes is MPI's own affair: it failed or hung.)"""
+    failures = []
+    x = np.ones(1000 * (comm.rank + 1), np.float32)  # every rank's blocks differ from every other's too
+    # Recursive doubling on ranks that are no power of two starts with a fold: the odd rank refuses its even
+    # neighbour's stream and ends the job (test_mpi.py), while that neighbour waits for the sum. Caught here, the
+    # neighbour would wait for ever.
+    power_of_two = comm.size & (comm.size - 1) == 0
+    sparse = [a for a in ALGORITHMS if a != "dense" and (a != "ssar_rd" or power_of_two)]
+    for spec in ("topk:0.1", "topk:0.9", "qsgd:4", "topk_q4:0.1"):
+        for algorithm in sparse if spec.startswith("topk:") else ["allgather"]:
+            try:
+                allreduce(comm, x, parse_compression(spec, error_feedback=False), algorithm)
+                failures.append(f"different sizes {spec} {algorithm}: no error")
+            except ValueError as err:
+                if "the ranks passed tensors of different sizes to the allreduce" not in str(err):
+                    failures.append(f"different sizes {spec} {algorithm}: {err}")
+    return failures
+
+
 def main() -> int:
     comm = Communicator()
     failures = []
@@ -89,6 +111,7 @@ def main() -> int:
         if not np.allclose(got, expected, atol=1e-4):
             failures.append(f"allreduce {compressor.name}: max error {np.abs(got - expected).max()}")
     failures += powersgd_failures(comm)
+    failures += different_sizes_failures(comm)
     # Bytes: a 1 % sparse allreduce sends far less than the dense one.
     n = 1_000_000
     stream = Stream.from_pairs(n, np.sort(rng.choice(n, n // 100, replace=False)), np.ones(n // 100, np.float32))

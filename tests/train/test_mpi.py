@@ -23,6 +23,18 @@ def test_sparse_allreduce_equals_the_dense_sum(ranks):
     assert f"ok {ranks} ranks" in done.stdout
 
 
+def test_tensors_of_different_sizes_end_the_job_with_a_clear_error():
+    """On 3 ranks, recursive doubling's fold refuses the stream on one rank: the job ends (mpi_checks.py has the
+    other algorithms, refused on every rank)."""
+    script = ("import numpy as np; from train import Communicator; from train.allreduce import allreduce; "
+              "from train.compression import TopK; comm = Communicator(); "
+              "allreduce(comm, np.ones(1000 + comm.rank, np.float32), TopK(0.1), 'ssar_rd')")
+    done = mpiexec(3, "-m", "mpi4py", "-c", script, timeout=60)  # mpi4py aborts the job on an uncaught error
+    assert done.returncode != 0
+    assert "ValueError: the ranks passed tensors of different sizes to the allreduce (a vector of 1000 entries " \
+        "came where this rank has 1001); every rank must pass a tensor of the same size" in done.stderr
+
+
 def _last_json(stdout: str) -> dict:
     import json
 
