@@ -50,11 +50,13 @@ _METADATA_STRIPS = tuple(
     re.compile(p) for p in (r"(, )?metadata !\d+(, )?", r"(, )?metadata !\w+(, )?", r"metadata !\d+(, )?",
                             r"metadata !\w+(, )?")
 )
-_LANDINGPAD = re.compile(r'%["@\w.\-:]+ = landingpad')
+_LOCAL_NAME = r'%["@\w.\-:]+'  # as the original's collapsing rules spell a local name or label
+_LANDINGPAD = re.compile(rf'{_LOCAL_NAME} = landingpad')
 _LANDINGPAD_CLAUSE = ("cleanup", "filter", "catch")
-_SWITCH_CASE = re.compile(r'i\d+ -?\d+, label %["@\w.\-:]+')
-_INVOKE_TARGETS = re.compile(r'to label %["@\w.\-:]+ unwind label %["@\w.\-:]+')
-_CALLBR_TARGETS = re.compile(r'to label %["@\w.\-:]+ \[(?:label %["@\w.\-:]+(?:, )?)*\]$')  # asm goto's targets
+_SWITCH_CASE = re.compile(rf'i\d+ -?\d+, label {_LOCAL_NAME}')
+#: Instructions whose target labels follow on a line of their own, with the pattern of that line.
+_TARGET_LINES = (("invoke", re.compile(rf'to label {_LOCAL_NAME} unwind label {_LOCAL_NAME}')),
+                 ("callbr", re.compile(rf'to label {_LOCAL_NAME} \[(?:label {_LOCAL_NAME}(?:, )?)*\]$')))  # asm goto
 
 # Structure: labels, definitions and the opcode of an instruction.
 _LABEL = re.compile(r'(?:; <label>:(\d+)|("[^"]*"|[-\w.$]+):)')
@@ -603,10 +605,7 @@ def _collapse_units(units: list[str]) -> list[int]:
                 else:
                     units[i] += "]"
                     break
-        elif "invoke" in unit and i + 1 < n and _INVOKE_TARGETS.match(units[i + 1]):
-            units[i] += UNIT_SEPARATOR + units[i + 1]
-            erased[i + 1] = True
-        elif "callbr" in unit and i + 1 < n and _CALLBR_TARGETS.match(units[i + 1]):
+        elif i + 1 < n and any(word in unit and targets.match(units[i + 1]) for word, targets in _TARGET_LINES):
             units[i] += UNIT_SEPARATOR + units[i + 1]
             erased[i + 1] = True
     return [i for i in range(n) if not erased[i]]
