@@ -547,8 +547,23 @@ def _corpus_build(args) -> int:
     print(f"{report.compiled} compilations now, {report.reused} reused from an earlier run; "
           f"{report.wall_seconds:.1f} s wall; {report.compiled / max(report.wall_seconds, 1e-9):.1f} files/s, "
           f"{total['ir_lines'] / max(report.wall_seconds, 1e-9):,.0f} IR lines/s; our own per-file work "
-          f"{100 * report.overhead:.1f} % of clang's time")
+          f"{100 * report.overhead:.1f} % of clang's time", flush=True)
+    _print_failures(report.failures, Path(args.output) / "manifest.jsonl")
     return 1 if report.input_errors else 0
+
+
+def _print_failures(failures: list[dict], manifest: Path, shown: int = 10) -> None:
+    """Name the sources clang could not compile (the first ``shown``), with clang's first error."""
+    if not failures:
+        return
+    print(f"failed: {len(failures)} compilation(s) of {len({(r['suite'], r['source']) for r in failures})} "
+          f"source(s); each has status \"failed\" and clang's error in {manifest}", file=sys.stderr)
+    for record in failures[:shown]:
+        line = f":{record['error_line']}" if record.get("error_line") else ""
+        print(f"  {record['suite']}/{record['source']}{line} ({record['variant']}): {record['error']}",
+              file=sys.stderr)
+    if len(failures) > shown:
+        print(f"  … and {len(failures) - shown} more", file=sys.stderr)
 
 
 def _corpus_stats(args) -> int:

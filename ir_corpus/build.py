@@ -22,6 +22,7 @@ class BuildReport:
 
     table: list[dict]
     input_errors: list[str] = field(default_factory=list)
+    failures: list[dict] = field(default_factory=list)  # the failed records of this build's sources, in path order
     compiled: int = 0  # compilations run now (not reused from an earlier run)
     reused: int = 0
     wall_seconds: float = 0.0
@@ -147,6 +148,8 @@ def build_corpus(inputs: Sequence[str | os.PathLike], out_dir: str | os.PathLike
             seen[record["statements_sha256"]] = record["ir"]
         if record is not old:
             manifest.add(record)
+        if record["status"] == "failed":
+            report.failures.append(record)
     manifest.save()
     report.table = corpus_table(out_dir, manifest)
     report.wall_seconds = time.perf_counter() - start

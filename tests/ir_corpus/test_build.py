@@ -71,6 +71,20 @@ def test_second_run_reuses_and_rebuilds_changes(suite, tmp_path):
     assert len(Manifest(out)) == 6 and len((out / "manifest.jsonl").read_text().splitlines()) == 6
 
 
+def test_the_command_names_the_sources_that_failed(suite, tmp_path, capsys):
+    """`corpus build` printed only the count of failed compilations; which file failed, and why, was in the
+    manifest alone. It now names them, on a run that reuses them too."""
+    build = ["corpus", "build", str(suite), "-o", str(tmp_path / "out"), "--variants", "O0,O2", "-j", "1",
+             "--no-progress"]
+    for _ in range(2):
+        assert main(build) == 0
+        err = capsys.readouterr().err
+        assert f"failed: 2 compilation(s) of 1 source(s); each has status \"failed\" and clang's error in " \
+               f"{tmp_path / 'out' / 'manifest.jsonl'}" in err
+        assert "  mysuite/broken.cpp:1 (O0): expected" in err and "  mysuite/broken.cpp:1 (O2): expected" in err
+        assert "gpu.cu" not in err  # skipped, not failed
+
+
 def test_a_corpus_inside_an_input_folder_is_not_read_as_its_sources(suite, tmp_path):
     """`corpus build mysuite/ other.tar.gz -o mysuite/corpus`: the archive unpacked into mysuite/corpus/sources was
     read again on the next run, as sources of mysuite (counted and compiled twice)."""
