@@ -31,6 +31,10 @@ class FileEmbedding:
     flow: np.ndarray  # (dim,)
     functions: tuple[tuple[str, np.ndarray, np.ndarray], ...]  # (name, mean, flow)
 
+    def __repr__(self) -> str:  # the dataclass's own would print every row index and vector component
+        return (f"FileEmbedding<{self.path}: {len(self.indices)} statements ({100 * self.oov_rate:.1f} % out of "
+                f"vocabulary), functions: {len(self.functions)}, dimensions: {len(self.mean)}>")
+
 
 def embed_module(module: IRModule, embeddings: Embeddings, tokens: list[str] | None = None) -> FileEmbedding:
     """Embed one module (see the module docstring for the two poolings).

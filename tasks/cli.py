@@ -210,15 +210,13 @@ def _check_task_flags(args, model: str) -> None:
                          "threadcoarsening": (threadcoarsening.MODELS, datasets.COARSENING_PLATFORMS)}[args.task]
     if model not in models:
         raise Inst2vecError(f"unknown {args.task} model {model!r}; choose from {', '.join(models)}")
-    by_lower_case = {name.lower(): name for name in platforms}
     chosen = []
     for platform in (name.strip() for value in args.platform or () for name in value.split(",")):
         if not platforms:
             raise Inst2vecError(f"{args.task} has no platforms (--platform is for devmap and threadcoarsening)")
-        if platform.lower() not in by_lower_case:
-            raise Inst2vecError(f"unknown {args.task} platform {platform!r}; choose from {', '.join(platforms)}")
-        if by_lower_case[platform.lower()] not in chosen:
-            chosen.append(by_lower_case[platform.lower()])
+        name = datasets.platform_name(args.task, platform, platforms)
+        if name not in chosen:
+            chosen.append(name)
     args.platform = chosen or None  # the data sets' spelling (any case accepted), each platform once
     for flag, value, most, what in (("--classes", args.classes, 104, "classes"),
                                     ("--per-class", args.per_class, 500, "programs per class")):

@@ -29,6 +29,15 @@ COARSENING_KERNELS = 17
 PCA_COLUMNS = tuple(f"PCA{i}" for i in range(1, 8))
 
 
+def platform_name(task: str, platform: str, platforms: tuple[str, ...]) -> str:
+    """``platform`` as the data set spells it (any case accepted: ``fermi`` is ``Fermi``), or an error that lists
+    ``platforms``."""
+    by_lower_case = {name.lower(): name for name in platforms}
+    if not isinstance(platform, str) or platform.strip().lower() not in by_lower_case:
+        raise Inst2vecError(f"unknown {task} platform {platform!r}; choose from {', '.join(platforms)}")
+    return by_lower_case[platform.strip().lower()]
+
+
 @dataclass(frozen=True)
 class DevmapData:
     """One devmap platform: 680 (kernel, input size) rows."""
@@ -42,6 +51,10 @@ class DevmapData:
     labels: np.ndarray  # (n,) 1 = GPU is faster, 0 = CPU
     runtime_cpu: np.ndarray
     runtime_gpu: np.ndarray
+
+    def __repr__(self) -> str:  # the dataclass's own would print all 680 rows of every column
+        return (f"DevmapData<{self.platform}: {len(self.labels)} rows, {len(np.unique(self.kernels))} kernels, "
+                f"{len(np.unique(self.suites))} suites, GPU best in {int(self.labels.sum())}>")
 
     @property
     def static_runtime(self) -> np.ndarray:
@@ -71,6 +84,9 @@ class CoarseningData:
     oracle_factor: np.ndarray  # (17,) best factor on this platform
     runtimes: np.ndarray  # (17, 6) runtime per factor in COARSENING_FACTORS, NaN where not measured
     pca: np.ndarray  # (17, 6, 7) Magni et al.'s PCA features per factor, NaN where not measured
+
+    def __repr__(self) -> str:
+        return f"CoarseningData<{self.platform}: {len(self.kernels)} kernels>"
 
     @property
     def labels(self) -> np.ndarray:
@@ -178,9 +194,8 @@ def _kernel_files(data_root: str | os.PathLike, dataset: str, stems: list[str], 
 
 
 def load_devmap(platform: str, data_root: str | os.PathLike) -> DevmapData:
-    """The devmap rows of ``platform`` ("amd" or "nvidia") with their kernel IR files."""
-    if platform not in DEVMAP_PLATFORMS:
-        raise Inst2vecError(f"unknown devmap platform {platform!r}; choose from {', '.join(DEVMAP_PLATFORMS)}")
+    """The devmap rows of ``platform`` ("amd" or "nvidia", any case) with their kernel IR files."""
+    platform = platform_name("devmap", platform, DEVMAP_PLATFORMS)
     path = data_path(data_root, "devmap", f"cgo17-{platform}.csv")
     table = _Table(path, ("benchmark", "dataset", "oracle", "runtime_cpu", "runtime_gpu") + DEVMAP_COLUMNS,
                    DEVMAP_ROWS)
@@ -225,9 +240,7 @@ def load_threadcoarsening(platform: str, data_root: str | os.PathLike) -> Coarse
     (The original and DeepTune fed the 17 oracle rows' labels with sequences taken from the first
     rows of the 89-row runtimes table, i.e. of other kernels; here every input is looked up by name.)
     """
-    if platform not in COARSENING_PLATFORMS:
-        raise Inst2vecError(f"unknown coarsening platform {platform!r}; choose from "
-                            f"{', '.join(COARSENING_PLATFORMS)}")
+    platform = platform_name("threadcoarsening", platform, COARSENING_PLATFORMS)
     oracle_path = data_path(data_root, "threadcoarsening", "pact-2014-oracles.csv")
     runtime_path = data_path(data_root, "threadcoarsening", "pact-2014-runtimes.csv")
     oracles = _Table(oracle_path, ("kernel", f"cf_{platform}"), COARSENING_KERNELS)
@@ -285,6 +298,9 @@ class Poj104Data:
     labels: np.ndarray
     programs: np.ndarray  # "class/n": the source program of each file
     classes: tuple[str, ...]  # label -> class folder name
+
+    def __repr__(self) -> str:
+        return f"Poj104Data<{len(self.files)} files, {len(self.classes)} classes>"
 
 
 def load_poj104_ir(ir_dir: str | os.PathLike, programs: set[str] | None = None) -> Poj104Data:

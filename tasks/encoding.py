@@ -28,6 +28,10 @@ class EncodedFiles:
     oov_rate: np.ndarray  # (n_files,)
     ngrams: list[np.ndarray] | None = None
 
+    def __repr__(self) -> str:
+        return (f"EncodedFiles<{len(self.sequences)} files, {sum(map(len, self.sequences))} statements, "
+                f"{self.mean.shape[1]} dimensions{', with n-grams' if self.ngrams is not None else ''}>")
+
     def pooled(self) -> np.ndarray:
         """[flow, mean] per file: the program vector our models use."""
         return np.concatenate([self.flow, self.mean], axis=1)

@@ -24,6 +24,8 @@ def test_embed_file(data_root, published):
     assert not np.allclose(result.flow, result.mean)  # the XFG context changes the pooling
     (name, mean, flow), = result.functions
     assert name.startswith("@") and mean.shape == flow.shape == (200,)
+    assert repr(result) == (f"FileEmbedding<{path}: {len(statements)} statements ({100 * result.oov_rate:.1f} % out "
+                            f"of vocabulary), functions: 1, dimensions: 200>")  # not every vector component
 
 
 def test_cli_npz(data_root, tmp_path, capsys):

@@ -36,6 +36,17 @@ def test_threadcoarsening_inputs_are_joined_by_kernel_name(data_root):
     assert [r["kernel"] for r in rows][0] != data.kernels[0]
 
 
+def test_platforms_in_any_case_and_short_reprs(data_root):
+    """`task --platform fermi` was accepted while `load_threadcoarsening("fermi", …)` was refused; and the data
+    classes printed every row of every column (tens of kilobytes for devmap) in a REPL."""
+    devmap, coarsening = load_devmap("NVIDIA", data_root), load_threadcoarsening("fermi", data_root)
+    assert (devmap.platform, coarsening.platform) == ("nvidia", "Fermi")  # as the tables' columns spell them
+    assert repr(devmap) == "DevmapData<nvidia: 680 rows, 256 kernels, 7 suites, GPU best in 387>"
+    assert repr(coarsening) == "CoarseningData<Fermi: 17 kernels>"
+    with pytest.raises(Inst2vecError, match="unknown threadcoarsening platform 'Fermi2'; choose from Cypress, "):
+        load_threadcoarsening("Fermi2", data_root)
+
+
 def test_oracle_speedups_match_the_published_upper_bounds(data_root):
     bounds = {"Cypress": 1.50, "Tahiti": 1.40, "Fermi": 1.34, "Kepler": 1.18}
     for platform, bound in bounds.items():

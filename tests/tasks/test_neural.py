@@ -44,6 +44,8 @@ def test_statement_ngrams_and_their_columns(poj_subset, data_root, tmp_path):
     ids = encoded.ngrams[0]
     assert len(ids) % 2 == 1 and ids.dtype == np.int64  # n statements and their n - 1 consecutive pairs
     assert len(ids) == 2 * len(encoded.sequences[0]) - 1
+    statements = sum(map(len, encoded.sequences))
+    assert repr(encoded) == f"EncodedFiles<2 files, {statements} statements, 200 dimensions, with n-grams>"
     assert encode_files(data.files[:2], embeddings).ngrams is None
     with pytest.raises(Inst2vecError, match="missing.ll"):
         encode_files([data.files[0], str(tmp_path / "missing.ll")], embeddings, ngrams=True)
@@ -302,6 +304,7 @@ def test_a_smaller_selection_reuses_the_build_and_keeps_to_its_programs(poj_subs
     work, data = poj_subset
     smaller = classifyapp.compile_poj104(data_root, work, per_class=5, classes=8, jobs=2)
     assert len(smaller.files) <= 40 and set(smaller.files) <= set(data.files)
+    assert repr(smaller) == f"Poj104Data<{len(smaller.files)} files, 8 classes>"  # not every path
     assert np.bincount(smaller.labels).max() <= 5
 
 
