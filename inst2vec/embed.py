@@ -36,11 +36,19 @@ class FileEmbedding:
                 f"vocabulary), functions: {len(self.functions)}, dimensions: {len(self.mean)}>")
 
 
+def require_embeddings(embeddings: Embeddings) -> None:
+    """Refuse anything but :class:`Embeddings` (``None`` failed deep inside with an ``AttributeError``)."""
+    if not isinstance(embeddings, Embeddings):
+        raise TypeError(f"statement embeddings are needed here, not {type(embeddings).__name__}: pass "
+                        f"inst2vec.load() (ours), inst2vec.load('published') or inst2vec.load(FOLDER)")
+
+
 def embed_module(module: IRModule, embeddings: Embeddings, tokens: list[str] | None = None) -> FileEmbedding:
     """Embed one module (see the module docstring for the two poolings).
 
     ``tokens`` are the module's normalised units when the caller has them already (one per unit).
     """
+    require_embeddings(embeddings)
     if tokens is None:
         tokens = normalize_units(module.units, module.struct_types)
     statement_units = [i for i, t in enumerate(tokens) if not is_label(t)]
@@ -72,6 +80,7 @@ def embed_module(module: IRModule, embeddings: Embeddings, tokens: list[str] | N
 
 def embed_file(path: str | os.PathLike, embeddings: Embeddings) -> FileEmbedding:
     """:func:`embed_module` of an IR file (``.ll`` or ``.bc``)."""
+    require_embeddings(embeddings)  # before the file is read
     return embed_module(read_module(path), embeddings)
 
 

@@ -9,7 +9,7 @@ from typing import Sequence
 import numpy as np
 
 from inst2vec.batch import path_list, run_batch
-from inst2vec.embed import FileEmbedding, embed_module
+from inst2vec.embed import FileEmbedding, embed_module, require_embeddings
 from inst2vec.embeddings import Embeddings
 from inst2vec.errors import Inst2vecError
 from inst2vec.ir import read_module
@@ -58,6 +58,7 @@ def encode_files(files: Sequence[str | os.PathLike], embeddings: Embeddings, job
     Raises:
         Inst2vecError: naming each file that could not be read (a task needs all of its inputs).
     """
+    require_embeddings(embeddings)
     values = _all_files(_Encoder(embeddings, ngrams), files, jobs, progress, "embedding IR", "embedded")
     embedded = [v[0] for v in values]
     return EncodedFiles(embeddings=embeddings,

@@ -28,6 +28,13 @@ def test_embed_file(data_root, published):
                             f"of vocabulary), functions: 1, dimensions: 200>")  # not every vector component
 
 
+def test_embeddings_are_required(data_root):
+    """`embed_file(path, None)` failed deep inside with "'NoneType' object has no attribute 'vocabulary'"."""
+    path = data_root / "threadcoarsening" / "kernels_ir" / "sgemm.ll"
+    with pytest.raises(TypeError, match=r"statement embeddings are needed here, not NoneType: pass inst2vec.load\(\)"):
+        embed_file(path, None)
+
+
 def test_cli_npz(data_root, tmp_path, capsys):
     files = [str(data_root / "threadcoarsening" / "kernels_ir" / k) for k in ("mt.ll", "sgemm.ll")]
     bad = tmp_path / "bad.ll"

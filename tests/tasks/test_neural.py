@@ -49,6 +49,8 @@ def test_statement_ngrams_and_their_columns(poj_subset, data_root, tmp_path):
     assert encode_files(data.files[:2], embeddings).ngrams is None
     with pytest.raises(Inst2vecError, match="missing.ll"):
         encode_files([data.files[0], str(tmp_path / "missing.ll")], embeddings, ngrams=True)
+    with pytest.raises(TypeError, match="statement embeddings are needed here, not str"):  # not load("published")
+        encode_files(data.files[:2], "published")
     ngrams = [np.array([1, 2, 3]), np.array([2, 3, 3, 9]), np.array([3, 7]), np.array([7, 9, 9])]
     columns = frequent_tokens(ngrams[:3], min_files=2)
     assert columns.tolist() == [2, 3]  # 7 and 9 are not in 2 of the 3 training files
