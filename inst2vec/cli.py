@@ -60,8 +60,27 @@ def _not_expected_retracing(record: logging.LogRecord) -> bool:
     return "triggered tf.function retracing" not in record.getMessage()
 
 
+class _Parser(argparse.ArgumentParser):
+    """Unknown arguments are refused by the (sub)command that read them, with its usage and the flag of that
+    command closest to each (argparse refused them with the top-level usage only)."""
+
+    def parse_known_args(self, args=None, namespace=None):
+        namespace, unknown = super().parse_known_args(args, namespace)
+        if unknown:
+            self.error(f"unrecognized arguments: {' '.join(map(self._hint, unknown))}")
+        return namespace, unknown
+
+    def _hint(self, arg: str) -> str:
+        """``arg``, followed by the flag it was probably meant to be."""
+        if arg in ("-v", "--verbose"):
+            return f"{arg} (it goes before the command: inst2vec {arg} {self.prog.split(' ', 1)[-1]} …)"
+        flags = [flag for action in self._actions for flag in action.option_strings]
+        close = difflib.get_close_matches(arg.split("=")[0], flags, n=1) if arg.startswith("-") else []
+        return f"{arg} (did you mean {close[0]}?)" if close else arg
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="inst2vec", description=__doc__.split("\n")[0].replace("``", ""))
+    parser = _Parser(prog="inst2vec", description=__doc__.split("\n")[0].replace("``", ""))
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")

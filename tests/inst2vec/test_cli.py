@@ -286,6 +286,23 @@ def test_wrong_flags_and_help():
     assert "usage: inst2vec" in run().stderr
 
 
+def test_unknown_arguments_are_refused_by_their_command_with_the_closest_flag(capsys):
+    """argparse refused them with the top-level usage (`usage: inst2vec [-h] [-v] …`) and no hint."""
+    for argv, usage, message in (
+            (["pairs", "x.ll", "-o", "p.npz", "--vocabulary", "v.json"], "usage: inst2vec pairs ",
+             "inst2vec pairs: error: unrecognized arguments: --vocabulary (did you mean --vocab?) v.json"),
+            (["statements", "x.ll", "--frmat=jsonl"], "usage: inst2vec statements ",
+             "inst2vec statements: error: unrecognized arguments: --frmat=jsonl (did you mean --format?)"),
+            (["vocab", "build", "x.ll", "-o", "v.json", "-v"], "usage: inst2vec vocab build ",
+             "unrecognized arguments: -v (it goes before the command: inst2vec -v vocab build …)"),
+            (["task", "devmap", "-o", "r", "--platfrom", "amd"], "usage: inst2vec task ",
+             "unrecognized arguments: --platfrom (did you mean --platform?) amd")):
+        with pytest.raises(SystemExit) as exit_:
+            main(argv)
+        err = capsys.readouterr().err
+        assert exit_.value.code == 2 and err.startswith(usage) and message in err, err
+
+
 @pytest.mark.parametrize("command", ["pairs", "embed"])
 def test_npz_output_needs_its_suffix(tmp_path, capsys, command):
     """np.savez into an open file keeps any name: 'embed -o out.txt' wrote an archive named .txt."""
