@@ -61,11 +61,23 @@ def _not_expected_retracing(record: logging.LogRecord) -> bool:
 
 
 class _Parser(argparse.ArgumentParser):
-    """Unknown arguments are refused by the (sub)command that read them, with its usage and the flag of that
-    command closest to each (argparse refused them with the top-level usage only)."""
+    """A command's files may come after its flags too (``statements a.ll -o out.txt b.ll``); unknown arguments
+    are refused by the (sub)command that read them, with its usage and the flag of that command closest to each
+    (argparse refused them with the top-level usage only)."""
+
+    _intermixing = False
 
     def parse_known_args(self, args=None, namespace=None):
-        namespace, unknown = super().parse_known_args(args, namespace)
+        if self._subparsers is None and not self._intermixing:  # a command: read its arguments intermixed
+            self._intermixing = True
+            try:
+                namespace, unknown = self.parse_known_intermixed_args(args, namespace)
+            finally:
+                self._intermixing = False
+        else:  # the top level, or a pass of the intermixed reading (which leaves the files for the next pass)
+            namespace, unknown = super().parse_known_args(args, namespace)
+            if self._intermixing:
+                return namespace, unknown
         if unknown:
             self.error(f"unrecognized arguments: {' '.join(map(self._hint, unknown))}")
         return namespace, unknown

@@ -47,6 +47,16 @@ def test_statements_format_follows_a_jsonl_output_name(ir_dir, tmp_path):
     assert main(["statements", str(ir_dir / "mt.ll"), "-o", str(tmp_path / "s.json"), "--format", "jsonl"]) == 0
 
 
+def test_files_may_follow_the_flags(ir_dir, tmp_path, capsys):
+    """`statements a.ll -o out b.ll` was refused ("unrecognized arguments: b.ll"), as argparse reads the
+    positionals of a command in one run."""
+    first, second = sorted(ir_dir.iterdir())[:2]
+    assert main(["statements", str(first), "--format", "jsonl", "--no-progress", str(second)]) == 0
+    assert [json.loads(line)["file"] for line in capsys.readouterr().out.splitlines()] == [str(first), str(second)]
+    assert main(["vocab", "build", "-o", str(tmp_path / "v.json"), str(first), "--cutoff", "0", str(second)]) == 0
+    assert json.loads(capsys.readouterr().out)["files"] == 2
+
+
 def test_statements_text_parallel(ir_dir, capsys):
     assert main(["statements", str(ir_dir), "-j", "2", "--no-progress"]) == 0
     out = capsys.readouterr().out.splitlines()
