@@ -65,10 +65,15 @@ class _Parser(argparse.ArgumentParser):
     are refused by the (sub)command that read them, with its usage and the flag of that command closest to each
     (argparse refused them with the top-level usage only)."""
 
+    _has_commands = False
     _intermixing = False
 
+    def add_subparsers(self, **kwargs):
+        self._has_commands = True
+        return super().add_subparsers(**kwargs)
+
     def parse_known_args(self, args=None, namespace=None):
-        if self._subparsers is None and not self._intermixing:  # a command: read its arguments intermixed
+        if not self._has_commands and not self._intermixing:  # a command: read its arguments intermixed
             self._intermixing = True
             try:
                 namespace, unknown = self.parse_known_intermixed_args(args, namespace)
@@ -87,7 +92,7 @@ class _Parser(argparse.ArgumentParser):
         if arg in ("-v", "--verbose"):
             return f"{arg} (it goes before the command: inst2vec {arg} {self.prog.split(' ', 1)[-1]} …)"
         flags = [flag for action in self._actions for flag in action.option_strings]
-        close = difflib.get_close_matches(arg.split("=")[0], flags, n=1) if arg.startswith("-") else []
+        close = difflib.get_close_matches(arg.split("=")[0], flags, n=1, cutoff=0.7) if arg.startswith("-") else []
         return f"{arg} (did you mean {close[0]}?)" if close else arg
 
 
