@@ -163,7 +163,13 @@ def DistributedOptimizer(optimizer, compression: str = "none", algorithm: str = 
                     grads[i] = reduced
             return super().apply(grads, trainable_variables)
 
+        def __repr__(self) -> str:
+            return (f"<Distributed {base.__name__}: compression {reducer.compression}, algorithm "
+                    f"{reducer.algorithm}, error feedback {'on' if error_feedback else 'off'}, "
+                    f"{reducer.comm.size} rank(s)>")
+
     Distributed.__name__ = base.__name__
+    Distributed.__qualname__ = f"DistributedOptimizer({base.__name__})"
     distributed = Distributed.from_config(optimizer.get_config())
     distributed.allreducer = reducer
     return distributed

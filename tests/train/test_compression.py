@@ -158,3 +158,16 @@ def test_distributed_optimizer_refuses_what_it_cannot_use():
         train.DistributedOptimizer("adam")
     with pytest.raises(ValueError, match="unknown allreduce algorithm 'ring'; choose from dense, allgather"):
         train.DistributedOptimizer(keras.optimizers.SGD(0.1), compression="topk:0.1", algorithm="ring")
+
+
+def test_distributed_optimizer_says_what_it_is():
+    """Its repr was `<train.keras_distributed.DistributedOptimizer.<locals>.Distributed object at 0x…>`."""
+    import keras
+
+    import train
+
+    optimizer = train.DistributedOptimizer(keras.optimizers.Adam(0.01), compression="qsgd:4", algorithm="allgather",
+                                           error_feedback=False)
+    assert repr(optimizer) == ("<Distributed Adam: compression qsgd:4, algorithm allgather, error feedback off, "
+                               "1 rank(s)>")
+    assert isinstance(optimizer, keras.optimizers.Adam) and type(optimizer).__name__ == "Adam"
