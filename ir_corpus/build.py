@@ -18,7 +18,8 @@ from ir_corpus.sources import Source, SourceError, find_sources
 
 @dataclass
 class BuildReport:
-    """What a build did: the per-suite table, errors for unreadable inputs, and timings."""
+    """What a build did: the per-suite table, errors for unreadable inputs, the compilations that failed, and
+    timings."""
 
     table: list[dict]
     input_errors: list[str] = field(default_factory=list)
