@@ -477,9 +477,11 @@ def _embed(args) -> int:
     embeddings = load(args.embeddings, data_root(args.data_root))
     done, n_failed = _batch(args, functools.partial(embed_file, embeddings=embeddings), "embedding")
     results = [r.value for r in done]
-    save_embedded(results, embeddings, args.output, statement_vectors=args.statement_vectors)
+    save_embedded(results, embeddings, args.output, statement_vectors=args.statement_vectors,
+                  embeddings_name=args.embeddings)
     for r in results:
-        print(f"{r.path}\t{len(r.indices)} statements\tOOV {100 * r.oov_rate:.1f} %\t{len(r.functions)} functions")
+        functions = f"{len(r.functions)} function{'' if len(r.functions) == 1 else 's'}"
+        print(f"{r.path}\t{len(r.indices)} statements\tOOV {100 * r.oov_rate:.1f} %\t{functions}")
     return 1 if n_failed else 0
 
 

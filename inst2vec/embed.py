@@ -89,10 +89,12 @@ WRITE_ROWS = 65536
 
 
 def save_embedded(results: list[FileEmbedding], embeddings: Embeddings, path: str | os.PathLike,
-                  statement_vectors: bool = True) -> None:
+                  statement_vectors: bool = True, embeddings_name: str = "") -> None:
     """Write one ``.npz`` (no pickles): files, offsets, indices, statement vectors, file and function vectors.
 
-    Arrays: ``files`` (n_files,), ``oov_rate``, ``offsets`` (n_files + 1; file k's statements are
+    Arrays: ``embeddings`` (the name the embeddings were loaded by, ``embeddings_name``: ``ours``, ``published``
+    or a folder) and ``embeddings_shape`` (rows, dim): ``indices`` are rows of those embeddings; ``files``
+    (n_files,), ``oov_rate``, ``offsets`` (n_files + 1; file k's statements are
     ``indices[offsets[k]:offsets[k+1]]``), ``indices``, ``statement_vectors`` (n, dim; left out without
     ``statement_vectors``: they are ``embeddings.matrix[indices]``), ``file_mean``, ``file_flow`` (n_files, dim),
     ``function_names``, ``function_file``, ``function_mean``, ``function_flow``. The statement vectors are written
@@ -102,6 +104,8 @@ def save_embedded(results: list[FileEmbedding], embeddings: Embeddings, path: st
     indices = np.concatenate([r.indices for r in results]) if results else np.zeros(0, np.int32)
     functions = [(k, name, mean, flow) for k, r in enumerate(results) for name, mean, flow in r.functions]
     arrays = {
+        "embeddings": np.array(os.fspath(embeddings_name), dtype=str),
+        "embeddings_shape": np.array(np.shape(embeddings.matrix), dtype=np.int64),
         "files": np.array([r.path for r in results], dtype=str),
         "oov_rate": np.array([r.oov_rate for r in results], dtype=np.float64),
         "offsets": np.cumsum([0] + [len(r.indices) for r in results]).astype(np.int64),

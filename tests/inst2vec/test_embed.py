@@ -46,6 +46,10 @@ def test_cli_npz(data_root, tmp_path, capsys):
     assert data["files"].tolist() == files and data["offsets"].tolist()[-1] == len(data["indices"])
     assert data["statement_vectors"].shape == (len(data["indices"]), 200)
     assert data["file_mean"].shape == data["file_flow"].shape == (2, 200) and len(data["function_names"]) == 2
+    # which embeddings the indices are rows of (not said before: "ours" and "published" number rows differently)
+    assert str(data["embeddings"]) == "ours" and data["embeddings_shape"].tolist() == list(load().matrix.shape)
+    assert main(["embed", files[0], "-o", str(out), "--embeddings", "published", "--data-root", str(data_root)]) == 0
+    assert str(np.load(out)["embeddings"]) == "published" and np.load(out)["embeddings_shape"].tolist() == [8565, 200]
 
 
 def test_statement_vectors_are_written_in_pieces_as_np_savez_writes_them(data_root, published, tmp_path,
