@@ -136,7 +136,8 @@ def _parser() -> argparse.ArgumentParser:
     p = commands.add_parser("pairs", help="XFG context pairs of .ll files, as vocabulary indices (.npz)")
     _add_inputs(p)
     p.add_argument("-o", "--output", required=True, type=npz_path, help="pairs.npz (arrays target, context)")
-    p.add_argument("--vocab", help="vocabulary JSON (default: built from the inputs, cutoff 0)")
+    p.add_argument("--vocab", help="vocabulary JSON whose rows the pairs are (default: built from the inputs, "
+                                    "cutoff 0: the one `inst2vec vocab build INPUTS -o V.json` writes)")
     p.add_argument("--width", type=at_least(1), default=2, help="context width in dual-graph hops (default 2)")
     p.add_argument("--subsample", type=at_least(0, float), default=1e-7,
                    help="subsampling threshold t (default 1e-7, the original's; 0 keeps every pair)")

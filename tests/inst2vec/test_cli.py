@@ -199,6 +199,12 @@ def test_vocab_build_and_pairs(ir_dir, tmp_path, capsys):
     data = np.load(pairs)
     assert len(data["target"]) == len(data["context"]) == json.loads(capsys.readouterr().out)["pairs"] > 0
     assert data["target"].max() < len(v)
+    # without --vocab, the rows are those of the vocabulary `vocab build` writes with its default cutoff (0)
+    assert main(["vocab", "build", str(ir_dir), "-o", str(tmp_path / "v0.json")]) == 0
+    for vocab_flag, name in (([], "built.npz"), (["--vocab", str(tmp_path / "v0.json")], "given.npz")):
+        assert main(["pairs", str(ir_dir), *vocab_flag, "--subsample", "0", "-o", str(tmp_path / name)]) == 0
+    built, given = np.load(tmp_path / "built.npz"), np.load(tmp_path / "given.npz")
+    assert all(np.array_equal(built[k], given[k]) for k in ("target", "context"))
     # the name picks compression; a name that is no JSON file is refused (JSON went into v.npz or v.txt)
     assert main(["vocab", "build", str(ir_dir), "-o", str(tmp_path / "v.json.gz"), "--cutoff", "1"]) == 0
     assert (tmp_path / "v.json.gz").read_bytes()[:2] == b"\x1f\x8b"  # gzip
