@@ -481,9 +481,14 @@ def _embed(args) -> int:
     save_embedded(results, embeddings, args.output, statement_vectors=args.statement_vectors,
                   embeddings_name=args.embeddings)
     for r in results:
-        functions = f"{len(r.functions)} function{'' if len(r.functions) == 1 else 's'}"
-        print(f"{r.path}\t{len(r.indices)} statements\tOOV {100 * r.oov_rate:.1f} %\t{functions}")
+        print(f"{r.path}\t{_counted(len(r.indices), 'statement')}\tOOV {100 * r.oov_rate:.1f} %\t"
+              f"{_counted(len(r.functions), 'function')}")
     return 1 if n_failed else 0
+
+
+def _counted(n: int, noun: str) -> str:
+    """``1 function``, ``2 functions``."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def _pretrained_fetch(args) -> int:
