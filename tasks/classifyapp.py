@@ -160,6 +160,6 @@ def run(data: Poj104Data, model: str, embeddings: Embeddings, embeddings_name: s
                          "predictions": np.asarray(predicted).tolist()})
     protocol = {"split": "per-class random 3:1:1 by program, seed = run seed", "classes": num_classes,
                 "programs": len(data.files), "model_selection": "validation accuracy",
-                "epochs": settings.epochs, "batch_size": settings.batch_size, "max_length": settings.max_length}
+                **settings.protocol(model)}
     return summarize("classifyapp", None, model, embeddings_name, per_seed, protocol, started,
                      oov_rate_mean=float(encoded.oov_rate.mean()))

@@ -280,9 +280,6 @@ def _report(args, rank: int, result: dict) -> None:
         return
     from tasks.results import write_result
 
-    if result["model"] == "ncc":
-        result["protocol"]["optimizer"] = args.optimizer
-        result["protocol"]["recalibrate_batch_norm"] = args.recalibrate_bn
     if args.distributed:
         from mpi4py import MPI
 

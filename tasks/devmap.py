@@ -165,7 +165,7 @@ def run(data: DevmapData, model: str, embeddings: Embeddings | None, embeddings_
     protocol = {"split": split, "folds": FOLDS, "split_seed": SPLIT_SEED if split == "stratified" else None,
                 "rows": len(data.labels), "static_device": STATIC_DEVICE[data.platform],
                 "speedup": "mean over rows of runtime(static device) / runtime(predicted device)",
-                "epochs": settings.epochs, "batch_size": settings.batch_size, "max_length": settings.max_length}
+                **settings.protocol(model)}
     oracle = float(np.mean(data.speedups(data.labels)))
     extra = {"oracle_speedup": oracle}
     if encoded is not None:

@@ -60,6 +60,14 @@ class TrainingSettings:
     #: validation and test predictions (:func:`batch_norm_recalibration_callback`).
     recalibrate_batch_norm: bool = False
 
+    def protocol(self, model: str) -> dict[str, Any]:
+        """The settings a result's protocol records for ``model``: none for a model that does not train in epochs
+        (a result of the Grewe et al. tree said ``"epochs": 50``)."""
+        if model not in NEURAL_MODELS:
+            return {}
+        return {"epochs": self.epochs, "batch_size": self.batch_size, "max_length": self.max_length,
+                "optimizer": self.optimizer, "recalibrate_batch_norm": self.recalibrate_batch_norm}
+
     def resume_record(self, ranks: int, vectors: np.ndarray) -> dict[str, Any]:
         """What a checkpoint must have been trained with for these settings to resume it: all that changes the
         training but the number of epochs (which a resumed run may raise); the embeddings by a digest of their

@@ -147,7 +147,7 @@ def run(data: CoarseningData, model: str, embeddings: Embeddings | None, embeddi
                 "speedup": "mean over kernels of runtime(factor 1) / runtime(predicted factor, clamped to "
                            "the largest measured)",
                 "inputs_joined_by": "kernel name",
-                "epochs": settings.epochs, "batch_size": settings.batch_size, "max_length": settings.max_length}
+                **settings.protocol(model)}
     oracle = float(np.mean([data.speedup(i, data.labels[i]) for i in range(n)]))
     return summarize("threadcoarsening", data.platform, model, embeddings_name, per_seed, protocol, started,
                      oracle_speedup=oracle)

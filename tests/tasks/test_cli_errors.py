@@ -116,6 +116,8 @@ def test_flags_left_out_take_their_defaults(tmp_path, data_root):
                  "--data-root", str(data_root), "-o", str(out)]) == 0
     result = json.loads((out / "devmap-amd-static-none.json").read_text())
     assert result["protocol"]["split"] == "stratified" and result["embeddings"] == "none"
+    # a model that does not train in epochs records none (it said "epochs": 50, "batch_size": 64 …)
+    assert not {"epochs", "batch_size", "max_length", "optimizer"} & set(result["protocol"])
 
 
 def test_distributed_flags_are_checked_before_any_work(tmp_path, capsys):

@@ -126,6 +126,7 @@ def test_ncc_task_and_predict_from_the_command_line(poj_subset, tmp_path, capsys
     assert seed["accuracy"] > 2 * seed["majority_accuracy"]  # learning, on held-out programs
     assert {"task", "platform", "model", "embeddings", "accuracy_mean", "accuracy_std"} <= set(result)
     assert result["protocol"]["optimizer"] == "adam" and result["protocol"]["recalibrate_batch_norm"] is False
+    assert (result["protocol"]["epochs"], result["protocol"]["max_length"]) == (15, 512)
     capsys.readouterr()
     model = out / "classifyapp-ncc-published-seed0.keras"
     assert main(["predict", str(model), data.files[0], str(tmp_path / "missing.ll")]) == 1
