@@ -46,6 +46,18 @@ def test_compare_runs_pairs_rows_and_tests_the_seeds(data_root):
                                                      abs=1e-4)
 
 
+def test_no_welch_test_between_sides_that_every_seed_gives_the_same_figure(data_root):
+    """The committed boost runs are deterministic (three identical seeds per side): the t-test printed
+    t = 2.6e13 and p = 0 for a difference of 0.29 pp that McNemar's test finds p = 0.81 for."""
+    files = [str(PROJECT / "docs" / "results" / f"devmap-amd-boost-{e}.json") for e in ("ours", "published")]
+    output = subprocess.run([sys.executable, str(PROJECT / "scripts" / "compare_runs.py"), *files, str(data_root)],
+                            capture_output=True, text=True, check=True, cwd=PROJECT).stdout
+    lines = [json.loads(line) for line in output.splitlines()]
+    assert lines[0]["mcnemar_exact_p"] == pytest.approx(0.8145, abs=1e-4)
+    assert lines[-1]["p"] is None and lines[-1]["t"] is None and "no seed noise" in lines[-1]["note"]
+    assert lines[-1]["mean_difference"] == pytest.approx(0.0029, abs=1e-4)
+
+
 def test_compare_runs_refuses_two_configurations_on_one_side(data_root):
     mixed = ",".join(map(str, [side("published")[0], side("ours")[1]]))
     result = subprocess.run([sys.executable, str(PROJECT / "scripts" / "compare_runs.py"), mixed,
