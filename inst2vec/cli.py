@@ -11,6 +11,7 @@ import difflib
 import functools
 import json
 import logging
+import os
 import re
 import sys
 from collections import Counter
@@ -87,6 +88,15 @@ class _Parser(argparse.ArgumentParser):
             self.error(f"unrecognized arguments: {' '.join(map(self._hint, unknown))}")
         return namespace, unknown
 
+    def error(self, message: str):
+        """Print the usage and ``message`` and exit with status 2. Under ``mpiexec`` or ``srun`` the first rank does
+        that alone, as every rank got the same arguments (each printed the same usage and message); the others
+        leave quietly with status 0, so that the launcher does not end the job before the first has printed, and
+        the job's status is the first rank's 2."""
+        if _launcher_rank() not in (None, 0):
+            self.exit(0)
+        super().error(message)
+
     def _hint(self, arg: str) -> str:
         """``arg``, followed by the flag it was probably meant to be."""
         if arg in ("-v", "--verbose"):
@@ -94,6 +104,15 @@ class _Parser(argparse.ArgumentParser):
         flags = [flag for action in self._actions for flag in action.option_strings]
         close = difflib.get_close_matches(arg.split("=")[0], flags, n=1, cutoff=0.7) if arg.startswith("-") else []
         return f"{arg} (did you mean {close[0]}?)" if close else arg
+
+
+def _launcher_rank() -> int | None:
+    """This process's rank as Open MPI, MPICH/PMIx or Slurm's launcher set it, read before MPI starts; None when
+    no launcher started it."""
+    for variable in ("OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK", "SLURM_PROCID"):
+        if os.environ.get(variable, "").isdigit():
+            return int(os.environ[variable])
+    return None
 
 
 def _parser() -> argparse.ArgumentParser:

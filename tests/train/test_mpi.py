@@ -35,6 +35,14 @@ def test_tensors_of_different_sizes_end_the_job_with_a_clear_error():
         "came where this rank has 1001); every rank must pass a tensor of the same size" in done.stderr
 
 
+def test_an_argument_error_is_printed_once_not_by_every_rank():
+    """Every rank gets the same arguments, so the first prints the usage and the error; the others printed copies."""
+    done = mpiexec(3, "-m", "inst2vec.cli", "task", "devmap", "--distributed", "--compresion", "topk:0.01", "-o",
+                   "r", timeout=60)
+    assert done.returncode != 0 and done.stderr.count("usage: inst2vec task") == 1, done.stderr[-3000:]
+    assert "error: unrecognized arguments: --compresion (did you mean --compression?) topk:0.01" in done.stderr
+
+
 def _last_json(stdout: str) -> dict:
     import json
 
