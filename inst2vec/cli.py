@@ -235,7 +235,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="corpus folder (ir/, manifest.jsonl, sources/)")
     p.add_argument("--variants", default=None,
                    help="comma-separated: an optimisation level with optional -f options, e.g. "
-                        "O0,O1,O2,O3,O3-ffast-math (default O0,O2)")
+                        "O0,O1,O2,O3,O3-ffast-math (default O0,O2); an option with -f inside its name after a "
+                        "space: 'O2 -fno-omit-frame-pointer'")
     p.add_argument("-j", "--jobs", type=at_least(0), default=0, help="worker processes (default 0: all cores)")
     p.add_argument("--timeout", type=at_least(0, float, strict=True), default=60.0,
                    help="seconds clang may take per file (default 60)")

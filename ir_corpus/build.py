@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, Sequence
 
-from ir_corpus.compile import (CLANG, DEFAULT_VARIANTS, Variant, clang_version, compile_flags, compile_source,
-                               file_sha256, source_flags)
+from ir_corpus.compile import (CLANG, DEFAULT_VARIANTS, Variant, check_variant, clang_version, compile_flags,
+                               compile_source, file_sha256, source_flags)
 from ir_corpus.manifest import Manifest, corpus_table
 from ir_corpus.sources import Source, SourceError, find_sources
 
@@ -92,11 +92,14 @@ def build_corpus(inputs: Sequence[str | os.PathLike], out_dir: str | os.PathLike
 
     Raises:
         CompilerError: clang-14 is missing or of another version, or ``$INST2VEC_CFLAGS`` cannot be read.
+        VariantError: clang-14 refuses a variant's flags (nothing is compiled).
     """
     start = time.perf_counter()
     extra_flags = source_flags()
     variants = list(dict.fromkeys(variants))  # a variant named twice is compiled once (each was, twice)
     version = clang_version(clang)
+    for variant in variants:
+        check_variant(variant, clang)
     out_dir = Path(out_dir)
     made = [folder for folder in (out_dir, out_dir / "sources") if not folder.exists()]
     sources, errors = find_sources(list(inputs), out_dir / "sources")

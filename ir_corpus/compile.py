@@ -65,6 +65,10 @@ class CompilerError(Inst2vecError, RuntimeError):
     """clang-14 is missing or is not version 14."""
 
 
+class VariantError(Inst2vecError, ValueError):
+    """A compilation variant whose flags clang-14 refuses."""
+
+
 class CompilationError(IRParseError):
     """A source file named as IR input did not compile to LLVM IR; names the file and, where known, the line."""
 
@@ -78,12 +82,16 @@ class Variant:
 
     @classmethod
     def parse(cls, spec: str) -> "Variant":
-        """``"O2"`` -> -O2; ``"O3-ffast-math"`` -> -O3 -ffast-math (options joined by ``-f``)."""
-        if not re.fullmatch(r"O[0-3sz](-f[a-z][-a-z0-9]*)*", spec):
-            raise ValueError(f"a variant is an optimisation level with optional -f options, e.g. O2 or "
-                             f"O3-ffast-math. Received: {spec!r}")
-        level, *options = spec.split("-f")
-        return cls(spec, (f"-{level}",) + tuple(f"-f{o}" for o in options))
+        """``"O2"`` -> -O2; ``"O3-ffast-math"`` -> -O3 -ffast-math (options joined by ``-f``). An option whose own
+        name holds ``-f`` goes after a space: ``"O2 -fno-omit-frame-pointer"`` (joined, it would be cut into
+        ``-fno-omit`` and ``-frame-pointer``); the variant's name is the spec without its spaces."""
+        joined, *spaced = spec.split() or [""]
+        if not re.fullmatch(r"O[0-3sz](-f[a-z][-a-z0-9]*)*", joined) or \
+                not all(re.fullmatch(r"-f[a-z][-a-z0-9]*", option) for option in spaced):
+            raise ValueError(f"a variant is an optimisation level with optional -f options, e.g. O2, "
+                             f"O3-ffast-math or 'O2 -fno-omit-frame-pointer'. Received: {spec!r}")
+        level, *options = joined.split("-f")
+        return cls("".join(spec.split()), (f"-{level}",) + tuple(f"-f{o}" for o in options) + tuple(spaced))
 
 
 DEFAULT_VARIANTS = (Variant.parse("O0"), Variant.parse("O2"))
@@ -92,6 +100,20 @@ DEFAULT_VARIANTS = (Variant.parse("O0"), Variant.parse("O2"))
 #: comes closest to it (scripts/kernel_compile_match.py: statements shared 0.87 / 0.75 against 0.23 / 0.20 at -O0
 #: over 16 thread-coarsening / 132 devmap kernels).
 KERNEL_VARIANT = Variant("O2-kernel", ("-O2", "-fno-slp-vectorize", "-Xclang", "-disable-noundef-analysis"))
+
+
+def check_variant(variant: Variant, clang: str = CLANG) -> None:
+    """Refuse a variant whose flags clang-14 does not take, before any file is compiled with them (each failed).
+
+    Raises:
+        VariantError: naming the variant and clang's error.
+    """
+    done = subprocess.run([clang, *variant.flags, "-x", "c", "-fsyntax-only", "-"], input="", capture_output=True,
+                          text=True)
+    if done.returncode != 0:
+        error = next((line for line in done.stderr.splitlines() if "error" in line), done.stderr.strip())
+        raise VariantError(f"variant {variant.name} ({' '.join(variant.flags)}): {error.strip()}; an option whose "
+                           f"name holds -f goes after a space: 'O2 -fno-omit-frame-pointer'")
 
 
 def clang_version(clang: str = CLANG) -> str:

@@ -8,7 +8,7 @@ from inst2vec.cli import main
 from inst2vec.statements import file_statements
 from ir_corpus import Manifest, Variant, build_corpus
 from ir_corpus import compile as compile_module
-from ir_corpus.compile import CompilerError, clang_version, compile_source, prepare_poj104
+from ir_corpus.compile import CompilerError, VariantError, clang_version, compile_source, prepare_poj104
 from ir_corpus.sources import Source
 
 C_STRUCT = """\
@@ -228,10 +228,25 @@ def test_compiler_checks():
         clang_version("gcc")
 
 
-def test_variants():
+def test_variants(suite, tmp_path):
     assert Variant.parse("O3-ffast-math").flags == ("-O3", "-ffast-math")
-    with pytest.raises(ValueError, match="O2 or O3-ffast-math"):
-        Variant.parse("fast")
+    for spec in ("fast", "", "O2 fno-omit", "O2 -O3"):
+        with pytest.raises(ValueError, match="O2, O3-ffast-math or 'O2 -fno-omit-frame-pointer'"):
+            Variant.parse(spec)
+    # An option with -f inside its name was cut in two, and clang refused every file: refused before any work,
+    # and written after a space it works.
+    cut = Variant.parse("O2-fno-omit-frame-pointer")
+    assert cut.flags == ("-O2", "-fno-omit", "-frame-pointer")
+    with pytest.raises(VariantError, match=r"variant O2-fno-omit-frame-pointer \(-O2 -fno-omit -frame-pointer\): "
+                                           r"clang: error: unknown argument: '-fno-omit'; an option whose name"):
+        build_corpus([suite], tmp_path / "cut", [cut], jobs=1, progress=False)
+    assert not (tmp_path / "cut").exists()
+    spaced = Variant.parse("O2 -fno-omit-frame-pointer  -funroll-loops")
+    assert spaced.name == "O2-fno-omit-frame-pointer-funroll-loops"
+    assert spaced.flags == ("-O2", "-fno-omit-frame-pointer", "-funroll-loops")
+    report = build_corpus([suite / "src" / "point.c"], tmp_path / "spaced", [spaced], jobs=1, progress=False)
+    record, = Manifest(tmp_path / "spaced")
+    assert report.table[-1]["compiled"] == 1 and "-fno-omit-frame-pointer" in record["flags"]
 
 
 def test_poj104_recipe(data_root, tmp_path):
