@@ -9,6 +9,7 @@ import json
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -167,7 +168,9 @@ def run_task(args) -> int:
     # Results and saved models name a folder by its absolute path, so `predict` finds it from anywhere.
     name = "none" if embeddings is None else args.embeddings if args.embeddings in (OURS, PUBLISHED) else \
         str(Path(args.embeddings).resolve())
-    report = functools.partial(_report, args, rank)
+    arguments = _result_arguments(args, model, name, settings)
+    _check_earlier_results(args, arguments)
+    report = functools.partial(_report, args, rank, arguments)
     if args.task == "classifyapp":
         from tasks import classifyapp
 
@@ -183,7 +186,7 @@ def run_task(args) -> int:
     elif args.task == "devmap":
         from tasks import datasets, devmap
 
-        for platform in args.platform or datasets.DEVMAP_PLATFORMS:
+        for platform in _platforms(args):
             data = datasets.load_devmap(platform, root)
             report(devmap.run(data, model, embeddings, name, seeds, settings, split=args.split,
                                       jobs=args.jobs))
@@ -192,12 +195,61 @@ def run_task(args) -> int:
     else:
         from tasks import datasets, threadcoarsening
 
-        for platform in args.platform or datasets.COARSENING_PLATFORMS:
+        for platform in _platforms(args):
             data = datasets.load_threadcoarsening(platform, root)
             report(threadcoarsening.run(data, model, embeddings, name, seeds, settings, jobs=args.jobs))
             if args.save_models:
                 threadcoarsening.save_full_model(data, embeddings, name, settings, args.output, model)
     return 0
+
+
+def _platforms(args) -> list[str | None]:
+    """The platforms this run writes a result for (``None``: the task has no platforms)."""
+    from tasks import datasets
+
+    every = {"classifyapp": [None], "devmap": datasets.DEVMAP_PLATFORMS,
+             "threadcoarsening": datasets.COARSENING_PLATFORMS}[args.task]
+    return list(args.platform or every)
+
+
+def _result_arguments(args, model: str, embeddings: str, settings) -> dict[str, Any]:
+    """What decides a result besides the task and the platform its file name carries, as its ``arguments`` record:
+    the model, the embeddings, the seeds, the arguments of the task (``split``; ``per_class``, ``classes``), the
+    neural model's training settings, and how distributed training exchanged gradients."""
+    arguments = {"model": model, "embeddings": embeddings, "first_seed": args.first_seed, "seeds": args.seeds,
+                 **({"split": args.split} if args.task == "devmap" else {}),
+                 **({"per_class": args.per_class, "classes": args.classes} if args.task == "classifyapp" else {}),
+                 **settings.protocol(model)}
+    if args.distributed:
+        from mpi4py import MPI
+
+        from train.compression import FEEDBACK_REDUCTIONS, parse_compression
+
+        reduction = parse_compression(args.compression).reduction  # what the algorithm and the feedback apply to
+        arguments["distributed"] = {
+            "ranks": MPI.COMM_WORLD.Get_size(), "compression": args.compression,
+            "algorithm": args.algorithm if reduction == "sparse" else None,
+            "error_feedback": args.error_feedback if reduction in FEEDBACK_REDUCTIONS else None,
+            "simulated_link_gbps": args.simulate_link}
+    return arguments
+
+
+def _check_earlier_results(args, arguments: dict[str, Any]) -> None:
+    """Refuse, before any work, to replace a result of other arguments (the same arguments replace it: a rerun);
+    a result written before results recorded their arguments is replaced."""
+    from tasks.results import result_path
+
+    for platform in _platforms(args):
+        path = result_path(args.output, args.task, platform, arguments["model"], arguments["embeddings"])
+        try:
+            earlier = json.loads(path.read_text(encoding="utf-8")).get("arguments")
+        except (OSError, ValueError, AttributeError):  # none there, or no result of ours
+            continue
+        if isinstance(earlier, dict) and earlier != arguments:
+            changed = ", ".join(f"{key} {earlier.get(key)!r} there, {value!r} here" for key, value in
+                                arguments.items() if earlier.get(key) != value)
+            raise Inst2vecError(f"{path} holds the result of a run with other arguments ({changed}); give this "
+                                f"run another -o folder, or delete that file to replace it")
 
 
 def _check_task_flags(args, model: str) -> None:
@@ -274,23 +326,16 @@ def _check_distributed_flags(args, model: str) -> None:
                             "(top-k, random-k and PowerSGD do)")
 
 
-def _report(args, rank: int, result: dict) -> None:
-    """Write and print one result at once (rank 0 only), so a long run keeps what it has finished."""
+def _report(args, rank: int, arguments: dict[str, Any], result: dict) -> None:
+    """Write and print one result at once (rank 0 only), so a long run keeps what it has finished; it records the
+    ``arguments`` that decided it (:func:`_result_arguments`)."""
     if rank != 0:  # every rank computed the same results; rank 0 writes them
         return
     from tasks.results import write_result
 
-    if args.distributed:
-        from mpi4py import MPI
-
-        from train.compression import FEEDBACK_REDUCTIONS, parse_compression
-
-        reduction = parse_compression(args.compression).reduction  # what the algorithm and the feedback apply to
-        result["protocol"]["distributed"] = {
-            "ranks": MPI.COMM_WORLD.Get_size(), "compression": args.compression,
-            "algorithm": args.algorithm if reduction == "sparse" else None,
-            "error_feedback": args.error_feedback if reduction in FEEDBACK_REDUCTIONS else None,
-            "simulated_link_gbps": args.simulate_link}
+    result["arguments"] = arguments
+    if "distributed" in arguments:
+        result["protocol"]["distributed"] = arguments["distributed"]
     path = write_result(result, args.output)
     speedup = f"  speedup {result['speedup_mean']:.3f} ± {result['speedup_std']:.3f}" \
         if "speedup_mean" in result else ""

@@ -85,11 +85,15 @@ def file_label(embeddings: str) -> str:
     return f"folder-{label}" if label in EMBEDDINGS_NAMES else label
 
 
+def result_path(out_dir: str | os.PathLike, task: str, platform: str | None, model: str, embeddings: str) -> Path:
+    """``out_dir/<task>-<platform>-<model>-<embeddings label>.json``: where a result is written."""
+    parts = [task, platform, model, file_label(embeddings)]
+    return Path(out_dir) / ("-".join(str(p) for p in parts if p) + ".json")
+
+
 def write_result(result: dict[str, Any], out_dir: str | os.PathLike) -> Path:
-    """Write ``<task>-<platform>-<model>-<embeddings label>.json`` atomically; returns its path."""
-    parts = [result["task"], result.get("platform"), result["model"], file_label(result["embeddings"])]
-    name = "-".join(str(p) for p in parts if p) + ".json"
-    path = Path(out_dir) / name
+    """Write the result to its :func:`result_path` atomically; returns that path."""
+    path = result_path(out_dir, result["task"], result.get("platform"), result["model"], result["embeddings"])
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_write(path) as f:
         json.dump(result, f, indent=1, default=_plain)

@@ -120,6 +120,31 @@ def test_flags_left_out_take_their_defaults(tmp_path, data_root):
     assert not {"epochs", "batch_size", "max_length", "optimizer"} & set(result["protocol"])
 
 
+def test_a_result_of_other_arguments_is_not_replaced(tmp_path, data_root, capsys):
+    """A run with another --split (or seeds, epochs …) wrote over the earlier result of the same task, platform,
+    model and embeddings, silently; it is now refused before any work. A rerun of the same arguments replaces it."""
+    out = tmp_path / "r"
+    run = ["task", "devmap", "--platform", "amd", "--model", "grewe", "--seeds", "1", "--data-root", str(data_root),
+           "-o", str(out)]
+    result = out / "devmap-amd-grewe-none.json"
+    assert main(run) == 0
+    assert json.loads(result.read_text())["arguments"] == {"model": "grewe", "embeddings": "none", "first_seed": 0,
+                                                           "seeds": 1, "split": "stratified"}
+    before = result.read_bytes()
+    for other, change in ((["--split", "grouped"], "split 'stratified' there, 'grouped' here"),
+                          (["--first-seed", "1"], "first_seed 0 there, 1 here")):
+        assert main([*run, *other]) == 2
+        assert f"{result} holds the result of a run with other arguments ({change}); give this run another -o " \
+            "folder, or delete that file to replace it" in capsys.readouterr().err
+        assert result.read_bytes() == before
+    assert main([*run[:3], "AMD", *run[4:]]) == 0  # the same arguments: a rerun replaces it
+    earlier = json.loads(result.read_text())
+    del earlier["arguments"]  # a result written before results recorded their arguments is replaced
+    result.write_text(json.dumps(earlier))
+    assert main([*run, "--split", "grouped"]) == 0
+    assert json.loads(result.read_text())["protocol"]["split"] == "grouped"
+
+
 def test_distributed_flags_are_checked_before_any_work(tmp_path, capsys):
     ncc = ["task", "devmap", "--model", "ncc", "--data-root", str(tmp_path / "nowhere"), "-o", str(tmp_path / "r")]
     assert main([*ncc, "--compression", "topk:0.01"]) == 2  # was ignored: a single-process run
