@@ -105,7 +105,8 @@ def add_commands(commands) -> None:
     p.add_argument("-j", "--jobs", type=at_least(0), default=0,
                    help="processes for compiling and embedding (0: all cores)")
     p.add_argument("-o", "--output", required=True, type=output_folder,
-                   help="results folder (one JSON per task, platform and model)")
+                   help="results folder (one JSON per task, platform, model and embeddings, with the arguments "
+                        "that made it; a rerun replaces it, a run of other arguments is refused)")
     p.set_defaults(run=run_task)
 
     p = commands.add_parser("predict", help="apply a model saved by `inst2vec task --save-models` to IR or source "
