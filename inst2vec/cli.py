@@ -14,6 +14,7 @@ import logging
 import os
 import re
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Iterator, Sequence
@@ -89,12 +90,13 @@ class _Parser(argparse.ArgumentParser):
         return namespace, unknown
 
     def error(self, message: str):
-        """Print the usage and ``message`` and exit with status 2. Under ``mpiexec`` or ``srun`` the first rank does
-        that alone, as every rank got the same arguments (each printed the same usage and message); the others
-        leave quietly with status 0, so that the launcher does not end the job before the first has printed, and
-        the job's status is the first rank's 2."""
+        """Print the usage and ``message`` and exit with status 2. Under ``mpiexec`` or ``srun`` the first rank
+        prints, as every rank got the same arguments (each printed the same usage and message); the others exit
+        with status 2 too, quietly and a few seconds later, so that the launcher does not end the job before the
+        first has printed (it ends them at once when the first has exited)."""
         if _launcher_rank() not in (None, 0):
-            self.exit(0)
+            time.sleep(RANK_ERROR_DELAY)
+            self.exit(2)
         super().error(message)
 
     def _hint(self, arg: str) -> str:
@@ -104,6 +106,10 @@ class _Parser(argparse.ArgumentParser):
         flags = [flag for action in self._actions for flag in action.option_strings]
         close = difflib.get_close_matches(arg.split("=")[0], flags, n=1, cutoff=0.7) if arg.startswith("-") else []
         return f"{arg} (did you mean {close[0]}?)" if close else arg
+
+
+#: Seconds the other ranks wait before exiting on an argument error, so that the first rank's message is printed.
+RANK_ERROR_DELAY = 5.0
 
 
 def _launcher_rank() -> int | None:
