@@ -442,7 +442,8 @@ def _train_embeddings(args) -> int:
     embeddings.save(args.output)
     embeddings.save_word2vec(Path(args.output) / "embeddings.w2v.txt")  # for gensim / other word2vec tools
     record = {**summary, "skipped": errors + summary["skipped"], "dim": args.dim,
-              "epochs": args.epochs, "negative": args.negative, "seed": args.seed, "seconds": report.seconds,
+              "epochs": args.epochs, "negative": args.negative, "seed": args.seed, "workers": report.workers,
+              "seconds": report.seconds,
               "words_per_second": report.words_per_second, "losses": report.losses,
               "versions": {"python": platform.python_version(), "gensim": gensim.__version__,
                            "numpy": np.__version__}}

@@ -35,6 +35,7 @@ class TrainingReport:
     words_per_second: float
     epochs: int
     losses: tuple[float, ...]
+    workers: int = 1  # gensim's threads: with more than one, runs of one seed differ a little
 
 
 def _write_pair_corpus(targets: np.ndarray, contexts: np.ndarray, path: str, seed: int,
@@ -98,7 +99,8 @@ def train_skipgram(targets: np.ndarray, contexts: np.ndarray, vocabulary: Vocabu
     seconds = time.perf_counter() - start
     matrix = np.stack([model.wv[word] for word in words]).astype(np.float32)
     total_words = 2 * len(targets) * epochs
-    report = TrainingReport(len(targets), seconds, total_words / seconds if seconds else 0.0, epochs, tuple(losses))
+    report = TrainingReport(len(targets), seconds, total_words / seconds if seconds else 0.0, epochs, tuple(losses),
+                            workers)
     return Embeddings(vocabulary, matrix), report
 
 

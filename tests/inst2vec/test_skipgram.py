@@ -73,6 +73,7 @@ def test_cli_writes_a_loadable_model(kernels, tmp_path, capsys):
     assert json.loads(capsys.readouterr().out)["files"] == 6
     record = json.loads((out / "training.json").read_text())
     assert record["seed"] == 0 and record["versions"]["gensim"] and record["dim"] == 8
+    assert record["workers"] == 1  # -j 1 (the default): a rerun repeats exactly, so the record says so
     assert load(out).matrix.shape[1] == 8 and (out / "embeddings.w2v.txt").read_text().startswith(f"{record['vocabulary']} 8\n")
     assert main(["evaluate-embeddings", str(out), "--json"]) == 0
     ours = json.loads(capsys.readouterr().out)["analogy"]["total"]
