@@ -2,6 +2,7 @@
 at a bad file. Each file's error is kept and reported; the caller decides the exit status."""
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import signal
@@ -164,6 +165,26 @@ def _start_worker(stop) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
+class _NoBar:
+    """What :func:`progress_bar` gives when no bar is shown."""
+
+    def update(self, n: int = 1) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def progress_bar(total: int, description: str, unit: str, progress: bool | None = None) -> Iterator[Any]:
+    """A tqdm progress bar on stderr, closed on leaving; ``progress`` says whether it is shown (default: when
+    stderr is a terminal, so not in logs, pipes or under ``mpiexec``). Call ``update()`` on it either way."""
+    if not (sys.stderr.isatty() if progress is None else progress) or total <= 0:
+        yield _NoBar()
+        return
+    from tqdm import tqdm
+
+    with tqdm(total=total, unit=unit, desc=description, file=sys.stderr) as bar:
+        yield bar
+
+
 def run_batch(function: Callable[[str], Any], paths: Iterable[str | os.PathLike], jobs: int = 1,
               progress: bool | None = None, description: str = "files") -> Iterator[FileResult]:
     """Apply ``function`` to each path, yielding results in input order.
@@ -179,19 +200,13 @@ def run_batch(function: Callable[[str], Any], paths: Iterable[str | os.PathLike]
     if jobs <= 0:
         jobs = os.cpu_count() or 1
     jobs = min(jobs, max(1, len(paths)))
-    if progress is None:
-        progress = len(paths) > 1 and sys.stderr.isatty()
-    bar = None
-    if progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=len(paths), unit="file", desc=description, file=sys.stderr)
-    try:
+    if progress is None and len(paths) <= 1:
+        progress = False  # no bar for one file
+    with progress_bar(len(paths), description, "file", progress) as bar:
         if jobs == 1:
             results: Iterable[FileResult] = (_call(function, p) for p in paths)
             for result in results:
-                if bar:
-                    bar.update()
+                bar.update()
                 yield result
         else:
             stop = multiprocessing.Event()
@@ -199,12 +214,8 @@ def run_batch(function: Callable[[str], Any], paths: Iterable[str | os.PathLike]
             try:
                 chunk = max(1, min(64, len(paths) // (jobs * 8)))
                 for result in pool.map(_call, [function] * len(paths), paths, chunksize=chunk):
-                    if bar:
-                        bar.update()
+                    bar.update()
                     yield result
             finally:  # on Ctrl-C or an early stop: the workers finish the files in hand, the rest is dropped
                 stop.set()
                 pool.shutdown(wait=True, cancel_futures=True)
-    finally:
-        if bar:
-            bar.close()

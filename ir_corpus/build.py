@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import contextlib
 import os
-import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, Sequence
 
+from inst2vec.batch import progress_bar
 from ir_corpus.compile import (CLANG, DEFAULT_VARIANTS, Variant, check_variant, clang_version, compile_flags,
                                compile_source, file_sha256, source_flags)
 from ir_corpus.manifest import Manifest, corpus_table
@@ -163,26 +163,17 @@ def build_corpus(inputs: Sequence[str | os.PathLike], out_dir: str | os.PathLike
 def _run(todo: list, tasks: list, jobs: int, progress: bool | None) -> Iterator[dict | None]:
     """Results in task order: ``None`` for a reused task, else the compile record."""
     jobs = jobs if jobs > 0 else (os.cpu_count() or 1)
-    if progress is None:
-        progress = sys.stderr.isatty()
-    bar = None
-    if progress and todo:
-        from tqdm import tqdm
-
-        bar = tqdm(total=len(todo), unit="file", desc="compiling", file=sys.stderr)
     pool = ProcessPoolExecutor(max_workers=jobs) if jobs > 1 and len(todo) > 1 else None
     try:
-        results = pool.map(_compile_job, todo, chunksize=4) if pool else map(_compile_job, todo)
-        for task in tasks:
-            if task[4] is not None:
-                yield None
-                continue
-            record = next(results)
-            if bar:
+        with progress_bar(len(todo), "compiling", "file", progress) as bar:
+            results = pool.map(_compile_job, todo, chunksize=4) if pool else map(_compile_job, todo)
+            for task in tasks:
+                if task[4] is not None:
+                    yield None
+                    continue
+                record = next(results)
                 bar.update()
-            yield record
+                yield record
     finally:
         if pool:
             pool.shutdown(cancel_futures=True)
-        if bar:
-            bar.close()

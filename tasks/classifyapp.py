@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from inst2vec.batch import progress_bar
 from inst2vec.data import data_path
 from inst2vec.embeddings import Embeddings
 from inst2vec.errors import Inst2vecError
@@ -125,39 +126,43 @@ def _linear_svm(x, labels: np.ndarray, train: np.ndarray, validation: np.ndarray
 
 
 def run(data: Poj104Data, model: str, embeddings: Embeddings, embeddings_name: str, seeds: list[int],
-        settings: TrainingSettings, jobs: int = 1, save_dir: str | os.PathLike | None = None) -> dict[str, Any]:
-    """Train and test once per seed (the split depends on the seed); returns the result object."""
+        settings: TrainingSettings, jobs: int = 1, save_dir: str | os.PathLike | None = None,
+        progress: bool | None = None) -> dict[str, Any]:
+    """Train and test once per seed (the split depends on the seed); returns the result object. ``progress``: a
+    bar over the seeds on stderr (default: when stderr is a terminal)."""
     if model not in MODELS:
         raise Inst2vecError(f"unknown classifyapp model {model!r}; choose from {', '.join(MODELS)}")
     started = time.perf_counter()
-    encoded = encode_files(list(data.files), embeddings, jobs=jobs, ngrams=model == "ngram")
+    encoded = encode_files(list(data.files), embeddings, jobs=jobs, progress=progress, ngrams=model == "ngram")
     num_classes = int(data.labels.max()) + 1
     per_seed = []
-    for seed in seeds:
-        train, validation, test = split(data, seed)
-        if model == "ncc":
-            save_to = Path(save_dir) / f"classifyapp-ncc-{file_label(embeddings_name)}-seed{seed}.keras" \
-                if save_dir else None
-            inputs = FoldInputs(encoded, np.arange(len(data.files)), data.labels, num_classes)
-            probabilities, details = fit_predict_ncc(
-                inputs, train, test, seed, settings.for_run(f"classifyapp-seed{seed}"), validation=validation,
-                save_to=save_to,
-                metadata={"task": "classifyapp", "embeddings": embeddings_name, "labels": list(data.classes),
-                          "max_length": settings.max_length})
-            predicted = probabilities.argmax(axis=1)
-        else:
-            fitted, features, details = fit_linear(model, encoded, data.labels, train, validation, seed)
-            predicted = fitted.predict(features[test])
-            if save_dir:
-                fitted.metadata = {"task": "classifyapp", "model": model, "embeddings": embeddings_name,
-                                   "labels": list(data.classes), "seed": seed, **details}
-                fitted.save(Path(save_dir) / f"classifyapp-{model}-{file_label(embeddings_name)}-seed{seed}.npz")
-        majority = np.bincount(data.labels[train]).argmax()
-        per_seed.append({"seed": seed, "accuracy": float(np.mean(predicted == data.labels[test])),
-                         "majority_accuracy": float(np.mean(data.labels[test] == majority)),
-                         "rows": {"train": len(train), "validation": len(validation), "test": len(test)},
-                         "details": details, "test_labels": data.labels[test].tolist(),
-                         "predictions": np.asarray(predicted).tolist()})
+    with progress_bar(len(seeds), f"classifyapp {model}", "seed", progress) as bar:
+        for seed in seeds:
+            train, validation, test = split(data, seed)
+            if model == "ncc":
+                save_to = Path(save_dir) / f"classifyapp-ncc-{file_label(embeddings_name)}-seed{seed}.keras" \
+                    if save_dir else None
+                inputs = FoldInputs(encoded, np.arange(len(data.files)), data.labels, num_classes)
+                probabilities, details = fit_predict_ncc(
+                    inputs, train, test, seed, settings.for_run(f"classifyapp-seed{seed}"), validation=validation,
+                    save_to=save_to,
+                    metadata={"task": "classifyapp", "embeddings": embeddings_name, "labels": list(data.classes),
+                              "max_length": settings.max_length})
+                predicted = probabilities.argmax(axis=1)
+            else:
+                fitted, features, details = fit_linear(model, encoded, data.labels, train, validation, seed)
+                predicted = fitted.predict(features[test])
+                if save_dir:
+                    fitted.metadata = {"task": "classifyapp", "model": model, "embeddings": embeddings_name,
+                                       "labels": list(data.classes), "seed": seed, **details}
+                    fitted.save(Path(save_dir) / f"classifyapp-{model}-{file_label(embeddings_name)}-seed{seed}.npz")
+            majority = np.bincount(data.labels[train]).argmax()
+            per_seed.append({"seed": seed, "accuracy": float(np.mean(predicted == data.labels[test])),
+                             "majority_accuracy": float(np.mean(data.labels[test] == majority)),
+                             "rows": {"train": len(train), "validation": len(validation), "test": len(test)},
+                             "details": details, "test_labels": data.labels[test].tolist(),
+                             "predictions": np.asarray(predicted).tolist()})
+            bar.update()
     protocol = {"split": "per-class random 3:1:1 by program, seed = run seed", "classes": num_classes,
                 "programs": len(data.files), "model_selection": "validation accuracy",
                 **settings.protocol(model)}

@@ -15,6 +15,7 @@ import numpy as np
 from sklearn.model_selection import GroupKFold, StratifiedGroupKFold, StratifiedKFold
 from sklearn.tree import DecisionTreeClassifier
 
+from inst2vec.batch import progress_bar
 from inst2vec.data import data_root as resolve_data_root
 from inst2vec.embeddings import Embeddings, load
 from inst2vec.errors import Inst2vecError
@@ -143,25 +144,30 @@ def predict_fold(model: str, data: DevmapData, encoded: EncodedFiles | None, pos
 
 
 def run(data: DevmapData, model: str, embeddings: Embeddings | None, embeddings_name: str, seeds: list[int],
-        settings: TrainingSettings, split: str = "stratified", jobs: int = 1) -> dict[str, Any]:
-    """Run the full protocol for every seed; returns the result object (see :func:`tasks.results.summarize`)."""
+        settings: TrainingSettings, split: str = "stratified", jobs: int = 1,
+        progress: bool | None = None) -> dict[str, Any]:
+    """Run the full protocol for every seed; returns the result object (see :func:`tasks.results.summarize`).
+    ``progress``: a bar over the folds of every seed on stderr (default: when stderr is a terminal)."""
     started = time.perf_counter()
     encoded = positions = None
     if model in ("ncc", "boost"):
         files, positions = distinct_files(list(data.files))
-        encoded = encode_files(files, embeddings, jobs=jobs)
+        encoded = encode_files(files, embeddings, jobs=jobs, progress=progress)
     per_seed = []
-    for seed in seeds:
-        predicted = np.zeros(len(data.labels), dtype=int)
-        fold_records = []
-        for k, (train, test) in enumerate(folds(data, split)):
-            run_settings = settings.for_run(f"devmap-{data.platform}-{split}-seed{seed}-fold{k}")
-            predicted[test], curves = predict_fold(model, data, encoded, positions, train, test, seed, run_settings)
-            fold_records.append({"fold": k, "test_rows": len(test), **data.score(predicted, test),
-                                 **({"curves": curves} if curves else {})})
-        per_suite = {s: data.score(predicted, data.suites == s) for s in np.unique(data.suites)}
-        per_seed.append({"seed": seed, **data.score(predicted), "per_suite": per_suite, "folds": fold_records,
-                         "predictions": predicted.tolist()})
+    with progress_bar(len(seeds) * FOLDS, f"devmap {data.platform} {model}", "fold", progress) as bar:
+        for seed in seeds:
+            predicted = np.zeros(len(data.labels), dtype=int)
+            fold_records = []
+            for k, (train, test) in enumerate(folds(data, split)):
+                run_settings = settings.for_run(f"devmap-{data.platform}-{split}-seed{seed}-fold{k}")
+                predicted[test], curves = predict_fold(model, data, encoded, positions, train, test, seed,
+                                                       run_settings)
+                fold_records.append({"fold": k, "test_rows": len(test), **data.score(predicted, test),
+                                     **({"curves": curves} if curves else {})})
+                bar.update()
+            per_suite = {s: data.score(predicted, data.suites == s) for s in np.unique(data.suites)}
+            per_seed.append({"seed": seed, **data.score(predicted), "per_suite": per_suite, "folds": fold_records,
+                             "predictions": predicted.tolist()})
     protocol = {"split": split, "folds": FOLDS, "split_seed": SPLIT_SEED if split == "stratified" else None,
                 "rows": len(data.labels), "static_device": STATIC_DEVICE[data.platform],
                 "speedup": "mean over rows of runtime(static device) / runtime(predicted device)",

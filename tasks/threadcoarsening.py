@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from inst2vec.batch import progress_bar
 from inst2vec.embeddings import Embeddings
 from inst2vec.errors import Inst2vecError
 from tasks.datasets import COARSENING_FACTORS, CoarseningData
@@ -103,46 +104,50 @@ def _unit_rows(vectors: np.ndarray) -> np.ndarray:
 
 
 def run(data: CoarseningData, model: str, embeddings: Embeddings | None, embeddings_name: str, seeds: list[int],
-        settings: TrainingSettings, jobs: int = 1) -> dict[str, Any]:
-    """Leave-one-out over the kernels for every seed; returns the result object."""
+        settings: TrainingSettings, jobs: int = 1, progress: bool | None = None) -> dict[str, Any]:
+    """Leave-one-out over the kernels for every seed; returns the result object. ``progress``: a bar over the
+    folds of every seed on stderr (default: when stderr is a terminal)."""
     if model not in MODELS:
         raise Inst2vecError(f"unknown threadcoarsening model {model!r}; choose from {', '.join(MODELS)}")
     started = time.perf_counter()
     n = len(data.kernels)
-    encoded = encode_files(list(data.files), embeddings, jobs=jobs) if model in ("ncc", "neighbours") else None
+    encoded = encode_files(list(data.files), embeddings, jobs=jobs, progress=progress) \
+        if model in ("ncc", "neighbours") else None
     curves = log_speedup_curves(data)
     pooled = encoded.pooled() if encoded is not None else None
     per_seed = []
-    for seed in seeds:
-        predicted = np.zeros(n, dtype=int)
-        folds = []
-        for kernel in range(n):
-            train, test = np.delete(np.arange(n), kernel), np.array([kernel])
-            fold_curves: dict = {}
-            if model == "static":
-                predicted[kernel] = 0
-            elif model == "constant":  # what the code adds must beat this: one factor for every kernel
-                predicted[kernel] = int(np.argmax(curves[train].mean(axis=0)))
-            elif model == "oracle":
-                predicted[kernel] = data.labels[kernel]
-            elif model == "magni":
-                predicted[kernel] = magni_predict(data, train, kernel)
-            elif model == "neighbours":
-                predicted[kernel] = NeighboursModel.fit(pooled[train], curves[train]).predict(pooled[test])[0][0]
-            else:
-                inputs = FoldInputs(encoded, np.arange(n), data.labels, len(COARSENING_FACTORS))
-                run_settings = settings.for_run(f"threadcoarsening-{data.platform}-seed{seed}-fold{kernel}")
-                probabilities, fold_curves = fit_predict_ncc(inputs, train, test, seed, run_settings)
-                predicted[kernel] = int(probabilities.argmax(axis=1)[0])
-            folds.append({"kernel": str(data.kernels[kernel]),
-                          "predicted_factor": COARSENING_FACTORS[data.clamp(kernel, predicted[kernel])],
-                          "oracle_factor": int(data.oracle_factor[kernel]),
-                          "speedup": data.speedup(kernel, predicted[kernel]),
-                          **({"curves": fold_curves} if fold_curves else {})})
-        speedups = np.array([f["speedup"] for f in folds])
-        correct = np.array([f["predicted_factor"] == f["oracle_factor"] for f in folds])
-        per_seed.append({"seed": seed, "accuracy": float(correct.mean()), "speedup": float(speedups.mean()),
-                         "folds": folds})
+    with progress_bar(len(seeds) * n, f"threadcoarsening {data.platform} {model}", "fold", progress) as bar:
+        for seed in seeds:
+            predicted = np.zeros(n, dtype=int)
+            folds = []
+            for kernel in range(n):
+                train, test = np.delete(np.arange(n), kernel), np.array([kernel])
+                fold_curves: dict = {}
+                if model == "static":
+                    predicted[kernel] = 0
+                elif model == "constant":  # what the code adds must beat this: one factor for every kernel
+                    predicted[kernel] = int(np.argmax(curves[train].mean(axis=0)))
+                elif model == "oracle":
+                    predicted[kernel] = data.labels[kernel]
+                elif model == "magni":
+                    predicted[kernel] = magni_predict(data, train, kernel)
+                elif model == "neighbours":
+                    predicted[kernel] = NeighboursModel.fit(pooled[train], curves[train]).predict(pooled[test])[0][0]
+                else:
+                    inputs = FoldInputs(encoded, np.arange(n), data.labels, len(COARSENING_FACTORS))
+                    run_settings = settings.for_run(f"threadcoarsening-{data.platform}-seed{seed}-fold{kernel}")
+                    probabilities, fold_curves = fit_predict_ncc(inputs, train, test, seed, run_settings)
+                    predicted[kernel] = int(probabilities.argmax(axis=1)[0])
+                folds.append({"kernel": str(data.kernels[kernel]),
+                              "predicted_factor": COARSENING_FACTORS[data.clamp(kernel, predicted[kernel])],
+                              "oracle_factor": int(data.oracle_factor[kernel]),
+                              "speedup": data.speedup(kernel, predicted[kernel]),
+                              **({"curves": fold_curves} if fold_curves else {})})
+                bar.update()
+            speedups = np.array([f["speedup"] for f in folds])
+            correct = np.array([f["predicted_factor"] == f["oracle_factor"] for f in folds])
+            per_seed.append({"seed": seed, "accuracy": float(correct.mean()), "speedup": float(speedups.mean()),
+                             "folds": folds})
     protocol = {"split": "leave-one-kernel-out", "kernels": n, "factors": list(COARSENING_FACTORS),
                 "speedup": "mean over kernels of runtime(factor 1) / runtime(predicted factor, clamped to "
                            "the largest measured)",

@@ -106,3 +106,17 @@ def test_threadcoarsening_baselines_and_ours(data_root, published):
         everyone = threadcoarsening.NeighboursModel.fit(pooled[train], curves[train], k=len(train))
         factor = int(everyone.predict(pooled[[kernel]])[0][0])
         assert fold["predicted_factor"] == COARSENING_FACTORS[data.clamp(kernel, factor)]
+
+
+def test_a_run_shows_its_progress_over_the_folds(data_root, capsys):
+    """A task printed nothing between the embedding bar and its result line (an ncc run takes an hour); a bar
+    over the folds of every seed is shown on a terminal, or when asked for."""
+    data = load_devmap("amd", data_root)
+    devmap.run(data, "grewe", None, "none", [0, 1], TrainingSettings(), progress=True)
+    err = capsys.readouterr().err
+    assert "devmap amd grewe: 100%" in err and "20/20" in err  # 10 folds of 2 seeds
+    threadcoarsening.run(load_threadcoarsening("Fermi", data_root), "magni", None, "none", [0], TrainingSettings(),
+                         progress=True)
+    assert "threadcoarsening Fermi magni: 100%" in capsys.readouterr().err
+    devmap.run(data, "grewe", None, "none", [0], TrainingSettings())  # not a terminal: no bar
+    assert capsys.readouterr().err == ""
