@@ -27,6 +27,13 @@ def _refuse_one_statement(statements: Iterable[str], single: str | None = None) 
         raise TypeError(f"statements go in a list, not one str ({statements[:60]!r}){hint}")
 
 
+def _check_cutoff(cutoff) -> None:
+    """Refuse a cutoff that is not a whole number >= 0 (one check for :meth:`Vocabulary.build` and the constructor,
+    which refused ``-1`` in two different words)."""
+    if not isinstance(cutoff, Integral) or isinstance(cutoff, bool) or cutoff < 0:
+        raise VocabularyError(f"the cutoff must be a whole number >= 0, not {cutoff!r}")
+
+
 class Vocabulary:
     """An ordered set of statements with their counts; unknown statements map to ``!UNK``.
 
@@ -46,8 +53,8 @@ class Vocabulary:
             raise VocabularyError("a vocabulary lists each statement once; found duplicates")
         if counts is not None and len(counts) != len(statements):
             raise VocabularyError(f"{len(statements)} statements but {len(counts)} counts")
-        if cutoff is not None and (not isinstance(cutoff, Integral) or isinstance(cutoff, bool) or cutoff < 0):
-            raise VocabularyError(f"the cutoff must be a whole number >= 0, not {cutoff!r}")
+        if cutoff is not None:
+            _check_cutoff(cutoff)
         self.statements = list(statements)
         self.counts = None if counts is None else [int(c) for c in counts]
         self.cutoff = None if cutoff is None else int(cutoff)
@@ -57,8 +64,7 @@ class Vocabulary:
     @classmethod
     def build(cls, counts: Mapping[str, int], cutoff: int = 0) -> "Vocabulary":
         """Keep statements with ``count > cutoff``; the others are counted as ``!UNK``."""
-        if cutoff < 0:
-            raise ValueError(f"`cutoff` must be >= 0. Received: cutoff={cutoff}")
+        _check_cutoff(cutoff)  # before counting (a str failed there with "'<' not supported …")
         kept = sorted(((s, c) for s, c in counts.items() if c > cutoff and s != UNKNOWN),
                       key=lambda sc: (-sc[1], sc[0]))
         unknown = sum(c for s, c in counts.items() if c <= cutoff or s == UNKNOWN)

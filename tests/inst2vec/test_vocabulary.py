@@ -55,9 +55,11 @@ def test_bad_files(tmp_path, content, message):
     assert str(path) in str(caught.value)
 
 
-def test_negative_cutoff():
-    with pytest.raises(ValueError, match=r"cutoff=-1"):
-        Vocabulary.build({"a": 1}, cutoff=-1)
+def test_cutoffs_that_are_no_whole_number_at_least_0_are_refused():
+    """build refused -1 in other words than the constructor, and a str failed inside with a comparison error."""
+    for cutoff in (-1, 1.5, "2", True, None):
+        with pytest.raises(VocabularyError, match=f"the cutoff must be a whole number >= 0, not {cutoff!r}"):
+            Vocabulary.build({"a": 1}, cutoff=cutoff)
 
 
 def test_one_str_where_statements_go_is_refused():
