@@ -204,13 +204,17 @@ def run_task(args) -> int:
     return 0
 
 
-def _platforms(args) -> list[str | None]:
-    """The platforms this run writes a result for (``None``: the task has no platforms)."""
+def _task_platforms(task: str) -> tuple[str, ...]:
+    """The platforms of ``task``'s data set (none for classifyapp)."""
     from tasks import datasets
 
-    every = {"classifyapp": [None], "devmap": datasets.DEVMAP_PLATFORMS,
-             "threadcoarsening": datasets.COARSENING_PLATFORMS}[args.task]
-    return list(args.platform or every)
+    return {"classifyapp": (), "devmap": datasets.DEVMAP_PLATFORMS,
+            "threadcoarsening": datasets.COARSENING_PLATFORMS}[task]
+
+
+def _platforms(args) -> list[str | None]:
+    """The platforms this run writes a result for (``None``: the task has no platforms)."""
+    return list(args.platform or _task_platforms(args.task) or [None])
 
 
 def _result_arguments(args, model: str, embeddings: str, settings) -> dict[str, Any]:
@@ -258,9 +262,9 @@ def _check_task_flags(args, model: str) -> None:
     compiled (numbers below their minimum are refused by argparse); spell ``args.platform`` as the data sets do."""
     from tasks import classifyapp, datasets, devmap, threadcoarsening
 
-    models, platforms = {"classifyapp": (classifyapp.MODELS, ()),
-                         "devmap": (devmap.MODELS, datasets.DEVMAP_PLATFORMS),
-                         "threadcoarsening": (threadcoarsening.MODELS, datasets.COARSENING_PLATFORMS)}[args.task]
+    models = {"classifyapp": classifyapp.MODELS, "devmap": devmap.MODELS,
+              "threadcoarsening": threadcoarsening.MODELS}[args.task]
+    platforms = _task_platforms(args.task)
     if model not in models:
         raise Inst2vecError(f"unknown {args.task} model {model!r}; choose from {', '.join(models)}")
     chosen = []
