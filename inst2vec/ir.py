@@ -50,13 +50,16 @@ _METADATA_STRIPS = tuple(
     re.compile(p) for p in (r"(, )?metadata !\d+(, )?", r"(, )?metadata !\w+(, )?", r"metadata !\d+(, )?",
                             r"metadata !\w+(, )?")
 )
-_LOCAL_NAME = r'%["@\w.\-:]+'  # as the original's collapsing rules spell a local name or label
-_LANDINGPAD = re.compile(rf'{_LOCAL_NAME} = landingpad')
+#: A local name or label reference as the statement rules spell it: the original's characters, or a quoted name
+#: taken whole (``%"x y"``, ``%"alloc::vec::Vec<(u32, u32)>"``; the original cut it at the first other character).
+#: The look-ahead keeps a ``%"`` that ends a ``c"...%"`` string from taking the text up to the next quote.
+LOCAL_NAME = r'%(?:"[^"\n%]*"(?=[\s,()\[\]{}*]|$)|["@\w.\-:]+)'
+_LANDINGPAD = re.compile(rf'{LOCAL_NAME} = landingpad')
 _LANDINGPAD_CLAUSE = ("cleanup", "filter", "catch")
-_SWITCH_CASE = re.compile(rf'i\d+ -?\d+, label {_LOCAL_NAME}')
+_SWITCH_CASE = re.compile(rf'i\d+ -?\d+, label {LOCAL_NAME}')
 #: Instructions whose target labels follow on a line of their own, with the pattern of that line.
-_TARGET_LINES = (("invoke", re.compile(rf'to label {_LOCAL_NAME} unwind label {_LOCAL_NAME}')),
-                 ("callbr", re.compile(rf'to label {_LOCAL_NAME} \[(?:label {_LOCAL_NAME}(?:, )?)*\]$')))  # asm goto
+_TARGET_LINES = (("invoke", re.compile(rf'to label {LOCAL_NAME} unwind label {LOCAL_NAME}')),
+                 ("callbr", re.compile(rf'to label {LOCAL_NAME} \[(?:label {LOCAL_NAME}(?:, )?)*\]$')))  # asm goto
 
 # Structure: labels, definitions and the opcode of an instruction.
 _LABEL = re.compile(r'(?:; <label>:(\d+)|("[^"]*"|[-\w.$]+):)')

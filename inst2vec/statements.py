@@ -21,13 +21,12 @@ from typing import Callable, Iterable, Iterator, Sequence
 import regex  # same matching rules as `re`; far less backtracking on the nested struct-type patterns
 
 from inst2vec.errors import IRParseError
-from inst2vec.ir import (CHUNK_BYTES, IRModule, check_functions_closed, has_bad_line, reads_at_once,
+from inst2vec.ir import (CHUNK_BYTES, LOCAL_NAME, IRModule, check_functions_closed, has_bad_line, reads_at_once,
                          iter_module_chunks, module_from_preprocessed, needs_collapse, preprocess, read_text)
 
 # ---------------------------------------------------------------------------------------------
 # Identifiers and immediates (published rules; see docs/statements.md, "Abstraction").
-_LOCAL_CHARS = r'["@\w.\-:]'
-LOCAL_ID = re.compile("%" + _LOCAL_CHARS + "+")
+LOCAL_ID = re.compile(LOCAL_NAME)
 # Lookbehinds sit after the first literal character so the regex engine can skip ahead; hexadecimal
 # and decimal floats run as one pass (their matches cannot overlap).
 # A quoted global name is taken whole (the original's class stopped at characters such as `?`, ` ` or `[`).
@@ -41,16 +40,18 @@ _LITERAL_INDEX_UNITS = tuple(f"<%ID> = {op}" for op in
                              ("extractelement", "extractvalue", "insertelement", "insertvalue"))
 _INDEX_TYPE_UNITS = ("<%ID> = extractelement", "<%ID> = insertelement")
 # Labels are dropped from the statement stream; old-style "; <label>:N" ones too.
-_LABEL_TOKEN = re.compile(r"; <label>:\d|" + _LOCAL_CHARS + "+:")
-_LABEL_LINE = re.compile(r"\n(?:; <label>:\d|" + _LOCAL_CHARS + "+:)[^\n]*")
+_LABEL = r'; <label>:\d|"[^"\n]*":|["@\w.\-:]+:'
+_LABEL_TOKEN = re.compile(_LABEL)
+_LABEL_LINE = re.compile(r"\n(?:" + _LABEL + r")[^\n]*")
 _UNIT_START = re.compile(r"\n(?! )")  # units are joined by "\n"; their inner lines start with " "
 
 # ---------------------------------------------------------------------------------------------
 # Named struct types (published rules; see docs/statements.md, "Struct types").
 _STRUCT_LOOKAHEAD = r"(?=[\s,*\]}])"
+# A quoted name is taken whole first (Rust's %"alloc::vec::Vec<(u32, u32)>"); no name holds a "%" past its start.
 _STRUCT_NAME_BARE = (
-    r'%["@\w.\-:]+(?:(?:<["@\w.\-:,<>() *]+>|\(["@\w.\-:,<> *]+\)|\w+)?::[" @\w.\-:)(]*)*'
-    r'(?:\([\w=]+\)")?'
+    r'(?:%"[^"\n%]*"|%["@\w.\-:]+(?:(?:<["@\w.\-:,<>() *]+>|\(["@\w.\-:,<> *]+\)|\w+)?::[" @\w.\-:)(]*)*'
+    r'(?:\([\w=]+\)")?)'
 )
 STRUCT_NAME = re.compile(_STRUCT_NAME_BARE + _STRUCT_LOOKAHEAD)
 _STRUCT_DEFINITION = re.compile(_STRUCT_NAME_BARE + _STRUCT_LOOKAHEAD + r" = type <?{?")
