@@ -1,7 +1,8 @@
 """Statement embeddings: one object holding a vocabulary and its matrix, and the ways to load them.
 
 ``Embeddings`` is what users keep (like gensim's ``KeyedVectors``): ``emb.vector(statement)``,
-``emb.index(statement)``, ``emb.most_similar(...)``; unknown statements map to ``!UNK``.
+``emb.index(statement)``, ``emb.most_similar(...)``; unknown statements map to ``!UNK`` (``most_similar``
+refuses them).
 ``load("published")`` reads the published inst2vec matrix (8,565 x 200) from the data root, a
 path reads our own format (a folder with ``vocabulary.json`` and ``embeddings.npy``). Nothing is
 unpickled except the published pickles, through an unpickler that allows only plain data.
@@ -97,9 +98,17 @@ class Embeddings:
         return self.matrix[self.vocabulary.index(statement)]
 
     def most_similar(self, query: str | np.ndarray, k: int = 10) -> list[tuple[str, float]]:
-        """The ``k`` statements of highest cosine similarity to a statement or vector (itself excluded)."""
+        """The ``k`` statements of highest cosine similarity to a statement or vector (itself excluded).
+
+        Raises:
+            KeyError: ``query`` is a statement not in the vocabulary (its vector would be ``!UNK``'s, whose
+                neighbours say nothing about it; ask for ``!UNK`` itself to see them).
+        """
         if k < 1:
             raise ValueError(f"`k` must be >= 1. Received: k={k}")
+        if isinstance(query, str) and query not in self.vocabulary:
+            raise KeyError(f"{query!r} is not in the vocabulary: unknown statements share "
+                           f"{UNKNOWN!r}'s vector (ask for it to see its neighbours)")
         vector = self.vector(query) if isinstance(query, str) else np.asarray(query, dtype=np.float64)
         norm = np.linalg.norm(vector)
         if not isinstance(query, str) and (vector.shape != (self.dim,) or not np.isfinite(norm) or not norm):

@@ -71,6 +71,11 @@ def test_lookups(published):
     assert len(published.most_similar(published["ret void"], k=10**6)) == 8565  # a vector excludes nothing
     with pytest.raises(ValueError, match="k=0"):
         published.most_similar("ret void", k=0)
+    # An unknown statement has !UNK's vector; its neighbours were returned as if they were the statement's
+    with pytest.raises(KeyError, match="'no such statement' is not in the vocabulary: unknown statements share "
+                                       "'!UNK'"):
+        published.most_similar("no such statement")
+    assert published.most_similar("!UNK", k=1)[0][0] != "!UNK"
     with pytest.raises(ValueError):
         published.vector("ret void")[0] = 1.0  # read-only
     # Wrong queries say what is wrong (they were "'int' object is not iterable", a matmul error, NaN or 0.0 scores)
