@@ -26,7 +26,7 @@ from inst2vec.arguments import (IR_INPUTS_HELP, add_source_flags, at_least, json
                                 output_folder, plot_file, source_flags_exported)
 from inst2vec.batch import FileResult, MirroredOutputs, collect_ir_files, no_ir_files_error, run_batch
 from inst2vec.errors import DataNotFoundError, Inst2vecError, IRParseError, NothingReadError
-from inst2vec.io import atomic_write
+from inst2vec.io import atomic_path, atomic_write
 
 log = logging.getLogger("inst2vec")
 SAMPLES = Path(__file__).parent / "samples"
@@ -439,16 +439,23 @@ def _train_embeddings(args) -> int:
     except ValueError as err:
         _print_errors(errors)
         raise Inst2vecError(str(err)) from err
-    embeddings.save(args.output)
-    embeddings.save_word2vec(Path(args.output) / "embeddings.w2v.txt")  # for gensim / other word2vec tools
     record = {**summary, "skipped": errors + summary["skipped"], "dim": args.dim,
               "epochs": args.epochs, "negative": args.negative, "seed": args.seed, "workers": report.workers,
               "seconds": report.seconds,
               "words_per_second": report.words_per_second, "losses": report.losses,
               "versions": {"python": platform.python_version(), "gensim": gensim.__version__,
                            "numpy": np.__version__}}
-    with atomic_write(Path(args.output) / "training.json") as f:
-        json.dump(record, f, indent=1)
+    output = Path(args.output)
+    output.mkdir(parents=True, exist_ok=True)
+    # The four files replace an earlier run's together: each is written under a temporary name, and the renames
+    # come after the last is written (an interrupted run left new embeddings beside the old word2vec file).
+    with contextlib.ExitStack() as renames:
+        word2vec_tmp = renames.enter_context(atomic_path(output / "embeddings.w2v.txt"))
+        record_tmp = renames.enter_context(atomic_path(output / "training.json"))
+        embeddings.save_word2vec(word2vec_tmp)  # for gensim / other word2vec tools
+        with open(record_tmp, "w", encoding="utf-8") as f:
+            json.dump(record, f, indent=1)
+        embeddings.save(output)
     _print_errors(record["skipped"])
     print(json.dumps({k: record[k] for k in ("files", "statements", "vocabulary", "pairs_drawn", "seconds",
                                              "words_per_second")}))

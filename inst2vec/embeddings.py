@@ -9,6 +9,7 @@ unpickled except the published pickles, through an unpickler that allows only pl
 """
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import pickle
@@ -19,7 +20,7 @@ import numpy as np
 
 from inst2vec.data import ENV_VARIABLE
 from inst2vec.errors import DataNotFoundError, VocabularyError
-from inst2vec.io import atomic_write, load_numpy
+from inst2vec.io import atomic_path, atomic_write, load_numpy
 from inst2vec.vocabulary import UNKNOWN, Vocabulary
 
 PUBLISHED = "published"
@@ -139,18 +140,26 @@ class Embeddings:
                 f.write(token + " " + " ".join(f"{x:.6g}" for x in row) + "\n")
 
     def save(self, folder: str | os.PathLike, compress_vocabulary: bool = False) -> None:
-        """Write ``vocabulary.json`` (or ``vocabulary.json.gz``) and ``embeddings.npy`` into ``folder``
-        (each atomically), removing an earlier save's vocabulary of the other form."""
+        """Write ``vocabulary.json`` (or ``vocabulary.json.gz``) and ``embeddings.npy`` into ``folder``,
+        removing an earlier save's vocabulary of the other form.
+
+        Both files are written under temporary names first and renamed into place together: an interrupted
+        save leaves the earlier one whole, never a new vocabulary beside an old matrix of the same size.
+        """
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         vocabulary, other = VOCABULARY_FILE + ".gz", VOCABULARY_FILE
         if not compress_vocabulary:
             vocabulary, other = other, vocabulary
-        # Loading prefers vocabulary.json: left beside a new vocabulary.json.gz it would be read with the new matrix.
-        (folder / other).unlink(missing_ok=True)
-        self.vocabulary.save(folder / vocabulary)
-        with atomic_write(folder / MATRIX_FILE, "wb") as f:
-            np.save(f, np.asarray(self.matrix), allow_pickle=False)
+        with contextlib.ExitStack() as renames:  # each renamed over its file when the block ends without error
+            vocabulary_tmp = renames.enter_context(atomic_path(folder / vocabulary))  # keeps the .gz suffix
+            matrix_tmp = renames.enter_context(atomic_path(folder / MATRIX_FILE))
+            self.vocabulary.save(vocabulary_tmp)
+            with open(matrix_tmp, "wb") as f:
+                np.save(f, np.asarray(self.matrix), allow_pickle=False)
+            # Loading prefers vocabulary.json: left beside a new vocabulary.json.gz it would be read with the new
+            # matrix.
+            (folder / other).unlink(missing_ok=True)
 
     @classmethod
     def load(cls, folder: str | os.PathLike) -> "Embeddings":

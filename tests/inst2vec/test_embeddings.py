@@ -86,6 +86,25 @@ def test_lookups(published):
             published.most_similar(bad)
 
 
+@pytest.mark.parametrize("compress", [False, True])
+def test_an_interrupted_save_leaves_the_earlier_one_whole(tmp_path, monkeypatch, compress):
+    """The vocabulary was renamed into place before the matrix was written: a save interrupted in between left a
+    new vocabulary beside the old matrix, which loads without complaint when both have as many rows."""
+    first = Embeddings(Vocabulary(["!UNK", "ret void", "unreachable"]), np.arange(6, dtype=np.float32).reshape(3, 2))
+    first.save(tmp_path / "e")
+    second = Embeddings(Vocabulary(["!UNK", "ret i32 <%ID>", "br label <%ID>"]), first.matrix[::-1])
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(np, "save", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        second.save(tmp_path / "e", compress_vocabulary=compress)
+    assert sorted(p.name for p in (tmp_path / "e").iterdir()) == ["embeddings.npy", "vocabulary.json"]
+    back = load(tmp_path / "e")
+    assert back.vocabulary.statements == first.vocabulary.statements and np.array_equal(back.matrix, first.matrix)
+
+
 def test_save_load_round_trip_and_errors(tmp_path):
     emb = Embeddings(Vocabulary(["!UNK", "ret void", "unreachable"]), np.arange(6, dtype=np.float32).reshape(3, 2))
     emb.save(tmp_path / "e")

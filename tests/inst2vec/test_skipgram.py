@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from inst2vec.cli import main
-from inst2vec.embeddings import load
+from inst2vec.embeddings import Embeddings, load
 from inst2vec.skipgram import embeddings_from_corpus, train_skipgram
 from inst2vec.vocabulary import Vocabulary
 
@@ -80,6 +80,23 @@ def test_cli_writes_a_loadable_model(kernels, tmp_path, capsys):
     assert main(["evaluate-embeddings", "published", "--common-with", str(out), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["analogy"]["total"] == ours  # the same questions for both
     assert main(["evaluate-embeddings", str(out), "--questions", "generated", "--json"]) == 0
+
+
+def test_an_interrupted_run_leaves_the_earlier_files_whole(kernels, tmp_path, monkeypatch):
+    """The files were replaced one after the other: a run stopped while writing the word2vec text (the slowest)
+    left its embeddings beside the earlier run's word2vec file and training.json."""
+    out = tmp_path / "model"
+    command = ["train-embeddings", *kernels[:4], "-o", str(out), "--dim", "8", "--epochs", "1", "--no-progress"]
+    assert main(command) == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+
+    def interrupted(self, path):
+        Path(path).write_text("4 8\n")  # a start, then the interruption
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Embeddings, "save_word2vec", interrupted)
+    assert main(command + ["--seed", "1"]) == 130  # "interrupted"
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # no temporary file left either
 
 
 def test_one_job_repeats_exactly_whatever_the_hash_seed(kernels, tmp_path):
