@@ -1,5 +1,6 @@
 """Skip-gram training on real XFG context pairs (small and seeded, single thread)."""
 import glob
+import gzip
 import json
 import os
 import subprocess
@@ -8,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from gensim.models import KeyedVectors
 
 from inst2vec.cli import main
 from inst2vec.embeddings import Embeddings, load
@@ -68,13 +70,22 @@ def test_a_cutoff_above_every_count_says_so(kernels, tmp_path, capsys):
 
 def test_cli_writes_a_loadable_model(kernels, tmp_path, capsys):
     out = tmp_path / "model"
+    out.mkdir()
+    for stale in ("vocabulary.json", "embeddings.w2v.txt"):  # an earlier version's uncompressed files: replaced
+        (out / stale).write_text("stale")
     assert main(["train-embeddings", *kernels[:6], "-o", str(out), "--dim", "8", "--epochs", "1",
                  "--subsample", "0", "--no-progress"]) == 0
     assert json.loads(capsys.readouterr().out)["files"] == 6
     record = json.loads((out / "training.json").read_text())
     assert record["seed"] == 0 and record["versions"]["gensim"] and record["dim"] == 8
     assert record["workers"] == 1  # -j 1 (the default): a rerun repeats exactly, so the record says so
-    assert load(out).matrix.shape[1] == 8 and (out / "embeddings.w2v.txt").read_text().startswith(f"{record['vocabulary']} 8\n")
+    assert sorted(p.name for p in out.iterdir()) == ["embeddings.npy", "embeddings.w2v.txt.gz", "training.json",
+                                                     "vocabulary.json.gz"]
+    assert load(out).matrix.shape[1] == 8
+    header = f"{record['vocabulary']} 8\n".encode()
+    assert gzip.decompress((out / "embeddings.w2v.txt.gz").read_bytes()).startswith(header)
+    keyed = KeyedVectors.load_word2vec_format(out / "embeddings.w2v.txt.gz")
+    assert len(keyed) == record["vocabulary"] and np.allclose(keyed["!UNK"], load(out)["!UNK"], atol=1e-5)
     assert main(["evaluate-embeddings", str(out), "--json"]) == 0
     ours = json.loads(capsys.readouterr().out)["analogy"]["total"]
     assert main(["evaluate-embeddings", "published", "--common-with", str(out), "--json"]) == 0
