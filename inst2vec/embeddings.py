@@ -250,7 +250,6 @@ def read_published_pickles(folder: str | os.PathLike) -> tuple[Vocabulary, np.nd
     return Vocabulary(statements), matrix
 
 
-
 def load(name: str | os.PathLike = OURS, data_root: str | os.PathLike | None = None) -> Embeddings:
     """``load()`` / ``load("ours")``: our embeddings shipped with the package; ``load("published")``: the
     published inst2vec embeddings (from the data root); ``load(PATH)``: an embeddings folder.
