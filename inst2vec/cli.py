@@ -15,6 +15,7 @@ import os
 import re
 import sys
 import time
+import traceback
 from collections import Counter
 from pathlib import Path
 from typing import Iterator, Sequence
@@ -41,6 +42,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.verbose:
         logging.getLogger("tensorflow").addFilter(_not_expected_retracing)
     try:
+        status = _run(args)
+    except BaseException:  # a bug: the traceback, then (in an MPI job) the other ranks ended with this one
+        if _mpi_world_of_several_ranks() is not None:
+            traceback.print_exc()
+            _abort_mpi_job(1)
+        raise
+    if status >= 2:
+        _abort_mpi_job(status)
+    return status
+
+
+def _run(args: argparse.Namespace) -> int:
+    """Run the chosen command; its errors printed as one line and turned into an exit status."""
+    try:
         with source_flags_exported(args):
             return args.run(args)
     except Inst2vecError as err:
@@ -54,6 +69,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as err:  # e.g. no permission or no space left for an output: no traceback
         print(f"error: {err}", file=sys.stderr)
         return 2
+
+
+def _mpi_world_of_several_ranks():
+    """``MPI.COMM_WORLD`` if this process is one of several ranks of a started MPI job, else None (mpi4py is only
+    looked at if the command imported it)."""
+    mpi = sys.modules.get("mpi4py.MPI")
+    if mpi is None or not mpi.Is_initialized() or mpi.Is_finalized() or mpi.COMM_WORLD.Get_size() < 2:
+        return None
+    return mpi.COMM_WORLD
+
+
+def _abort_mpi_job(status: int) -> None:
+    """End every rank of this MPI job, if there is one: a rank that failed (rank 0 compiling POJ-104, say) left
+    the others waiting for it in their next collective for ever, since its exit waits for them too."""
+    world = _mpi_world_of_several_ranks()
+    if world is not None:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        world.Abort(status)
 
 
 def _not_expected_retracing(record: logging.LogRecord) -> bool:

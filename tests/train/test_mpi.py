@@ -43,6 +43,17 @@ def test_an_argument_error_is_printed_once_not_by_every_rank():
     assert "error: unrecognized arguments: --compresion (did you mean --compression?) topk:0.01" in done.stderr
 
 
+def test_a_command_that_fails_on_one_rank_ends_the_job(tmp_path):
+    """Rank 0 compiles POJ-104 while the others wait at a barrier: its error (here a work folder below a file) left
+    them waiting there, and itself at its exit, for ever."""
+    (tmp_path / "a file").touch()
+    done = mpiexec(2, "-m", "inst2vec.cli", "task", "classifyapp", "--distributed", "--model", "ncc", "--per-class",
+                   "2", "--classes", "3", "--work-dir", str(tmp_path / "a file" / "poj104"), "-o", str(tmp_path / "r"),
+                   timeout=60)
+    assert done.returncode != 0, done.stderr[-3000:]
+    assert "cannot unpack" in done.stderr and "Not a directory" in done.stderr
+
+
 def _last_json(stdout: str) -> dict:
     import json
 
