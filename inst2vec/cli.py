@@ -221,7 +221,8 @@ def _parser() -> argparse.ArgumentParser:
     p.set_defaults(run=_train_embeddings)
 
     p = commands.add_parser("evaluate-embeddings", help="analogy and semantic-distance tests of embeddings")
-    p.add_argument("embeddings", help="'ours', 'published' or an embeddings folder (vocabulary.json + embeddings.npy)")
+    p.add_argument("embeddings", help="'ours', 'published' or an embeddings folder (vocabulary.json or "
+                   "vocabulary.json.gz, embeddings.npy)")
     p.add_argument("--questions", help="analogy questions TSV, or 'generated' for questions made from the "
                                       "embeddings' own vocabulary (default: the published set, "
                                       "DATA_ROOT/../anchors/ncc/derived/analogy_questions_published_vocab.tsv)")
@@ -389,6 +390,9 @@ def _xfg(args) -> int:
             raise Inst2vecError("-o writes the graph of one file; for several files or a folder use --output-dir")
         if args.format:
             raise Inst2vecError("--format goes with --output-dir; with -o the name's suffix gives the format")
+        _, missing = collect_ir_files(args.inputs)
+        if missing:  # as the other commands say it (it was "[Errno 2] No such file or directory: 'x.ll'")
+            raise Inst2vecError(missing[0].error)
         try:
             summary = save_file_xfg(args.inputs[0], args.output, args.verify)
         except ValueError as err:

@@ -271,7 +271,7 @@ def load(name: str | os.PathLike = OURS, data_root: str | os.PathLike | None = N
         hint = (f"; name its folder, {os.fspath(folder)}" if Path(name).is_file() and
                 (folder / MATRIX_FILE).is_file() else "")
         raise DataNotFoundError(f"{os.fspath(name)}: {what}{hint} (embeddings are '{OURS}', '{PUBLISHED}' or a "
-                                f"folder holding {VOCABULARY_FILE} and {MATRIX_FILE})")
+                                f"folder holding {VOCABULARY_FILE} (or .gz) and {MATRIX_FILE})")
     return Embeddings.load(name)
 
 

@@ -223,6 +223,9 @@ def test_xfg_command(ir_dir, tmp_path, capsys):
     assert summary["weakly_connected"] and json.loads(out.read_text())["edges"]
     assert main(["xfg", str(ir_dir / "mt.ll"), "-o", str(tmp_path / "g.txt")]) == 2
     assert "error: XFG output must end in .graphml or .json" in capsys.readouterr().err
+    # A missing input is named as by the other commands (it was "[Errno 2] No such file or directory: '…'")
+    assert main(["xfg", str(tmp_path / "none.ll"), "-o", str(out)]) == 2
+    assert capsys.readouterr().err == f"error: {tmp_path / 'none.ll'}: no such file or directory\n"
 
 
 def test_xfg_batch_mirrors_folders_and_goes_on(ir_dir, tmp_path, capsys):
