@@ -249,6 +249,21 @@ def test_variants(suite, tmp_path):
     assert report.table[-1]["compiled"] == 1 and "-fno-omit-frame-pointer" in record["flags"]
 
 
+def test_llvm_test_suite_polybench_compiles(data_root, tmp_path):
+    """Its PolyBench programs use FP_ABSTOLERANCE, which the suite's build system defines; they failed with
+    "use of undeclared identifier 'FP_ABSTOLERANCE'"."""
+    suite = "llvm-test-suite-SingleSource"
+    with tarfile.open(data_root / "ir-corpus-sources" / f"{suite}.tar.gz") as tar:
+        members = [m for m in tar if m.isfile() and ("Polybench/utilities/polybench.h" in m.name
+                                                     or "Polybench/datamining/covariance/" in m.name)]
+        tar.extractall(tmp_path / suite, members=members, filter="data")
+    report = build_corpus([tmp_path / suite], tmp_path / "c", [Variant.parse("O0")], jobs=1, progress=False)
+    records = _records(tmp_path / "c")
+    covariance = records["SingleSource/Benchmarks/Polybench/datamining/covariance/covariance.c", "O0"]
+    assert covariance["status"] == "ok", covariance.get("error")
+    assert "-DFP_ABSTOLERANCE=1e-5" in covariance["flags"] and report.table[0]["failed"] == 0
+
+
 def test_poj104_recipe(data_root, tmp_path):
     assert prepare_poj104("void main() {}").endswith("int main() {}")
     assert prepare_poj104("main()\n{ return 0; }").split("using namespace std;\n")[1].startswith("int main()")
