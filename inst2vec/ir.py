@@ -404,9 +404,11 @@ def _struct_lines_of_file(path) -> tuple[str, ...]:
 
 # Whole-text, line-preserving filters: a dropped line becomes empty, so line numbers survive.
 # Patterns start with a literal "\n" (the text gets one in front) so the regex engine skips ahead.
+# Also use-list order directives (``uselistorder``, ``uselistorder_bb``, which ``-preserve-ll-uselistorder`` writes):
+# the order of a value's uses in memory, no statement of the program (the original kept them as statements).
 _DROPPED_LINE = re.compile(
     r"\n(?:;(?! <label>)|!|[^\S\n]*(?:[{}\[\]]|$)|source_filename|target triple|target datalayout"
-    r"|attributes|module asm |declare|[^\S\n]+;)[^\n]*", re.MULTILINE)
+    r"|attributes|module asm |declare|[^\S\n]+;|[^\S\n]*uselistorder)[^\n]*", re.MULTILINE)
 _ASM_LINE = re.compile(r"\n[^\n]*call void asm[^\n]*")
 _COMDAT_LINE = re.compile(r"\n[^\n]*\$[^\n]* = comdat any[^\n]*")
 _ALIAS_CANDIDATE = re.compile(r"\n[^\n]*alias [^\n]*")
@@ -417,7 +419,7 @@ _NOT_AN_INSTRUCTION = r'(?:"[^"\n]*"|[-\w.$]+):|; <label>:|[@$]|define[ \t]|i\d+
 _BEFORE_OPCODE = r'(?:%(?:"[^"\n]*"|[-\w.$]+) = )?(?:(?:tail|musttail|notail) )?'
 _FIRST_WORD = re.compile(r"\n(?:" + _NOT_AN_INSTRUCTION + "|" + _BEFORE_OPCODE + r"([a-z_][a-z_0-9]*|\S+))")
 #: First words of lines that are not instructions but may stand where one does.
-_CONTINUATION_WORDS = frozenset({"cleanup", "catch", "filter", "to", "uselistorder", "uselistorder_bb"})
+_CONTINUATION_WORDS = frozenset({"cleanup", "catch", "filter", "to"})
 # A line that is none of: empty, label, global, definition, switch case, known instruction.
 _BAD_LINE = re.compile(
     r"\n(?!$|" + _NOT_AN_INSTRUCTION + "|" + _BEFORE_OPCODE + "(?:"

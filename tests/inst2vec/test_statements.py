@@ -1,6 +1,7 @@
 """Statement normalisation: every published rule on tiny inline IR, and fidelity on real IR."""
 import glob
 import re
+import subprocess
 
 import pytest
 
@@ -264,6 +265,19 @@ def test_threadcoarsening_oov_matches_original(data_root, published_vocabulary):
     files = sorted(glob.glob(str(data_root / "threadcoarsening" / "kernels_ir" / "*.ll")))
     assert len(files) == 17
     assert _oov(files, published_vocabulary) == (118, 1331)
+
+
+def test_use_list_order_directives_are_no_statements(data_root, tmp_path):
+    """``llvm-dis -preserve-ll-uselistorder`` adds ``uselistorder i64 40, { 1, 0, 2 }``: the order of a value's uses
+    in memory. It was read as a statement, ``uselistorder i64 <INT>, { <INT>, <INT>, <INT> }``."""
+    kernel = data_root / "devmap" / "kernels_ir" / "npb-3.3-BT-error_norm_A.ll"
+    bitcode = subprocess.run(["llvm-as-14", str(kernel), "-o", "-"], capture_output=True, check=True).stdout
+    for name, flags in (("plain.ll", []), ("ordered.ll", ["--preserve-ll-uselistorder"])):
+        subprocess.run(["llvm-dis-14", *flags, "-", "-o", str(tmp_path / name)], input=bitcode, check=True)
+    assert "\nuselistorder " in (tmp_path / "ordered.ll").read_text()
+    assert file_statements(tmp_path / "ordered.ll") == file_statements(tmp_path / "plain.ll")
+    assert text_statements(_function("%x = add i32 %a, 1", "ret i32 %x", "uselistorder i32 %a, { 1, 0 }")) == [
+        "define void <@ID>()", "<%ID> = add i32 <%ID>, <INT>", "ret i32 <%ID>"]
 
 
 def test_real_kernel_exact_statements(data_root):
