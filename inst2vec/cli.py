@@ -43,7 +43,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.getLogger("tensorflow").addFilter(_not_expected_retracing)
     try:
         status = _run(args)
-    except BaseException:  # a bug: the traceback, then (in an MPI job) the other ranks ended with this one
+    except Exception:  # a bug: the traceback, then (in an MPI job) the other ranks ended with this one
         if _mpi_world_of_several_ranks() is not None:
             traceback.print_exc()
             _abort_mpi_job(1)

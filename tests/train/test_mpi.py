@@ -54,6 +54,20 @@ def test_a_command_that_fails_on_one_rank_ends_the_job(tmp_path):
     assert "cannot unpack" in done.stderr and "Not a directory" in done.stderr
 
 
+def test_a_bug_on_one_rank_ends_the_job_with_its_traceback():
+    """An exception no handler expects, raised by the command on rank 0 while rank 1 waits for it."""
+    script = ("import sys; from mpi4py import MPI; import inst2vec.cli as cli\n"
+              "def command(args):\n"
+              "    if MPI.COMM_WORLD.rank == 0:\n"
+              "        raise ZeroDivisionError('a bug on rank 0')\n"
+              "    MPI.COMM_WORLD.Barrier()\n"
+              "    return 0\n"
+              "cli._run = command  # the command itself, behind main's handling of errors\n"
+              "sys.exit(cli.main(['demo']))\n")
+    done = mpiexec(2, "-c", script, timeout=60)
+    assert done.returncode != 0 and "ZeroDivisionError: a bug on rank 0" in done.stderr, done.stderr[-3000:]
+
+
 def _last_json(stdout: str) -> dict:
     import json
 
