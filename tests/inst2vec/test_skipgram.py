@@ -118,5 +118,6 @@ def test_one_job_repeats_exactly_whatever_the_hash_seed(kernels, tmp_path):
         subprocess.run([sys.executable, "-m", "inst2vec.cli", "train-embeddings", *kernels[:4], "-o", str(out),
                         "--dim", "8", "--epochs", "1", "-j", "1", "--no-progress"], check=True, capture_output=True,
                        env={**os.environ, "PYTHONHASHSEED": hash_seed})
-        matrices.append((out / "embeddings.npy").read_bytes())
-    assert matrices[0] == matrices[1]
+        matrices.append([(out / name).read_bytes() for name in ("embeddings.npy", "embeddings.w2v.txt.gz",
+                                                                 "vocabulary.json.gz")])
+    assert matrices[0] == matrices[1]  # the gzip files too: no time or name in their headers
