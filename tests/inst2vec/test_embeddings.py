@@ -183,6 +183,12 @@ def test_cli(data_root, capsys, tmp_path):
     assert main(["lookup", "!UNK", "-k", "2", "--data-root", str(data_root)]) == 0
     assert main(["lookup", " ", "--data-root", str(data_root)]) == 2  # was !UNK's vector
     assert "lookup: the statement is empty" in capsys.readouterr().err
+    # a file named instead of a statement (it was looked up as a statement, and gave !UNK's vector)
+    kernel = str(data_root / "threadcoarsening" / "kernels_ir" / "sgemm.ll")
+    assert main(["lookup", kernel, "--data-root", str(data_root)]) == 2
+    refused = capsys.readouterr()
+    assert refused.out == "" and f"{kernel} is a file; lookup takes one statement or line of IR" in refused.err
+    assert f"inst2vec embed {kernel} -o vectors.npz" in refused.err
     # embeddings that can answer none of the questions say so (it printed "0 / 0 = 0.00 %")
     Embeddings(Vocabulary(["!UNK", "ret void"]), np.eye(2, dtype=np.float32)).save(tmp_path / "tiny")
     assert main(["evaluate-embeddings", str(tmp_path / "tiny"), "--data-root", str(data_root)]) == 0
