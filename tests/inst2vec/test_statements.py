@@ -1,6 +1,5 @@
 """Statement normalisation: every published rule on tiny inline IR, and fidelity on real IR."""
 import glob
-import re
 import subprocess
 
 import pytest
@@ -138,49 +137,12 @@ define dso_local noundef i32 @f(ptr noundef %p) #0 {
                                    "<%ID> = load i32, ptr <%ID>, align 4", "ret i32 <%ID>"]
 
 
-# Quoted names that hold characters the original's name class lacks (spaces, parentheses, quotes), as Rust, Julia
-# or hand-written IR spell them, in every place a name goes: types, arguments, values, labels, targets.
-IR_QUOTED_NAMES = """\
-%"struct.my s" = type { i32, float }
-%"alloc::vec::Vec<(u32, u32)>" = type { { i64, ptr }, i64 }
-%"core::fmt::Arguments<'_>" = type { %"alloc::vec::Vec<(u32, u32)>", [2 x i32] }
-@"the global" = global i32 0, align 4
-declare void @"may throw"(ptr)
-define i32 @"my func"(i32 %"a b", ptr %p, %"struct.my s"* %"s p") #0 personality ptr @__gxx_personality_v0 {
-"entry block":
-  %"x y" = add i32 %"a b", 1
-  %f = getelementptr inbounds %"struct.my s", %"struct.my s"* %"s p", i32 0, i32 0
-  %v = load i32, i32* %f, align 4
-  %w = getelementptr inbounds %"alloc::vec::Vec<(u32, u32)>", ptr %p, i64 0, i32 1
-  %args = alloca %"core::fmt::Arguments<'_>", align 8
-  switch i32 %v, label %"the end" [
-    i32 0, label %"case zero"
-  ]
-"case zero":
-  invoke void @"may throw"(ptr %args)
-          to label %"the end" unwind label %"lp pad"
-"lp pad":
-  %lp = landingpad { ptr, i32 }
-          cleanup
-  br label %"the end"
-"the end":
-  %r = phi i32 [ %"x y", %"entry block" ], [ %v, %"case zero" ], [ 0, %"lp pad" ]
-  ret i32 %r
-}
-"""
-
-
-def test_quoted_names_are_taken_whole():
+def test_quoted_names_are_taken_whole(quoted_names_ir):
     """A quoted name gives the statements its plain spelling gives (the original cut it into pieces:
     ``<%ID> y" = add i32 <%ID> b", <INT>``, labels kept as statements, struct types not inlined)."""
-    plain = IR_QUOTED_NAMES
-    for quoted, name in (('%"struct.my s"', "%struct.s"), ('%"alloc::vec::Vec<(u32, u32)>"', "%struct.vec"),
-                         ('%"core::fmt::Arguments<\'_>"', "%struct.args")):
-        plain = plain.replace(quoted, name)
-    plain = re.sub(r'"(\w+) (\w+)"', r"\1_\2", plain)
-    assert '"' not in plain
-    assert text_statements(IR_QUOTED_NAMES) == text_statements(plain)
-    assert text_statements(IR_QUOTED_NAMES)[5:7] == [
+    quoted, plain = quoted_names_ir
+    assert text_statements(quoted) == text_statements(plain)
+    assert text_statements(quoted)[5:7] == [
         "<%ID> = getelementptr inbounds { { i64, ptr }, i64 }, ptr <%ID>, i64 <INT>, i32 <INT>",
         "<%ID> = alloca { { { i64, ptr }, i64 }, [2 x i32] }, align 8",
     ]

@@ -97,6 +97,15 @@ def test_every_statement_is_on_an_edge_and_graph_is_connected():
     assert sum(summary["edges_by_flow"].values()) == summary["edges"]
 
 
+def test_quoted_names_give_the_graph_of_plain_ones(quoted_names_ir):
+    """The same nodes, edges, flows and statements, up to the names (the statements on the edges were cut into
+    pieces, and the labels of quoted blocks were statements)."""
+    quoted, plain = (build_xfg(parse_module(ir)) for ir in quoted_names_ir)
+    assert xfg_summary(quoted) == xfg_summary(plain)
+    edge = nx.algorithms.isomorphism.categorical_multiedge_match(["stmt", "flow"], [None, None])
+    assert nx.is_isomorphic(quoted, plain, node_match=lambda a, b: a["kind"] == b["kind"], edge_match=edge)
+
+
 def test_opaque_pointer_ir_from_llvmlite(data_root):
     """llvmlite prints every pointer as `ptr` (as clang >= 15 does): statements and XFG still work."""
     typed = (data_root / "threadcoarsening" / "kernels_ir" / "sgemm.ll").read_text()
