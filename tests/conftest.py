@@ -1,4 +1,4 @@
-"""Shared fixtures: the real data sets under ``../shared/data`` (or ``$INST2VEC_DATA``)."""
+"""Shared fixtures: the real data sets under ``../shared/data`` (or ``$INST2VEC_DATA``), and IR with quoted names."""
 import re
 from pathlib import Path
 
