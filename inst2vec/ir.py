@@ -408,7 +408,7 @@ def _struct_lines_of_file(path) -> tuple[str, ...]:
 # the order of a value's uses in memory, no statement of the program (the original kept them as statements).
 _DROPPED_LINE = re.compile(
     r"\n(?:;(?! <label>)|!|[^\S\n]*(?:[{}\[\]]|$)|source_filename|target triple|target datalayout"
-    r"|attributes|module asm |declare|[^\S\n]+;|[^\S\n]*uselistorder)[^\n]*", re.MULTILINE)
+    r"|attributes|module asm |declare|[^\S\n]+;|[^\S\n]*uselistorder(?:_bb)? )[^\n]*", re.MULTILINE)
 _ASM_LINE = re.compile(r"\n[^\n]*call void asm[^\n]*")
 _COMDAT_LINE = re.compile(r"\n[^\n]*\$[^\n]* = comdat any[^\n]*")
 _ALIAS_CANDIDATE = re.compile(r"\n[^\n]*alias [^\n]*")

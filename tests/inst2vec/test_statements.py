@@ -240,6 +240,9 @@ def test_use_list_order_directives_are_no_statements(data_root, tmp_path):
     assert file_statements(tmp_path / "ordered.ll") == file_statements(tmp_path / "plain.ll")
     assert text_statements(_function("%x = add i32 %a, 1", "ret i32 %x", "uselistorder i32 %a, { 1, 0 }")) == [
         "define void <@ID>()", "<%ID> = add i32 <%ID>, <INT>", "ret i32 <%ID>"]
+    # a block named so (C's `uselistorder:` label) is no directive
+    module = parse_module(_function("br label %uselistorder", "uselistorder:", "ret void"))
+    assert [block.label for function in module.functions for block in function.blocks] == ["%entry", "%uselistorder"]
 
 
 def test_real_kernel_exact_statements(data_root):
