@@ -621,11 +621,11 @@ def _lookup(args) -> int:
         raise Inst2vecError("lookup: the statement is empty; give a line of IR or an inst2vec statement")
     embeddings = load(args.embeddings, data_root(args.data_root))
     statement = _vocabulary_statement(args.statement.replace("\\n", "\n"), embeddings)
-    if statement not in embeddings and os.path.isfile(args.statement):  # it was looked up as !UNK, with a note
-        raise Inst2vecError(f"lookup: {args.statement} is a file; lookup takes one statement or line of IR. A "
-                            f"file's vectors: inst2vec embed {args.statement} -o vectors.npz; its statements: "
-                            f"inst2vec statements {args.statement}")
     if statement not in embeddings:
+        if os.path.isfile(args.statement):  # it was looked up as a statement: !UNK's vector, with a note
+            raise Inst2vecError(f"lookup: {args.statement} is a file; lookup takes one statement or line of IR. A "
+                                f"file's vectors: inst2vec embed {args.statement} -o vectors.npz; its statements: "
+                                f"inst2vec statements {args.statement}")
         close = _closest_spellings(statement, embeddings)
         hint = f"; closest in spelling: {', '.join(map(repr, close))}" if close else ""
         if args.neighbours:  # they would be !UNK's neighbours, which say nothing about this statement
