@@ -2,6 +2,7 @@
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -10,10 +11,18 @@ HERE = Path(__file__).parent
 
 
 def mpiexec(ranks: int, *args: str, timeout: float = 300, env: dict | None = None) -> subprocess.CompletedProcess:
+    """Runs ``python ARGS`` on RANKS ranks, with a temporary folder of its own (TMPDIR) for Open MPI's session files.
+
+    Open MPI names its session folder after the launcher's process id. A folder left in /tmp by a job that was
+    killed stops every later launcher that gets the same id again ("The PMIx server's listener thread failed to
+    start"): with process ids wrapping at 32,768, a whole test run can meet one.
+    """
     launcher = Path(sys.executable).parent / "mpiexec"
-    env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1", **(env or {}))
-    return subprocess.run([str(launcher), "-n", str(ranks), "--oversubscribe", sys.executable, *args],
-                          env=env, capture_output=True, text=True, timeout=timeout)
+    with tempfile.TemporaryDirectory(prefix="mpi", ignore_cleanup_errors=True) as session_files:
+        env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1", TMPDIR=session_files,
+                   **(env or {}))
+        return subprocess.run([str(launcher), "-n", str(ranks), "--oversubscribe", sys.executable, *args],
+                              env=env, capture_output=True, text=True, timeout=timeout)
 
 
 @pytest.mark.parametrize("ranks", [2, 3, 4])
