@@ -249,21 +249,22 @@ def _decode_bytes_in_comments(data: bytes, path: str | os.PathLike | None, first
         try:
             line.decode("utf-8")
         except UnicodeDecodeError as err:
-            if not _in_comment(line, err.start):
+            if not 0 <= _comment_start(line) < err.start:
                 raise IRParseError(f"not UTF-8 text (byte 0x{line[err.start]:02x})", path, number) from None
     return data.decode("utf-8", errors="replace")
 
 
-def _in_comment(line: bytes, at: int) -> bool:
-    """Whether byte ``at`` of a line lies in its comment: after a ``;`` outside double quotes (IR strings
-    escape their quotes as ``\\22``)."""
+def _comment_start(line: str | bytes) -> int:
+    """Where a line's comment starts: at its first ``;`` outside double quotes (IR strings escape their quotes as
+    ``\\22``); -1 if it has none."""
+    quote, semicolon = ('"', ";") if isinstance(line, str) else (ord('"'), ord(";"))
     in_quotes = False
-    for byte in line[:at]:
-        if byte == ord('"'):
+    for at, char in enumerate(line):
+        if char == quote:
             in_quotes = not in_quotes
-        elif byte == ord(";") and not in_quotes:
-            return True
-    return False
+        elif char == semicolon and not in_quotes:
+            return at
+    return -1
 
 
 def read_text(path: str | os.PathLike) -> str:
@@ -431,8 +432,8 @@ def preprocess(text: str, path: str | os.PathLike | None = None, first_line: int
     """Apply the published line filter to IR text, keeping one (possibly empty) line per line.
 
     Drops comments, metadata, declarations, attributes, target and comdat lines and lone
-    brackets; strips indentation, trailing metadata (``, !tbaa !3``) and attribute groups
-    (``#0`` and all after it); removes struct type definitions and returns them apart.
+    brackets; strips indentation, trailing comments (not a label's), trailing metadata (``, !tbaa !3``) and
+    attribute groups (``#0`` and all after it); removes struct type definitions and returns them apart.
 
     Returns:
         ``(kept, struct_lines)``: the filtered text, line for line, and the struct definitions.
@@ -452,7 +453,8 @@ def preprocess(text: str, path: str | os.PathLike | None = None, first_line: int
     if "alias " in text:
         text = _ALIAS_CANDIDATE.sub(lambda m: "\n" if _ALIAS.match(_QUOTED.sub("", m.group(0)[1:])) else m.group(0),
                                     text)
-    lines = [_clean_line(line) if "!" in line or "#" in line else line.strip() for line in text[1:].split("\n")]
+    lines = [_clean_line(line) if "!" in line or "#" in line or ";" in line else line.strip()
+             for line in text[1:].split("\n")]
     struct_lines: tuple[str, ...] = ()
     if " = type " in text:
         struct_lines = tuple(line for line in lines if " = type " in line)
@@ -464,8 +466,17 @@ def preprocess(text: str, path: str | os.PathLike | None = None, first_line: int
 
 
 def _clean_line(line: str) -> str:
-    """Strip a line and cut its metadata (``!``) and attribute-group (``#``) tails."""
+    """Strip a line and cut its comment (``; …``), metadata (``!``) and attribute-group (``#``) tails.
+
+    Label lines keep their comment (``; preds = %3``), as the original's label statements do. The original kept
+    every comment; clang writes none after an instruction, but hand-written IR does, and the names in it (``; not
+    from %b``) became operands: out-of-vocabulary statements and false data flow in the XFG.
+    """
     line = line.strip()
+    if ";" in line and not _LABEL.match(line):
+        comment_at = _comment_start(line)
+        if comment_at != -1:
+            line = line[:comment_at].rstrip()
     if "!" in line:
         if "metadata !" in line or 'c"' in line:
             line = _strip_metadata(line)
