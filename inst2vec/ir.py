@@ -249,22 +249,21 @@ def _decode_bytes_in_comments(data: bytes, path: str | os.PathLike | None, first
         try:
             line.decode("utf-8")
         except UnicodeDecodeError as err:
-            if not 0 <= _comment_start(line) < err.start:
+            if not 0 <= _first_outside_quotes(line, ";") < err.start:
                 raise IRParseError(f"not UTF-8 text (byte 0x{line[err.start]:02x})", path, number) from None
     return data.decode("utf-8", errors="replace")
 
 
-def _comment_start(line: str | bytes) -> int:
-    """Where a line's comment starts: at its first ``;`` outside double quotes (IR strings escape their quotes as
-    ``\\22``); -1 if it has none."""
-    quote, semicolon = ('"', ";") if isinstance(line, str) else (ord('"'), ord(";"))
-    in_quotes = False
-    for at, char in enumerate(line):
-        if char == quote:
-            in_quotes = not in_quotes
-        elif char == semicolon and not in_quotes:
-            return at
-    return -1
+def _first_outside_quotes(line: str | bytes, char: str) -> int:
+    """Where ``char`` first stands in a line outside double quotes (strings and quoted names; IR strings escape
+    their quotes as ``\\22``), -1 if nowhere: a ``;`` there starts a comment, a ``#`` an attribute group."""
+    quote = '"'
+    if isinstance(line, bytes):
+        char, quote = char.encode(), b'"'
+    at = line.find(char)
+    while at != -1 and line.count(quote, 0, at) % 2:  # an odd number of quotes before it: inside quotes
+        at = line.find(char, at + 1)
+    return at
 
 
 def read_text(path: str | os.PathLike) -> str:
@@ -466,23 +465,26 @@ def preprocess(text: str, path: str | os.PathLike | None = None, first_line: int
 
 
 def _clean_line(line: str) -> str:
-    """Strip a line and cut its comment (``; …``), metadata (``!``) and attribute-group (``#``) tails.
+    """Strip a line and cut its comment (``; …``), metadata (``!``) and attribute-group (``#``) tails, each from its
+    first character outside quotes.
 
-    Label lines keep their comment (``; preds = %3``), as the original's label statements do. The original kept
-    every comment; clang writes none after an instruction, but hand-written IR does, and the names in it (``; not
-    from %b``) became operands: out-of-vocabulary statements and false data flow in the XFG.
+    Label lines keep their comment (``; preds = %3``), as the original's label statements do. Not as the original:
+    it kept every other comment too (clang writes none after an instruction; hand-written IR does, and the names in
+    it became operands), and it also cut at a ``#`` in quotes, and at a ``!`` in a quoted name (``c"#1\\00"``,
+    ``@"push!"``).
     """
     line = line.strip()
     if ";" in line and not _LABEL.match(line):
-        comment_at = _comment_start(line)
+        comment_at = _first_outside_quotes(line, ";")
         if comment_at != -1:
             line = line[:comment_at].rstrip()
     if "!" in line:
-        if "metadata !" in line or 'c"' in line:
-            line = _strip_metadata(line)
-        else:  # the common case, e.g. ", !tbaa !7"
-            line = _cut_at(line, line.find("!"))
-    hash_at = line.find("#")
+        if "metadata !" in line:
+            line = _delete_metadata_arguments(line)
+        bang_at = _first_outside_quotes(line, "!")
+        if bang_at != -1:  # e.g. ", !tbaa !7"
+            line = _cut_at(line, bang_at)
+    hash_at = _first_outside_quotes(line, "#")
     if hash_at != -1:
         line = line[:hash_at].strip()
     return line
@@ -562,27 +564,16 @@ def _shorten(text: str, width: int = 80) -> str:
     return text if len(text) <= width else text[: width - 3] + "..."
 
 
-def _strip_metadata(line: str) -> str:
-    """Cut metadata arguments and trailing ``!`` attachments, as the original did.
-
-    ``(metadata !12, metadata !DIExpression())`` arguments are deleted (leaving the published
-    ``(metadata T <%ID>())`` residue), then the line is cut at the first remaining ``!`` unless
-    that ``!`` is inside an unterminated ``c"..."`` string.
-    """
-    pos = line.find("!")
+def _delete_metadata_arguments(line: str) -> str:
+    """Delete metadata arguments, as the original did: ``(metadata i32* %x, metadata !15, metadata
+    !DIExpression())`` becomes the published ``(metadata i32* %x())`` residue."""
     while _METADATA_ARGUMENT.search(line):
         before = line
         for pattern in _METADATA_STRIPS:
             line = pattern.sub("", line)
-        pos = line.find("!")
         if line == before:  # the original loops forever here (e.g. ``metadata !{...}``)
             break
-    if pos == -1:
-        return line
-    string_at = line[:pos].find('c"')
-    if string_at != -1 and line[string_at + 2:pos].find('"') == -1:
-        return line  # the '!' is inside a string
-    return _cut_at(line, pos)
+    return line
 
 
 def _cut_at(line: str, pos: int) -> str:

@@ -261,6 +261,20 @@ def test_annotations_of_llvm_dis_are_no_part_of_a_statement(data_root, tmp_path)
     assert file_statements(annotated) == file_statements(plain)
 
 
+def test_a_hash_or_bang_in_quotes_cuts_nothing(tmp_path, published_vocabulary):
+    """'#' starts an attribute group and '!' metadata only outside quotes. A string with a '#' (C's "#%d") was cut
+    there: '<@ID> = … constant [5 x i8] c"' (out of the vocabulary). A quoted name with either, as Julia writes
+    them ('%"#self#"', '@"julia_push!_12"'), was cut too, and the file refused as an unknown instruction."""
+    source = tmp_path / "hash.c"
+    source.write_text('#include <stdio.h>\nint main(void) { printf("#%d\\n", 1); return 0; }\n')
+    string = file_statements(source)[0]
+    assert string == "<@ID> = private unnamed_addr constant [5 x i8]  <STRING>, align 1"
+    assert string in published_vocabulary
+    julia = ('define void @"julia_push!_12"(i32 %"#self#") #0 {\ntop:\n  %"x#1" = add i32 %"#self#", 1, !dbg !4\n'
+             '  ret void\n}\n')
+    assert text_statements(julia) == ["define void <@ID>(i32 <%ID>)", "<%ID> = add i32 <%ID>, <INT>", "ret void"]
+
+
 def test_real_kernel_exact_statements(data_root):
     path = data_root / "devmap" / "kernels_ir" / "amd-app-sdk-3.0-BinomialOption-binomial_options.ll"
     statements = file_statements(path)
