@@ -327,11 +327,10 @@ def _each(args, function, description: str, failures: list[FileResult]) -> Itera
             failures.append(result)
     if not n_done and not failures:
         raise no_ir_files_error(args.inputs)
-    _print_errors([result.error for result in failures])
     if not n_done:
+        _print_errors([result.error for result in failures])
         raise _nothing_read(len(failures))
-    if failures:
-        print(f"skipped {len(failures)} of {len(files) + len(missing)} file(s); {n_done} done", file=sys.stderr)
+    _report_skipped([result.error for result in failures], len(files) + len(missing))
 
 
 def _input_files(inputs: list[str]) -> tuple[list[str], list[str]]:
@@ -348,6 +347,13 @@ def _input_files(inputs: list[str]) -> tuple[list[str], list[str]]:
 def _print_errors(errors: list[str]) -> None:
     for error in errors:
         print(f"error: {error}", file=sys.stderr)
+
+
+def _report_skipped(errors: list[str], n_inputs: int) -> None:
+    """Print the errors of the input files a batch command skipped, then ``skipped N of M file(s); K done``."""
+    _print_errors(errors)
+    if errors:
+        print(f"skipped {len(errors)} of {n_inputs} file(s); {n_inputs - len(errors)} done", file=sys.stderr)
 
 
 def _nothing_read(n_files: int) -> Inst2vecError:
@@ -437,6 +443,7 @@ def _pairs(args) -> int:
     from inst2vec.vocabulary import Vocabulary
 
     files, errors = _input_files(args.inputs)
+    n_inputs = len(files) + len(errors)
     if args.vocab:
         vocabulary = Vocabulary.load(args.vocab)
     else:
@@ -449,9 +456,10 @@ def _pairs(args) -> int:
     except ValueError as err:
         raise Inst2vecError(str(err)) from err
     errors += pair_errors
-    _print_errors(errors)
     if len(pair_errors) == len(files):
+        _print_errors(errors)
         raise _nothing_read(len(errors))
+    _report_skipped(errors, n_inputs)
     with atomic_write(args.output, "wb") as f:
         np.savez(f, target=targets, context=contexts)
     print(json.dumps({"output": args.output, "files": len(files) - len(pair_errors), "skipped": len(errors),
@@ -469,6 +477,7 @@ def _train_embeddings(args) -> int:
     from inst2vec.skipgram import embeddings_from_corpus
 
     files, errors = _input_files(args.inputs)
+    n_inputs = len(files) + len(errors)
     try:
         embeddings, report, summary = embeddings_from_corpus(
             files, args.cutoff, args.width, args.subsample, args.seed, args.jobs, args.progress, dim=args.dim,
@@ -499,7 +508,7 @@ def _train_embeddings(args) -> int:
             json.dump(record, f, indent=1)
         (output / "embeddings.w2v.txt").unlink(missing_ok=True)  # an earlier version's, uncompressed
         embeddings.save(output, compress_vocabulary=True)
-    _print_errors(record["skipped"])
+    _report_skipped(record["skipped"], n_inputs)
     print(json.dumps({k: record[k] for k in ("files", "statements", "vocabulary", "pairs_drawn", "seconds",
                                              "words_per_second")}))
     return 1 if record["skipped"] else 0

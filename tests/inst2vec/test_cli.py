@@ -269,19 +269,39 @@ def test_failed_run_leaves_no_output(tmp_path, capsys):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.ll"]
 
 
-@pytest.mark.parametrize("command", [["statements", "--format", "jsonl"], ["vocab", "build"], ["pairs"], ["embed"],
-                                     ["train-embeddings", "--epochs", "1"], ["xfg"]])
+BATCH_COMMANDS = [["statements", "--format", "jsonl"], ["vocab", "build"], ["pairs"], ["embed"],
+                  ["train-embeddings", "--epochs", "1"], ["xfg"]]
+
+
+def _output_flags(command: list[str], tmp_path) -> list[str]:
+    """The flags that send a batch command's output to ``tmp_path/out``."""
+    name = {"pairs": "result.npz", "embed": "result.npz", "vocab": "result.json"}.get(command[0], "result")
+    out = tmp_path / "out" / name
+    return ["--output-dir", str(out.parent)] if command[0] == "xfg" else ["-o", str(out)]
+
+
+@pytest.mark.parametrize("command", BATCH_COMMANDS, ids=lambda command: command[0])
 def test_batch_with_no_readable_file_writes_nothing(tmp_path, capsys, command):
     (tmp_path / "bad.ll").write_text(IR_BAD)
     (tmp_path / "empty.ll").write_text("")
-    name = {"pairs": "result.npz", "embed": "result.npz", "vocab": "result.json"}.get(command[0], "result")
-    out = tmp_path / "out" / name
-    output = ["--output-dir", str(out.parent)] if command[0] == "xfg" else ["-o", str(out)]
+    output = _output_flags(command, tmp_path)
     assert main([*command, str(tmp_path / "bad.ll"), str(tmp_path / "empty.ll"), *output]) == 2
     err = capsys.readouterr().err
     assert "bad.ll:2: unknown instruction 'frobnicate'" in err and "empty.ll: empty file" in err
     assert "none of the 2 input file(s) could be read; nothing written" in err
     assert sorted(p.name for p in tmp_path.rglob("*")) == ["bad.ll", "empty.ll"]
+
+
+@pytest.mark.parametrize("command", BATCH_COMMANDS, ids=lambda command: command[0])
+def test_a_batch_that_skips_files_says_how_many(ir_dir, tmp_path, capsys, command):
+    """Every batch command ends its errors with the same count (pairs and train-embeddings printed none)."""
+    (tmp_path / "bad.ll").write_text(IR_BAD)
+    output = _output_flags(command, tmp_path)
+    inputs = [str(ir_dir), str(tmp_path / "bad.ll"), str(tmp_path / "absent.ll")]
+    assert main([*command, *inputs, *output, "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert "bad.ll:2: unknown instruction 'frobnicate'" in err and "absent.ll: no such file" in err
+    assert err.rstrip().endswith("skipped 2 of 5 file(s); 3 done")
 
 
 @pytest.mark.parametrize("command", [["pairs"], ["train-embeddings", "--epochs", "1"]])
