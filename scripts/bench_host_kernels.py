@@ -20,8 +20,14 @@ from __future__ import annotations
 import argparse
 import time
 
-import numba
 import numpy as np
+
+try:
+    import numba
+except ImportError:
+    raise SystemExit("scripts/bench_host_kernels.py needs numba, which is no dependency of the project: "
+                     ".venv/bin/pip install --target /tmp/nb numba==0.68.1, "
+                     "then run it with PYTHONPATH=/tmp/nb") from None
 
 from train.collectives import sum_pairs
 from train.compression import magnitude_at_least

@@ -1,4 +1,5 @@
 """The scripts that read sys.argv themselves answer --help with their usage, and too few arguments with it too."""
+import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -30,3 +31,12 @@ def test_help_prints_the_usage_and_does_nothing_else(script, tmp_path):
 def test_too_few_arguments_print_the_usage():
     done = _run(str(SCRIPTS / "resume_check.py"), "data")
     assert done.returncode == 2 and "Usage: resume_check.py DATA_ROOT CHECKPOINT EPOCHS" in done.stderr
+
+
+def test_the_script_that_needs_numba_says_how_to_install_it():
+    """numba is no dependency: the compiled-loop benchmark ended in an ImportError traceback, even for --help."""
+    if importlib.util.find_spec("numba") is not None:
+        pytest.skip("numba is installed here")
+    done = _run(str(SCRIPTS / "bench_host_kernels.py"), "--help")
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert "needs numba, which is no dependency of the project: .venv/bin/pip install --target /tmp/nb" in done.stderr
