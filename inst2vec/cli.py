@@ -313,10 +313,14 @@ def _add_inputs(p: argparse.ArgumentParser) -> None:
     add_source_flags(p)
 
 
-def _each(args, function, description: str, failures: list[FileResult]) -> Iterator[FileResult]:
+def _each(args, function, description: str, failures: list[FileResult],
+          output: str | None = None) -> Iterator[FileResult]:
     """Yield ``function``'s successful results over the inputs as they come; collect and finally
-    print the failures (on stderr, with a ``skipped N of M`` line)."""
+    print the failures (on stderr, with a ``skipped N of M`` line). An ``output`` file that is one of the
+    inputs is refused before anything is read."""
     files, missing = collect_ir_files(args.inputs, note_unread_sources=True)
+    if output:
+        _refuse_an_input_as_output(output, files)
     failures.extend(missing)
     n_done = 0
     for result in run_batch(function, files, args.jobs, args.progress, description):
@@ -331,6 +335,20 @@ def _each(args, function, description: str, failures: list[FileResult]) -> Itera
         _print_errors([result.error for result in failures])
         raise _nothing_read(len(failures))
     _report_skipped([result.error for result in failures], len(files) + len(missing))
+
+
+def _refuse_an_input_as_output(output: str, files: list[str]) -> None:
+    """Raise if ``output`` is (or links to) one of ``files``: writing it would replace an input that was read."""
+    try:
+        written = os.stat(output)
+    except OSError:  # not there yet (or unreadable: writing it will say why)
+        return
+    for path in files:
+        with contextlib.suppress(OSError):
+            read = os.stat(path)
+            if (read.st_dev, read.st_ino) == (written.st_dev, written.st_ino):
+                raise Inst2vecError(f"-o {output}: is the input file {path}; writing there would replace it. "
+                                    "Name another output")
 
 
 def _input_files(inputs: list[str]) -> tuple[list[str], list[str]]:
@@ -377,7 +395,8 @@ def _statements(args) -> int:
                                 "file): name the output .jsonl, or give --format")
         args.format = "jsonl" if args.output and args.output.endswith(".jsonl") else "text"
     failures: list[FileResult] = []
-    results = _each(args, functools.partial(file_statements, cache=StatementCache()), "statements", failures)
+    results = _each(args, functools.partial(file_statements, cache=StatementCache()), "statements", failures,
+                    output=args.output)
     with atomic_write(args.output) if args.output else contextlib.nullcontext(sys.stdout) as out:
         for result in results:  # written as they come: a large batch is never held in memory
             if args.format == "jsonl":

@@ -269,6 +269,22 @@ def test_failed_run_leaves_no_output(tmp_path, capsys):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.ll"]
 
 
+def test_an_output_that_is_an_input_is_refused_and_the_input_kept(ir_dir, tmp_path, capsys):
+    """`statements k.ll -o k.ll` replaced the IR with its statements: every input was read before the output was
+    renamed over it. An output that is an input file, by its own name, a link or through a folder, is refused."""
+    source = tmp_path / "prog.c"
+    source.write_text("int main(void) { return 0; }\n")
+    link = tmp_path / "link.ll"
+    link.symlink_to(ir_dir / "mt.ll")
+    before = {path: path.read_bytes() for path in (*ir_dir.iterdir(), source)}
+    for inputs, output in (([ir_dir / "mt.ll"], ir_dir / "mt.ll"), ([ir_dir / "mt.ll"], link),
+                           ([ir_dir], ir_dir / "sgemm.ll"), ([source], source)):
+        assert main(["statements", *map(str, inputs), "-o", str(output), "--no-progress"]) == 2
+        assert f"-o {output}: is the input file " in capsys.readouterr().err
+    assert {path: path.read_bytes() for path in before} == before
+    assert main(["statements", str(ir_dir / "mt.ll"), "-o", str(ir_dir / "mt.txt")]) == 0
+
+
 BATCH_COMMANDS = [["statements", "--format", "jsonl"], ["vocab", "build"], ["pairs"], ["embed"],
                   ["train-embeddings", "--epochs", "1"], ["xfg"]]
 
