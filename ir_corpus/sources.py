@@ -61,15 +61,20 @@ def unpack_archive(archive: str | os.PathLike, into: str | os.PathLike) -> Path:
     """Unpack ``archive`` into ``into/<suite>`` once (kept for later runs); only regular files and folders.
 
     Members with absolute paths, ``..`` or links are refused, so an archive cannot write outside; their names are
-    kept beside the files (:func:`refused_members`).
+    kept beside the files (:func:`refused_members`). A folder already at ``into/<suite>`` is replaced only if an
+    earlier unpack made it (it holds the mark file).
 
     Raises:
-        SourceError: the archive cannot be read (names it).
+        SourceError: the archive cannot be read (names it), or ``into/<suite>`` is a folder or file of someone else.
     """
     target = Path(into) / suite_name(archive)
     if _refused_by_mark(target) is not None:
         return target
-    if target.exists():
+    if target.exists() or target.is_symlink():
+        if target.is_symlink() or not (target / _UNPACKED_MARK).is_file():
+            raise SourceError(f"{os.fspath(archive)}: cannot unpack into {target}: it is there already, and no "
+                              f"archive was unpacked into it (no {_UNPACKED_MARK} file); move it away, or build "
+                              "into another folder")
         shutil.rmtree(target)
     partial = target.with_name(target.name + ".partial")
     if partial.exists():

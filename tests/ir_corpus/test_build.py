@@ -7,6 +7,7 @@ import pytest
 from inst2vec.cli import main
 from inst2vec.statements import file_statements
 from ir_corpus import Manifest, Variant, build_corpus
+from ir_corpus.build import NoSourcesError
 from ir_corpus import compile as compile_module
 from ir_corpus.compile import CompilerError, VariantError, clang_version, compile_source, prepare_poj104
 from ir_corpus.sources import Source
@@ -218,6 +219,30 @@ def test_archives_are_unpacked_safely(tmp_path):
         assert not (tmp_path / "c" / "escape.c").exists() and report.table[0]["compiled"] == 1
         assert report.input_errors == [f"{archive}: skipped 2 member(s) that are links or would land outside the "
                                        "archive (../escape.c, link.c)"]
+
+
+def test_a_folder_the_unpacked_archive_would_replace_is_kept_unless_an_unpack_made_it(tmp_path):
+    """`corpus build mybench.tar.gz -o .` removed a folder sources/mybench that was there already, the user's own
+    files with it, to unpack the archive there. Only a folder an earlier unpack made (it holds the mark) is
+    replaced now; anything else is reported and kept."""
+    (tmp_path / "mybench").mkdir()
+    (tmp_path / "mybench" / "a.c").write_text(C_LOOP)
+    archive = tmp_path / "mybench.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(tmp_path / "mybench", arcname="mybench")
+    theirs = tmp_path / "out" / "sources" / "mybench"
+    theirs.mkdir(parents=True)
+    (theirs / "notes.txt").write_text("kept")
+    with pytest.raises(NoSourcesError) as refused:
+        build_corpus([archive], tmp_path / "out", [Variant.parse("O0")], jobs=1, progress=False)
+    assert refused.value.errors == [f"{archive}: cannot unpack into {theirs}: it is there already, and no archive "
+                                    "was unpacked into it (no .unpacked file); move it away, or build into another "
+                                    "folder"]
+    assert [p.name for p in theirs.iterdir()] == ["notes.txt"]
+    (theirs / "notes.txt").unlink()
+    (theirs / ".unpacked").write_text('{"refused": [')  # an earlier unpack's, its mark damaged: unpacked again
+    report = build_corpus([archive], tmp_path / "out", [Variant.parse("O0")], jobs=1, progress=False)
+    assert report.table[0]["compiled"] == 1 and (theirs / "mybench" / "a.c").is_file()
 
 
 def test_compiler_checks():
