@@ -261,6 +261,20 @@ def test_annotations_of_llvm_dis_are_no_part_of_a_statement(data_root, tmp_path)
     assert file_statements(annotated) == file_statements(plain)
 
 
+def test_module_summaries_of_thin_lto_bitcode_are_no_statements(data_root, tmp_path):
+    """Bitcode built for ThinLTO (``clang -flto=thin``, ``opt --module-summary``) holds a summary for the linker,
+    which ``llvm-dis`` prints as ``^0 = module: (…)`` and ``^1 = gv: (…)`` lines: such a file, bitcode or text,
+    was refused as not LLVM IR."""
+    kernel = data_root / "devmap" / "kernels_ir" / "npb-3.3-FT-cffts1_A.ll"
+    plain, summarized = tmp_path / "plain.bc", tmp_path / "summarized.bc"
+    for bitcode, flags in ((plain, []), (summarized, ["--module-summary"])):
+        subprocess.run(["opt-14", *flags, str(kernel), "-o", str(bitcode)], check=True)
+    text = subprocess.run(["llvm-dis-14", str(summarized), "-o", "-"], capture_output=True, check=True).stdout
+    assert b"\n^0 = module: (" in text and b"\n^1 = gv: (" in text
+    (tmp_path / "summarized.ll").write_bytes(text)
+    assert file_statements(summarized) == file_statements(tmp_path / "summarized.ll") == file_statements(plain)
+
+
 def test_a_hash_or_bang_in_quotes_cuts_nothing(tmp_path, published_vocabulary):
     """'#' starts an attribute group and '!' metadata only outside quotes. A string with a '#' (C's "#%d") was cut
     there: '<@ID> = … constant [5 x i8] c"' (out of the vocabulary). A quoted name with either, as Julia writes
