@@ -35,6 +35,7 @@ SAMPLES = Path(__file__).parent / "samples"
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``inst2vec`` console script; returns the exit status."""
+    _print_file_names_as_their_bytes()
     parser = _parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
@@ -51,6 +52,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if status >= 2:
         _abort_mpi_job(status)
     return status
+
+
+def _print_file_names_as_their_bytes() -> None:
+    """Let standard output print a file name that is no UTF-8 as its bytes: Python holds them as lone surrogates,
+    which a strict stream (the default in a UTF-8 locale such as en_US.UTF-8) refused with a traceback."""
+    if getattr(sys.stdout, "errors", None) == "strict" and hasattr(sys.stdout, "reconfigure"):
+        sys.stdout.reconfigure(errors="surrogateescape")
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -105,8 +105,9 @@ def _open_stream(path: str, mode: str) -> Iterator[IO]:
 
 
 def _text_options(mode: str) -> dict:
-    """``open``'s keyword arguments for ``mode``: UTF-8 for text."""
-    return {} if "b" in mode else {"encoding": "utf-8"}
+    """``open``'s keyword arguments for ``mode``: UTF-8 for text; a file name that is no UTF-8 (Python holds its
+    bytes as lone surrogates) is written as its own bytes, as ``ls`` shows it."""
+    return {} if "b" in mode else {"encoding": "utf-8", "errors": "surrogateescape"}
 
 
 #: The first bytes of what ``np.save`` (a ``.npy`` array) and ``np.savez`` (a zip archive) write.

@@ -285,6 +285,25 @@ def test_an_output_that_is_an_input_is_refused_and_the_input_kept(ir_dir, tmp_pa
     assert main(["statements", str(ir_dir / "mt.ll"), "-o", str(ir_dir / "mt.txt")]) == 0
 
 
+def test_file_names_that_are_no_utf8_are_written_as_their_bytes(ir_dir, tmp_path):
+    """A file named with a Latin-1 byte ('caf\\xe9.ll') ended `statements -o out.txt` with a UnicodeEncodeError
+    traceback, and `statements` and `embed` too where standard output is strict, as in an en_US.UTF-8 locale."""
+    import os
+
+    folder = tmp_path / "names"
+    folder.mkdir()
+    os.link(ir_dir / "mt.ll", os.path.join(os.fsencode(folder), b"caf\xe9.ll"))
+    strict = {**os.environ, "PYTHONIOENCODING": "utf-8:strict"}
+    cli = [sys.executable, "-m", "inst2vec.cli"]
+    printed = subprocess.run([*cli, "statements", str(folder)], env=strict, capture_output=True, check=True).stdout
+    assert printed.startswith(b"; file " + os.fsencode(folder) + b"/caf\xe9.ll\n")
+    subprocess.run([*cli, "statements", str(folder), "-o", str(tmp_path / "out.txt")], env=strict, check=True)
+    assert (tmp_path / "out.txt").read_bytes() == printed
+    printed = subprocess.run([*cli, "embed", str(folder), "-o", str(tmp_path / "out.npz")], env=strict,
+                             capture_output=True, check=True).stdout
+    assert printed.startswith(os.fsencode(folder) + b"/caf\xe9.ll\t")
+
+
 BATCH_COMMANDS = [["statements", "--format", "jsonl"], ["vocab", "build"], ["pairs"], ["embed"],
                   ["train-embeddings", "--epochs", "1"], ["xfg"]]
 
