@@ -96,6 +96,11 @@ def _sources_without_ir(sources: list[Path], ir_files: list[Path]) -> list[Path]
             if (source.parent, source.stem) not in stems and (source.parent, source.name) not in name_prefixes]
 
 
+def skipped_summary(n_skipped: int, n_inputs: int) -> str:
+    """``skipped N of M file(s); K done``: the last line on standard error of a batch command that skipped files."""
+    return f"skipped {n_skipped} of {n_inputs} file(s); {n_inputs - n_skipped} done"
+
+
 def no_ir_files_error(inputs: Iterable[str | os.PathLike]) -> Inst2vecError:
     """The error for inputs that hold no IR file; names a folder of sources among them and what to do with it."""
     from ir_corpus.sources import is_source_file  # ir_corpus builds on this package: imported when used

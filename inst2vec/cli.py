@@ -25,7 +25,8 @@ import numpy as np
 from inst2vec import __version__
 from inst2vec.arguments import (IR_INPUTS_HELP, add_source_flags, at_least, json_path, npz_path, output_file,
                                 output_folder, plot_file, source_flags_exported)
-from inst2vec.batch import FileResult, MirroredOutputs, collect_ir_files, no_ir_files_error, run_batch
+from inst2vec.batch import (FileResult, MirroredOutputs, collect_ir_files, no_ir_files_error, run_batch,
+                            skipped_summary)
 from inst2vec.errors import DataNotFoundError, Inst2vecError, IRParseError, NothingReadError
 from inst2vec.io import atomic_path, atomic_write
 
@@ -379,7 +380,7 @@ def _report_skipped(errors: list[str], n_inputs: int) -> None:
     """Print the errors of the input files a batch command skipped, then ``skipped N of M file(s); K done``."""
     _print_errors(errors)
     if errors:
-        print(f"skipped {len(errors)} of {n_inputs} file(s); {n_inputs - len(errors)} done", file=sys.stderr)
+        print(skipped_summary(len(errors), n_inputs), file=sys.stderr)
 
 
 def _nothing_read(n_files: int) -> Inst2vecError:

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from inst2vec.arguments import IR_INPUTS_HELP, add_source_flags, at_least, output_folder
-from inst2vec.batch import collect_ir_files, no_ir_files_error
+from inst2vec.batch import collect_ir_files, no_ir_files_error, skipped_summary
 from inst2vec.errors import Inst2vecError
 
 TASKS = ("classifyapp", "devmap", "threadcoarsening")
@@ -370,7 +370,7 @@ def run_predict(args) -> int:
             continue
         print(f"{path}\t{meta['labels'][label]}\t{score:.3f}")
     if failed:
-        print(f"skipped {failed} of {len(files) + len(missing)} file(s)", file=sys.stderr)
+        print(skipped_summary(failed, len(files) + len(missing)), file=sys.stderr)
     return 1 if failed else 0
 
 

@@ -88,6 +88,11 @@ def test_devmap_boost_is_saved_and_predict_takes_the_launch(amd, published, data
         path, device, probability = capsys.readouterr().out.strip().split("\t")
         assert path == data.files[row] and device == ("CPU", "GPU")[expected[row].argmax()]
         assert float(probability) == pytest.approx(expected[row].max(), abs=5e-4)  # printed to 3 decimals
+    bad = tmp_path / "bad.ll"
+    bad.write_bytes(b"junk\x00")
+    assert main(["predict", model, data.files[7], str(bad), str(tmp_path / "none.ll"), *flags]) == 1
+    captured = capsys.readouterr()  # the last line as the other batch commands end theirs
+    assert captured.out.startswith(data.files[7]) and captured.err.endswith("skipped 2 of 3 file(s); 1 done\n")
     assert main(["predict", model, data.files[7], "--aux", "transfer=10"]) == 2
     assert "also needs --aux wgsize=VALUE" in capsys.readouterr().err
     assert main(["predict", model, data.files[7], "--aux", "transfer=10", "--aux", "comp=3"]) == 2
