@@ -406,7 +406,7 @@ def _struct_lines_of_file(path) -> tuple[str, ...]:
 # Patterns start with a literal "\n" (the text gets one in front) so the regex engine skips ahead.
 # Also use-list order directives (``uselistorder``, ``uselistorder_bb``, which ``-preserve-ll-uselistorder`` writes):
 # the order of a value's uses in memory, no statement of the program (the original kept them as statements).
-# Also module summary entries (``^0 = module: …``, ``^1 = gv: …``), which ThinLTO bitcode holds: facts for the linker.
+# Also module summary entries (``^0 = module: …``, ``^1 = gv: …``) of ThinLTO bitcode: facts for the linker.
 _DROPPED_LINE = re.compile(
     r"\n(?:;(?! <label>)|!|\^|[^\S\n]*(?:[{}\[\]]|$)|source_filename|target triple|target datalayout"
     r"|attributes|module asm |declare|[^\S\n]+;|[^\S\n]*uselistorder(?:_bb)? )[^\n]*", re.MULTILINE)
