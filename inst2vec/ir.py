@@ -411,7 +411,10 @@ _DROPPED_LINE = re.compile(
     r"\n(?:;(?! <label>)|!|\^|[^\S\n]*(?:[{}\[\]]|$)|source_filename|target triple|target datalayout"
     r"|attributes|module asm |declare|[^\S\n]+;|[^\S\n]*uselistorder(?:_bb)? )[^\n]*", re.MULTILINE)
 _ASM_LINE = re.compile(r"\n[^\n]*call void asm[^\n]*")
-_COMDAT_LINE = re.compile(r"\n[^\n]*\$[^\n]* = comdat any[^\n]*")
+# Comdat definitions of every selection kind (the original knew ``any`` only; MSVC targets and profiling write
+# ``largest`` and ``nodeduplicate``).
+_COMDAT_LINE = re.compile(r"\n[^\n]*\$[^\n]* = comdat (?:any|exactmatch|largest|nodeduplicate|noduplicates|samesize)"
+                          r"[^\n]*")
 _ALIAS_CANDIDATE = re.compile(r"\n[^\n]*alias [^\n]*")
 _FUNCTION_BRACKETS = re.compile(r"\n(define|\})")
 # Line starts that are no instruction (label, global, definition, switch case), and the
@@ -448,7 +451,7 @@ def preprocess(text: str, path: str | os.PathLike | None = None, first_line: int
     text = _DROPPED_LINE.sub("\n", text)
     if "call void asm" in text:
         text = _ASM_LINE.sub("\n", text)
-    if " = comdat any" in text:
+    if " = comdat " in text:
         text = _COMDAT_LINE.sub("\n", text)
     if "alias " in text:
         text = _ALIAS_CANDIDATE.sub(lambda m: "\n" if _ALIAS.match(_QUOTED.sub("", m.group(0)[1:])) else m.group(0),

@@ -1,5 +1,6 @@
 """Statement normalisation: every published rule on tiny inline IR, and fidelity on real IR."""
 import glob
+import re
 import subprocess
 
 import pytest
@@ -273,6 +274,21 @@ def test_module_summaries_of_thin_lto_bitcode_are_no_statements(data_root, tmp_p
     assert b"\n^0 = module: (" in text and b"\n^1 = gv: (" in text
     (tmp_path / "summarized.ll").write_bytes(text)
     assert file_statements(summarized) == file_statements(tmp_path / "summarized.ll") == file_statements(plain)
+
+
+def test_comdat_definitions_of_every_kind_are_no_statements(tmp_path):
+    """Only ``$c = comdat any`` lines were dropped, as in the original; clang writes ``comdat nodeduplicate`` for
+    profile counters (``-fprofile-instr-generate``) and ``comdat largest`` for MSVC's vtables, which became
+    statements such as ``$__profc_main = comdat nodeduplicate``."""
+    source = tmp_path / "virtual.cpp"
+    source.write_text("struct B { virtual int f(int x) { return x; } };\nint g(B *b) { return b->f(1); }\n"
+                      "int main() { B b; return g(&b); }\n")
+    for flags in (["-fprofile-instr-generate"], ["--target=x86_64-pc-windows-msvc"]):
+        ir = tmp_path / "virtual.ll"
+        subprocess.run(["clang++-14", "-S", "-emit-llvm", "-O0", *flags, str(source), "-o", str(ir)], check=True)
+        kinds = set(re.findall(r"\n\$\S+ = comdat (\w+)", ir.read_text()))
+        assert kinds == {"any", "nodeduplicate" if "-fprofile-instr-generate" in flags else "largest"}
+        assert not [statement for statement in file_statements(ir) if "= comdat" in statement]
 
 
 def test_a_hash_or_bang_in_quotes_cuts_nothing(tmp_path, published_vocabulary):
