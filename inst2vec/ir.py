@@ -75,7 +75,7 @@ OPCODES = frozenset("""
     fneg add fadd sub fsub mul fmul udiv sdiv fdiv urem srem frem shl lshr ashr and or xor
     extractelement insertelement shufflevector extractvalue insertvalue
     alloca load store fence cmpxchg atomicrmw getelementptr
-    trunc zext sext fptrunc fpext fptoui fptosi uitofp sitofp ptrtoint inttoptr bitcast addrspacecast
+    trunc zext sext fptrunc fpext fptoui fptosi uitofp sitofp ptrtoint ptrtoaddr inttoptr bitcast addrspacecast
     icmp fcmp phi select freeze call va_arg landingpad catchpad cleanuppad
 """.split())
 

@@ -16,7 +16,7 @@ FAMILIES = (
     ("floating point", r"<%ID> = (fadd|fsub|fmul|fdiv|frem|fneg)\b"),
     ("bitwise", r"<%ID> = (shl|lshr|ashr|and|or|xor)\b"),
     ("comparison", r"<%ID> = (icmp|fcmp)\b"),
-    ("conversion", r"<%ID> = (trunc|zext|sext|fptrunc|fpext|fptoui|fptosi|uitofp|sitofp|ptrtoint|inttoptr"
+    ("conversion", r"<%ID> = (trunc|zext|sext|fptrunc|fpext|fptoui|fptosi|uitofp|sitofp|ptrtoint|ptrtoaddr|inttoptr"
                    r"|bitcast|addrspacecast)\b"),
     ("memory", r"(<%ID> = (load|alloca|getelementptr)|store)\b"),
     ("vector / aggregate", r"<%ID> = (extractelement|insertelement|shufflevector|extractvalue|insertvalue)\b"),

@@ -138,6 +138,15 @@ define dso_local noundef i32 @f(ptr noundef %p) #0 {
                                    "<%ID> = load i32, ptr <%ID>, align 4", "ret i32 <%ID>"]
 
 
+def test_ptrtoaddr_of_llvm_22_is_an_instruction():
+    """LLVM 22 added ``ptrtoaddr``; IR that held one was refused as having an unknown instruction."""
+    import llvmlite.binding as llvm
+
+    ir = "define i64 @f(ptr %p) {\n  %a = ptrtoaddr ptr %p to i64\n  ret i64 %a\n}\n"
+    printed = str(llvm.parse_assembly(ir, llvm.create_context()))  # what LLVM 22 writes
+    assert text_statements(printed)[1:] == ["<%ID> = ptrtoaddr ptr <%ID> to i64", "ret i64 <%ID>"]
+
+
 def test_quoted_names_are_taken_whole(quoted_names_ir):
     """A quoted name gives the statements its plain spelling gives (the original cut it into pieces:
     ``<%ID> y" = add i32 <%ID> b", <INT>``, labels kept as statements, struct types not inlined)."""
