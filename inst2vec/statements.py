@@ -31,7 +31,9 @@ LOCAL_ID = re.compile(LOCAL_NAME)
 # and decimal floats run as one pass (their matches cannot overlap).
 # A quoted global name is taken whole (the original's class stopped at characters such as `?`, ` ` or `[`).
 GLOBAL_ID = re.compile(r'@(?<!%"@)(?:"[^"\n]*"|["\w.\-$\\]+)')
-_FLOAT = re.compile(r" -?(?:0[xX][hklmHKLM]?[A-Fa-f0-9]+|[0-9]+\.[0-9]+(?:e\+?-?[0-9]+)?)")
+# Hexadecimal floats as the original spelled them (``0xK``: x86_fp80, ``0xL``: fp128, ``0xM``: ppc_fp128, ``0xH``:
+# half), and (not in the original) ``0xR``, LLVM 11's bfloat, which became ``<INT>xR3F80``.
+_FLOAT = re.compile(r" -?(?:0[xX][hklmrHKLMR]?[A-Fa-f0-9]+|[0-9]+\.[0-9]+(?:e\+?-?[0-9]+)?)")
 _INT = re.compile(r" (?<!align )(?<!\[ )-?[0-9]+")
 _STRING = re.compile(r'c"(?<!\wc").+"')
 _INDEX_TYPE = re.compile(r"i\d+ ")
@@ -75,8 +77,12 @@ _ENTRY = _any_of([_FIRST_CLASS, _VECTOR, _ARRAY, _ARRAY_OF_ARRAY, _FUNCTION])
 _ENTRY_WITH_COMMA = _any_of([_FIRST_CLASS, _VECTOR, _ARRAY, _ARRAY_OF_ARRAY, _FUNCTION], ",")
 _LITERAL_STRUCT = "(<?{ " + _ENTRY_WITH_COMMA + "*" + _ENTRY + " }>?|opaque|{})"
 # The published rules never met ``ptr`` (opaque pointers, clang >= 15) or address spaces (GPU targets): the loose
-# pattern takes them too, or struct types holding them could not be resolved.
-_LOOSE_LITERAL_STRUCT = r"<?{ (?:[ <>{}\dx\[\]\(\)\.,\*%IDvfloatdubeipqcy]|addrspace\(\d+\)|ptr)+}>?$"
+# pattern takes them too, or struct types holding them could not be resolved. Its second form takes any body that
+# names no type (no ``%`` but in ``<%ID>``), so other types beside ``ptr`` are resolved as well: ``half``,
+# ``x86_fp80``, ``ppc_fp128``, ``x86_amx``, scalable vectors (``<vscale x 4 x i32>``), target types
+# (``target("spirv.Event")``).
+_LOOSE_LITERAL_STRUCT = (r"<?{ (?:(?:[ <>{}\dx\[\]\(\)\.,\*%IDvfloatdubeipqcy]|addrspace\(\d+\)|ptr)+"
+                         r"|(?:<%ID>|[^%])+)}>?$")
 _MAX_INLINING_ROUNDS = 1000
 
 

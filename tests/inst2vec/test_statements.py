@@ -147,6 +147,30 @@ def test_ptrtoaddr_of_llvm_22_is_an_instruction():
     assert text_statements(printed)[1:] == ["<%ID> = ptrtoaddr ptr <%ID> to i64", "ret i64 <%ID>"]
 
 
+def test_struct_types_of_any_first_class_type_beside_ptr_are_inlined(tmp_path):
+    """With opaque pointers, a struct type holding ``ptr`` beside a type the published patterns do not spell
+    (C's long double: ``x86_fp80``; ``half``; scalable vectors; target types) could not be resolved, and the whole
+    file was refused; a bfloat constant (``0xR3F80``) became ``<INT>xR3F80``."""
+    import llvmlite.binding as llvm
+
+    source = tmp_path / "records.c"
+    source.write_text("struct rec { long double x; char *name; struct rec *next; };\nstruct rec table[4];\n"
+                      "long double sum(struct rec *r) { long double s = 0; for (; r; r = r->next) s += r->x; "
+                      "return s; }\n")
+    bitcode = subprocess.run(["clang-14", "-c", "-emit-llvm", "-O0", str(source), "-o", "-"], capture_output=True,
+                             check=True).stdout
+    opaque = str(llvm.parse_bitcode(bitcode, llvm.create_context()))  # as clang >= 15 writes it: `ptr`
+    assert "%struct.rec = type { x86_fp80, ptr, ptr }" in opaque
+    assert text_statements(opaque)[0] == "<@ID> = dso_local global [4 x { x86_fp80, ptr, ptr }] zeroinitializer, " \
+        "align 16"
+    for body in ("half, ptr", "<vscale x 4 x i32>, ptr", 'target("spirv.Event"), ptr addrspace(1)'):
+        ir = f"%struct.a = type {{ {body} }}\n%struct.b = type {{ %struct.a, i32 }}\n" \
+            "@b = global %struct.b zeroinitializer\n"
+        assert text_statements(ir) == [f"<@ID> = global {{ {{ {body.replace(' 4 ', ' <INT> ')} }}, i32 }} "
+                                       "zeroinitializer"]
+    assert text_statements("@h = global bfloat 0xR3F80\n") == ["<@ID> = global bfloat <FLOAT>"]
+
+
 def test_quoted_names_are_taken_whole(quoted_names_ir):
     """A quoted name gives the statements its plain spelling gives (the original cut it into pieces:
     ``<%ID> y" = add i32 <%ID> b", <INT>``, labels kept as statements, struct types not inlined)."""
