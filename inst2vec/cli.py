@@ -39,6 +39,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     _print_file_names_as_their_bytes()
     parser = _parser()
     args = parser.parse_args(argv)
+    if getattr(args, "distributed", None) is False and (ranks := _launcher_size()) > 1:
+        parser.error(f"this is one of {ranks} MPI ranks, but without --distributed every rank runs the whole "
+                     f"{args.task} task and writes the same results: add --distributed (--model ncc) to train one "
+                     "model on all ranks, or run it without mpiexec")
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s: %(message)s")
     if not args.verbose:
@@ -162,6 +166,15 @@ def _launcher_rank() -> int | None:
         if os.environ.get(variable, "").isdigit():
             return int(os.environ[variable])
     return None
+
+
+def _launcher_size() -> int:
+    """The number of ranks Open MPI's or MPICH's launcher started (1 without one). Slurm's variables are not read:
+    a batch script's own process sees the job's task count too."""
+    for variable in ("OMPI_COMM_WORLD_SIZE", "PMI_SIZE"):
+        if os.environ.get(variable, "").isdigit():
+            return int(os.environ[variable])
+    return 1
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -52,6 +52,16 @@ def test_an_argument_error_is_printed_once_not_by_every_rank():
     assert "error: unrecognized arguments: --compresion (did you mean --compression?) topk:0.01" in done.stderr
 
 
+def test_a_task_under_mpiexec_without_distributed_is_refused(tmp_path):
+    """Without --distributed every rank ran the whole task, all of them writing the same results (and, for
+    classifyapp, compiling POJ-104 into the same folder at once)."""
+    done = mpiexec(2, "-m", "inst2vec.cli", "task", "devmap", "--platform", "amd", "--seeds", "1", "-o",
+                   str(tmp_path / "r"), timeout=60)
+    assert done.returncode != 0 and done.stderr.count("error: this is one of 2 MPI ranks, but without --distributed") \
+        == 1, done.stderr[-3000:]
+    assert not (tmp_path / "r").exists()
+
+
 def test_a_command_that_fails_on_one_rank_ends_the_job(tmp_path):
     """Rank 0 compiles POJ-104 while the others wait at a barrier: its error (here a work folder below a file) left
     them waiting there, and itself at its exit, for ever."""
