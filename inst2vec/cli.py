@@ -641,7 +641,10 @@ def _vocabulary_statement(text: str, embeddings) -> str:
     if text in embeddings:
         return text
     line = text.strip()
-    candidates = [normalize_units([line])[0]]
+    if re.search(r"\n(?! )", line):  # normalising it would give one statement per line
+        raise Inst2vecError(f"lookup: {text!r} holds several lines; give one statement or line of IR (the second "
+                            "line of an invoke follows a newline and a space, as statements are printed)")
+    candidates = [normalize_units([line])[0], _as_statement(line)]
     if line.startswith("define") and line.endswith("{"):  # read as a file's define line: attributes and { dropped
         with contextlib.suppress(IRParseError):
             candidates.insert(0, text_statements(line + "\n}")[0])
@@ -652,13 +655,23 @@ def _vocabulary_statement(text: str, embeddings) -> str:
     return text
 
 
+def _as_statement(line: str) -> str:
+    """A line of LLVM IR as its statement, as a file's line would give it: its comment, metadata (``, !tbaa !7``)
+    and attribute groups (``#3``) cut, identifiers and immediates abstracted."""
+    from inst2vec.ir import preprocess
+    from inst2vec.statements import normalize_units
+
+    line = line.strip()
+    if "\n" not in line:  # (an invoke's two lines are taken as they are)
+        line = preprocess(line, check=False)[0].strip() or line
+    return normalize_units([line])[0]
+
+
 def _closest_spellings(statement: str, embeddings, count: int = 3) -> list[str]:
     """Up to ``count`` statements of ``embeddings`` spelled much like ``statement``, a non-blank line (read as its
     statement when it is a line of IR), for a hint after a typo."""
-    from inst2vec.statements import normalize_units
-
-    return difflib.get_close_matches(normalize_units([statement.strip()])[0], embeddings.vocabulary.statements,
-                                     n=count, cutoff=0.8)
+    return difflib.get_close_matches(_as_statement(statement), embeddings.vocabulary.statements, n=count,
+                                     cutoff=0.8)
 
 
 def _lookup(args) -> int:
@@ -679,7 +692,7 @@ def _lookup(args) -> int:
         close = _closest_spellings(statement, embeddings)
         hint = f"; closest in spelling: {', '.join(map(repr, close))}" if close else ""
         if args.neighbours:  # they would be !UNK's neighbours, which say nothing about this statement
-            normalized = normalize_units([statement.strip()])[0]  # shown for a line of IR, not a statement
+            normalized = _as_statement(statement)  # shown for a line of IR, not a statement
             is_ir = not re.search(r"<(?:%ID|@ID|INT|FLOAT|STRING)>", statement) and normalized != statement
             read_as = f" (as a statement: {normalized!r})" if is_ir else ""
             raise Inst2vecError(f"lookup: {statement!r}{read_as} is not in the vocabulary{hint} (unknown "

@@ -165,6 +165,14 @@ def test_cli(data_root, capsys, tmp_path):
                  "--data-root", str(data_root)]) == 0
     as_ir = capsys.readouterr()
     assert as_ir.out == as_statement and "'<%ID> = add nsw i32 <%ID>, <INT>'" in as_ir.err
+    # a line as a file has it: its comment, metadata and attribute groups are cut (they were looked up too, and
+    # the line was not in the vocabulary)
+    for line in ("%5 = add nsw i32 %3, 1, !dbg !12 ; a comment", "%5 = add nsw i32 %3, 1 #3"):
+        assert main(["lookup", line, "--embeddings", "published", "--data-root", str(data_root)]) == 0
+        assert capsys.readouterr().out == as_statement
+    # several lines: refused (it was an AssertionError traceback)
+    assert main(["lookup", "ret void\nret void", "--embeddings", "published", "--data-root", str(data_root)]) == 2
+    assert "'ret void\\nret void' holds several lines; give one statement" in capsys.readouterr().err
     # a define line as a file has it: its attributes and brace are dropped, as when the file is read
     assert main(["lookup", "define void @f() #0 {", "--embeddings", "published", "--data-root", str(data_root)]) == 0
     assert "looked up as the statement 'define void <@ID>()'" in capsys.readouterr().err
