@@ -251,8 +251,9 @@ def compile_source(source: Source, variant: Variant, output: str, timeout: float
         ir_tmp = os.path.join(tmp, "out.ll")
         start = time.perf_counter()
         try:
-            done = subprocess.run([clang, *flags, input_path, "-o", ir_tmp], capture_output=True, text=True,
-                                  timeout=timeout, errors="replace", cwd=folder)
+            # -fno-crash-diagnostics: a crash of clang leaves no preprocessed source and script in $TMPDIR
+            done = subprocess.run([clang, *flags, "-fno-crash-diagnostics", input_path, "-o", ir_tmp],
+                                  capture_output=True, text=True, timeout=timeout, errors="replace", cwd=folder)
         except subprocess.TimeoutExpired:
             record.update(error=f"timeout: clang ran longer than {timeout:g} s", seconds=round(timeout, 3))
             return record
@@ -260,6 +261,8 @@ def compile_source(source: Source, variant: Variant, output: str, timeout: float
         if done.returncode != 0:
             error, line = _first_error(done.stderr, input_path)
             record["error"] = error or f"clang exited with status {done.returncode}"
+            if _CRASH in done.stderr:  # its error only says "clang frontend command failed with exit code 132"
+                record["error"] = f"clang-14 crashed: {record['error']}"
             if line is not None and line > lines_in_front:
                 record["error_line"] = line - lines_in_front
             return record
@@ -364,6 +367,10 @@ def source_flags() -> list[str]:
 def _checked_clang(clang: str) -> str:
     """:func:`clang_version`, asked once per process."""
     return clang_version(clang)
+
+
+#: What clang prints when it crashes, before its stack dump.
+_CRASH = "PLEASE submit a bug report"
 
 
 def _first_error(stderr: str, input_path: str) -> tuple[str | None, int | None]:

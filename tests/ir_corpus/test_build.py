@@ -138,6 +138,20 @@ def test_timeout_and_bad_archive_and_missing_input(suite, tmp_path):
     assert not list((tmp_path / "c").rglob("*.ll"))
 
 
+def test_a_crash_of_clang_is_named_and_leaves_no_files_behind(tmp_path, monkeypatch):
+    """A crash of clang (here one a pragma asks for) wrote a copy of the preprocessed source and a script into
+    $TMPDIR for each file, and was reported as "clang frontend command failed with exit code 132"."""
+    (tmp_path / "suite").mkdir()
+    (tmp_path / "suite" / "boom.c").write_text("#pragma clang __debug crash\nint f(void) { return 0; }\n")
+    clang_tmp = tmp_path / "clang-tmp"
+    clang_tmp.mkdir()
+    monkeypatch.setenv("TMPDIR", str(clang_tmp))  # where clang writes its crash reports
+    build_corpus([tmp_path / "suite"], tmp_path / "c", [Variant.parse("O0")], jobs=1, progress=False)
+    crashed = _records(tmp_path / "c")[("boom.c", "O0")]
+    assert crashed["status"] == "failed" and crashed["error"].startswith("clang-14 crashed: "), crashed
+    assert not list(clang_tmp.iterdir())
+
+
 def test_source_names_that_are_no_regular_file_are_reported(tmp_path):
     import os
 
