@@ -158,6 +158,7 @@ def run_task(args) -> int:
     if args.resume and not args.checkpoint_dir:
         raise Inst2vecError("--resume needs --checkpoint-dir (where the checkpoints are)")
     if args.checkpoint_dir:
+        _refuse_to_overwrite_checkpoints(Path(args.checkpoint_dir), args.resume)
         Path(args.checkpoint_dir).mkdir(parents=True, exist_ok=True)
     rank = 0
     if args.distributed:
@@ -295,6 +296,19 @@ def _check_specific_flags(args, model: str) -> None:
                 raise Inst2vecError(f"{flag} is for {readers}; {args.task} {model} does not use it")
         elif value is None:
             setattr(args, dest, default)
+
+
+def _refuse_to_overwrite_checkpoints(folder: Path, resume: bool) -> None:
+    """Refuse a run that would start over in a folder of checkpoints without ``--resume``: it replaced them epoch
+    by epoch, and the earlier run could no longer be resumed. (Checked before any rank trains: no rank of this
+    run can have written one yet.)"""
+    if resume or not folder.is_dir():
+        return
+    found = sorted(path.name for path in folder.iterdir() if path.name.endswith(".npz") or ".npz.rank" in path.name)
+    if found:
+        raise Inst2vecError(f"--checkpoint-dir {folder} holds checkpoints of an earlier run ({', '.join(found[:3])}"
+                            f"{', …' if len(found) > 3 else ''}); add --resume to go on with it, or give another "
+                            "folder (a run without --resume would replace them)")
 
 
 def _check_distributed_flags(args, model: str) -> None:

@@ -77,6 +77,17 @@ def test_flag_combinations_are_checked(tmp_path, capsys, data_root):
     assert main(["task", "devmap", "--model", "ncc", "--resume", "--data-root", str(data_root),
                  "-o", str(tmp_path)]) == 2
     assert "--resume needs --checkpoint-dir" in capsys.readouterr().err
+    # A folder of an earlier run's checkpoints without --resume: the new run replaced them epoch by epoch.
+    checkpoints = tmp_path / "ckpt"
+    checkpoints.mkdir()
+    (checkpoints / "threadcoarsening-Fermi-seed0-fold0.npz").write_bytes(b"an earlier run's")
+    tiny = ["task", "threadcoarsening", "--model", "ncc", "--platform", "fermi", "--seeds", "1", "--epochs", "1",
+            "--max-length", "16", "--checkpoint-dir", str(checkpoints), "--data-root", str(data_root)]
+    assert main([*tiny, "-o", str(tmp_path / "r")]) == 2
+    assert f"--checkpoint-dir {checkpoints} holds checkpoints of an earlier run " \
+        "(threadcoarsening-Fermi-seed0-fold0.npz); add --resume to go on with it" in capsys.readouterr().err
+    assert (checkpoints / "threadcoarsening-Fermi-seed0-fold0.npz").read_bytes() == b"an earlier run's"
+    assert not (tmp_path / "r").exists()
     assert main(["task", "devmap", "--model", "boost", "--distributed", "--data-root", str(data_root),
                  "-o", str(tmp_path)]) == 2
     assert "--distributed trains the neural model" in capsys.readouterr().err
