@@ -154,7 +154,26 @@ def find_sources(inputs: list[str | os.PathLike], unpack_dir: str | os.PathLike)
                 sources.append(Source(suite, str(root), str(file.relative_to(root))))
             elif is_source_file(file) and not file.is_dir():
                 errors.append(f"{file}: {not_regular_file(file)}, not compiled")
-    return sources, errors
+    return _without_clashes(sources, errors)
+
+
+def _without_clashes(sources: list[Source], errors: list[str]) -> tuple[list[Source], list[str]]:
+    """``sources`` without the files whose suite and path an earlier input has already given (their IR would
+    replace its IR), one error for each input that loses some; a file given twice is kept once."""
+    first: dict[tuple[str, str], Source] = {}
+    kept, clashes = [], {}
+    for source in sources:
+        earlier = first.setdefault((source.suite, source.relpath), source)
+        if earlier is source:
+            kept.append(source)
+        elif os.path.realpath(earlier.path) != os.path.realpath(source.path):
+            clashes.setdefault(source.root, []).append((source, earlier))
+    for root, lost in clashes.items():
+        source, earlier = lost[0]
+        errors.append(f"{root}: {len(lost)} source file(s) left out ({source.relpath}{', …' * (len(lost) > 1)}): "
+                      f"{earlier.root} gives the suite {source.suite!r} the same, and the IR of one would replace "
+                      "the other's; give one of the two folders another name (a link named otherwise will do)")
+    return kept, errors
 
 
 def _part_below(folder: Path, inner: str | os.PathLike) -> tuple[str, ...] | None:

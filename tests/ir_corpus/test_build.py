@@ -5,11 +5,12 @@ import tarfile
 import pytest
 
 from inst2vec.cli import main
-from inst2vec.statements import file_statements
+from inst2vec.statements import file_statements, text_statements
 from ir_corpus import Manifest, Variant, build_corpus
 from ir_corpus.build import NoSourcesError
 from ir_corpus import compile as compile_module
-from ir_corpus.compile import CompilerError, VariantError, clang_version, compile_source, prepare_poj104
+from ir_corpus.compile import (CompilerError, VariantError, clang_version, compile_file, compile_source,
+                               prepare_poj104)
 from ir_corpus.sources import Source
 
 C_STRUCT = """\
@@ -136,6 +137,25 @@ def test_timeout_and_bad_archive_and_missing_input(suite, tmp_path):
     timed_out = _records(tmp_path / "c")[("src/point.c", "O0")]
     assert timed_out["status"] == "failed" and timed_out["error"].startswith("timeout")
     assert not list((tmp_path / "c").rglob("*.ll"))
+
+
+def test_two_inputs_of_the_same_name_do_not_overwrite_each_others_ir(tmp_path):
+    """`corpus build proj1/src proj2/src`: both are the suite 'src', and proj2's IR replaced proj1's file for
+    file (4 compilations, 2 IR files, nothing said). The later input's clashing files are now left out and named;
+    a folder given twice is built once."""
+    for project, body in (("proj1", C_LOOP), ("proj2", C_STRUCT)):
+        (tmp_path / project / "src").mkdir(parents=True)
+        (tmp_path / project / "src" / "a.c").write_text(body)
+    (tmp_path / "proj2" / "src" / "b.c").write_text(OPENCL.replace("__kernel ", "").replace("__global ", ""))
+    first, second = tmp_path / "proj1" / "src", tmp_path / "proj2" / "src"
+    report = build_corpus([first, second, first], tmp_path / "c", [Variant.parse("O0")], jobs=1, progress=False)
+    assert report.input_errors == [f"{second}: 1 source file(s) left out (a.c): {first} gives the suite 'src' the "
+                                   "same, and the IR of one would replace the other's; give one of the two folders "
+                                   "another name (a link named otherwise will do)"]
+    records = _records(tmp_path / "c")
+    assert sorted(records) == [("a.c", "O0"), ("b.c", "O0")] and report.compiled == 2
+    assert file_statements(tmp_path / "c" / records[("a.c", "O0")]["ir"]) == \
+        text_statements(compile_file(first / "a.c").decode())  # proj1's, not proj2's
 
 
 def test_a_crash_of_clang_is_named_and_leaves_no_files_behind(tmp_path, monkeypatch):
