@@ -141,6 +141,8 @@ def build_corpus(inputs: Sequence[str | os.PathLike], out_dir: str | os.PathLike
             record.update(source_sha256=digest, clang=version)
             if record["status"] == "ok":
                 record["ir"] = output
+            else:  # an earlier run's IR of this source is what the source compiled to then, not now
+                (out_dir / output).unlink(missing_ok=True)
         if record is None:
             continue
         if record["status"] in ("ok", "duplicate") and record.get("statements_sha256") in seen \

@@ -71,6 +71,12 @@ def test_second_run_reuses_and_rebuilds_changes(suite, tmp_path):
     third = build_corpus([suite], out, [Variant.parse("O1")], jobs=1, progress=False)
     assert third.compiled == 2 and third.reused == 4
     assert len(Manifest(out)) == 6 and len((out / "manifest.jsonl").read_text().splitlines()) == 6
+    # A source that no longer compiles: its IR of the earlier run went on lying in the corpus (for `vocab build
+    # OUT/ir` and the like) while the manifest said it failed.
+    (suite / "src" / "point.c").write_text("float norm2(struct point *p) { return p->; }\n")
+    fourth = build_corpus([suite], out, [Variant.parse("O1")], jobs=1, progress=False)
+    assert fourth.compiled == 1 and _records(out)[("src/point.c", "O1")]["status"] == "failed"
+    assert not (out / "ir" / "mysuite" / "src" / "point.c.O1.ll").exists()
 
 
 def test_the_command_names_the_sources_that_failed(suite, tmp_path, capsys):
