@@ -50,6 +50,15 @@ def _ir_path(source: Source, variant: Variant) -> str:
     return os.path.join("ir", source.suite, f"{source.relpath}.{variant.name}.ll")
 
 
+def _with_orphaned_duplicates_compiled(tasks: list[tuple]) -> list[tuple]:
+    """``tasks`` with the earlier record of each duplicate dropped, so that it is compiled again, when the IR it
+    duplicates is not kept in this run: its source changed, fails now, or is not among this run's inputs. (Such a
+    duplicate was left without IR, in every later run too.)"""
+    kept = {old["ir"] for *_, old in tasks if old is not None and old["status"] == "ok"}
+    return [(*task[:4], None) if task[4] is not None and task[4]["status"] == "duplicate"
+            and task[4].get("duplicate_of") not in kept else task for task in tasks]
+
+
 def _reusable(old: dict, source: Source, variant: Variant, digest: str, version: str, out_dir: Path,
               extra_flags: list[str]) -> bool:
     """Whether an earlier record still holds: same source bytes, compiler and flags, IR still there."""
@@ -116,16 +125,16 @@ def build_corpus(inputs: Sequence[str | os.PathLike], out_dir: str | os.PathLike
                 kept.append(source)
         sources = kept
     manifest = Manifest(out_dir)
-    tasks, todo = [], []
+    tasks = []
     for source in sources:
         digest = file_sha256(source.path)
         for variant in variants:
-            output = _ir_path(source, variant)
             old = manifest.records.get((source.suite, source.relpath, variant.name))
             reusable = old is not None and _reusable(old, source, variant, digest, version, out_dir, extra_flags)
-            tasks.append((source, variant, output, digest, old if reusable else None))
-            if not reusable:
-                todo.append((source, variant, str(out_dir / output), timeout, clang, extra_flags))
+            tasks.append((source, variant, _ir_path(source, variant), digest, old if reusable else None))
+    tasks = _with_orphaned_duplicates_compiled(tasks)
+    todo = [(source, variant, str(out_dir / output), timeout, clang, extra_flags)
+            for source, variant, output, _, old in tasks if old is None]
     report = BuildReport(table=[], input_errors=errors)
     seen: dict[str, str] = {}
     for (source, variant, output, digest, old), record in zip(tasks, _run(todo, tasks, jobs, progress)):

@@ -77,6 +77,13 @@ def test_second_run_reuses_and_rebuilds_changes(suite, tmp_path):
     fourth = build_corpus([suite], out, [Variant.parse("O1")], jobs=1, progress=False)
     assert fourth.compiled == 1 and _records(out)[("src/point.c", "O1")]["status"] == "failed"
     assert not (out / "ir" / "mysuite" / "src" / "point.c.O1.ll").exists()
+    # A duplicate whose original no longer compiles is compiled again: it was left without IR, run after run.
+    (suite / "src" / "loop.c").write_text("int sum(int *a, int n) { return a[; }\n")
+    assert _records(out)[("src/loop_copy.c", "O1")]["status"] == "duplicate"
+    fifth = build_corpus([suite], out, [Variant.parse("O1")], jobs=1, progress=False)
+    assert fifth.compiled == 2 and _records(out)[("src/loop_copy.c", "O1")]["status"] == "ok"
+    assert (out / "ir" / "mysuite" / "src" / "loop_copy.c.O1.ll").is_file()
+    assert build_corpus([suite], out, [Variant.parse("O1")], jobs=1, progress=False).compiled == 0
 
 
 def test_the_command_names_the_sources_that_failed(suite, tmp_path, capsys):
