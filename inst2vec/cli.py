@@ -759,8 +759,15 @@ def _corpus_stats(args) -> int:
 
     if not Manifest(args.corpus).path.exists():
         raise Inst2vecError(f"{args.corpus}: no manifest.jsonl here; build the corpus with `inst2vec corpus build`")
-    table = corpus_table(args.corpus)
+    unreadable: list[str] = []
+    table = corpus_table(args.corpus, unreadable=unreadable)
     print("\n".join(json.dumps(row) for row in table) if args.json else format_table(table))
+    if unreadable:  # its other figures come from the manifest
+        _print_errors(unreadable)
+        print(f"the distinct statements leave out {_counted(len(unreadable), 'IR file')} that could not be read; "
+              f"`inst2vec corpus build` with the same sources and -o {args.corpus} compiles missing ones again",
+              file=sys.stderr)
+        return 1
     return 0
 
 

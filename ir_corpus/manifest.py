@@ -61,8 +61,13 @@ class Manifest:
         return len(self.records)
 
 
-def corpus_table(out_dir: str | os.PathLike, records: Iterable[dict] | None = None) -> list[dict]:
-    """Per-suite figures (the original's data-set table) plus a total row, from the manifest and the IR."""
+def corpus_table(out_dir: str | os.PathLike, records: Iterable[dict] | None = None,
+                 unreadable: list[str] | None = None) -> list[dict]:
+    """Per-suite figures (the original's data-set table) plus a total row, from the manifest and the IR.
+
+    With ``unreadable``, an IR file that is missing or cannot be read is left out of the distinct statements and
+    its error appended there (else the error is raised).
+    """
     out_dir = Path(out_dir)
     records = list(Manifest(out_dir) if records is None else records)
     rows: dict[str, dict] = defaultdict(lambda: dict.fromkeys(TABLE_COLUMNS[1:], 0))
@@ -78,7 +83,13 @@ def corpus_table(out_dir: str | os.PathLike, records: Iterable[dict] | None = No
             row["ir_lines"] += record["n_lines"]
             row["statements"] += record["n_statements"]
             # 16-byte digests, not the statements: inlined C++ types make some statements megabytes long
-            distinct[record["suite"]].update(file_statement_digests(out_dir / record["ir"], cache))
+            try:
+                distinct[record["suite"]].update(file_statement_digests(out_dir / record["ir"], cache))
+            except (OSError, Inst2vecError) as err:
+                if unreadable is None:
+                    raise
+                unreadable.append(f"{out_dir / record['ir']}: {err.strerror or err}" if isinstance(err, OSError)
+                                  else str(err))
     table = []
     for suite in sorted(rows):
         rows[suite]["files"] = len(sources[suite])

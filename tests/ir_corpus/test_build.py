@@ -381,6 +381,13 @@ def test_real_suite_and_cli_stats(data_root, tmp_path, capsys):
     assert main(["corpus", "stats", str(out), "--json"]) == 0
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert rows[0]["suite"] == "gpgpu-polybench-gpu-1.0" and rows[0]["files"] == 6 and rows[0]["compiled"] >= 3
+    # An IR file gone since (it ended the command with "error: [Errno 2] No such file or directory: '…'")
+    lost = sorted((out / "ir").rglob("*.ll"))[0]
+    lost.unlink()
+    assert main(["corpus", "stats", str(out), "--json"]) == 1
+    stats = capsys.readouterr()
+    assert [json.loads(line) for line in stats.out.splitlines()][0]["compiled"] == rows[0]["compiled"]
+    assert f"error: {lost}: No such file or directory" in stats.err and "leave out 1 IR file" in stats.err
     assert main(["corpus", "build", str(archive), "-o", str(out), "--variants", "fast"]) == 2
     for nothing in ("", ","):  # built nothing and reported success, with an empty manifest in a new folder
         assert main(["corpus", "build", str(archive), "-o", str(tmp_path / "none"), "--variants", nothing]) == 2
