@@ -1,9 +1,10 @@
 """Small file helpers: atomic writes, so a failure never leaves half a file behind (streams such as /dev/stdout are
-written in place), NumPy files checked before they are loaded, what a folder entry that is no regular file is, and a
-JSON file's first character."""
+written in place), a folder's lock for processes that write it at once, NumPy files checked before they are loaded,
+what a folder entry that is no regular file is, and a JSON file's first character."""
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import sys
 import tempfile
@@ -68,6 +69,29 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+#: The file in a folder that :func:`folder_lock` locks.
+LOCK_FILE = ".lock"
+
+
+@contextlib.contextmanager
+def folder_lock(folder: str | os.PathLike, waiting_for: str) -> Iterator[None]:
+    """Hold ``folder``'s lock file (made, with the folder, if need be) for the block, so that processes that
+    write one folder at once take turns; one that has to wait says so on stderr, naming ``waiting_for``. Where
+    the file system has no locks (some network file systems), the block runs without.
+    """
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    with open(Path(folder) / LOCK_FILE, "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f"waiting for {waiting_for} to end (another process holds {Path(folder) / LOCK_FILE})",
+                  file=sys.stderr, flush=True)
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        except OSError:  # no locks on this file system
+            pass
+        yield  # the lock ends when the file is closed
 
 
 def _as_open_would(tmp: str) -> None:

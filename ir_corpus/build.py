@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Iterator, Sequence
 
 from inst2vec.batch import progress_bar
+from inst2vec.io import LOCK_FILE, folder_lock
 from ir_corpus.compile import (CLANG, DEFAULT_VARIANTS, Variant, check_variant, clang_version, compile_flags,
                                compile_source, file_sha256, source_flags)
 from ir_corpus.manifest import Manifest, corpus_table
@@ -111,64 +112,67 @@ def build_corpus(inputs: Sequence[str | os.PathLike], out_dir: str | os.PathLike
         check_variant(variant, clang)
     out_dir = Path(out_dir)
     made = [folder for folder in (out_dir, out_dir / "sources") if not folder.exists()]
-    sources, errors = find_sources(list(inputs), out_dir / "sources")
-    if not sources:
-        for folder in reversed(made):  # a failed unpack may have made them; nothing else was written
-            with contextlib.suppress(OSError):
-                folder.rmdir()
-        raise NoSourcesError(errors, len(inputs))
-    if limit is not None:
-        kept, per_suite = [], {}
+    with folder_lock(out_dir, f"another `corpus build` into {out_dir}"):  # unpacking, manifest: shared
+        sources, errors = find_sources(list(inputs), out_dir / "sources")
+        if not sources:
+            if out_dir in made:  # its lock file too, so that the folder can go
+                (out_dir / LOCK_FILE).unlink(missing_ok=True)
+            for folder in reversed(made):  # a failed unpack may have made them; nothing else was written
+                with contextlib.suppress(OSError):
+                    folder.rmdir()
+            raise NoSourcesError(errors, len(inputs))
+        if limit is not None:
+            kept, per_suite = [], {}
+            for source in sources:
+                per_suite[source.suite] = per_suite.get(source.suite, 0) + 1
+                if per_suite[source.suite] <= limit:
+                    kept.append(source)
+            sources = kept
+        manifest = Manifest(out_dir)
+        tasks = []
         for source in sources:
-            per_suite[source.suite] = per_suite.get(source.suite, 0) + 1
-            if per_suite[source.suite] <= limit:
-                kept.append(source)
-        sources = kept
-    manifest = Manifest(out_dir)
-    tasks = []
-    for source in sources:
-        digest = file_sha256(source.path)
-        for variant in variants:
-            old = manifest.records.get((source.suite, source.relpath, variant.name))
-            reusable = old is not None and _reusable(old, source, variant, digest, version, out_dir, extra_flags)
-            tasks.append((source, variant, _ir_path(source, variant), digest, old if reusable else None))
-    tasks = _with_orphaned_duplicates_compiled(tasks)
-    todo = [(source, variant, str(out_dir / output), timeout, clang, extra_flags)
-            for source, variant, output, _, old in tasks if old is None]
-    report = BuildReport(table=[], input_errors=errors)
-    seen: dict[str, str] = {}
-    for (source, variant, output, digest, old), record in zip(tasks, _run(todo, tasks, jobs, progress)):
-        if record is None:  # reused from an earlier run
-            record = old
-            report.reused += 1
-            if record["status"] == "duplicate" and record.get("duplicate_of") not in seen.values():
-                record = None  # its original may be gone: compile again next run
-        else:
-            report.compiled += 1
-            report.clang_seconds += record.get("seconds", 0.0)
-            report.worker_seconds += record.get("worker_seconds", 0.0)
-            record.update(source_sha256=digest, clang=version)
-            if record["status"] == "ok":
-                record["ir"] = output
-            else:  # an earlier run's IR of this source is what the source compiled to then, not now
-                (out_dir / output).unlink(missing_ok=True)
-        if record is None:
-            continue
-        if record["status"] in ("ok", "duplicate") and record.get("statements_sha256") in seen \
-                and seen[record["statements_sha256"]] != record.get("ir", record.get("duplicate_of")):
-            if record["status"] == "ok":
-                (out_dir / record.pop("ir")).unlink(missing_ok=True)
-            record.update(status="duplicate", duplicate_of=seen[record["statements_sha256"]])
-        elif record["status"] == "ok":
-            seen[record["statements_sha256"]] = record["ir"]
-        if record is not old:
-            manifest.add(record)
-        if record["status"] == "failed":
-            report.failures.append(record)
-    manifest.save()
-    report.table = corpus_table(out_dir, manifest)
-    report.wall_seconds = time.perf_counter() - start
-    return report
+            digest = file_sha256(source.path)
+            for variant in variants:
+                old = manifest.records.get((source.suite, source.relpath, variant.name))
+                reusable = old is not None and _reusable(old, source, variant, digest, version, out_dir, extra_flags)
+                tasks.append((source, variant, _ir_path(source, variant), digest, old if reusable else None))
+        tasks = _with_orphaned_duplicates_compiled(tasks)
+        todo = [(source, variant, str(out_dir / output), timeout, clang, extra_flags)
+                for source, variant, output, _, old in tasks if old is None]
+        report = BuildReport(table=[], input_errors=errors)
+        seen: dict[str, str] = {}
+        for (source, variant, output, digest, old), record in zip(tasks, _run(todo, tasks, jobs, progress)):
+            if record is None:  # reused from an earlier run
+                record = old
+                report.reused += 1
+                if record["status"] == "duplicate" and record.get("duplicate_of") not in seen.values():
+                    record = None  # its original may be gone: compile again next run
+            else:
+                report.compiled += 1
+                report.clang_seconds += record.get("seconds", 0.0)
+                report.worker_seconds += record.get("worker_seconds", 0.0)
+                record.update(source_sha256=digest, clang=version)
+                if record["status"] == "ok":
+                    record["ir"] = output
+                else:  # an earlier run's IR of this source is what the source compiled to then, not now
+                    (out_dir / output).unlink(missing_ok=True)
+            if record is None:
+                continue
+            if record["status"] in ("ok", "duplicate") and record.get("statements_sha256") in seen \
+                    and seen[record["statements_sha256"]] != record.get("ir", record.get("duplicate_of")):
+                if record["status"] == "ok":
+                    (out_dir / record.pop("ir")).unlink(missing_ok=True)
+                record.update(status="duplicate", duplicate_of=seen[record["statements_sha256"]])
+            elif record["status"] == "ok":
+                seen[record["statements_sha256"]] = record["ir"]
+            if record is not old:
+                manifest.add(record)
+            if record["status"] == "failed":
+                report.failures.append(record)
+        manifest.save()
+        report.table = corpus_table(out_dir, manifest)
+        report.wall_seconds = time.perf_counter() - start
+        return report
 
 
 def _run(todo: list, tasks: list, jobs: int, progress: bool | None) -> Iterator[dict | None]:

@@ -19,6 +19,7 @@ from inst2vec.batch import progress_bar
 from inst2vec.data import data_path
 from inst2vec.embeddings import Embeddings
 from inst2vec.errors import Inst2vecError
+from inst2vec.io import folder_lock
 from ir_corpus.build import build_corpus
 from ir_corpus.compile import Variant
 from ir_corpus.sources import unpack_archive
@@ -41,18 +42,21 @@ def compile_poj104(data_root: str | os.PathLike, work_dir: str | os.PathLike, pe
     selection = work_dir / f"selection-{classes or 'all'}x{per_class or 'all'}" / "poj104"
     corpus = work_dir / f"ir-{variant}"
     if build:
-        _build_selection(data_root, work_dir, selection, per_class, classes)
-        build_corpus([selection], corpus, variants=[Variant.parse(variant)], jobs=jobs)
+        archive = data_path(data_root, "poj104", "poj104.tar.gz")  # missing: refused before the work folder is made
+        with folder_lock(work_dir, f"another run compiling POJ-104 in {work_dir}"):  # its unpacking and selection
+            _build_selection(archive, work_dir, selection, per_class, classes)
+            build_corpus([selection], corpus, variants=[Variant.parse(variant)], jobs=jobs)
     # The IR folder is shared by all selections: take only this one's programs.
     chosen = {f"{p.parent.name}/{p.stem}" for p in selection.glob("*/*.cpp")}
     return load_poj104_ir(corpus / "ir", chosen)
 
 
-def _build_selection(data_root, work_dir: Path, selection: Path, per_class: int | None, classes: int | None) -> None:
-    """Copy the chosen programs into ``selection`` (once; marked complete when done)."""
+def _build_selection(archive: Path, work_dir: Path, selection: Path, per_class: int | None, classes: int | None
+                     ) -> None:
+    """Copy the chosen programs of POJ-104's ``archive`` into ``selection`` (once; marked complete when done)."""
     if (selection.parent / ".complete").exists():
         return
-    unpacked = unpack_archive(data_path(data_root, "poj104", "poj104.tar.gz"), work_dir / "unpacked") / "poj104"
+    unpacked = unpack_archive(archive, work_dir / "unpacked") / "poj104"
     shutil.rmtree(selection.parent, ignore_errors=True)
     class_dirs = sorted((d for d in unpacked.iterdir() if d.is_dir()), key=lambda d: int(d.name))
     for class_dir in class_dirs[:classes]:

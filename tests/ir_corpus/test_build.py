@@ -395,6 +395,36 @@ def test_real_suite_and_cli_stats(data_root, tmp_path, capsys):
     assert main(["corpus", "stats", str(tmp_path / "empty")]) == 2
 
 
+def test_builds_into_one_folder_at_once_take_turns(data_root, tmp_path):
+    """Two `corpus build ARCHIVE -o OUT` at once: the second failed ("No such file or directory:
+    'OUT/sources/….partial' -> …"), the first having unpacked the archive in its place. Now each waits for the folder's
+    lock (held here by the test until both wait), and the second reuses what the first compiled."""
+    import contextlib
+    import subprocess
+    import sys
+    import time
+
+    from inst2vec.io import folder_lock
+
+    archive = data_root / "ir-corpus-sources" / "gpgpu-polybench-gpu-1.0.tar.gz"
+    out = tmp_path / "c"
+    command = [sys.executable, "-m", "inst2vec.cli", "corpus", "build", str(archive), "-o", str(out), "--variants",
+               "O0", "--no-progress"]
+    logs = [tmp_path / f"run{i}.err" for i in range(2)]
+    with folder_lock(out, "the test"), contextlib.ExitStack() as files:
+        runs = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=files.enter_context(open(log, "w")),
+                                 text=True) for log in logs]
+        deadline = time.monotonic() + 120
+        while not all("waiting for another `corpus build`" in log.read_text() for log in logs):
+            assert time.monotonic() < deadline and all(run.poll() is None for run in runs), \
+                [log.read_text() for log in logs]
+            time.sleep(0.1)
+    printed = [run.communicate(timeout=300)[0] for run in runs]
+    assert [run.returncode for run in runs] == [0, 0], [log.read_text() for log in logs]
+    assert sorted(text.rsplit("\n", 2)[-2].split(" compilations now")[0] for text in printed) == ["0", "30"]
+    assert len(Manifest(out)) == 30 and len((out / "manifest.jsonl").read_text().splitlines()) == 30
+
+
 def test_corpus_does_not_depend_on_where_it_is_built(tmp_path):
     """__FILE__ (assert messages) and the module's name are relative to the suite: the same IR from any folder."""
     hashes = []
