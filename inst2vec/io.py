@@ -80,9 +80,16 @@ def folder_lock(folder: str | os.PathLike, waiting_for: str) -> Iterator[None]:
     """Hold ``folder``'s lock file (made, with the folder, if need be) for the block, so that processes that
     write one folder at once take turns; one that has to wait says so on stderr, naming ``waiting_for``. Where
     the file system has no locks (some network file systems), the block runs without.
+
+    Raises:
+        OutputError: the folder cannot be made, or its lock file cannot be written.
     """
-    Path(folder).mkdir(parents=True, exist_ok=True)
-    with open(Path(folder) / LOCK_FILE, "a") as handle:
+    try:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        handle = open(Path(folder) / LOCK_FILE, "a")
+    except OSError as err:  # a file where a folder of the path should be, no permission
+        raise OutputError(f"{folder}: cannot make or write this folder: {err.strerror or err}") from err
+    with handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
