@@ -27,7 +27,7 @@ from inst2vec.arguments import (IR_INPUTS_HELP, add_source_flags, at_least, json
                                 output_folder, plot_file, source_flags_exported)
 from inst2vec.batch import (FileResult, MirroredOutputs, collect_ir_files, no_ir_files_error, run_batch,
                             skipped_summary)
-from inst2vec.errors import DataNotFoundError, Inst2vecError, IRParseError, NothingReadError
+from inst2vec.errors import DataNotFoundError, Inst2vecError, NothingReadError
 from inst2vec.io import atomic_path, atomic_write
 
 log = logging.getLogger("inst2vec")
@@ -633,10 +633,11 @@ def _pretrained_fetch(args) -> int:
 def _vocabulary_statement(text: str, embeddings) -> str:
     """``text`` if it is a statement of ``embeddings``, else ``text`` read as a line of LLVM IR when that is one.
 
-    ``%5 = add nsw i32 %3, 1`` is looked up as ``<%ID> = add nsw i32 <%ID>, <INT>``; named struct types stay
-    identifiers, since one line does not say what they hold.
+    ``%5 = add nsw i32 %3, 1`` is looked up as ``<%ID> = add nsw i32 <%ID>, <INT>``, a define line as a file's
+    (``define void @f() #0 {``: its attributes and brace dropped); named struct types stay identifiers, since one
+    line does not say what they hold.
     """
-    from inst2vec.statements import normalize_units, text_statements
+    from inst2vec.statements import normalize_units
 
     if text in embeddings:
         return text
@@ -644,11 +645,7 @@ def _vocabulary_statement(text: str, embeddings) -> str:
     if re.search(r"\n(?! )", line):  # normalising it would give one statement per line
         raise Inst2vecError(f"lookup: {text!r} holds several lines; give one statement or line of IR (the second "
                             "line of an invoke follows a newline and a space, as statements are printed)")
-    candidates = [normalize_units([line])[0], _as_statement(line)]
-    if line.startswith("define") and line.endswith("{"):  # read as a file's define line: attributes and { dropped
-        with contextlib.suppress(IRParseError):
-            candidates.insert(0, text_statements(line + "\n}")[0])
-    for normalized in candidates:
+    for normalized in (normalize_units([line])[0], _as_statement(line)):
         if normalized != text and normalized in embeddings:
             print(f"note: looked up as the statement {normalized!r}", file=sys.stderr)
             return normalized
