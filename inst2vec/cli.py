@@ -366,11 +366,13 @@ def _refuse_an_input_as_output(output: str, files: list[str]) -> None:
     except OSError:  # not there yet (or unreadable: writing it will say why)
         return
     for path in files:
-        with contextlib.suppress(OSError):
-            read = os.stat(path)
-            if (read.st_dev, read.st_ino) == (written.st_dev, written.st_ino):
-                raise Inst2vecError(f"-o {output}: is the input file {path}; writing there would replace it. "
-                                    "Name another output")
+        try:
+            same = os.path.samestat(os.stat(path), written)
+        except OSError:  # unreadable: reading it will say why
+            continue
+        if same:
+            raise Inst2vecError(f"-o {output}: is the input file {path}; writing there would replace it. "
+                                "Name another output")
 
 
 def _input_files(inputs: list[str]) -> tuple[list[str], list[str]]:

@@ -126,7 +126,7 @@ def _open_stream(path: str, mode: str) -> Iterator[IO]:
             own = os.fstat(number)
         except OSError:  # closed
             continue
-        if (own.st_dev, own.st_ino) == (target.st_dev, target.st_ino):
+        if os.path.samestat(own, target):
             stream.flush()
             with os.fdopen(os.dup(number), mode, **_text_options(mode)) as f:
                 yield f
