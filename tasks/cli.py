@@ -146,6 +146,10 @@ def run_task(args) -> int:
     _check_specific_flags(args, model)
     _check_distributed_flags(args, model)
     check_optimizer(args.optimizer)
+    if model == "ncc":  # a Keras backend that is not installed is refused now, not after hours of compiling
+        from tasks.ncc import import_keras
+
+        import_keras()
     settings = TrainingSettings(epochs=args.epochs, batch_size=args.batch_size,
                                 max_length=args.max_length or DEFAULT_MAX_LENGTH[args.task],
                                 compression=args.compression if args.distributed else None,
@@ -534,8 +538,9 @@ def _load_keras_model(model_path: Path):
     :func:`train.DistributedOptimizer`'s classes, which exist only while training ("Could not locate class")."""
     import zipfile
 
-    import keras
+    from tasks.ncc import import_keras
 
+    keras = import_keras()
     if not zipfile.is_zipfile(model_path):
         raise Inst2vecError(f"{model_path}: not a Keras model (a .keras file is a zip archive)")
     try:

@@ -14,16 +14,28 @@ Works on any Keras 3 backend (TensorFlow by default, torch on the GPU machines).
 from __future__ import annotations
 
 import math
+import os
 from typing import Sequence
 
 import numpy as np
 
+from inst2vec.errors import Inst2vecError
+
 MIN_LENGTH = 32  # batches are padded to a power of two >= this: few shapes, few retraces
 
 
-def _keras():
-    import keras  # deferred: importing Keras takes seconds
-
+def import_keras():
+    """Keras, imported when first needed (it takes seconds). A backend that cannot be loaded (``KERAS_BACKEND=jax``
+    without JAX installed, a misspelled name) is an :class:`~inst2vec.errors.Inst2vecError` saying so, not the
+    traceback of Keras's import."""
+    try:
+        import keras
+    except (ImportError, ValueError) as err:  # ModuleNotFoundError: the backend; ValueError: an unknown name
+        chosen = os.environ.get("KERAS_BACKEND")
+        backend = f"KERAS_BACKEND={chosen}" if chosen else "its default backend (or the one ~/.keras/keras.json names)"
+        reason = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise Inst2vecError(f"Keras cannot load {backend}: {reason}; install it, or set KERAS_BACKEND to a "
+                            "backend that is installed (tensorflow, torch or jax)") from err
     return keras
 
 
@@ -31,7 +43,7 @@ def build_ncc_model(num_classes: int, dim: int = 200, aux_inputs: int = 0, lstm_
                     dense_units: int = 32, optimizer=None):
     """The ncc network (Adam unless ``optimizer`` is given); with ``aux_inputs`` it takes
     ``[sequences, aux]`` and has two outputs."""
-    keras = _keras()
+    keras = import_keras()
     layers = keras.layers
     sequence = keras.Input(shape=(None, dim), name="statements")
     x = layers.LSTM(lstm_units, return_sequences=True, name="lstm_1")(sequence)
@@ -88,7 +100,7 @@ def make_batches(sequences: Sequence[np.ndarray], vectors: np.ndarray, pad_index
     ``part=(rank, ranks)`` keeps every ``ranks``-th row of each batch from ``rank`` on: data-parallel
     ranks with the same seed then see disjoint shares of the same global batches.
     """
-    keras = _keras()
+    keras = import_keras()
 
     class SequenceBatches(keras.utils.PyDataset):
         def __init__(self):
@@ -127,7 +139,7 @@ def make_batches(sequences: Sequence[np.ndarray], vectors: np.ndarray, pad_index
 def for_fit(batches):
     """What to pass to ``model.fit``: on TensorFlow a ``tf.data`` pipeline with every length dimension
     left open (Keras would fix the shapes of the first batches it peeks at), elsewhere the batches."""
-    keras = _keras()
+    keras = import_keras()
     if keras.backend.backend() != "tensorflow":
         return batches
     import tensorflow as tf

@@ -207,3 +207,29 @@ def test_predict_refuses_files_that_are_not_models(tmp_path, capsys):
         archive.writestr("config.json", "{}")
     assert main(["predict", str(bogus), str(program)]) == 2
     assert "model.keras: cannot read the Keras model: " in capsys.readouterr().err
+
+
+def test_a_keras_backend_that_cannot_be_loaded_is_refused_before_any_work(tmp_path):
+    """KERAS_BACKEND naming a backend that is not installed: one line, before POJ-104 is unpacked (the backend is
+    chosen when Keras is first imported, so the commands run in a process of their own)."""
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, KERAS_BACKEND="no_such_backend")
+    work, out = tmp_path / "poj104", tmp_path / "results"
+    model = tmp_path / "model.keras"  # checked only after Keras is imported
+    model.write_text("not a model")
+    (tmp_path / "model.keras.json").write_text(json.dumps({"embeddings": "published", "labels": ["a", "b"],
+                                                           "max_length": 32}))
+    program = tmp_path / "prog.ll"
+    program.write_text("define void @f() {\n  ret void\n}\n")
+    for argv in (["task", "classifyapp", "--model", "ncc", "--per-class", "1", "--classes", "2",
+                  "--work-dir", str(work), "-o", str(out)],
+                 ["predict", str(model), str(program)]):
+        done = subprocess.run([sys.executable, "-m", "inst2vec.cli", *argv], env=env, capture_output=True, text=True,
+                              timeout=300)
+        assert done.returncode == 2, done.stderr[-2000:]
+        assert "Traceback" not in done.stderr
+        assert "error: Keras cannot load KERAS_BACKEND=no_such_backend: " in done.stderr
+    assert not work.exists() and not out.exists()
