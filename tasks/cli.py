@@ -445,7 +445,27 @@ def predict_file(predict_ir, compile_source, path: str) -> tuple[int, float]:
     with tempfile.TemporaryDirectory(prefix="inst2vec-predict-") as tmp:
         ir_path = Path(tmp) / f"{Path(path).name}.ll"
         ir_path.write_bytes(ir)
-        return predict_ir(str(ir_path))
+        try:
+            return predict_ir(str(ir_path))
+        except NoStatementsError:
+            raise NoStatementsError(path) from None  # the source, not its IR's temporary file
+
+
+class NoStatementsError(Inst2vecError):
+    """A file that defines no function: a model's prediction from no statements would mean nothing."""
+
+    def __init__(self, path: str):
+        super().__init__(f"{path}: no statements to predict from (it defines no function)")
+
+
+def _encoded(path: str, embeddings, ngrams: bool = False):
+    """The file's :class:`~tasks.encoding.EncodedFiles` (one row), or :class:`NoStatementsError`."""
+    from tasks.encoding import encode_files
+
+    encoded = encode_files([path], embeddings, progress=False, ngrams=ngrams)
+    if len(encoded.sequences[0]) == 0:
+        raise NoStatementsError(path)
+    return encoded
 
 
 def _check_description(meta_path: Path, meta) -> None:
@@ -504,7 +524,6 @@ def _aux_values(model_path: Path, meta: dict, given: list[str]) -> np.ndarray | 
 
 def _ncc_predictor(model_path: Path, meta: dict, model: None, embeddings, aux: np.ndarray | None):
     """``path -> (label number, probability)`` with a saved Keras ncc model (``aux``: its aux inputs)."""
-    from inst2vec.embed import embed_file
     from tasks import ncc
 
     if aux is not None:  # scaled as the training rows were
@@ -525,7 +544,7 @@ def _ncc_predictor(model_path: Path, meta: dict, model: None, embeddings, aux: n
     vectors = np.asarray(embeddings.normalized, dtype=np.float32)
 
     def predict(path: str) -> tuple[int, float]:
-        sequence = embed_file(path, embeddings).indices
+        sequence = _encoded(path, embeddings).sequences[0]
         probabilities = ncc.predict_proba(model, [sequence], vectors, embeddings.vocabulary.unknown_index, aux,
                                           max_length=meta["max_length"])[0]
         return int(np.argmax(probabilities)), float(probabilities.max())
@@ -556,14 +575,13 @@ def _first_line(err: Exception) -> str:
 def _linear_predictor(model_path: Path, meta: dict, model, embeddings, aux: None):
     """``path -> (label number, SVM score)`` with a saved ``bag`` or ``ngram`` model."""
     from tasks.classifyapp import file_tokens
-    from tasks.encoding import encode_files
 
     if meta.get("model") not in ("bag", "ngram"):
         raise Inst2vecError(f"{model_path.name}.json: a linear model is a 'bag' or 'ngram' model, not "
                             f"{meta.get('model')!r}")
 
     def predict(path: str) -> tuple[int, float]:
-        encoded = encode_files([path], embeddings, progress=False, ngrams=meta["model"] == "ngram")
+        encoded = _encoded(path, embeddings, ngrams=meta["model"] == "ngram")
         scores = model.decision(model.features(file_tokens(encoded, meta["model"]), encoded.pooled()))[0]
         best = int(np.argmax(scores))
         return int(model.classes[best]), float(scores[best])
@@ -574,7 +592,6 @@ def _boost_predictor(model_path: Path, meta: dict, model, embeddings, aux: np.nd
     """``path -> (label number, probability)`` with a saved devmap ``boost`` model (``aux``: the kernel's launch,
     transfer bytes and work-group size)."""
     from tasks.devmap import AUX_INPUTS, boost_matrix, launch_features
-    from tasks.encoding import encode_files
 
     if meta.get("aux_inputs") != AUX_INPUTS:
         raise Inst2vecError(f"{model_path.name}.json: a boost model takes the aux inputs {AUX_INPUTS}, not "
@@ -582,7 +599,7 @@ def _boost_predictor(model_path: Path, meta: dict, model, embeddings, aux: np.nd
     _check_pooled_width(model_path, meta, int(model.inputs.max()) - launch_features(aux).shape[1], embeddings)
 
     def predict(path: str) -> tuple[int, float]:
-        pooled = encode_files([path], embeddings, progress=False).pooled()
+        pooled = _encoded(path, embeddings).pooled()
         probabilities = model.predict_proba(boost_matrix(aux, pooled))[0]
         best = int(np.argmax(probabilities))
         return int(model.classes[best]), float(probabilities[best])
@@ -592,12 +609,10 @@ def _boost_predictor(model_path: Path, meta: dict, model, embeddings, aux: np.nd
 def _neighbours_predictor(model_path: Path, meta: dict, model, embeddings, aux: None):
     """``path -> (factor number, speedup)`` with a saved threadcoarsening ``neighbours`` model; the speedup over
     factor 1 is the geometric mean of the nearest training kernels' at the predicted factor."""
-    from tasks.encoding import encode_files
-
     _check_pooled_width(model_path, meta, model.vectors.shape[1], embeddings)
 
     def predict(path: str) -> tuple[int, float]:
-        factors, log_speedups = model.predict(encode_files([path], embeddings, progress=False).pooled())
+        factors, log_speedups = model.predict(_encoded(path, embeddings).pooled())
         return int(factors[0]), float(np.exp(log_speedups[0]))
     return predict
 

@@ -137,6 +137,16 @@ def test_threadcoarsening_neighbours_saved_by_the_task_predicts_as_the_protocol(
     assert capsys.readouterr().out.strip().split("\t") == [path, label, speedup]
     assert main(["predict", str(saved), data.files[0], "--aux", "transfer=1", "--data-root", str(data_root)]) == 2
     assert "takes no --aux inputs" in capsys.readouterr().err
+    # A file that defines no function has no statements to predict from: it was given a factor all the same.
+    (tmp_path / "declares.ll").write_text("declare i32 @puts(i8*)\n")
+    (tmp_path / "empty.c").write_text("int f(int);\n")
+    assert main(["predict", str(saved), str(tmp_path / "declares.ll"), str(tmp_path / "empty.c"), data.files[0],
+                 "--data-root", str(data_root)]) == 1
+    captured = capsys.readouterr()
+    assert captured.out.strip().split("\t") == [path, label, speedup]
+    assert captured.err == (f"error: {tmp_path / 'declares.ll'}: no statements to predict from (it defines no "
+                            f"function)\nerror: {tmp_path / 'empty.c'}: no statements to predict from (it defines "
+                            "no function)\nskipped 2 of 3 file(s); 1 done\n")
     # Kernels' OpenCL sources are compiled as optimised as the training IR: 15 of 16 get their IR's factor (at
     # -O0, as before, 7 of 16; scripts/kernel_compile_match.py). stencil.cl needs a header that is not there.
     kernels = data_root / "threadcoarsening" / "kernels_cl"
