@@ -38,7 +38,9 @@ def at_least(minimum: float, kind: type = int, strict: bool = False):
 
 def output_file(path: str) -> str:
     """An ``-o`` value for a file: refused if it is a folder, ends like one, lies below a file, or its folder cannot
-    be written into (before any work is done)."""
+    be written into (before any work is done). ``-`` is standard output, as for most commands (``./-`` is a file)."""
+    if path == "-":
+        return "/dev/stdout"
     if os.path.isdir(path) or path.endswith(("/", os.sep)):
         raise argparse.ArgumentTypeError(f"{path!r} is a folder; name the file to write")
     _refuse_file_above(path)
@@ -158,6 +160,15 @@ def json_path(path: str) -> str:
         raise argparse.ArgumentTypeError(f"{path!r}: the output is JSON; its name must end in .json (or .json.gz, "
                                          "compressed)")
     return path
+
+
+def graph_path(path: str) -> str:
+    """An ``-o`` value for one XFG: refused unless it ends in ``.graphml`` or ``.json`` (the name gives the format),
+    before the graph is built."""
+    if not path.lower().endswith((".graphml", ".json")):
+        raise argparse.ArgumentTypeError(f"{path!r}: the name gives the graph's format; it must end in .graphml or "
+                                         ".json (node-link)")
+    return output_file(path)
 
 
 def npz_path(path: str) -> str:

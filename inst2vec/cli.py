@@ -23,8 +23,8 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from inst2vec import __version__
-from inst2vec.arguments import (IR_INPUTS_HELP, add_source_flags, at_least, json_path, npz_path, output_file,
-                                output_folder, plot_file, source_flags_exported)
+from inst2vec.arguments import (IR_INPUTS_HELP, add_source_flags, at_least, graph_path, json_path, npz_path,
+                                output_file, output_folder, plot_file, source_flags_exported)
 from inst2vec.batch import (FileResult, MirroredOutputs, collect_ir_files, no_ir_files_error, run_batch,
                             skipped_summary)
 from inst2vec.errors import DataNotFoundError, Inst2vecError, NothingReadError
@@ -195,7 +195,7 @@ def _parser() -> argparse.ArgumentParser:
     p = commands.add_parser("xfg", help="build the contextual flow graphs of IR (.ll / .bc) or source files")
     _add_inputs(p)
     where = p.add_mutually_exclusive_group(required=True)
-    where.add_argument("-o", "--output", type=output_file,
+    where.add_argument("-o", "--output", type=graph_path,
                        help="the graph of one input file: out.graphml or out.json (node-link)")
     where.add_argument("--output-dir", type=output_folder,
                        help="one graph per input file, named as the file (below this folder as below its input "

@@ -216,13 +216,28 @@ def test_vocab_build_and_pairs(ir_dir, tmp_path, capsys):
         assert not (tmp_path / name).exists()
 
 
+def test_dash_output_is_standard_output(ir_dir, tmp_path, capfd, monkeypatch):
+    """`-o -` wrote a file named '-'; it is standard output, as for most commands (a file is `-o ./-`)."""
+    monkeypatch.chdir(tmp_path)
+    assert main(["statements", str(ir_dir / "mt.ll"), "-o", "-"]) == 0
+    assert capfd.readouterr().out.startswith(f"; file {ir_dir / 'mt.ll'}\ndefine spir_kernel void <@ID>(")
+    assert main(["vocab", "build", str(ir_dir / "mt.ll"), "-o", "-"]) == 0
+    assert capfd.readouterr().out.startswith('{"format": "inst2vec-vocabulary"')
+    assert not (tmp_path / "-").exists()
+    assert main(["statements", str(ir_dir / "mt.ll"), "-o", "./-"]) == 0
+    assert (tmp_path / "-").read_text().startswith("; file ")
+
+
 def test_xfg_command(ir_dir, tmp_path, capsys):
     out = tmp_path / "g.json"
     assert main(["xfg", str(ir_dir / "mt.ll"), "-o", str(out)]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["weakly_connected"] and json.loads(out.read_text())["edges"]
-    assert main(["xfg", str(ir_dir / "mt.ll"), "-o", str(tmp_path / "g.txt")]) == 2
-    assert "error: XFG output must end in .graphml or .json" in capsys.readouterr().err
+    for name in ("g.txt", "-"):  # refused before the graph is built; a stream has no name to give the format
+        with pytest.raises(SystemExit):
+            main(["xfg", str(ir_dir / "mt.ll"), "-o", name if name == "-" else str(tmp_path / name)])
+        assert f"{name}': the name gives the graph's format; it must end in .graphml or .json" in \
+            capsys.readouterr().err
     # A missing input is named as by the other commands (it was "[Errno 2] No such file or directory: '…'")
     assert main(["xfg", str(tmp_path / "none.ll"), "-o", str(out)]) == 2
     assert capsys.readouterr().err == f"error: {tmp_path / 'none.ll'}: no such file or directory\n"
