@@ -28,7 +28,7 @@ from inst2vec.arguments import (IR_INPUTS_HELP, add_source_flags, at_least, grap
 from inst2vec.batch import (FileResult, MirroredOutputs, collect_ir_files, no_ir_files_error, run_batch,
                             skipped_summary)
 from inst2vec.errors import DataNotFoundError, Inst2vecError, NothingReadError
-from inst2vec.io import atomic_path, atomic_write
+from inst2vec.io import atomic_path, atomic_write, is_standard_output
 
 log = logging.getLogger("inst2vec")
 SAMPLES = Path(__file__).parent / "samples"
@@ -476,7 +476,7 @@ def _vocab_build(args) -> int:
     vocabulary.save(args.output)
     print(json.dumps({"output": args.output, "files": len(done), "skipped": n_failed,
                       "statements": sum(counts.values()), "distinct": len(counts), "vocabulary": len(vocabulary),
-                      "cutoff": args.cutoff}))
+                      "cutoff": args.cutoff}), file=sys.stderr if is_standard_output(args.output) else sys.stdout)
     return 1 if n_failed else 0
 
 

@@ -115,6 +115,15 @@ def is_stream(path: str | os.PathLike) -> bool:
                                      or not os.path.isfile(path))
 
 
+def is_standard_output(path: str | os.PathLike) -> bool:
+    """Whether writing to ``path`` writes to this process's standard output (``-o /dev/stdout``, ``-o -``), so that
+    a command prints its summary elsewhere instead of into its output."""
+    try:
+        return is_stream(path) and os.path.samestat(os.stat(path), os.fstat(1))
+    except OSError:  # standard output closed
+        return False
+
+
 @contextlib.contextmanager
 def _open_stream(path: str, mode: str) -> Iterator[IO]:
     """A stream output, opened for writing: this process's own standard output or error through a copy of its

@@ -106,7 +106,7 @@ class Vocabulary:
                 f.write(gzip.compress(text.encode("utf-8"), mtime=0))
         else:
             with atomic_write(path) as f:
-                f.write(text)
+                f.write(text + "\n")  # a line: written to a terminal or a pipe, it ends as text does
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Vocabulary":
