@@ -639,7 +639,8 @@ def _vocabulary_statement(text: str, embeddings) -> str:
     (``define void @f() #0 {``: its attributes and brace dropped); named struct types stay identifiers, since one
     line does not say what they hold.
     """
-    from inst2vec.statements import normalize_units
+    from inst2vec.ir import preprocess
+    from inst2vec.statements import is_label, normalize_units
 
     if text in embeddings:
         return text
@@ -647,6 +648,10 @@ def _vocabulary_statement(text: str, embeddings) -> str:
     if re.search(r"\n(?! )", line):  # normalising it would give one statement per line
         raise Inst2vecError(f"lookup: {text!r} holds several lines; give one statement or line of IR (the second "
                             "line of an invoke follows a newline and a space, as statements are printed)")
+    if "\n" not in line and (is_label(line) or not preprocess(line, check=False)[0].strip()):
+        raise Inst2vecError(f"lookup: {line!r} gives no statement: a file's comments, labels, metadata, attributes, "
+                            "declarations and type definitions are left out of its statements; give an instruction, "
+                            "a global or a define line")
     for normalized in (normalize_units([line])[0], _as_statement(line)):
         if normalized != text and normalized in embeddings:
             print(f"note: looked up as the statement {normalized!r}", file=sys.stderr)

@@ -191,6 +191,11 @@ def test_cli(data_root, capsys, tmp_path):
     assert main(["lookup", "!UNK", "-k", "2", "--data-root", str(data_root)]) == 0
     assert main(["lookup", " ", "--data-root", str(data_root)]) == 2  # was !UNK's vector
     assert "lookup: the statement is empty" in capsys.readouterr().err
+    # lines a file's statements leave out: one gave !UNK's vector, one was "read as" '!0 = !{i32 <INT>}'
+    for line in ("!0 = !{i32 1}", "; a comment", "attributes #0 = { nounwind }", "for.body:", "declare i32 @f(i8*)"):
+        assert main(["lookup", line, "--data-root", str(data_root)]) == 2
+        refused = capsys.readouterr()
+        assert refused.out == "" and f"lookup: {line!r} gives no statement: a file's comments, labels," in refused.err
     # a file named instead of a statement (it was looked up as a statement, and gave !UNK's vector)
     kernel = str(data_root / "threadcoarsening" / "kernels_ir" / "sgemm.ll")
     assert main(["lookup", kernel, "--data-root", str(data_root)]) == 2
