@@ -140,12 +140,13 @@ def build_corpus(inputs: Sequence[str | os.PathLike], out_dir: str | os.PathLike
         todo = [(source, variant, str(out_dir / output), timeout, clang, extra_flags)
                 for source, variant, output, _, old in tasks if old is None]
         report = BuildReport(table=[], input_errors=errors)
-        seen: dict[str, str] = {}
+        seen: dict[str, str] = {}  # statements' digest -> the IR kept for them
+        kept: set[str] = set()  # seen's values, for a reused duplicate to look its original up at once
         for (source, variant, output, digest, old), record in zip(tasks, _run(todo, tasks, jobs, progress)):
             if record is None:  # reused from an earlier run
                 record = old
                 report.reused += 1
-                if record["status"] == "duplicate" and record.get("duplicate_of") not in seen.values():
+                if record["status"] == "duplicate" and record.get("duplicate_of") not in kept:
                     record = None  # its original may be gone: compile again next run
             else:
                 report.compiled += 1
@@ -165,6 +166,7 @@ def build_corpus(inputs: Sequence[str | os.PathLike], out_dir: str | os.PathLike
                 record.update(status="duplicate", duplicate_of=seen[record["statements_sha256"]])
             elif record["status"] == "ok":
                 seen[record["statements_sha256"]] = record["ir"]
+                kept.add(record["ir"])
             if record is not old:
                 manifest.add(record)
             if record["status"] == "failed":
