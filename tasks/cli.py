@@ -306,9 +306,11 @@ def _refuse_to_overwrite_checkpoints(folder: Path, resume: bool) -> None:
     """Refuse a run that would start over in a folder of checkpoints without ``--resume``: it replaced them epoch
     by epoch, and the earlier run could no longer be resumed. (Checked before any rank trains: no rank of this
     run can have written one yet.)"""
+    from tasks.learners import is_checkpoint
+
     if resume or not folder.is_dir():
         return
-    found = sorted(path.name for path in folder.iterdir() if path.name.endswith(".npz") or ".npz.rank" in path.name)
+    found = sorted(path.name for path in folder.iterdir() if is_checkpoint(path.name))
     if found:
         raise Inst2vecError(f"--checkpoint-dir {folder} holds checkpoints of an earlier run ({', '.join(found[:3])}"
                             f"{', …' if len(found) > 3 else ''}); add --resume to go on with it, or give another "

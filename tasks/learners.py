@@ -17,6 +17,8 @@ from tasks.encoding import EncodedFiles
 
 #: Models every task accepts; "ncc" is the paper's, "boost" ours.
 NEURAL_MODELS = ("ncc",)
+#: A run's checkpoint is ``NAME.npz`` in ``--checkpoint-dir``; under MPI each rank keeps ``NAME.npz.rankR``.
+CHECKPOINT_SUFFIX = ".npz"
 
 
 @dataclass
@@ -82,7 +84,18 @@ class TrainingSettings:
         """These settings with the checkpoint file of run ``name`` (a fold of a seed) in ``checkpoint_dir``."""
         if self.checkpoint_dir is None:
             return self
-        return dataclasses.replace(self, checkpoint=os.path.join(self.checkpoint_dir, f"{name}.npz"))
+        return dataclasses.replace(self, checkpoint=os.path.join(self.checkpoint_dir, f"{name}{CHECKPOINT_SUFFIX}"))
+
+
+def rank_checkpoint(checkpoint: str, rank: int, ranks: int) -> str:
+    """The file of ``rank``'s checkpoint: each rank keeps its own, since the weights agree but the error-feedback
+    residuals do not."""
+    return checkpoint if ranks == 1 else f"{checkpoint}.rank{rank}"
+
+
+def is_checkpoint(name: str) -> bool:
+    """Whether a file named ``name`` is a checkpoint that :func:`rank_checkpoint` names."""
+    return name.endswith(CHECKPOINT_SUFFIX) or f"{CHECKPOINT_SUFFIX}.rank" in name
 
 
 def _scaling(train: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -178,8 +191,7 @@ def fit_predict_ncc(data: FoldInputs, train: np.ndarray, test: np.ndarray, seed:
     if settings.checkpoint is not None:
         from train.checkpoint import checkpoint_callback, restore
 
-        # Each rank keeps its own file: the weights agree, the error-feedback residuals do not.
-        path = settings.checkpoint if part[1] == 1 else f"{settings.checkpoint}.rank{part[0]}"
+        path = rank_checkpoint(settings.checkpoint, *part)
         states = {name: state for name, state in (("compressor", allreducer), ("selection", best),
                                                   ("curves", curves)) if state is not None}
         record = settings.resume_record(part[1], vectors)
