@@ -305,10 +305,21 @@ def _is_element_unit(unit: str) -> bool:
 
 
 def _expand(tokens: list[str], placeholders: list[str]) -> list[str]:
-    """Tokens with the struct bodies of their placeholders put back."""
+    """Tokens with the struct bodies of their placeholders put back. Equal tokens become one string object: a file
+    repeats its statements, and each can be megabytes of inlined C++ types (a 4.5 MB file's statements: 2.6 GB
+    in all, 205 MB distinct)."""
     if not placeholders:
         return tokens
-    return ["".join(_expanded_parts(t, placeholders)) if "\x00" in t else t for t in tokens]
+    expanded: dict[str, str] = {}
+    out = []
+    for token in tokens:
+        if "\x00" in token:
+            full = expanded.get(token)
+            if full is None:
+                full = expanded[token] = "".join(_expanded_parts(token, placeholders))
+            token = full
+        out.append(token)
+    return out
 
 
 def _expanded_parts(token: str, placeholders: list) -> list:
