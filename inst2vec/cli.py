@@ -423,11 +423,14 @@ def _statements(args) -> int:
                     output=args.output)
     with atomic_write(args.output) if args.output else contextlib.nullcontext(sys.stdout) as out:
         for result in results:  # written as they come: a large batch is never held in memory
+            # ... nor a file's statements joined: inlined C++ types can make them gigabytes
             if args.format == "jsonl":
-                out.write(json.dumps({"file": result.path, "statements": result.value,
-                                      "n_statements": len(result.value)}) + "\n")
+                out.writelines(json.JSONEncoder().iterencode({"file": result.path, "statements": result.value,
+                                                              "n_statements": len(result.value)}))
+                out.write("\n")
             else:
-                out.write(f"; file {result.path}\n" + "".join(s.replace("\n", "\\n") + "\n" for s in result.value))
+                out.write(f"; file {result.path}\n")
+                out.writelines(s.replace("\n", "\\n") + "\n" for s in result.value)
     return 1 if failures else 0
 
 
@@ -468,13 +471,17 @@ def _vocab_build(args) -> int:
 
     if args.cutoff < 0:
         raise Inst2vecError(f"--cutoff must be >= 0. Received: --cutoff {args.cutoff}")
-    done, n_failed = _batch(args, functools.partial(count_file_statements, cache=StatementCache()), "counting")
     counts: Counter = Counter()
-    for result in done:
+    failures: list[FileResult] = []
+    n_done = 0
+    for result in _each(args, functools.partial(count_file_statements, cache=StatementCache()), "counting",
+                        failures):  # counted as they come: every file's counts at once took GBs on large corpora
         counts.update(result.value)
+        n_done += 1
     vocabulary = Vocabulary.build(counts, args.cutoff)
     vocabulary.save(args.output)
-    print(json.dumps({"output": args.output, "files": len(done), "skipped": n_failed,
+    n_failed = len(failures)
+    print(json.dumps({"output": args.output, "files": n_done, "skipped": n_failed,
                       "statements": sum(counts.values()), "distinct": len(counts), "vocabulary": len(vocabulary),
                       "cutoff": args.cutoff}), file=sys.stderr if is_standard_output(args.output) else sys.stdout)
     return 1 if n_failed else 0
