@@ -9,6 +9,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import zlib
 from collections import Counter
 from numbers import Integral
 from typing import Iterable, Mapping, Sequence
@@ -100,13 +101,18 @@ class Vocabulary:
         ``path`` ends in ``.gz`` (statements that inline large struct types repeat them at length)."""
         data = {"format": FORMAT, "version": 1, "cutoff": self.cutoff, "statements": self.statements,
                 "counts": self.counts}
-        text = json.dumps(data, ensure_ascii=False)
+        # Written in pieces, never as one text: inlined C++ types can make a vocabulary gigabytes long.
+        chunks = json.JSONEncoder(ensure_ascii=False).iterencode(data)  # json.dumps's text, piece by piece
         if os.fspath(path).endswith(".gz"):
+            compressor = zlib.compressobj(9, zlib.DEFLATED, 31)  # the bytes of gzip.compress(text, mtime=0)
             with atomic_write(path, "wb") as f:
-                f.write(gzip.compress(text.encode("utf-8"), mtime=0))
+                for chunk in chunks:
+                    f.write(compressor.compress(chunk.encode("utf-8")))
+                f.write(compressor.flush())
         else:
             with atomic_write(path) as f:
-                f.write(text + "\n")  # a line: written to a terminal or a pipe, it ends as text does
+                f.writelines(chunks)
+                f.write("\n")  # a line: written to a terminal or a pipe, it ends as text does
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Vocabulary":
