@@ -54,3 +54,9 @@ class VocabularyError(Inst2vecError, ValueError):
 
 class OutputError(Inst2vecError, OSError):
     """An output path cannot be written as asked (a folder where a file goes, or the other way round)."""
+
+
+def first_line(err: BaseException) -> str:
+    """The first line of ``err``'s message (its type's name if it has none), for a one-line error of our own
+    about an exception raised by another library."""
+    return (str(err).strip().splitlines() or [type(err).__name__])[0]

@@ -15,7 +15,7 @@ import numpy as np
 
 from inst2vec.arguments import IR_INPUTS_HELP, add_source_flags, at_least, output_folder
 from inst2vec.batch import collect_ir_files, no_ir_files_error, skipped_summary
-from inst2vec.errors import Inst2vecError
+from inst2vec.errors import Inst2vecError, first_line
 
 TASKS = ("classifyapp", "devmap", "threadcoarsening")
 DEFAULT_MODEL = {"classifyapp": "ngram", "devmap": "boost", "threadcoarsening": "neighbours"}
@@ -567,11 +567,7 @@ def _load_keras_model(model_path: Path):
     try:
         return keras.models.load_model(model_path, compile=False)
     except Exception as err:  # Keras raises many kinds (ValueError, KeyError, OSError, zipfile errors …)
-        raise Inst2vecError(f"{model_path}: cannot read the Keras model: {_first_line(err)}") from err
-
-
-def _first_line(err: Exception) -> str:
-    return (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise Inst2vecError(f"{model_path}: cannot read the Keras model: {first_line(err)}") from err
 
 
 def _linear_predictor(model_path: Path, meta: dict, model, embeddings, aux: None):

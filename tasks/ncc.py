@@ -19,7 +19,7 @@ from typing import Sequence
 
 import numpy as np
 
-from inst2vec.errors import Inst2vecError
+from inst2vec.errors import Inst2vecError, first_line
 
 MIN_LENGTH = 32  # batches are padded to a power of two >= this: few shapes, few retraces
 
@@ -33,8 +33,7 @@ def import_keras():
     except (ImportError, ValueError) as err:  # ModuleNotFoundError: the backend; ValueError: an unknown name
         chosen = os.environ.get("KERAS_BACKEND")
         backend = f"KERAS_BACKEND={chosen}" if chosen else "its default backend (or the one ~/.keras/keras.json names)"
-        reason = (str(err).strip().splitlines() or [type(err).__name__])[0]
-        raise Inst2vecError(f"Keras cannot load {backend}: {reason}; install it, or set KERAS_BACKEND to a "
+        raise Inst2vecError(f"Keras cannot load {backend}: {first_line(err)}; install it, or set KERAS_BACKEND to a "
                             "backend that is installed (tensorflow, torch or jax)") from err
     return keras
 
