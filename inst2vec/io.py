@@ -119,9 +119,20 @@ def is_standard_output(path: str | os.PathLike) -> bool:
     """Whether writing to ``path`` writes to this process's standard output (``-o /dev/stdout``, ``-o -``), so that
     a command prints its summary elsewhere instead of into its output."""
     try:
-        return is_stream(path) and os.path.samestat(os.stat(path), os.fstat(1))
-    except OSError:  # standard output closed
+        return is_stream(path) and _own_stream(os.stat(path)) == 1
+    except OSError:
         return False
+
+
+def _own_stream(target: os.stat_result) -> int | None:
+    """1 or 2 if ``target`` is this process's standard output or error (the first of them), else ``None``."""
+    for number in (1, 2):
+        try:
+            if os.path.samestat(os.fstat(number), target):
+                return number
+        except OSError:  # closed
+            continue
+    return None
 
 
 @contextlib.contextmanager
@@ -129,17 +140,12 @@ def _open_stream(path: str, mode: str) -> Iterator[IO]:
     """A stream output, opened for writing: this process's own standard output or error through a copy of its
     descriptor (what is written keeps its place among the process's other output, even when that is a file),
     anything else opened for appending."""
-    target = os.stat(path)
-    for number, stream in ((1, sys.stdout), (2, sys.stderr)):
-        try:
-            own = os.fstat(number)
-        except OSError:  # closed
-            continue
-        if os.path.samestat(own, target):
-            stream.flush()
-            with os.fdopen(os.dup(number), mode, **_text_options(mode)) as f:
-                yield f
-            return
+    number = _own_stream(os.stat(path))
+    if number is not None:
+        (sys.stdout if number == 1 else sys.stderr).flush()
+        with os.fdopen(os.dup(number), mode, **_text_options(mode)) as f:
+            yield f
+        return
     with open(path, mode.replace("w", "a"), **_text_options(mode)) as f:
         yield f
 
