@@ -673,8 +673,8 @@ def _as_statement(line: str) -> str:
     from inst2vec.statements import normalize_units
 
     line = line.strip()
-    if "\n" not in line:  # (an invoke's two lines are taken as they are)
-        line = preprocess(line, check=False)[0].strip() or line
+    if "\n" not in line:  # (an invoke's two lines are taken as they are; lines that give none are refused before)
+        line = preprocess(line, check=False)[0].strip()
     return normalize_units([line])[0]
 
 
