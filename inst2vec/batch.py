@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
-from inst2vec.errors import Inst2vecError
+from inst2vec.errors import DiskFullError, Inst2vecError
 from inst2vec.io import not_regular_file
 
 IR_SUFFIXES = (".ll", ".bc")
@@ -155,6 +155,8 @@ def _call(function: Callable[[str], Any], path: str) -> FileResult:
         return FileResult(path, error=f"{path}: not read: interrupted")
     try:
         return FileResult(path, value=function(path))
+    except DiskFullError:  # the output's disk, not this file: every file after it would fail too
+        raise
     except Inst2vecError as err:
         return FileResult(path, error=str(err))
     except (OSError, UnicodeError, MemoryError, RecursionError) as err:

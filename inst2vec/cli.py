@@ -28,7 +28,7 @@ from inst2vec.arguments import (IR_INPUTS_HELP, add_source_flags, at_least, grap
 from inst2vec.batch import (FileResult, MirroredOutputs, collect_ir_files, no_ir_files_error, run_batch,
                             skipped_summary)
 from inst2vec.errors import DataNotFoundError, Inst2vecError, NothingReadError
-from inst2vec.io import atomic_path, atomic_write, is_standard_output
+from inst2vec.io import atomic_path, atomic_write, folder_made, is_standard_output
 
 log = logging.getLogger("inst2vec")
 SAMPLES = Path(__file__).parent / "samples"
@@ -545,12 +545,11 @@ def _train_embeddings(args) -> int:
               "versions": {"python": platform.python_version(), "gensim": gensim.__version__,
                            "numpy": np.__version__}}
     output = Path(args.output)
-    output.mkdir(parents=True, exist_ok=True)
     # The four files replace an earlier run's together: each is written under a temporary name, and the renames
     # come after the last is written (an interrupted run left new embeddings beside the old word2vec file).
     # Vocabulary and word2vec text are compressed: statements inline their struct types, and a C++ corpus's
     # 42 k statements made 390 MB of JSON (3.4 MB compressed) and 593 MB of word2vec text (42 MB).
-    with contextlib.ExitStack() as renames:
+    with folder_made(output), contextlib.ExitStack() as renames:
         word2vec_tmp = renames.enter_context(atomic_path(output / WORD2VEC_FILE))
         record_tmp = renames.enter_context(atomic_path(output / "training.json"))
         embeddings.save_word2vec(word2vec_tmp)  # for gensim / other word2vec tools

@@ -56,6 +56,18 @@ class OutputError(Inst2vecError, OSError):
     """An output path cannot be written as asked (a folder where a file goes, or the other way round)."""
 
 
+class DiskFullError(OutputError):
+    """An output did not fit: no space left on its disk, a quota, or the file size limit. Not the input's doing,
+    so a batch stops at it instead of going on with the other files."""
+
+    def __init__(self, path: str | os.PathLike, reason: str, doing: str = "cannot write it"):
+        self.path, self.reason, self.doing = os.fspath(path), reason, doing
+        super().__init__(f"{self.path}: {doing}: {reason}")
+
+    def __reduce__(self):  # raised in a worker process, it is pickled to the main one
+        return type(self), (self.path, self.reason, self.doing)
+
+
 def first_line(err: BaseException) -> str:
     """The first line of ``err``'s message (its type's name if it has none), for a one-line error of our own
     about an exception raised by another library."""

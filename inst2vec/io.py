@@ -4,6 +4,7 @@ what a folder entry that is no regular file is, and a JSON file's first characte
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import os
 import sys
@@ -11,7 +12,7 @@ import tempfile
 from pathlib import Path
 from typing import IO, Iterator
 
-from inst2vec.errors import OutputError
+from inst2vec.errors import DiskFullError, OutputError
 
 
 @contextlib.contextmanager
@@ -33,41 +34,80 @@ def atomic_write(path: str | os.PathLike, mode: str = "w") -> Iterator[IO]:
             yield f
         return
     path = os.path.realpath(path) if os.path.islink(path) else path
-    directory = os.path.dirname(os.path.abspath(path))
+    with folder_made(os.path.dirname(os.path.abspath(path)), path), \
+            atomic_path(path, suffix=".tmp") as tmp, open(tmp, mode, **_text_options(mode)) as f:
+        yield f
+
+
+@contextlib.contextmanager
+def folder_made(folder: str | os.PathLike, output: str | os.PathLike | None = None) -> Iterator[None]:
+    """Make ``folder`` and its missing parents for the block, and remove those it made (if still empty) when the
+    block fails, so that a failed command leaves no empty folders behind.
+
+    Raises:
+        OutputError: the folder cannot be made (naming ``output``, the file to be written there, if given).
+    """
+    folder = os.path.abspath(folder)
     created = []  # the folders this call makes, outermost first
-    parent = directory
+    parent = folder
     while not os.path.exists(parent):
         created.insert(0, parent)
         parent = os.path.dirname(parent)
     try:
-        os.makedirs(directory, exist_ok=True)
+        os.makedirs(folder, exist_ok=True)
     except OSError as err:  # e.g. a file where a folder of the path should be
-        raise OutputError(f"{path}: cannot make its folder {directory}: {err.strerror or err}") from err
+        what = f"{output}: cannot make its folder {folder}" if output else f"{folder}: cannot make this folder"
+        raise OutputError(f"{what}: {err.strerror or err}") from err
     try:
-        with atomic_path(path, suffix=".tmp") as tmp, open(tmp, mode, **_text_options(mode)) as f:
-            yield f
+        yield
     except BaseException:
-        for folder in reversed(created):
+        for made in reversed(created):
             with contextlib.suppress(OSError):  # not empty: something else wrote there meanwhile
-                os.rmdir(folder)
+                os.rmdir(made)
         raise
+
+
+#: The errors of a write that does not fit (no space left, a quota, the file size limit).
+DISK_FULL_ERRORS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
 
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[str]:
     """A temporary name beside ``path`` (ending in ``suffix``, by default ``path``'s own, as Keras's ``model.save``
-    needs), renamed over ``path`` only if the block succeeds, removed otherwise; the folder must exist."""
+    needs), renamed over ``path`` only if the block succeeds, removed otherwise; the folder must exist.
+
+    Raises:
+        DiskFullError: the block's writes did not fit, naming ``path`` (:func:`full_disk_named`).
+    """
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.",
                                suffix=path.suffix if suffix is None else suffix)
     os.close(fd)
     _as_open_would(tmp)
     try:
-        yield tmp
-        os.replace(tmp, path)
+        with full_disk_named(path, written_as=tmp):
+            yield tmp
+            os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        raise
+
+
+@contextlib.contextmanager
+def full_disk_named(path: str | os.PathLike, written_as: str | None = None) -> Iterator[None]:
+    """Turn a write of the block that did not fit (:data:`DISK_FULL_ERRORS`, whose messages name no file or a
+    temporary one) into a :class:`DiskFullError` naming ``path``, the output being written. One raised by a
+    write nested in the block stays as it is, unless it names ``written_as``, ``path``'s temporary name."""
+    try:
+        yield
+    except DiskFullError as err:
+        if written_as is not None and os.path.abspath(err.path) == os.path.abspath(written_as):
+            raise DiskFullError(path, err.reason) from err
+        raise
+    except OSError as err:
+        if err.errno in DISK_FULL_ERRORS:
+            raise DiskFullError(path, err.strerror) from err
         raise
 
 

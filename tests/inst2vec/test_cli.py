@@ -356,6 +356,26 @@ def test_a_batch_that_skips_files_says_how_many(ir_dir, tmp_path, capsys, comman
     assert err.rstrip().endswith("skipped 2 of 5 file(s); 3 done")
 
 
+@pytest.mark.parametrize("command", BATCH_COMMANDS, ids=lambda command: command[0])
+def test_an_output_that_does_not_fit_is_named_and_left_out(ir_dir, tmp_path, command):
+    """A full disk (here the file size limit, `ulimit -f`, which gives the same kind of error) said only
+    "error: [Errno 27] File too large", naming no file."""
+    import resource
+    import signal
+
+    def limit_file_size():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # then a write past the limit fails with EFBIG
+        resource.setrlimit(resource.RLIMIT_FSIZE, (500, 500))
+
+    output = _output_flags(command, tmp_path)
+    done = subprocess.run([sys.executable, "-m", "inst2vec.cli", *command, str(ir_dir), *output, "--no-progress"],
+                          preexec_fn=limit_file_size, capture_output=True, text=True)
+    assert done.returncode == 2
+    assert done.stderr.startswith(f"error: {tmp_path / 'out'}/") and \
+        done.stderr.endswith(": cannot write it: File too large\n"), done.stderr
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
+
+
 @pytest.mark.parametrize("command", [["pairs"], ["train-embeddings", "--epochs", "1"]])
 def test_no_readable_file_counts_missing_inputs_too(tmp_path, capsys, command):
     (tmp_path / "bad.ll").write_text(IR_BAD)
