@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Iterator, Sequence
 
 from inst2vec.batch import progress_bar
-from inst2vec.io import LOCK_FILE, folder_lock
+from inst2vec.errors import DiskFullError
+from inst2vec.io import DISK_FULL_ERRORS, LOCK_FILE, folder_lock
 from ir_corpus.compile import (CLANG, DEFAULT_VARIANTS, Variant, check_variant, clang_version, compile_flags,
                                compile_source, file_sha256, source_flags)
 from ir_corpus.manifest import Manifest, corpus_table
@@ -61,9 +62,12 @@ def _with_orphaned_duplicates_compiled(tasks: list[tuple]) -> list[tuple]:
 
 
 def _reusable(old: dict, source: Source, variant: Variant, digest: str, version: str, out_dir: Path,
-              extra_flags: list[str]) -> bool:
-    """Whether an earlier record still holds: same source bytes, compiler and flags, IR still there."""
-    if old.get("source_sha256") != digest or old.get("clang") != version:
+              extra_flags: list[str], timeout: float) -> bool:
+    """Whether an earlier record still holds: same source bytes, compiler and flags, IR still there; not failed
+    for a reason of that machine rather than of the source (``retry``), nor out of less time than clang has now."""
+    if old.get("source_sha256") != digest or old.get("clang") != version or old.get("retry"):
+        return False
+    if timeout > old.get("timeout", timeout):
         return False
     if "flags" in old and old["flags"] != compile_flags(source, variant) + extra_flags:
         return False
@@ -75,9 +79,13 @@ def _compile_job(job: tuple[Source, Variant, str, float, str, list[str]]) -> dic
     start = time.perf_counter()
     try:
         record = compile_source(source, variant, output, timeout, clang, extra_flags)
-    except OSError as err:  # disk full, permissions: this file fails, the build goes on
+    except OSError as err:
+        if isinstance(err, DiskFullError) or err.errno in DISK_FULL_ERRORS:
+            raise  # every file after it would fail too: the build stops; what it kept is recorded
+        # a permission, a vanished file: this file fails, the build goes on, and the next one compiles it again
         record = {"source": source.relpath, "suite": source.suite, "variant": variant.name,
-                  "language": source.language, "status": "failed", "error": f"{type(err).__name__}: {err}"}
+                  "language": source.language, "status": "failed", "error": f"{type(err).__name__}: {err}",
+                  "retry": True}
     record["worker_seconds"] = round(time.perf_counter() - start, 4)
     return record
 
@@ -134,7 +142,8 @@ def build_corpus(inputs: Sequence[str | os.PathLike], out_dir: str | os.PathLike
             digest = file_sha256(source.path)
             for variant in variants:
                 old = manifest.records.get((source.suite, source.relpath, variant.name))
-                reusable = old is not None and _reusable(old, source, variant, digest, version, out_dir, extra_flags)
+                reusable = old is not None and _reusable(old, source, variant, digest, version, out_dir, extra_flags,
+                                                         timeout)
                 tasks.append((source, variant, _ir_path(source, variant), digest, old if reusable else None))
         tasks = _with_orphaned_duplicates_compiled(tasks)
         todo = [(source, variant, str(out_dir / output), timeout, clang, extra_flags)
@@ -155,8 +164,8 @@ def build_corpus(inputs: Sequence[str | os.PathLike], out_dir: str | os.PathLike
                 record.update(source_sha256=digest, clang=version)
                 if record["status"] == "ok":
                     record["ir"] = output
-                else:  # an earlier run's IR of this source is what the source compiled to then, not now
-                    (out_dir / output).unlink(missing_ok=True)
+                elif (out_dir / output).is_file():  # an earlier run's IR is what the source compiled to then
+                    (out_dir / output).unlink()
             if record is None:
                 continue
             if record["status"] in ("ok", "duplicate") and record.get("statements_sha256") in seen \

@@ -12,6 +12,7 @@ import os
 import re
 import shlex
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -19,7 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from inst2vec.errors import Inst2vecError, IRParseError
+from inst2vec.errors import DiskFullError, Inst2vecError, IRParseError
+from inst2vec.io import atomic_path
 from inst2vec.statements import StatementCache, file_statements_sha256
 from ir_corpus.sources import LANGUAGES, Source, is_source_file
 
@@ -217,9 +219,13 @@ def compile_source(source: Source, variant: Variant, output: str, timeout: float
 
     Returns:
         A manifest record: ``status`` (ok / failed / skipped), ``error`` (one line; ``error_line``, its line in
-        the source, where clang names one there), ``flags``,
+        the source, where clang names one there; ``timeout``, the seconds clang had, if it ran out of them;
+        ``retry`` if clang was killed, which says nothing about the source), ``flags``,
         ``seconds`` (clang's wall time), and for ``ok`` the IR's ``sha256``, ``statements_sha256``,
         ``n_statements``, ``n_lines``.
+
+    Raises:
+        DiskFullError: clang or this function could not write the IR (a full disk, the file size limit).
     """
     record = {"source": source.relpath, "suite": source.suite, "variant": variant.name,
               "language": source.language, "status": "failed", "error": None}
@@ -255,12 +261,18 @@ def compile_source(source: Source, variant: Variant, output: str, timeout: float
             done = subprocess.run([clang, *flags, "-fno-crash-diagnostics", input_path, "-o", ir_tmp],
                                   capture_output=True, text=True, timeout=timeout, errors="replace", cwd=folder)
         except subprocess.TimeoutExpired:
-            record.update(error=f"timeout: clang ran longer than {timeout:g} s", seconds=round(timeout, 3))
+            record.update(error=f"timeout: clang ran longer than {timeout:g} s", seconds=round(timeout, 3),
+                          timeout=timeout)
             return record
         record["seconds"] = round(time.perf_counter() - start, 4)
         if done.returncode != 0:
+            if (cause := _write_failure(done)) is not None:  # a full disk, not the source
+                raise DiskFullError(tmp, cause, f"clang-14 cannot write the IR of {source.suite}/{source.relpath} "
+                                                f"({variant.name}) there")
             error, line = _first_error(done.stderr, input_path)
             record["error"] = error or f"clang exited with status {done.returncode}"
+            if -done.returncode in _KILLED:  # out of memory, say: the next build tries again
+                record.update(error=f"clang-14 was killed ({signal.Signals(-done.returncode).name})", retry=True)
             if _CRASH in done.stderr:  # its error only says "clang frontend command failed with exit code 132"
                 record["error"] = f"clang-14 crashed: {record['error']}"
             if line is not None and line > lines_in_front:
@@ -275,8 +287,8 @@ def compile_source(source: Source, variant: Variant, output: str, timeout: float
             data = f.read()
         record.update(status="ok", sha256=hashlib.sha256(data).hexdigest(),
                       statements_sha256=statements_sha256, n_statements=n_statements, n_lines=data.count(b"\n"))
-        shutil.move(ir_tmp, output + ".tmp")
-        os.replace(output + ".tmp", output)
+        with atomic_path(output, suffix=".tmp") as output_tmp:  # a disk that fills leaves no half-written IR
+            shutil.move(ir_tmp, output_tmp)
     return record
 
 
@@ -371,6 +383,21 @@ def _checked_clang(clang: str) -> str:
 
 #: What clang prints when it crashes, before its stack dump.
 _CRASH = "PLEASE submit a bug report"
+#: What clang prints when it cannot write its output, before the reason (e.g. "No space left on device").
+_WRITE_FAILURE = re.compile(r"IO failure on output stream: (.*)")
+
+
+#: Signals that end clang for a reason of the machine, not of the source: the kernel's out-of-memory killer
+#: (SIGKILL), a user or a batch system.
+_KILLED = frozenset({signal.SIGKILL, signal.SIGTERM, signal.SIGINT, signal.SIGHUP})
+
+
+def _write_failure(done: subprocess.CompletedProcess) -> str | None:
+    """Why clang could not write its output, if that is why it failed: the disk, or the file size limit."""
+    if done.returncode == -signal.SIGXFSZ:
+        return "File too large (SIGXFSZ: the file size limit, ulimit -f)"
+    match = _WRITE_FAILURE.search(done.stderr)
+    return match.group(1).strip() if match else None
 
 
 def _first_error(stderr: str, input_path: str) -> tuple[str | None, int | None]:

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Iterable
 
 from inst2vec.errors import Inst2vecError
-from inst2vec.io import atomic_write
+from inst2vec.io import atomic_write, full_disk_named
 from inst2vec.statements import StatementCache, file_statement_digests
 
 MANIFEST = "manifest.jsonl"
@@ -26,9 +26,13 @@ class Manifest:
     def __init__(self, out_dir: str | os.PathLike):
         self.path = Path(out_dir) / MANIFEST
         self.records: dict[tuple[str, str, str], dict] = {}
+        self._cut_line_at: int | None = None  # where a last line cut short starts, to drop before appending
         if self.path.exists():
             with open(self.path, encoding="utf-8") as f:
-                lines = f.read().split("\n")
+                text = f.read()
+            lines = text.split("\n")
+            if lines[-1]:  # every record ends with a newline: this one was cut short by a crash (a full disk)
+                self._cut_line_at = len(text.encode("utf-8")) - len(lines[-1].encode("utf-8"))
             for n, line in enumerate(lines, 1):
                 if not line.strip():
                     continue
@@ -36,16 +40,20 @@ class Manifest:
                     record = json.loads(line)
                     self.records[record_key(record)] = record
                 except (json.JSONDecodeError, KeyError, TypeError) as err:
-                    if n == len(lines):  # a last line cut short by a crash: that file is built again
+                    if n == len(lines):  # cut short: that file is built again
                         continue
                     raise Inst2vecError(f"{self.path}:{n}: not a manifest record ({err}); delete this line, "
                                         f"and `corpus build` compiles the file it recorded again") from err
 
     def add(self, record: dict) -> None:
-        """Keep ``record`` and append it to the file at once."""
+        """Keep ``record`` and append it to the file at once (after dropping a last line cut short, which the
+        record would otherwise continue)."""
         self.records[record_key(record)] = record
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.path, "a", encoding="utf-8") as f:
+        if self._cut_line_at is not None:
+            os.truncate(self.path, self._cut_line_at)
+            self._cut_line_at = None
+        with full_disk_named(self.path), open(self.path, "a", encoding="utf-8") as f:
             f.write(json.dumps(record, sort_keys=True) + "\n")
 
     def save(self) -> None:

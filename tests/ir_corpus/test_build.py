@@ -152,6 +152,76 @@ def test_timeout_and_bad_archive_and_missing_input(suite, tmp_path):
     assert not list((tmp_path / "c").rglob("*.ll"))
 
 
+def test_a_longer_timeout_compiles_timed_out_files_again(suite, tmp_path):
+    """A timeout was reused like a compile error: `--timeout 600` after "clang ran longer than 60 s" changed
+    nothing. A run with more time compiles it again; one with the same or less reuses it."""
+    out = tmp_path / "c"
+    build_corpus([suite / "src"], out, [Variant.parse("O0")], jobs=1, timeout=0.001, progress=False)
+    assert {r["status"] for r in Manifest(out)} == {"failed"}
+    same = build_corpus([suite / "src"], out, [Variant.parse("O0")], jobs=1, timeout=0.001, progress=False)
+    assert same.compiled == 0 and same.reused == 3
+    longer = build_corpus([suite / "src"], out, [Variant.parse("O0")], jobs=1, progress=False)
+    assert longer.compiled == 3 and {r["status"] for r in Manifest(out)} == {"ok", "duplicate"}
+
+
+def test_a_failure_of_this_machine_is_compiled_again(suite, tmp_path):
+    """A file that failed for a reason of the machine, not of the source (here a file where its IR's folder
+    should be), was reused as failed by every later run."""
+    out = tmp_path / "c"
+    (suite / "src" / "sub").mkdir()
+    (suite / "src" / "sub" / "point.c").write_text("int twice(int a) { return 2 * a; }\n")
+    (out / "ir" / "src").mkdir(parents=True)
+    (out / "ir" / "src" / "sub").write_text("in the way")
+    build_corpus([suite / "src"], out, [Variant.parse("O0")], jobs=1, progress=False)
+    failed = _records(out)[("sub/point.c", "O0")]
+    assert failed["status"] == "failed" and failed["retry"] and "FileExistsError" in failed["error"], failed
+    (out / "ir" / "src" / "sub").unlink()
+    again = build_corpus([suite / "src"], out, [Variant.parse("O0")], jobs=1, progress=False)
+    assert again.compiled == 1 and again.reused == 3 and _records(out)[("sub/point.c", "O0")]["status"] == "ok"
+
+
+def test_a_full_disk_stops_the_build_and_the_next_run_goes_on(tmp_path):
+    """Here the file size limit (`ulimit -f`; the same errors as a full disk) stops clang writing a large file's
+    IR: the build stops there, naming the file, leaves no partial file, and the next run compiles the rest. Each
+    file used to fail on its own, be reused as failed, and could leave a half-copied `.ll.tmp`."""
+    import resource
+    import signal
+    import subprocess
+    import sys
+
+    (tmp_path / "suite").mkdir()
+    (tmp_path / "suite" / "a.c").write_text(C_LOOP)
+    (tmp_path / "suite" / "b_large.c").write_text(  # about 300 kB of IR
+        "int printf(const char *, ...);\nint main(void) {\n  volatile int x = 0;\n"
+        + "".join(f'  x += {i}; if (x > {7 * i}) printf("%d", x);\n' for i in range(500)) + "  return x;\n}\n")
+    (tmp_path / "suite" / "c.c").write_text(C_STRUCT)
+    out = tmp_path / "c"
+
+    def limit_file_size():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # then a write past the limit fails with EFBIG
+        resource.setrlimit(resource.RLIMIT_FSIZE, (100_000, 100_000))
+
+    stopped = subprocess.run([sys.executable, "-m", "inst2vec.cli", "corpus", "build", "-o", str(out), "-j", "1",
+                              "--variants", "O0", "--no-progress", str(tmp_path / "suite")],
+                             preexec_fn=limit_file_size, capture_output=True, text=True)
+    assert stopped.returncode == 2, stopped.stderr
+    assert "cannot write the IR of suite/b_large.c (O0) there: File too large" in stopped.stderr, stopped.stderr
+    assert sorted(_records(out)) == [("a.c", "O0")]
+    assert sorted(p.name for p in (out / "ir").rglob("*")) == ["a.c.O0.ll", "suite"]  # nothing half-written
+    again = build_corpus([tmp_path / "suite"], out, [Variant.parse("O0")], jobs=1, progress=False)
+    assert again.compiled == 2 and again.reused == 1 and not again.failures
+
+
+def test_an_append_after_a_line_cut_short_starts_a_line_of_its_own(tmp_path):
+    """The next record was appended to a last line cut short (a full disk), which made that line, no longer the
+    last, stop the run after next ("not a manifest record")."""
+    manifest = tmp_path / "manifest.jsonl"
+    kept = {"suite": "s", "source": "a.c", "variant": "O0", "status": "ok"}
+    manifest.write_text(json.dumps(kept) + "\n" + json.dumps({**kept, "source": "b.c"})[:25])
+    Manifest(tmp_path).add({**kept, "source": "c.c"})
+    assert sorted(r["source"] for r in Manifest(tmp_path)) == ["a.c", "c.c"]
+
+
 def test_two_inputs_of_the_same_name_do_not_overwrite_each_others_ir(tmp_path):
     """`corpus build proj1/src proj2/src`: both are the suite 'src', and proj2's IR replaced proj1's file for
     file (4 compilations, 2 IR files, nothing said). The later input's clashing files are now left out and named;
