@@ -382,14 +382,14 @@ def best_weights_callback(monitor: str):
 
 def save_model(model, path: str | os.PathLike, metadata: dict[str, Any]) -> None:
     """``model.save(path)`` plus ``path + '.json'`` with what ``inst2vec predict`` needs to use it."""
-    from inst2vec.io import atomic_path, atomic_write
+    from inst2vec.io import atomic_path, atomic_write, folder_made
 
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as tmp:  # an interrupted save leaves no half-written .keras file
+    # a failed save leaves neither file half-written, nor the .keras file without its .json, nor a folder it made
+    with folder_made(path.parent), atomic_path(path) as tmp:
         model.save(tmp)
-    with atomic_write(str(path) + ".json") as f:
-        json.dump({**metadata, "kind": "ncc"}, f, indent=1)
+        with atomic_write(str(path) + ".json") as f:
+            json.dump({**metadata, "kind": "ncc"}, f, indent=1)
 
 
 def boosted_trees(seed: int):

@@ -50,8 +50,10 @@ def source_revision() -> str | None:
 
 
 def _git(checkout: Path, *args: str) -> str:
+    # GIT_OPTIONAL_LOCKS=0: `git status` only reads, without refreshing the index under .git/index.lock, which made
+    # a `git commit` run meanwhile fail, and stayed behind when the write failed (a full disk)
     return subprocess.run(["git", "-C", str(checkout), *args], capture_output=True, text=True, check=True,
-                          timeout=10).stdout.strip()
+                          timeout=10, env={**os.environ, "GIT_OPTIONAL_LOCKS": "0"}).stdout.strip()
 
 
 def summarize(task: str, platform: str | None, model: str, embeddings: str, seeds: list[dict[str, Any]],
@@ -94,8 +96,7 @@ def result_path(out_dir: str | os.PathLike, task: str, platform: str | None, mod
 def write_result(result: dict[str, Any], out_dir: str | os.PathLike) -> Path:
     """Write the result to its :func:`result_path` atomically; returns that path."""
     path = result_path(out_dir, result["task"], result.get("platform"), result["model"], result["embeddings"])
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_write(path) as f:
+    with atomic_write(path) as f:  # makes the folder, and removes it again if the write fails
         json.dump(result, f, indent=1, default=_plain)
         f.write("\n")
     return path

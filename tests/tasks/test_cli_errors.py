@@ -233,3 +233,42 @@ def test_a_keras_backend_that_cannot_be_loaded_is_refused_before_any_work(tmp_pa
         assert "Traceback" not in done.stderr
         assert "error: Keras cannot load KERAS_BACKEND=no_such_backend: " in done.stderr
     assert not work.exists() and not out.exists()
+
+
+def test_a_result_that_does_not_fit_is_named_and_leaves_no_folder(tmp_path, data_root):
+    """A full disk (here the file size limit, `ulimit -f`) left the results folder behind, empty."""
+    import resource
+    import signal
+    import subprocess
+    import sys
+
+    def limit_file_size():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # then a write past the limit fails with EFBIG
+        resource.setrlimit(resource.RLIMIT_FSIZE, (500, 500))
+
+    out = tmp_path / "results"
+    done = subprocess.run([sys.executable, "-m", "inst2vec.cli", "task", "threadcoarsening", "--platform", "Fermi",
+                           "--model", "static", "--data-root", str(data_root), "-o", str(out)],
+                          preexec_fn=limit_file_size, capture_output=True, text=True)
+    assert done.returncode == 2
+    assert done.stderr == f"error: {out}/threadcoarsening-Fermi-static-none.json: cannot write it: File too large\n"
+    assert not out.exists()
+
+
+def test_the_source_revision_of_a_result_leaves_the_git_index_alone(tmp_path):
+    """`git status`, asked for the commit a result was made with, refreshed the checkout's index under
+    .git/index.lock: a `git commit` at that moment failed, and a full disk left the lock behind."""
+    import os
+    import subprocess
+
+    from tasks.results import _git
+
+    git = lambda *args: subprocess.run(["git", "-C", str(tmp_path), *args], check=True, capture_output=True)
+    git("init", "-q")
+    (tmp_path / "a.txt").write_text("a\n")
+    git("add", "a.txt")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "a")
+    os.utime(tmp_path / "a.txt", (1e9, 1e9))  # its stat data differ from the index's: a refresh would rewrite it
+    index = (tmp_path / ".git" / "index").read_bytes()
+    assert _git(tmp_path, "status", "--porcelain", "--untracked-files=no") == ""
+    assert (tmp_path / ".git" / "index").read_bytes() == index
