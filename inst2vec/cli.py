@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import re
+import signal
 import sys
 import time
 import traceback
@@ -66,10 +67,34 @@ def _print_file_names_as_their_bytes() -> None:
         sys.stdout.reconfigure(errors="surrogateescape")
 
 
+class Terminated(BaseException):
+    """SIGTERM (``kill``, ``timeout``, a batch system's time limit), raised where the command is, so that it
+    ends as on Ctrl-C: its temporary output files are removed (the signal's default left them, hidden, beside
+    the outputs)."""
+
+
+def _terminate(signum, frame) -> None:
+    raise Terminated
+
+
+@contextlib.contextmanager
+def _sigterm_raises() -> Iterator[None]:
+    """SIGTERM raises :class:`Terminated` in this process (and in the worker processes it forks) for the block."""
+    try:
+        previous = signal.signal(signal.SIGTERM, _terminate)
+    except ValueError:  # not the main thread (a caller's): the signal keeps its handler
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def _run(args: argparse.Namespace) -> int:
     """Run the chosen command; its errors printed as one line and turned into an exit status."""
     try:
-        with source_flags_exported(args):
+        with _sigterm_raises(), source_flags_exported(args):
             return args.run(args)
     except Inst2vecError as err:
         print(f"error: {err}", file=sys.stderr)
@@ -79,6 +104,9 @@ def _run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:  # Ctrl-C: outputs are written atomically, so no half-written file is left
         print("interrupted", file=sys.stderr)
         return 130
+    except Terminated:
+        print("terminated", file=sys.stderr)
+        return 128 + signal.SIGTERM
     except OSError as err:  # e.g. no permission or no space left for an output: no traceback
         print(f"error: {err}", file=sys.stderr)
         return 2

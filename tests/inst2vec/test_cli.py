@@ -596,7 +596,10 @@ def test_tensorflow_retracing_warnings_are_left_out_unless_verbose(capsys):
     capsys.readouterr()
 
 
-def test_ctrl_c_ends_a_batch_without_a_traceback_or_half_written_files(data_root, tmp_path):
+@pytest.mark.parametrize("signal_name, status, said", [("SIGINT", 130, "interrupted"), ("SIGTERM", 143, "terminated")])
+def test_ctrl_c_ends_a_batch_without_a_traceback_or_half_written_files(data_root, tmp_path, signal_name, status,
+                                                                       said):
+    """SIGINT is Ctrl-C; SIGTERM, sent to the whole process group, is how Slurm ends a job at its time limit."""
     import os
     import signal
 
@@ -608,8 +611,28 @@ def test_ctrl_c_ends_a_batch_without_a_traceback_or_half_written_files(data_root
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                start_new_session=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     first = process.stdout.readline()  # one graph written: the batch is under way
-    os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C sends: the whole process group
+    os.killpg(process.pid, getattr(signal, signal_name))  # to the whole process group, as Ctrl-C and Slurm do
     _, err = process.communicate(timeout=60)
-    assert first.startswith('{"file": ') and process.returncode == 130 and err == "interrupted\n"  # was a traceback
+    assert first.startswith('{"file": ') and process.returncode == status and err == said + "\n"  # was a traceback
     written = sorted(out.rglob("*"))
     assert written and all(path.suffix == ".graphml" and not path.name.startswith(".") for path in written)
+
+
+def test_sigterm_while_an_output_is_written_leaves_no_temporary_file(data_root, tmp_path):
+    """`timeout`, `kill` and batch systems end a process with SIGTERM, whose default action left the output's
+    temporary file, hidden, beside it (1.3 GB of a large C++ file's statements, found so)."""
+    import os
+    import signal
+    import time
+
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "inst2vec.cli", "statements", str(data_root / "devmap" / "kernels_ir"),
+               "-o", str(out / "statements.txt"), "--no-progress"]
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not (out.exists() and any(out.iterdir())) and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.005)
+    os.kill(process.pid, signal.SIGTERM)  # the process alone, as `timeout` sends it
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 143 and err == "terminated\n", err
+    assert not out.exists()
