@@ -68,33 +68,45 @@ def _print_file_names_as_their_bytes() -> None:
 
 
 class Terminated(BaseException):
-    """SIGTERM (``kill``, ``timeout``, a batch system's time limit), raised where the command is, so that it
-    ends as on Ctrl-C: its temporary output files are removed (the signal's default left them, hidden, beside
-    the outputs)."""
+    """SIGTERM (``kill``, ``timeout``, a batch system's time limit) or SIGHUP (the terminal or ssh session
+    closed), raised where the command is, so that it ends as on Ctrl-C: its temporary output files are removed
+    (the signals' default action left them, hidden, beside the outputs)."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+#: The signals that end a command through :class:`Terminated`.
+ENDING_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 
 
 def _terminate(signum, frame) -> None:
-    raise Terminated
+    for ending in ENDING_SIGNALS:  # once: another (a pool terminating its workers) would cut the clean-up short
+        signal.signal(ending, signal.SIG_IGN)
+    raise Terminated(signum)
 
 
 @contextlib.contextmanager
-def _sigterm_raises() -> Iterator[None]:
-    """SIGTERM raises :class:`Terminated` in this process (and in the worker processes it forks) for the block."""
+def _ending_signals_raise() -> Iterator[None]:
+    """:data:`ENDING_SIGNALS` raise :class:`Terminated` in this process (and in the worker processes it forks)
+    for the block."""
     try:
-        previous = signal.signal(signal.SIGTERM, _terminate)
-    except ValueError:  # not the main thread (a caller's): the signal keeps its handler
+        previous = {signum: signal.signal(signum, _terminate) for signum in ENDING_SIGNALS}
+    except ValueError:  # not the main thread (a caller's): the signals keep their handlers
         yield
         return
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def _run(args: argparse.Namespace) -> int:
     """Run the chosen command; its errors printed as one line and turned into an exit status."""
     try:
-        with _sigterm_raises(), source_flags_exported(args):
+        with _ending_signals_raise(), source_flags_exported(args):
             return args.run(args)
     except Inst2vecError as err:
         print(f"error: {err}", file=sys.stderr)
@@ -104,9 +116,9 @@ def _run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:  # Ctrl-C: outputs are written atomically, so no half-written file is left
         print("interrupted", file=sys.stderr)
         return 130
-    except Terminated:
-        print("terminated", file=sys.stderr)
-        return 128 + signal.SIGTERM
+    except Terminated as ended:
+        print(f"terminated ({signal.Signals(ended.signum).name})", file=sys.stderr)
+        return 128 + ended.signum
     except OSError as err:  # e.g. no permission or no space left for an output: no traceback
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -7,6 +7,7 @@ import contextlib
 import errno
 import fcntl
 import os
+import signal
 import sys
 import tempfile
 from pathlib import Path
@@ -54,11 +55,12 @@ def folder_made(folder: str | os.PathLike, output: str | os.PathLike | None = No
         created.insert(0, parent)
         parent = os.path.dirname(parent)
     try:
-        os.makedirs(folder, exist_ok=True)
-    except OSError as err:  # e.g. a file where a folder of the path should be
-        what = f"{output}: cannot make its folder {folder}" if output else f"{folder}: cannot make this folder"
-        raise OutputError(f"{what}: {err.strerror or err}") from err
-    try:
+        try:
+            with _signals_held():
+                os.makedirs(folder, exist_ok=True)
+        except OSError as err:  # e.g. a file where a folder of the path should be
+            what = f"{output}: cannot make its folder {folder}" if output else f"{folder}: cannot make this folder"
+            raise OutputError(f"{what}: {err.strerror or err}") from err
         yield
     except BaseException:
         for made in reversed(created):
@@ -71,6 +73,23 @@ def folder_made(folder: str | os.PathLike, output: str | os.PathLike | None = No
 DISK_FULL_ERRORS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
 
 
+#: Signals held back while :func:`atomic_path` makes its temporary file (and :func:`folder_made` its folders):
+#: handled between their making and the block that removes them on failure, they left them behind (Ctrl-C, and
+#: SIGTERM and SIGHUP, which the command line turns into an exception as well).
+HELD_SIGNALS = frozenset({signal.SIGINT, signal.SIGTERM, signal.SIGHUP})
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """Hold :data:`HELD_SIGNALS` back for the block; one that came meanwhile is handled on leaving it, so inside the
+    ``try`` that encloses the block and cleans up what it made."""
+    unheld = signal.pthread_sigmask(signal.SIG_BLOCK, HELD_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, unheld)
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[str]:
     """A temporary name beside ``path`` (ending in ``suffix``, by default ``path``'s own, as Keras's ``model.save``
@@ -80,17 +99,20 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
         DiskFullError: the block's writes did not fit, naming ``path`` (:func:`full_disk_named`).
     """
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.",
-                               suffix=path.suffix if suffix is None else suffix)
-    os.close(fd)
-    _as_open_would(tmp)
+    tmp = None
     try:
+        with _signals_held():
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.",
+                                       suffix=path.suffix if suffix is None else suffix)
+        os.close(fd)
+        _as_open_would(tmp)
         with full_disk_named(path, written_as=tmp):
             yield tmp
             os.replace(tmp, path)
     except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
+        if tmp is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
         raise
 
 
