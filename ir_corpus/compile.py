@@ -126,12 +126,21 @@ def clang_version(clang: str = CLANG) -> str:
     """The first line of ``clang --version``; checks that it is clang 14.
 
     Raises:
-        CompilerError: the compiler is missing or another version.
+        CompilerError: the compiler is missing, cannot be run, or is another version.
     """
     if shutil.which(clang) is None:
         raise CompilerError(f"{clang} not found: install it with `apt-get install -y clang-14` "
                             "(scripts/setup.sh does)")
-    line = subprocess.run([clang, "--version"], capture_output=True, text=True, check=True).stdout.splitlines()[0]
+    try:
+        done = subprocess.run([clang, "--version"], capture_output=True, text=True, errors="replace", timeout=60)
+    except (OSError, subprocess.TimeoutExpired) as err:  # not executable, say
+        raise CompilerError(f"{clang} cannot be run ({err}); reinstall it with `apt-get install -y clang-14`") \
+            from err
+    if done.returncode != 0 or not done.stdout.strip():  # a library it needs is missing, say
+        said = (done.stderr.strip().splitlines() or [f"exit status {done.returncode}" if done.returncode
+                                                      else "it printed nothing"])[0]
+        raise CompilerError(f"`{clang} --version` failed: {said}; reinstall it with `apt-get install -y clang-14`")
+    line = done.stdout.splitlines()[0]
     m = re.search(r"version (\d+)\.", line)
     if not m or int(m.group(1)) != REQUIRED_MAJOR:
         raise CompilerError(f"{clang} is {line!r}; the corpus needs clang {REQUIRED_MAJOR} (typed pointers)")
@@ -220,7 +229,7 @@ def compile_source(source: Source, variant: Variant, output: str, timeout: float
     Returns:
         A manifest record: ``status`` (ok / failed / skipped), ``error`` (one line; ``error_line``, its line in
         the source, where clang names one there; ``timeout``, the seconds clang had, if it ran out of them;
-        ``retry`` if clang was killed, which says nothing about the source), ``flags``,
+        ``retry`` if clang was killed or out of memory, which says nothing about the source), ``flags``,
         ``seconds`` (clang's wall time), and for ``ok`` the IR's ``sha256``, ``statements_sha256``,
         ``n_statements``, ``n_lines``.
 
@@ -269,10 +278,11 @@ def compile_source(source: Source, variant: Variant, output: str, timeout: float
             if (cause := _write_failure(done)) is not None:  # a full disk, not the source
                 raise DiskFullError(tmp, cause, f"clang-14 cannot write the IR of {source.suite}/{source.relpath} "
                                                 f"({variant.name}) there")
+            if (failure := _machine_failure(done)) is not None:  # says nothing about the source: tried again
+                record.update(error=failure, retry=True)
+                return record
             error, line = _first_error(done.stderr, input_path)
             record["error"] = error or f"clang exited with status {done.returncode}"
-            if -done.returncode in _KILLED:  # out of memory, say: the next build tries again
-                record.update(error=f"clang-14 was killed ({signal.Signals(-done.returncode).name})", retry=True)
             if _CRASH in done.stderr:  # its error only says "clang frontend command failed with exit code 132"
                 record["error"] = f"clang-14 crashed: {record['error']}"
             if line is not None and line > lines_in_front:
@@ -390,6 +400,18 @@ _WRITE_FAILURE = re.compile(r"IO failure on output stream: (.*)")
 #: Signals that end clang for a reason of the machine, not of the source: the kernel's out-of-memory killer
 #: (SIGKILL), a user or a batch system.
 _KILLED = frozenset({signal.SIGKILL, signal.SIGTERM, signal.SIGINT, signal.SIGHUP})
+
+
+def _machine_failure(done: subprocess.CompletedProcess) -> str | None:
+    """Why clang failed, if for a reason of the machine rather than of the source: killed (:data:`_KILLED`), out
+    of memory (a memory limit, ``ulimit -v``), or unable to start (its libraries could not be loaded)."""
+    if -done.returncode in _KILLED:
+        return f"clang-14 was killed ({signal.Signals(-done.returncode).name})"
+    if "LLVM ERROR: out of memory" in done.stderr:
+        return "clang-14 ran out of memory"
+    if done.returncode == 127 and (loading := re.search(r"error while loading shared libraries: .*", done.stderr)):
+        return f"clang-14 could not start: {loading.group(0)}"
+    return None
 
 
 def _write_failure(done: subprocess.CompletedProcess) -> str | None:

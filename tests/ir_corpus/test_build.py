@@ -180,6 +180,28 @@ def test_a_failure_of_this_machine_is_compiled_again(suite, tmp_path):
     assert again.compiled == 1 and again.reused == 3 and _records(out)[("sub/point.c", "O0")]["status"] == "ok"
 
 
+def test_failures_of_the_machine_are_told_from_failures_of_the_source():
+    """clang's own words (taken from clang-14 under `ulimit -v`, and as the kernel's out-of-memory killer ends
+    it): these failures say nothing about the source, so the record gets `retry` and is not reused."""
+    import subprocess
+
+    from ir_corpus.compile import _machine_failure
+
+    def done(status, stderr=""):
+        return subprocess.CompletedProcess(["clang-14"], status, "", stderr)
+
+    assert _machine_failure(done(-9)) == "clang-14 was killed (SIGKILL)"
+    assert _machine_failure(done(134, "LLVM ERROR: out of memory\nAllocation failed\nPLEASE submit a bug report to "
+                                      "https://github.com/llvm/llvm-project/issues/ and include the crash backtrace"
+                                 )) == "clang-14 ran out of memory"
+    assert _machine_failure(done(127, "clang-14: error while loading shared libraries: libLLVM-14.so.1: failed to "
+                                      "map segment from shared object\n")) == \
+        "clang-14 could not start: error while loading shared libraries: libLLVM-14.so.1: failed to map segment " \
+        "from shared object"
+    assert _machine_failure(done(1, "./a.c:1:9: error: expected ';' after top level declarator\n")) is None
+    assert _machine_failure(done(-11, "PLEASE submit a bug report")) is None  # a crash of clang: the source's
+
+
 def test_a_full_disk_stops_the_build_and_the_next_run_goes_on(tmp_path):
     """Here the file size limit (`ulimit -f`; the same errors as a full disk) stops clang writing a large file's
     IR: the build stops there, naming the file, leaves no partial file, and the next run compiles the rest. Each
@@ -362,12 +384,20 @@ def test_a_folder_the_unpacked_archive_would_replace_is_kept_unless_an_unpack_ma
     assert report.table[0]["compiled"] == 1 and (theirs / "mybench" / "a.c").is_file()
 
 
-def test_compiler_checks():
+def test_compiler_checks(tmp_path):
     assert "version 14" in clang_version()
     with pytest.raises(CompilerError, match="not found"):
         clang_version("clang-does-not-exist")
     with pytest.raises(CompilerError, match="needs clang 14"):
         clang_version("gcc")
+    # A compiler that cannot run (a library missing, under a memory limit) ended the build with a traceback
+    with pytest.raises(CompilerError, match=r"^`false --version` failed: exit status 1; reinstall it with"):
+        clang_version("false")
+    junk = tmp_path / "clang-14"
+    junk.write_bytes(b"\x7fELF junk")
+    junk.chmod(0o755)
+    with pytest.raises(CompilerError, match=r"clang-14 cannot be run \(\[Errno 8\] Exec format error"):
+        clang_version(str(junk))
 
 
 def test_variants(suite, tmp_path):
