@@ -2,6 +2,7 @@
 from collections import Counter
 
 import networkx as nx
+import numpy as np
 import pytest
 
 from inst2vec.ir import parse_module
@@ -56,6 +57,37 @@ def test_subsampling_formula_and_determinism():
                                                                               ("B", "A")]
     with pytest.raises(ValueError, match="threshold"):
         subsample_pairs(pairs, threshold=-1)
+
+
+def _drawn_one_pair_at_a_time(pairs: Counter, threshold: float, seed: int) -> list[tuple[str, str]]:
+    """The loop :func:`draw_pairs` replaced (a third of `pairs`'s time), as the reference for its draws."""
+    rng = np.random.default_rng(seed)
+    total = sum(pairs.values())
+    out = []
+    for (target, context), count in sorted(pairs.items()):
+        if threshold == 0:
+            out.extend([(context, target), (target, context)] * count)
+            continue
+        keep = min(1.0, float(np.sqrt(threshold * total / count)))
+        draws = rng.random((count, 2)) < keep
+        out.extend([(context, target)] * int(draws[:, 0].sum()))
+        out.extend([(target, context)] * int(draws[:, 1].sum()))
+    return out
+
+
+@pytest.mark.parametrize("threshold", [0.0, 1e-4, 1e-2, 1.0])
+@pytest.mark.parametrize("chunk", [5, 1 << 20])
+def test_drawn_pairs_are_those_of_the_loop_they_replace(data_root, monkeypatch, threshold, chunk):
+    """Bit for bit, also when the draws are made in chunks (so trained embeddings do not change)."""
+    from inst2vec import pairs as pairs_module
+
+    monkeypatch.setattr(pairs_module, "DRAW_CHUNK", chunk)
+    module = parse_module((data_root / "devmap" / "kernels_ir" / "npb-3.3-LU-rhsz_C.ll").read_text())
+    pairs = context_pairs(build_xfg(module))
+    assert sum(pairs.values()) > 20_000 and max(pairs.values()) > 5
+    for seed in (0, 11):
+        assert subsample_pairs(pairs, threshold, seed) == _drawn_one_pair_at_a_time(pairs, threshold, seed)
+    assert subsample_pairs(Counter(), threshold) == []
 
 
 def test_pairs_of_a_real_module(data_root):
