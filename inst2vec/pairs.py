@@ -85,11 +85,20 @@ def context_pairs(xfg: nx.MultiDiGraph, width: int = 2, vocabulary: Vocabulary |
     Pairs of equal statements are not counted. With a ``vocabulary``, statements outside it
     become ``!UNK`` and pairs of two ``!UNK`` are skipped.
     """
+    names, targets, contexts, counts = _pair_counts(xfg, width, vocabulary, max_shared)
+    return Counter({(names[t], names[c]): n for t, c, n in zip(targets.tolist(), contexts.tolist(), counts.tolist())})
+
+
+def _pair_counts(xfg: nx.MultiDiGraph, width: int, vocabulary: Vocabulary | None, max_shared: int | None
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`context_pairs` as arrays: the statements (sorted), and per pair the positions of its target and
+    context among them and its count, the pairs in the order of (target, context)."""
     if width < 1:
         raise ValueError(f"`width` must be >= 1. Received: width={width}")
     adjacency, statements = dual_graph(xfg, max_shared)
     if adjacency.shape[0] == 0:
-        return Counter()
+        empty = np.zeros(0, dtype=np.int64)
+        return np.array([], dtype=object), empty, empty, empty
     step = adjacency.astype(np.int32)
     reach = step.copy()
     for _ in range(width - 1):
@@ -102,7 +111,7 @@ def context_pairs(xfg: nx.MultiDiGraph, width: int = 2, vocabulary: Vocabulary |
     targets, contexts = ids[reach.row], ids[reach.col]
     keep = (reach.row != reach.col) & (targets != contexts)  # also skips !UNK-!UNK (no `break` bug)
     keys, counts = np.unique(targets[keep].astype(np.int64) * len(names) + contexts[keep], return_counts=True)
-    return Counter({(names[k // len(names)], names[k % len(names)]): int(c) for k, c in zip(keys, counts)})
+    return names, keys // len(names), keys % len(names), counts.astype(np.int64)
 
 
 def subsample_pairs(pairs: Counter, threshold: float = 1e-7, seed: int = 0) -> list[tuple[str, str]]:
@@ -160,9 +169,15 @@ def draw_pairs(targets: np.ndarray, contexts: np.ndarray, counts: np.ndarray, th
             np.repeat(np.column_stack([targets, contexts]).ravel(), copies))
 
 
-def file_context_pairs(path: str | os.PathLike, width: int = 2, vocabulary: Vocabulary | None = None) -> Counter:
-    """:func:`context_pairs` of the XFG of one ``.ll`` file."""
-    return context_pairs(build_xfg(read_module(path)), width, vocabulary)
+def file_pair_counts(path: str | os.PathLike, vocabulary: Vocabulary, width: int = 2
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`context_pairs` of the XFG of one ``.ll`` file as arrays: the vocabulary rows of each pair's target
+    and context, and its count, the pairs in the order of (target, context) statements (as :func:`draw_pairs`
+    takes them). Arrays, not a ``Counter`` of statement pairs: a worker process sends them back in a fraction
+    of the bytes."""
+    names, targets, contexts, counts = _pair_counts(build_xfg(read_module(path)), width, vocabulary, MAX_SHARED)
+    rows = np.asarray(vocabulary.indices(names.tolist()), dtype=np.int32)
+    return rows[targets], rows[contexts], counts
 
 
 def corpus_pairs(files: list[str], vocabulary: Vocabulary, width: int = 2, threshold: float = 1e-7,
@@ -179,17 +194,14 @@ def corpus_pairs(files: list[str], vocabulary: Vocabulary, width: int = 2, thres
     from inst2vec.batch import run_batch
 
     targets, contexts, errors, occurrences = [], [], [], 0
-    worker = functools.partial(file_context_pairs, width=width, vocabulary=vocabulary)
+    worker = functools.partial(file_pair_counts, vocabulary=vocabulary, width=width)
     for k, result in enumerate(run_batch(worker, files, jobs, progress, "pairs")):
         if not result.ok:
             errors.append(result.error)
             continue
-        keys = sorted(result.value)
-        counts = np.fromiter((result.value[key] for key in keys), dtype=np.int64, count=len(keys))
+        pair_targets, pair_contexts, counts = result.value
         occurrences += int(counts.sum())
-        first, second = draw_pairs(np.asarray(vocabulary.indices(t for t, _ in keys), dtype=np.int32),
-                                   np.asarray(vocabulary.indices(c for _, c in keys), dtype=np.int32),
-                                   counts, threshold, seed=seed * 1_000_003 + k)
+        first, second = draw_pairs(pair_targets, pair_contexts, counts, threshold, seed=seed * 1_000_003 + k)
         targets.append(first)
         contexts.append(second)
     empty = np.zeros(0, dtype=np.int32)
