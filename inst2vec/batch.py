@@ -148,6 +148,9 @@ class MirroredOutputs:
 
 #: In a pool worker: set by the main process on Ctrl-C, so the worker skips the rest of its chunk of files.
 _stop: Any = None
+#: In a pool worker: the function it applies, given once when the worker starts. Sent with every chunk of files,
+#: a large argument bound to it (a C++ corpus's vocabulary, hundreds of MB) was pickled and unpickled each time.
+_function: Callable[[str], Any] | None = None
 
 
 def _call(function: Callable[[str], Any], path: str) -> FileResult:
@@ -163,12 +166,17 @@ def _call(function: Callable[[str], Any], path: str) -> FileResult:
         return FileResult(path, error=f"{path}: {type(err).__name__}: {err}")
 
 
-def _start_worker(stop) -> None:
+def _call_in_worker(path: str) -> FileResult:
+    return _call(_function, path)
+
+
+def _start_worker(stop, function: Callable[[str], Any]) -> None:
     """A pool worker ignores Ctrl-C (SIGINT goes to the whole process group): killed in the middle of a file, it
     left that file's output half-written (a temporary file beside it) and printed a traceback. It finishes the
-    file in hand instead and skips the rest of its chunk once the main process sets ``stop``."""
-    global _stop
-    _stop = stop
+    file in hand instead and skips the rest of its chunk once the main process sets ``stop``. It keeps
+    ``function`` for all its files."""
+    global _stop, _function
+    _stop, _function = stop, function
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
@@ -217,10 +225,10 @@ def run_batch(function: Callable[[str], Any], paths: Iterable[str | os.PathLike]
                 yield result
         else:
             stop = multiprocessing.Event()
-            pool = ProcessPoolExecutor(max_workers=jobs, initializer=_start_worker, initargs=(stop,))
+            pool = ProcessPoolExecutor(max_workers=jobs, initializer=_start_worker, initargs=(stop, function))
             try:
                 chunk = max(1, min(64, len(paths) // (jobs * 8)))
-                for result in pool.map(_call, [function] * len(paths), paths, chunksize=chunk):
+                for result in pool.map(_call_in_worker, paths, chunksize=chunk):
                     bar.update()
                     yield result
             finally:  # on Ctrl-C or an early stop: the workers finish the files in hand, the rest is dropped
