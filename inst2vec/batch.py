@@ -8,6 +8,7 @@ import os
 import signal
 import sys
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
@@ -178,6 +179,47 @@ def _start_worker(stop, function: Callable[[str], Any]) -> None:
     global _stop, _function
     _stop, _function = stop, function
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    default_ending_signals()
+
+
+#: Signals that end a command: the command line turns them into :class:`~inst2vec.errors.Terminated`.
+ENDING_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+
+
+def default_ending_signals() -> None:
+    """In a pool worker: SIGTERM and SIGHUP end it at once, as by default. The handler it inherits from the
+    command line raises, which printed a traceback in a worker waiting for work, and kept the pool from ending
+    its workers (a hang); the main process cleans up its own outputs."""
+    for signum in ENDING_SIGNALS:
+        signal.signal(signum, signal.SIG_DFL)
+
+
+def pool_results(pool: ProcessPoolExecutor, function: Callable[[Any], Any], items: list, chunksize: int
+                 ) -> Iterator[Any]:
+    """``pool.map(function, items, chunksize=chunksize)``, minus its cancelling of what is left when the reader
+    stops: with a pool broken meanwhile (its workers ended by SIGTERM) that raised in the pool's own thread, a
+    traceback (CPython 3.11). Left work is dropped here only on Ctrl-C, which breaks no pool; the caller shuts
+    the pool down."""
+    futures = [pool.submit(_calls, function, items[i:i + chunksize]) for i in range(0, len(items), chunksize)]
+    try:
+        for future in futures:
+            yield from future.result()
+    except KeyboardInterrupt:
+        for future in futures:
+            future.cancel()
+        raise
+
+
+def _calls(function: Callable[[Any], Any], items: list) -> list:
+    return [function(item) for item in items]
+
+
+class WorkerLostError(Inst2vecError):
+    """A worker process ended without a result: killed (out of memory, or by a signal)."""
+
+    def __init__(self):
+        super().__init__("a worker process ended abruptly (killed: out of memory, or by a signal); with fewer "
+                         "worker processes (-j) each has more memory")
 
 
 class _NoBar:
@@ -228,9 +270,11 @@ def run_batch(function: Callable[[str], Any], paths: Iterable[str | os.PathLike]
             pool = ProcessPoolExecutor(max_workers=jobs, initializer=_start_worker, initargs=(stop, function))
             try:
                 chunk = max(1, min(64, len(paths) // (jobs * 8)))
-                for result in pool.map(_call_in_worker, paths, chunksize=chunk):
+                for result in pool_results(pool, _call_in_worker, paths, chunk):
                     bar.update()
                     yield result
-            finally:  # on Ctrl-C or an early stop: the workers finish the files in hand, the rest is dropped
+            except BrokenProcessPool as err:
+                raise WorkerLostError() from err
+            finally:  # on Ctrl-C or an early stop: the workers finish the files in hand, skip the rest
                 stop.set()
-                pool.shutdown(wait=True, cancel_futures=True)
+                pool.shutdown(wait=True)  # not cancel_futures: see pool_results

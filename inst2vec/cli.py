@@ -26,9 +26,9 @@ import numpy as np
 from inst2vec import __version__
 from inst2vec.arguments import (IR_INPUTS_HELP, add_source_flags, at_least, graph_path, json_path, npz_path,
                                 output_file, output_folder, plot_file, source_flags_exported)
-from inst2vec.batch import (FileResult, MirroredOutputs, collect_ir_files, no_ir_files_error, run_batch,
-                            skipped_summary)
-from inst2vec.errors import DataNotFoundError, Inst2vecError, NothingReadError
+from inst2vec.batch import (ENDING_SIGNALS, FileResult, MirroredOutputs, collect_ir_files, no_ir_files_error,
+                            run_batch, skipped_summary)
+from inst2vec.errors import DataNotFoundError, Inst2vecError, NothingReadError, Terminated
 from inst2vec.io import atomic_path, atomic_write, folder_made, is_standard_output
 
 log = logging.getLogger("inst2vec")
@@ -67,30 +67,16 @@ def _print_file_names_as_their_bytes() -> None:
         sys.stdout.reconfigure(errors="surrogateescape")
 
 
-class Terminated(BaseException):
-    """SIGTERM (``kill``, ``timeout``, a batch system's time limit) or SIGHUP (the terminal or ssh session
-    closed), raised where the command is, so that it ends as on Ctrl-C: its temporary output files are removed
-    (the signals' default action left them, hidden, beside the outputs)."""
-
-    def __init__(self, signum: int):
-        super().__init__(signum)
-        self.signum = signum
-
-
-#: The signals that end a command through :class:`Terminated`.
-ENDING_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
-
-
 def _terminate(signum, frame) -> None:
-    for ending in ENDING_SIGNALS:  # once: another (a pool terminating its workers) would cut the clean-up short
+    for ending in ENDING_SIGNALS:  # once: another would cut the clean-up short
         signal.signal(ending, signal.SIG_IGN)
     raise Terminated(signum)
 
 
 @contextlib.contextmanager
 def _ending_signals_raise() -> Iterator[None]:
-    """:data:`ENDING_SIGNALS` raise :class:`Terminated` in this process (and in the worker processes it forks)
-    for the block."""
+    """:data:`~inst2vec.batch.ENDING_SIGNALS` raise :class:`~inst2vec.errors.Terminated` in this process for the
+    block (its pool workers keep their default action: :func:`~inst2vec.batch.default_ending_signals`)."""
     try:
         previous = {signum: signal.signal(signum, _terminate) for signum in ENDING_SIGNALS}
     except ValueError:  # not the main thread (a caller's): the signals keep their handlers

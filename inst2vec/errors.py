@@ -68,6 +68,17 @@ class DiskFullError(OutputError):
         return type(self), (self.path, self.reason, self.doing)
 
 
+class Terminated(BaseException):
+    """SIGTERM (``kill``, ``timeout``, a batch system's time limit) or SIGHUP (the terminal or ssh session
+    closed), raised where the command is, so that it ends as on Ctrl-C: its temporary output files are removed
+    (the signals' default action left them, hidden, beside the outputs). A ``BaseException``, as
+    ``KeyboardInterrupt`` is: no ``except Exception`` swallows it."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
 def first_line(err: BaseException) -> str:
     """The first line of ``err``'s message (its type's name if it has none), for a one-line error of our own
     about an exception raised by another library."""

@@ -5,11 +5,12 @@ import contextlib
 import os
 import time
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, Sequence
 
-from inst2vec.batch import progress_bar
+from inst2vec.batch import WorkerLostError, default_ending_signals, progress_bar
 from inst2vec.errors import DiskFullError
 from inst2vec.io import DISK_FULL_ERRORS, LOCK_FILE, folder_lock
 from ir_corpus.compile import (CLANG, DEFAULT_VARIANTS, Variant, check_variant, clang_version, compile_flags,
@@ -189,7 +190,8 @@ def build_corpus(inputs: Sequence[str | os.PathLike], out_dir: str | os.PathLike
 def _run(todo: list, tasks: list, jobs: int, progress: bool | None) -> Iterator[dict | None]:
     """Results in task order: ``None`` for a reused task, else the compile record."""
     jobs = jobs if jobs > 0 else (os.cpu_count() or 1)
-    pool = ProcessPoolExecutor(max_workers=jobs) if jobs > 1 and len(todo) > 1 else None
+    pool = (ProcessPoolExecutor(max_workers=jobs, initializer=default_ending_signals) if jobs > 1 and len(todo) > 1
+            else None)
     try:
         with progress_bar(len(todo), "compiling", "file", progress) as bar:
             results = pool.map(_compile_job, todo, chunksize=4) if pool else map(_compile_job, todo)
@@ -200,6 +202,8 @@ def _run(todo: list, tasks: list, jobs: int, progress: bool | None) -> Iterator[
                 record = next(results)
                 bar.update()
                 yield record
+    except BrokenProcessPool as err:  # a worker killed (out of memory): what was compiled is recorded
+        raise WorkerLostError() from err
     finally:
         if pool:
-            pool.shutdown(cancel_futures=True)
+            pool.shutdown(cancel_futures=True)  # Ctrl-C: what has not started is dropped
