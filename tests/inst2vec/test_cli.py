@@ -673,7 +673,7 @@ def test_sigterm_while_an_output_is_written_leaves_no_temporary_file(data_root, 
 
 def test_sigterm_to_a_batch_with_an_idle_worker_ends_it_quietly(tmp_path):
     """Slurm's SIGTERM to the process group while one worker waited for work: the command line's raising handler,
-    inherited by the workers, printed a traceback there (and, ignoring the pool's SIGTERM, could hang)."""
+    as the workers inherited it from eec3aaa to 9b0e5e9, printed a traceback there and could hang the command."""
     import os
     import signal
 
