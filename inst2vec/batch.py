@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
-from inst2vec.errors import DiskFullError, Inst2vecError
+from inst2vec.errors import ENDING_SIGNALS, DiskFullError, Inst2vecError
 from inst2vec.io import not_regular_file
 
 IR_SUFFIXES = (".ll", ".bc")
@@ -180,10 +180,6 @@ def _start_worker(stop, function: Callable[[str], Any]) -> None:
     _stop, _function = stop, function
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     default_ending_signals()
-
-
-#: Signals that end a command: the command line turns them into :class:`~inst2vec.errors.Terminated`.
-ENDING_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 
 
 def default_ending_signals() -> None:

@@ -26,9 +26,9 @@ import numpy as np
 from inst2vec import __version__
 from inst2vec.arguments import (IR_INPUTS_HELP, add_source_flags, at_least, graph_path, json_path, npz_path,
                                 output_file, output_folder, plot_file, source_flags_exported)
-from inst2vec.batch import (ENDING_SIGNALS, FileResult, MirroredOutputs, collect_ir_files, no_ir_files_error,
-                            run_batch, skipped_summary)
-from inst2vec.errors import DataNotFoundError, Inst2vecError, NothingReadError, Terminated
+from inst2vec.batch import (FileResult, MirroredOutputs, collect_ir_files, no_ir_files_error, run_batch,
+                            skipped_summary)
+from inst2vec.errors import ENDING_SIGNALS, DataNotFoundError, Inst2vecError, NothingReadError, Terminated
 from inst2vec.io import atomic_path, atomic_write, folder_made, is_standard_output
 
 log = logging.getLogger("inst2vec")
@@ -75,7 +75,7 @@ def _terminate(signum, frame) -> None:
 
 @contextlib.contextmanager
 def _ending_signals_raise() -> Iterator[None]:
-    """:data:`~inst2vec.batch.ENDING_SIGNALS` raise :class:`~inst2vec.errors.Terminated` in this process for the
+    """:data:`~inst2vec.errors.ENDING_SIGNALS` raise :class:`~inst2vec.errors.Terminated` in this process for the
     block (its pool workers keep their default action: :func:`~inst2vec.batch.default_ending_signals`)."""
     try:
         previous = {signum: signal.signal(signum, _terminate) for signum in ENDING_SIGNALS}

@@ -6,6 +6,7 @@ Every error derives from :class:`Inst2vecError` and from the built-in it refines
 from __future__ import annotations
 
 import os
+import signal
 
 
 class Inst2vecError(Exception):
@@ -77,6 +78,10 @@ class Terminated(BaseException):
     def __init__(self, signum: int):
         super().__init__(signum)
         self.signum = signum
+
+
+#: The signals that the command line turns into :class:`Terminated`.
+ENDING_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 
 
 def first_line(err: BaseException) -> str:

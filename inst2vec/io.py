@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 from typing import IO, Iterator
 
-from inst2vec.errors import DiskFullError, OutputError
+from inst2vec.errors import ENDING_SIGNALS, DiskFullError, OutputError
 
 
 @contextlib.contextmanager
@@ -75,8 +75,8 @@ DISK_FULL_ERRORS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
 
 #: Signals held back while :func:`atomic_path` makes its temporary file (and :func:`folder_made` its folders):
 #: handled between their making and the block that removes them on failure, they left them behind (Ctrl-C, and
-#: SIGTERM and SIGHUP, which the command line turns into an exception as well).
-HELD_SIGNALS = frozenset({signal.SIGINT, signal.SIGTERM, signal.SIGHUP})
+#: the signals the command line turns into an exception as well).
+HELD_SIGNALS = frozenset({signal.SIGINT, *ENDING_SIGNALS})
 
 
 @contextlib.contextmanager
