@@ -10,6 +10,7 @@ import os
 import signal
 import sys
 import tempfile
+import threading
 from pathlib import Path
 from typing import IO, Iterator
 
@@ -81,13 +82,29 @@ HELD_SIGNALS = frozenset({signal.SIGINT, *ENDING_SIGNALS})
 
 @contextlib.contextmanager
 def _signals_held() -> Iterator[None]:
-    """Hold :data:`HELD_SIGNALS` back for the block; one that came meanwhile is handled on leaving it, so inside the
-    ``try`` that encloses the block and cleans up what it made."""
-    unheld = signal.pthread_sigmask(signal.SIG_BLOCK, HELD_SIGNALS)
+    """Hold :data:`HELD_SIGNALS` back for the block; one that came meanwhile is raised again on leaving it, so inside
+    the ``try`` that encloses the block and cleans up what it made.
+
+    Their handlers are swapped for one that notes them: a signal mask would not do, since the kernel gives a signal
+    that the main thread blocks to another thread of the process (a library's), and Python then runs its handler
+    in the main thread all the same. Only the main thread runs Python's handlers, so nothing needs holding elsewhere.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    came: list[int] = []
+    swapped = {}
+    for signum in HELD_SIGNALS:
+        handler = signal.getsignal(signum)
+        if handler not in (signal.SIG_IGN, None):  # None: a handler not set from Python, left as it is
+            swapped[signum] = signal.signal(signum, lambda signum, frame: came.append(signum))
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, unheld)
+        for signum, handler in swapped.items():
+            signal.signal(signum, handler)
+        for signum in dict.fromkeys(came):  # each signal once, in the order they came
+            signal.raise_signal(signum)
 
 
 @contextlib.contextmanager
