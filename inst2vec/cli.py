@@ -767,11 +767,11 @@ def _corpus_build(args) -> int:
     for error in report.input_errors:
         print(f"error: {error}", file=sys.stderr)
     print(format_table(report.table))
-    total = report.table[-1]
+    rates = (f"; {report.compiled / max(report.wall_seconds, 1e-9):.1f} files/s, "
+             f"{report.ir_lines / max(report.wall_seconds, 1e-9):,.0f} IR lines/s; our own per-file work "
+             f"{100 * report.overhead:.1f} % of clang's time") if report.compiled else ""
     print(f"{report.compiled} compilations now, {report.reused} reused from an earlier run; "
-          f"{report.wall_seconds:.1f} s wall; {report.compiled / max(report.wall_seconds, 1e-9):.1f} files/s, "
-          f"{total['ir_lines'] / max(report.wall_seconds, 1e-9):,.0f} IR lines/s; our own per-file work "
-          f"{100 * report.overhead:.1f} % of clang's time", flush=True)
+          f"{report.wall_seconds:.1f} s wall{rates}", flush=True)
     _print_failures(report.failures, Path(args.output) / "manifest.jsonl")
     return 1 if report.input_errors else 0
 
@@ -800,8 +800,8 @@ def _corpus_stats(args) -> int:
     print("\n".join(json.dumps(row) for row in table) if args.json else format_table(table))
     if unreadable:  # its other figures come from the manifest
         _print_errors(unreadable)
-        print(f"the distinct statements leave out {_counted(len(unreadable), 'IR file')} that could not be read; "
-              f"`inst2vec corpus build` with the same sources and -o {args.corpus} compiles missing ones again",
+        print(f"the distinct statements leave out {_counted(len(unreadable), 'IR file')} named above; "
+              f"`inst2vec corpus build` with the same sources and -o {args.corpus} compiles them again",
               file=sys.stderr)
         return 1
     return 0

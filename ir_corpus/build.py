@@ -32,6 +32,7 @@ class BuildReport:
     wall_seconds: float = 0.0
     clang_seconds: float = 0.0  # summed over compilations run now
     worker_seconds: float = 0.0  # the same compilations, including our own work around clang
+    ir_lines: int = 0  # lines of the IR compiled now
 
     @property
     def overhead(self) -> float:
@@ -64,15 +65,19 @@ def _with_orphaned_duplicates_compiled(tasks: list[tuple]) -> list[tuple]:
 
 def _reusable(old: dict, source: Source, variant: Variant, digest: str, version: str, out_dir: Path,
               extra_flags: list[str], timeout: float) -> bool:
-    """Whether an earlier record still holds: same source bytes, compiler and flags, IR still there; not failed
-    for a reason of that machine rather than of the source (``retry``), nor out of less time than clang has now."""
+    """Whether an earlier record still holds: same source bytes, compiler and flags, IR still there as written (not
+    cut short or changed since); not failed for a reason of that machine rather than of the source (``retry``), nor
+    out of less time than clang has now."""
     if old.get("source_sha256") != digest or old.get("clang") != version or old.get("retry"):
         return False
     if timeout > old.get("timeout", timeout):
         return False
     if "flags" in old and old["flags"] != compile_flags(source, variant) + extra_flags:
         return False
-    return old["status"] != "ok" or (out_dir / old["ir"]).exists()
+    if old["status"] != "ok":
+        return True
+    ir = out_dir / old["ir"]
+    return ir.is_file() and file_sha256(ir) == old.get("sha256")
 
 
 def _compile_job(job: tuple[Source, Variant, str, float, str, list[str]]) -> dict:
@@ -165,6 +170,7 @@ def build_corpus(inputs: Sequence[str | os.PathLike], out_dir: str | os.PathLike
                 record.update(source_sha256=digest, clang=version)
                 if record["status"] == "ok":
                     record["ir"] = output
+                    report.ir_lines += record["n_lines"]
                 elif (out_dir / output).is_file():  # an earlier run's IR is what the source compiled to then
                     (out_dir / output).unlink()
             if record is None:

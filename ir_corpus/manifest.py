@@ -1,19 +1,27 @@
 """The corpus manifest (``manifest.jsonl``): one JSON record per (suite, source, variant), and its summary table."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import zipfile
 from collections import defaultdict
 from pathlib import Path
 from typing import Iterable
 
+import numpy as np
+
 from inst2vec.errors import Inst2vecError
-from inst2vec.io import atomic_write, full_disk_named
+from inst2vec.io import atomic_path, atomic_write, full_disk_named, load_numpy
 from inst2vec.statements import StatementCache, file_statement_digests
+from ir_corpus.compile import file_sha256
 
 MANIFEST = "manifest.jsonl"
 TABLE_COLUMNS = ("suite", "files", "compiled", "failed", "skipped", "duplicates", "ir_lines", "statements",
                  "distinct")
+#: The digests of each compiled file's distinct statements, by the IR's sha256, kept by :func:`corpus_table` so
+#: that its ``distinct`` column does not parse all the IR again on every build and ``corpus stats``.
+DIGESTS = ".statement-digests.npz"
 
 
 def record_key(record: dict) -> tuple[str, str, str]:
@@ -73,15 +81,18 @@ def corpus_table(out_dir: str | os.PathLike, records: Iterable[dict] | None = No
                  unreadable: list[str] | None = None) -> list[dict]:
     """Per-suite figures (the original's data-set table) plus a total row, from the manifest and the IR.
 
-    With ``unreadable``, an IR file that is missing or cannot be read is left out of the distinct statements and
-    its error appended there (else the error is raised).
+    With ``unreadable``, an IR file that is missing, cannot be read or changed since it was compiled is left out of
+    the distinct statements and its error appended there (else the error is raised). Each file's statement digests
+    are kept in :data:`DIGESTS` for the next table, if the folder can be written.
     """
     out_dir = Path(out_dir)
     records = list(Manifest(out_dir) if records is None else records)
     rows: dict[str, dict] = defaultdict(lambda: dict.fromkeys(TABLE_COLUMNS[1:], 0))
-    distinct: dict[str, set] = defaultdict(set)
+    distinct: dict[str, list[np.ndarray]] = defaultdict(list)
     sources: dict[str, set] = defaultdict(set)
     cache = StatementCache()
+    kept = _kept_digests(out_dir / DIGESTS)
+    used: dict[str, np.ndarray] = {}
     for record in records:
         row = rows[record["suite"]]
         sources[record["suite"]].add(record["source"])
@@ -90,22 +101,65 @@ def corpus_table(out_dir: str | os.PathLike, records: Iterable[dict] | None = No
         if status == "ok":
             row["ir_lines"] += record["n_lines"]
             row["statements"] += record["n_statements"]
-            # 16-byte digests, not the statements: inlined C++ types make some statements megabytes long
             try:
-                distinct[record["suite"]].update(file_statement_digests(out_dir / record["ir"], cache))
+                digests = used[record["sha256"]] = _distinct_digests(out_dir, record, kept, cache)
             except (OSError, Inst2vecError) as err:
                 if unreadable is None:
                     raise
                 unreadable.append(f"{out_dir / record['ir']}: {err.strerror or err}" if isinstance(err, OSError)
                                   else str(err))
+            else:
+                distinct[record["suite"]].append(digests)
+    if used.keys() != kept.keys():
+        _keep_digests(out_dir / DIGESTS, used)
     table = []
+    per_suite = {suite: np.unique(np.concatenate(digests)) for suite, digests in distinct.items()}
     for suite in sorted(rows):
         rows[suite]["files"] = len(sources[suite])
-        rows[suite]["distinct"] = len(distinct[suite])
+        rows[suite]["distinct"] = len(per_suite.get(suite, ()))
         table.append({"suite": suite, **rows[suite]})
     total = {"suite": "total", **{c: sum(r[c] for r in table) for c in TABLE_COLUMNS[1:]}}
-    total["distinct"] = len(set().union(*distinct.values())) if distinct else 0
+    total["distinct"] = len(np.unique(np.concatenate(list(per_suite.values())))) if per_suite else 0
     return table + [total]
+
+
+def _distinct_digests(out_dir: Path, record: dict, kept: dict[str, np.ndarray], cache: StatementCache
+                      ) -> np.ndarray:
+    """The sorted distinct ``sha256(statement)[:16]`` of one compiled file (16 bytes: inlined C++ types make some
+    statements megabytes long), from ``kept`` if an earlier table computed them.
+
+    Raises:
+        OSError: the IR cannot be read. Inst2vecError: it changed since it was compiled, or cannot be parsed.
+    """
+    ir = out_dir / record["ir"]
+    if file_sha256(ir) != record["sha256"]:
+        raise Inst2vecError(f"{ir}: changed since it was compiled (the manifest records other bytes)")
+    if record["sha256"] in kept:
+        return kept[record["sha256"]]
+    return np.unique(np.array(file_statement_digests(ir, cache), dtype="S16"))
+
+
+def _kept_digests(path: Path) -> dict[str, np.ndarray]:
+    """The digests an earlier table kept, by IR sha256; none if there are none, or they are damaged."""
+    try:
+        with load_numpy(path, archive=True) as stored:
+            names, offsets, digests = stored["ir_sha256"], stored["offsets"], stored["digests"]
+    except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile):
+        return {}
+    if names.ndim != 1 or digests.dtype != np.dtype("S16") or offsets.shape != (len(names) + 1,) \
+            or offsets[0] != 0 or offsets[-1] != len(digests) or np.any(np.diff(offsets) < 0):
+        return {}
+    return {str(name): digests[start:end] for name, start, end in zip(names, offsets[:-1], offsets[1:])}
+
+
+def _keep_digests(path: Path, digests: dict[str, np.ndarray]) -> None:
+    """Write ``digests`` (by IR sha256) for the next table, if the corpus folder can be written."""
+    arrays = list(digests.values())
+    with contextlib.suppress(OSError):  # only slower next time: a read-only corpus, a full disk
+        with atomic_path(path) as tmp:
+            np.savez(tmp, ir_sha256=np.array(list(digests), dtype="U64"),
+                     offsets=np.cumsum([0] + [len(array) for array in arrays]),
+                     digests=np.concatenate(arrays) if arrays else np.empty(0, dtype="S16"))
 
 
 def format_table(table: list[dict]) -> str:
