@@ -603,16 +603,18 @@ def file_statements(path: str | os.PathLike, cache: StatementCache | None = None
             for s in _expand(statements, placeholders)]
 
 
-def file_statements_sha256(path: str | os.PathLike, cache: StatementCache | None = None) -> tuple[int, str]:
-    """The number of statements of a ``.ll`` file and the sha256 of them joined by newlines.
+def file_statement_hashes(path: str | os.PathLike, cache: StatementCache | None = None
+                          ) -> tuple[str, int, set[bytes]]:
+    """The sha256 of a ``.ll`` file's statements joined by newlines, their number, and the distinct
+    ``sha256(statement)[:16]``.
 
-    The same as hashing ``"\\n".join(file_statements(path))``, without building the statements:
-    inlined C++ struct types can make one file's statements gigabytes long, their short forms stay small.
+    The same as hashing ``"\\n".join(file_statements(path))`` and each distinct statement, without building the
+    statements: inlined C++ struct types can make one file's statements gigabytes long, their short forms stay small.
 
     Raises:
         IRParseError: as :func:`file_statements`.
     """
-    whole, count = hashlib.sha256(), 0
+    whole, count, distinct = hashlib.sha256(), 0, set()
     for statements, placeholders in _short_file_statements(path, cache):
         if not statements:
             continue
@@ -621,23 +623,17 @@ def file_statements_sha256(path: str | os.PathLike, cache: StatementCache | None
         count += len(statements)
         bodies = [body.encode() for body in placeholders]
         _update_expanded(whole, "\n".join(statements), bodies)  # placeholders never span statements
-    return count, whole.hexdigest()
+        distinct.update(_statement_digest(statement, bodies) for statement in set(statements))
+    return whole.hexdigest(), count, distinct
 
 
-def file_statement_digests(path: str | os.PathLike, cache: StatementCache | None = None) -> list[bytes]:
-    """``sha256(statement)[:16]`` for each statement of a ``.ll`` file, without building the statements.
-
-    Raises:
-        IRParseError: as :func:`file_statements`.
-    """
-    digests = []
-    for statements, placeholders in _short_file_statements(path, cache):
-        bodies = [body.encode() for body in placeholders]
-        for statement in statements:
-            one = hashlib.sha256()
-            _update_expanded(one, statement, bodies)
-            digests.append(one.digest()[:16])
-    return digests
+def _statement_digest(statement: str, bodies: list[bytes]) -> bytes:
+    """``sha256(statement)[:16]``, the placeholders' (encoded) bodies in place."""
+    if "\x00" not in statement:
+        return hashlib.sha256(statement.encode()).digest()[:16]
+    one = hashlib.sha256()
+    _update_expanded(one, statement, bodies)
+    return one.digest()[:16]
 
 
 def _update_expanded(digest, text: str, bodies: list[bytes]) -> None:

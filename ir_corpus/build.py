@@ -10,11 +10,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, Sequence
 
+import numpy as np
+
 from inst2vec.batch import WorkerLostError, default_ending_signals, progress_bar
 from inst2vec.errors import DiskFullError
 from inst2vec.io import DISK_FULL_ERRORS, LOCK_FILE, folder_lock
-from ir_corpus.compile import (CLANG, DEFAULT_VARIANTS, Variant, check_variant, clang_version, compile_flags,
-                               compile_source, file_sha256, source_flags)
+from ir_corpus.compile import (CLANG, DEFAULT_VARIANTS, DISTINCT_DIGESTS, Variant, check_variant, clang_version,
+                               compile_flags, compile_source, file_sha256, source_flags)
 from ir_corpus.manifest import Manifest, corpus_table
 from ir_corpus.sources import Source, SourceError, find_sources
 
@@ -157,6 +159,7 @@ def build_corpus(inputs: Sequence[str | os.PathLike], out_dir: str | os.PathLike
         report = BuildReport(table=[], input_errors=errors)
         seen: dict[str, str] = {}  # statements' digest -> the IR kept for them
         kept: set[str] = set()  # seen's values, for a reused duplicate to look its original up at once
+        computed: dict[str, np.ndarray] = {}  # the distinct statement digests of the IR compiled now, by its sha256
         for (source, variant, output, digest, old), record in zip(tasks, _run(todo, tasks, jobs, progress)):
             if record is None:  # reused from an earlier run
                 record = old
@@ -168,9 +171,11 @@ def build_corpus(inputs: Sequence[str | os.PathLike], out_dir: str | os.PathLike
                 report.clang_seconds += record.get("seconds", 0.0)
                 report.worker_seconds += record.get("worker_seconds", 0.0)
                 record.update(source_sha256=digest, clang=version)
+                distinct = record.pop(DISTINCT_DIGESTS, None)
                 if record["status"] == "ok":
                     record["ir"] = output
                     report.ir_lines += record["n_lines"]
+                    computed[record["sha256"]] = np.frombuffer(distinct, dtype="S16")
                 elif (out_dir / output).is_file():  # an earlier run's IR is what the source compiled to then
                     (out_dir / output).unlink()
             if record is None:
@@ -188,7 +193,7 @@ def build_corpus(inputs: Sequence[str | os.PathLike], out_dir: str | os.PathLike
             if record["status"] == "failed":
                 report.failures.append(record)
         manifest.save()
-        report.table = corpus_table(out_dir, manifest)
+        report.table = corpus_table(out_dir, manifest, computed=computed)
         report.wall_seconds = time.perf_counter() - start
         return report
 

@@ -20,9 +20,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
+import numpy as np
+
 from inst2vec.errors import DiskFullError, Inst2vecError, IRParseError
 from inst2vec.io import atomic_path
-from inst2vec.statements import StatementCache, file_statements_sha256
+from inst2vec.statements import StatementCache, file_statement_hashes
 from ir_corpus.sources import LANGUAGES, Source, is_source_file
 
 CLANG = "clang-14"
@@ -221,6 +223,11 @@ def poj104_pch(flags: list[str], clang: str = CLANG) -> str | None:
 _STATEMENT_CACHE = StatementCache(max_lines=500_000)
 
 
+#: A compile record's key for the sorted distinct ``sha256(statement)[:16]`` of its IR (``S16`` bytes): the corpus
+#: table's distinct statements, computed while the worker reads the statements anyway; not written to the manifest.
+DISTINCT_DIGESTS = "distinct_statement_digests"
+
+
 def compile_source(source: Source, variant: Variant, output: str, timeout: float = 60.0,
                    clang: str = CLANG, extra_flags: Sequence[str] = ()) -> dict:
     """Compile ``source`` to ``output`` (written only on success) and describe the result; ``extra_flags`` go
@@ -231,7 +238,7 @@ def compile_source(source: Source, variant: Variant, output: str, timeout: float
         the source, where clang names one there; ``timeout``, the seconds clang had, if it ran out of them;
         ``retry`` if clang was killed or out of memory, which says nothing about the source), ``flags``,
         ``seconds`` (clang's wall time), and for ``ok`` the IR's ``sha256``, ``statements_sha256``,
-        ``n_statements``, ``n_lines``.
+        ``n_statements``, ``n_lines`` and :data:`DISTINCT_DIGESTS` (not for the manifest).
 
     Raises:
         DiskFullError: clang or this function could not write the IR (a full disk, the file size limit).
@@ -289,7 +296,7 @@ def compile_source(source: Source, variant: Variant, output: str, timeout: float
                 record["error_line"] = line - lines_in_front
             return record
         try:
-            n_statements, statements_sha256 = file_statements_sha256(ir_tmp, _STATEMENT_CACHE)
+            statements_sha256, n_statements, distinct = file_statement_hashes(ir_tmp, _STATEMENT_CACHE)
         except Inst2vecError as err:
             record["error"] = f"IR not readable: {str(err).replace(ir_tmp, 'out.ll')}"
             return record
@@ -297,6 +304,7 @@ def compile_source(source: Source, variant: Variant, output: str, timeout: float
             data = f.read()
         record.update(status="ok", sha256=hashlib.sha256(data).hexdigest(),
                       statements_sha256=statements_sha256, n_statements=n_statements, n_lines=data.count(b"\n"))
+        record[DISTINCT_DIGESTS] = np.array(sorted(distinct), dtype="S16").tobytes()
         with atomic_path(output, suffix=".tmp") as output_tmp:  # a disk that fills leaves no half-written IR
             shutil.move(ir_tmp, output_tmp)
     return record

@@ -13,7 +13,7 @@ import numpy as np
 
 from inst2vec.errors import Inst2vecError
 from inst2vec.io import atomic_path, atomic_write, full_disk_named, load_numpy
-from inst2vec.statements import StatementCache, file_statement_digests
+from inst2vec.statements import StatementCache, file_statement_hashes
 from ir_corpus.compile import file_sha256
 
 MANIFEST = "manifest.jsonl"
@@ -78,12 +78,13 @@ class Manifest:
 
 
 def corpus_table(out_dir: str | os.PathLike, records: Iterable[dict] | None = None,
-                 unreadable: list[str] | None = None) -> list[dict]:
+                 unreadable: list[str] | None = None, computed: dict[str, np.ndarray] | None = None) -> list[dict]:
     """Per-suite figures (the original's data-set table) plus a total row, from the manifest and the IR.
 
     With ``unreadable``, an IR file that is missing, cannot be read or changed since it was compiled is left out of
     the distinct statements and its error appended there (else the error is raised). Each file's statement digests
-    are kept in :data:`DIGESTS` for the next table, if the folder can be written.
+    are kept in :data:`DIGESTS` for the next table, if the folder can be written; ``computed`` holds those known
+    already (by the IR's sha256).
     """
     out_dir = Path(out_dir)
     records = list(Manifest(out_dir) if records is None else records)
@@ -91,7 +92,8 @@ def corpus_table(out_dir: str | os.PathLike, records: Iterable[dict] | None = No
     distinct: dict[str, list[np.ndarray]] = defaultdict(list)
     sources: dict[str, set] = defaultdict(set)
     cache = StatementCache()
-    kept = _kept_digests(out_dir / DIGESTS)
+    stored = _kept_digests(out_dir / DIGESTS)
+    kept = {**stored, **(computed or {})}
     used: dict[str, np.ndarray] = {}
     for record in records:
         row = rows[record["suite"]]
@@ -110,7 +112,7 @@ def corpus_table(out_dir: str | os.PathLike, records: Iterable[dict] | None = No
                                   else str(err))
             else:
                 distinct[record["suite"]].append(digests)
-    if used.keys() != kept.keys():
+    if used.keys() != stored.keys():
         _keep_digests(out_dir / DIGESTS, used)
     table = []
     per_suite = {suite: np.unique(np.concatenate(digests)) for suite, digests in distinct.items()}
@@ -126,7 +128,7 @@ def corpus_table(out_dir: str | os.PathLike, records: Iterable[dict] | None = No
 def _distinct_digests(out_dir: Path, record: dict, kept: dict[str, np.ndarray], cache: StatementCache
                       ) -> np.ndarray:
     """The sorted distinct ``sha256(statement)[:16]`` of one compiled file (16 bytes: inlined C++ types make some
-    statements megabytes long), from ``kept`` if an earlier table computed them.
+    statements megabytes long), from ``kept`` if known already (an earlier table's, or the build's workers').
 
     Raises:
         OSError: the IR cannot be read. Inst2vecError: it changed since it was compiled, or cannot be parsed.
@@ -136,7 +138,7 @@ def _distinct_digests(out_dir: Path, record: dict, kept: dict[str, np.ndarray], 
         raise Inst2vecError(f"{ir}: changed since it was compiled (the manifest records other bytes)")
     if record["sha256"] in kept:
         return kept[record["sha256"]]
-    return np.unique(np.array(file_statement_digests(ir, cache), dtype="S16"))
+    return np.array(sorted(file_statement_hashes(ir, cache)[2]), dtype="S16")
 
 
 def _kept_digests(path: Path) -> dict[str, np.ndarray]:
@@ -147,7 +149,7 @@ def _kept_digests(path: Path) -> dict[str, np.ndarray]:
     except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile):
         return {}
     if names.ndim != 1 or digests.dtype != np.dtype("S16") or offsets.shape != (len(names) + 1,) \
-            or offsets[0] != 0 or offsets[-1] != len(digests) or np.any(np.diff(offsets) < 0):
+            or offsets.dtype.kind not in "iu" or offsets[0] != 0 or offsets[-1] != len(digests) or np.any(np.diff(offsets) < 0):
         return {}
     return {str(name): digests[start:end] for name, start, end in zip(names, offsets[:-1], offsets[1:])}
 

@@ -40,3 +40,20 @@ def test_the_script_that_needs_numba_says_how_to_install_it():
     done = _run(str(SCRIPTS / "bench_host_kernels.py"), "--help")
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert "needs numba, which is no dependency of the project: .venv/bin/pip install --target /tmp/nb" in done.stderr
+
+
+def test_the_per_file_work_of_two_builds_side_by_side(tmp_path):
+    """`corpus_overhead.py` reads the manifests of corpora built by two versions of the code (docs/corpus.md)."""
+    from ir_corpus import Manifest, Variant, build_corpus
+
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "a.c").write_text("int twice(int x) { return 2 * x; }\n")
+    (tmp_path / "src" / "b.cu").write_text("__global__ void k() {}\n")  # skipped without clang: not counted
+    for corpus in ("one", "two"):
+        build_corpus([tmp_path / "src"], tmp_path / corpus, [Variant.parse("O0")], jobs=1, progress=False)
+    done = _run(str(SCRIPTS / "corpus_overhead.py"), str(tmp_path / "one"), str(tmp_path / "two"))
+    assert done.returncode == 0, done.stderr
+    rows = {line.split(" | ")[0].strip("| "): line.split(" | ") for line in done.stdout.splitlines()[2:]}
+    assert set(rows) == {"src", "all"} and rows["all"][1] == rows["all"][5] == "1"
+    record = next(iter(Manifest(tmp_path / "one")))
+    assert record["status"] == "ok" and float(rows["all"][2]) == round(record["seconds"], 1)

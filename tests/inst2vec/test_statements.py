@@ -451,10 +451,10 @@ def test_streamed_hashes_equal_hashing_the_statements(data_root, tmp_path, monke
     if chunked:  # files over CHUNK_BYTES are read function by function
         monkeypatch.setattr(statements, "CHUNK_BYTES", 100)
     for path in files:
-        count, digest = statements.file_statements_sha256(path)
-        assert (count, digest) == (len(expected[path]), hashlib.sha256("\n".join(expected[path]).encode()).hexdigest())
-        assert statements.file_statement_digests(path) == [hashlib.sha256(s.encode()).digest()[:16]
-                                                           for s in expected[path]]
+        whole, count, distinct = statements.file_statement_hashes(path)
+        assert whole == hashlib.sha256("\n".join(expected[path]).encode()).hexdigest()
+        assert count == len(expected[path])
+        assert distinct == {hashlib.sha256(s.encode()).digest()[:16] for s in expected[path]}
     assert len(files) > 3
 
 
