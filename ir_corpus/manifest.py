@@ -149,7 +149,8 @@ def _kept_digests(path: Path) -> dict[str, np.ndarray]:
     except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile):
         return {}
     if names.ndim != 1 or digests.dtype != np.dtype("S16") or offsets.shape != (len(names) + 1,) \
-            or offsets.dtype.kind not in "iu" or offsets[0] != 0 or offsets[-1] != len(digests) or np.any(np.diff(offsets) < 0):
+            or offsets.dtype.kind not in "iu" or offsets[0] != 0 or offsets[-1] != len(digests) \
+            or np.any(np.diff(offsets) < 0):
         return {}
     return {str(name): digests[start:end] for name, start, end in zip(names, offsets[:-1], offsets[1:])}
 
