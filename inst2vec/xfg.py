@@ -58,6 +58,17 @@ def build_xfg(module: IRModule, tokens: list[str] | None = None) -> nx.MultiDiGr
     return builder.build()
 
 
+def xfg_edges(module: IRModule, tokens: list[str] | None = None) -> tuple[list[tuple[str, str, int, str]], list[str]]:
+    """The edges of :func:`build_xfg`'s graph without the graph, for code that only walks them (context pairs):
+    ``(source, target, index, flow)`` in the order they were made (``index`` -1: a structural edge, no statement),
+    and the module's statements, one per unit (``tokens``, computed when omitted)."""
+    if tokens is None:
+        tokens = normalize_units(module.units, module.struct_types)
+    builder = _XfgBuilder(module, tokens)
+    builder.collect()
+    return builder.edges, tokens
+
+
 class _XfgBuilder:
     def __init__(self, module: IRModule, tokens: list[str]):
         self.module = module
@@ -70,6 +81,11 @@ class _XfgBuilder:
         self.returned = {f.name: self._returned_values(f) for f in module.functions}
 
     def build(self) -> nx.MultiDiGraph:
+        self.collect()
+        return _to_multidigraph(self.kinds, self.edges, self.tokens, self.module.lines)
+
+    def collect(self) -> None:
+        """Fill ``kinds`` and ``edges``."""
         in_function = set()
         for function in self.module.functions:
             in_function.add(function.define)
@@ -79,7 +95,6 @@ class _XfgBuilder:
                 self._add_global(i, unit)
         for function in self.module.functions:
             self._add_function(function)
-        return _to_multidigraph(self.kinds, self.edges, self.tokens, self.module.lines)
 
     # -- nodes ---------------------------------------------------------------------------------
     def _node(self, name: str, kind: str) -> str:

@@ -106,3 +106,25 @@ def test_hub_nodes_are_bounded():
     assert context_pairs(graph, width=1, max_shared=5) == Counter()
     adjacency, _ = dual_graph(graph, max_shared=6)
     assert adjacency.nnz == 30
+
+
+def test_pairs_of_a_file_skip_the_networkx_graph_and_stay_the_same(data_root):
+    """`pairs` and `train-embeddings` built each file's networkx graph only to walk its edges again (15 % of a
+    worker's time); `file_pair_counts` now walks the XFG builder's edges. The counts are those of the graph."""
+    import glob
+
+    from inst2vec.ir import read_module
+    from inst2vec.pairs import MAX_SHARED, _pair_counts, file_pair_counts
+
+    files = sorted(glob.glob(str(data_root / "devmap" / "kernels_ir" / "*.ll")))[::20]
+    files += sorted(glob.glob(str(data_root / "threadcoarsening" / "kernels_ir" / "*.ll")))
+    vocabulary = Vocabulary.build(Counter({"<%ID> = load float, float* <%ID>, align 4": 3, "ret void": 2}))
+    for path in files:
+        for known in (None, vocabulary):
+            names, targets, contexts, counts = _pair_counts(build_xfg(read_module(path)), 2, known, MAX_SHARED)
+            if known is None:  # every statement its own row
+                known = Vocabulary.build(Counter(names.tolist()))
+            rows = np.asarray(known.indices(names.tolist()))
+            expected = (rows[targets], rows[contexts], counts)
+            assert all(np.array_equal(got, want) for got, want in zip(file_pair_counts(path, known), expected)), path
+    assert len(files) > 20
