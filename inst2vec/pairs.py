@@ -186,7 +186,7 @@ def file_pair_counts(path: str | os.PathLike, vocabulary: Vocabulary, width: int
     and context, and its count, the pairs in the order of (target, context) statements (as :func:`draw_pairs`
     takes them). Arrays, not a ``Counter`` of statement pairs: a worker process sends them back in a fraction
     of the bytes."""
-    edges, tokens = xfg_edges(read_module(path))  # not the networkx graph: 15 % of the time, to be walked again
+    edges, tokens = xfg_edges(read_module(path))  # not a networkx graph of them: building it took 15 % of the time
     adjacency, statements, _ = _dual_graph_of_edges(((source, target, index, tokens[index])
                                                      for source, target, index, _ in edges), MAX_SHARED)
     names, targets, contexts, counts = _reach_counts(adjacency, statements, width, vocabulary)
