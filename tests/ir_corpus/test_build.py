@@ -128,7 +128,8 @@ def test_the_distinct_statements_are_counted_once_per_ir_file(suite, tmp_path, m
     again = build_corpus([suite], out, [Variant.parse("O0")], jobs=1, progress=False)
     assert again.compiled == 0 and again.table == first.table
     assert main(["corpus", "build", str(suite), "-o", str(out), "--variants", "O0", "--no-progress"]) == 0
-    assert "0 compilations now, 6 reused from an earlier run; " in capsys.readouterr().out  # no rates of nothing
+    built = capsys.readouterr().out  # no rates of nothing ("3,150,265 IR lines/s": the corpus's lines over the time)
+    assert "0 compilations now, 6 reused from an earlier run; " in built and "/s" not in built
     (out / DIGESTS).write_bytes(b"PK\x03\x04 cut short")  # damaged: all computed again
     with pytest.raises(pytest.fail.Exception, match="parsed again"):
         corpus_table(out)
