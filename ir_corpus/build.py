@@ -160,9 +160,12 @@ def build_corpus(inputs: Sequence[str | os.PathLike], out_dir: str | os.PathLike
         seen: dict[str, str] = {}  # statements' digest -> the IR kept for them
         kept: set[str] = set()  # seen's values, for a reused duplicate to look its original up at once
         computed: dict[str, np.ndarray] = {}  # the distinct statement digests of the IR compiled now, by its sha256
+        checked: set[str] = set()  # the IR compiled now, or reused once its bytes were checked (``_reusable``)
         for (source, variant, output, digest, old), record in zip(tasks, _run(todo, tasks, jobs, progress)):
             if record is None:  # reused from an earlier run
                 record = old
+                if record["status"] == "ok":
+                    checked.add(record["ir"])
                 report.reused += 1
                 if record["status"] == "duplicate" and record.get("duplicate_of") not in kept:
                     record = None  # its original may be gone: compile again next run
@@ -175,6 +178,7 @@ def build_corpus(inputs: Sequence[str | os.PathLike], out_dir: str | os.PathLike
                 if record["status"] == "ok":
                     record["ir"] = output
                     report.ir_lines += record["n_lines"]
+                    checked.add(output)
                     computed[record["sha256"]] = np.frombuffer(distinct, dtype="S16")
                 elif (out_dir / output).is_file():  # an earlier run's IR is what the source compiled to then
                     (out_dir / output).unlink()
@@ -193,7 +197,7 @@ def build_corpus(inputs: Sequence[str | os.PathLike], out_dir: str | os.PathLike
             if record["status"] == "failed":
                 report.failures.append(record)
         manifest.save()
-        report.table = corpus_table(out_dir, manifest, computed=computed)
+        report.table = corpus_table(out_dir, manifest, computed=computed, checked=checked)
         report.wall_seconds = time.perf_counter() - start
         return report
 

@@ -78,13 +78,15 @@ class Manifest:
 
 
 def corpus_table(out_dir: str | os.PathLike, records: Iterable[dict] | None = None,
-                 unreadable: list[str] | None = None, computed: dict[str, np.ndarray] | None = None) -> list[dict]:
+                 unreadable: list[str] | None = None, computed: dict[str, np.ndarray] | None = None,
+                 checked: set[str] | None = None) -> list[dict]:
     """Per-suite figures (the original's data-set table) plus a total row, from the manifest and the IR.
 
     With ``unreadable``, an IR file that is missing, cannot be read or changed since it was compiled is left out of
     the distinct statements and its error appended there (else the error is raised). Each file's statement digests
     are kept in :data:`DIGESTS` for the next table, if the folder can be written; ``computed`` holds those known
-    already (by the IR's sha256).
+    already (by the IR's sha256). ``checked`` names IR files (as records do) whose bytes the caller has just
+    written, or checked against their records: they are not read again for that.
     """
     out_dir = Path(out_dir)
     records = list(Manifest(out_dir) if records is None else records)
@@ -104,7 +106,8 @@ def corpus_table(out_dir: str | os.PathLike, records: Iterable[dict] | None = No
             row["ir_lines"] += record["n_lines"]
             row["statements"] += record["n_statements"]
             try:
-                digests = used[record["sha256"]] = _distinct_digests(out_dir, record, kept, cache)
+                digests = used[record["sha256"]] = _distinct_digests(out_dir, record, kept, cache,
+                                                                     record["ir"] in (checked or ()))
             except (OSError, Inst2vecError) as err:
                 if unreadable is None:
                     raise
@@ -125,8 +128,8 @@ def corpus_table(out_dir: str | os.PathLike, records: Iterable[dict] | None = No
     return table + [total]
 
 
-def _distinct_digests(out_dir: Path, record: dict, kept: dict[str, np.ndarray], cache: StatementCache
-                      ) -> np.ndarray:
+def _distinct_digests(out_dir: Path, record: dict, kept: dict[str, np.ndarray], cache: StatementCache,
+                      checked: bool) -> np.ndarray:
     """The sorted distinct ``sha256(statement)[:16]`` of one compiled file (16 bytes: inlined C++ types make some
     statements megabytes long), from ``kept`` if known already (an earlier table's, or the build's workers').
 
@@ -134,7 +137,7 @@ def _distinct_digests(out_dir: Path, record: dict, kept: dict[str, np.ndarray], 
         OSError: the IR cannot be read. Inst2vecError: it changed since it was compiled, or cannot be parsed.
     """
     ir = out_dir / record["ir"]
-    if file_sha256(ir) != record["sha256"]:
+    if not checked and file_sha256(ir) != record["sha256"]:
         raise Inst2vecError(f"{ir}: changed since it was compiled (the manifest records other bytes)")
     if record["sha256"] in kept:
         return kept[record["sha256"]]
