@@ -310,7 +310,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--embeddings", default="ours",
                    help="'ours' (default: shipped with the package), 'published' or an embeddings folder")
     p.add_argument("--data-root", help="data sets folder (default $INST2VEC_DATA or ../shared/data)")
-    p.add_argument("-k", "--neighbours", type=at_least(0), default=0,
+    p.add_argument("-k", "--neighbours", type=at_least(1),
                    help="print the k nearest statements instead (refused for a statement not in the vocabulary, "
                         "which is shown the statements spelled most like it)")
     p.set_defaults(run=_lookup)

@@ -426,7 +426,8 @@ def test_npz_output_needs_its_suffix(tmp_path, capsys, command):
 
 
 @pytest.mark.parametrize("command, flag, value, message", [
-    (["lookup", "<%ID> = add i32 <%ID>, <INT>"], "-k", "-1", "must be at least 0, not -1"),  # was a traceback
+    (["lookup", "<%ID> = add i32 <%ID>, <INT>"], "-k", "-1", "must be at least 1, not -1"),  # was a traceback
+    (["lookup", "<%ID> = add i32 <%ID>, <INT>"], "-k", "0", "must be at least 1, not 0"),  # printed the vector
     (["pairs", "{ir}", "-o", "{out}.npz"], "--seed", "-1", "must be at least 0, not -1"),  # was numpy's message
     (["pairs", "{ir}", "-o", "{out}.npz"], "--subsample", "nan", "must be a finite number, not nan"),  # NaN in JSON
     (["statements", "{ir}"], "-j", "-3", "must be at least 0, not -3"),  # was accepted
