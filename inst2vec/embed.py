@@ -15,9 +15,8 @@ import numpy as np
 from inst2vec.embeddings import Embeddings
 from inst2vec.io import atomic_write
 from inst2vec.ir import IRModule, read_module
-from inst2vec.pairs import dual_graph
+from inst2vec.pairs import module_dual_graph
 from inst2vec.statements import is_label, normalize_units
-from inst2vec.xfg import build_xfg
 
 
 @dataclass(frozen=True)
@@ -56,14 +55,15 @@ def embed_module(module: IRModule, embeddings: Embeddings, tokens: list[str] | N
     unknown = embeddings.vocabulary.unknown_index
     oov_rate = float(np.mean(indices == unknown)) if len(indices) else 0.0
     vectors = np.asarray(embeddings.matrix, dtype=np.float32)[indices]
-    adjacency, _, units = dual_graph(build_xfg(module, tokens), return_units=True)
+    adjacency, _, units = module_dual_graph(module, tokens)
     row_of_unit = {u: k for k, u in enumerate(statement_units)}
     flowed = vectors.copy()
     if adjacency.shape[0]:
         rows = np.array([row_of_unit[u] for u in units])
-        context = adjacency.astype(np.float32)
+        context = adjacency.astype(np.float64)  # summed in float64: the same float32 means in any instance order
         degree = np.asarray(context.sum(axis=1)).ravel()
-        neighbour_mean = (context @ vectors[rows]) / np.maximum(degree, 1)[:, None]
+        neighbour_mean = ((context @ vectors[rows].astype(np.float64)) / np.maximum(degree, 1)[:, None]
+                          ).astype(np.float32)
         flowed[rows] = np.where(degree[:, None] > 0, (vectors[rows] + neighbour_mean) / 2, vectors[rows])
     zero = np.zeros(embeddings.dim, dtype=np.float32)
 
