@@ -766,6 +766,9 @@ def _corpus_build(args) -> int:
         raise
     for error in report.input_errors:
         print(f"error: {error}", file=sys.stderr)
+    if report.leftovers:
+        print(f"note: removed what a killed build had left in {args.output}: {report.leftovers} temporary file(s) "
+              "and folder(s)", file=sys.stderr)
     print(format_table(report.table))
     rates = (f"; {report.compiled / max(report.wall_seconds, 1e-9):.1f} files/s, "
              f"{report.ir_lines / max(report.wall_seconds, 1e-9):,.0f} IR lines/s; our own per-file work "

@@ -7,6 +7,7 @@ import contextlib
 import errno
 import fcntl
 import os
+import re
 import signal
 import sys
 import tempfile
@@ -131,6 +132,13 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
         raise
+
+
+def is_temporary_name(name: str) -> bool:
+    """Whether ``name`` is one :func:`atomic_path` gives a temporary file (``.NAME.`` + 8 random characters + the
+    suffix): what a process killed at once (SIGKILL, a worker ended with its group) leaves in an output's folder."""
+    match = re.fullmatch(r"\.(.+)\.[a-z0-9_]{8}(\.[^.]+)", name)
+    return match is not None and match[2] in (".tmp", os.path.splitext(match[1])[1])
 
 
 @contextlib.contextmanager

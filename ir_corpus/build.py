@@ -2,23 +2,30 @@
 from __future__ import annotations
 
 import contextlib
+import multiprocessing
 import os
+import shutil
 import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 
-from inst2vec.batch import WorkerLostError, default_ending_signals, progress_bar
+from inst2vec.batch import WorkerLostError, default_ending_signals, pool_results, progress_bar
 from inst2vec.errors import DiskFullError
-from inst2vec.io import DISK_FULL_ERRORS, LOCK_FILE, folder_lock
+from inst2vec.io import DISK_FULL_ERRORS, LOCK_FILE, folder_lock, is_temporary_name
 from ir_corpus.compile import (CLANG, DEFAULT_VARIANTS, DISTINCT_DIGESTS, Variant, check_variant, clang_version,
                                compile_flags, compile_source, file_sha256, source_flags)
 from ir_corpus.manifest import Manifest, corpus_table
 from ir_corpus.sources import Source, SourceError, find_sources
+
+
+#: The build's own folder in the corpus folder, for clang's temporary folders: removed when the build ends, and
+#: when the next build starts if the build was killed (its workers leave them behind).
+SCRATCH = ".scratch"
 
 
 @dataclass
@@ -35,6 +42,7 @@ class BuildReport:
     clang_seconds: float = 0.0  # summed over compilations run now
     worker_seconds: float = 0.0  # the same compilations, including our own work around clang
     ir_lines: int = 0  # lines of the IR compiled now
+    leftovers: int = 0  # files and folders a killed build had left in the corpus folder, removed now
 
     @property
     def overhead(self) -> float:
@@ -82,11 +90,45 @@ def _reusable(old: dict, source: Source, variant: Variant, digest: str, version:
     return ir.is_file() and file_sha256(ir) == old.get("sha256")
 
 
-def _compile_job(job: tuple[Source, Variant, str, float, str, list[str]]) -> dict:
-    source, variant, output, timeout, clang, extra_flags = job
+def _remove_leftovers(out_dir: Path) -> int:
+    """Remove what a killed build left in ``out_dir`` and return how many files and folders: what its :data:`SCRATCH`
+    folder holds, and the temporary files of IR, the manifest and the digests archive. The caller holds the
+    folder's lock: no build is writing them."""
+    leftovers = []
+    scratch = out_dir / SCRATCH
+    if scratch.is_dir() and not scratch.is_symlink():
+        leftovers += [os.path.join(root, name) for root, folders, names in os.walk(scratch) for name in folders + names]
+        shutil.rmtree(scratch, ignore_errors=True)
+    if out_dir.is_dir():
+        temporary = [entry.path for entry in os.scandir(out_dir) if is_temporary_name(entry.name)]
+        temporary += [os.path.join(root, name) for root, _, names in os.walk(out_dir / "ir") for name in names
+                      if is_temporary_name(name)]
+        for path in temporary:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+                leftovers.append(path)
+    return len(leftovers)
+
+
+#: In a compile worker: set by the main process when the build stops early, so that the worker skips what it has not
+#: started (the pool's own cancelling of it raised in the pool's thread, a traceback, when a signal to the whole
+#: process group had ended the workers meanwhile: about 1 build in 30).
+_stop: Any = None
+
+
+def _start_compile_worker(stop) -> None:
+    global _stop
+    _stop = stop
+    default_ending_signals()
+
+
+def _compile_job(job: tuple[Source, Variant, str, float, str, list[str], str]) -> dict | None:
+    if _stop is not None and _stop.is_set():
+        return None  # the build stopped: no one reads this
+    source, variant, output, timeout, clang, extra_flags, scratch = job
     start = time.perf_counter()
     try:
-        record = compile_source(source, variant, output, timeout, clang, extra_flags)
+        record = compile_source(source, variant, output, timeout, clang, extra_flags, scratch)
     except OSError as err:
         if isinstance(err, DiskFullError) or err.errno in DISK_FULL_ERRORS:
             raise  # every file after it would fail too: the build stops; what it kept is recorded
@@ -144,6 +186,7 @@ def build_corpus(inputs: Sequence[str | os.PathLike], out_dir: str | os.PathLike
                 if per_suite[source.suite] <= limit:
                     kept.append(source)
             sources = kept
+        leftovers = _remove_leftovers(out_dir)
         manifest = Manifest(out_dir)
         tasks = []
         for source in sources:
@@ -154,14 +197,15 @@ def build_corpus(inputs: Sequence[str | os.PathLike], out_dir: str | os.PathLike
                                                          timeout)
                 tasks.append((source, variant, _ir_path(source, variant), digest, old if reusable else None))
         tasks = _with_orphaned_duplicates_compiled(tasks)
-        todo = [(source, variant, str(out_dir / output), timeout, clang, extra_flags)
+        scratch = str(out_dir / SCRATCH)
+        todo = [(source, variant, str(out_dir / output), timeout, clang, extra_flags, scratch)
                 for source, variant, output, _, old in tasks if old is None]
-        report = BuildReport(table=[], input_errors=errors)
+        report = BuildReport(table=[], input_errors=errors, leftovers=leftovers)
         seen: dict[str, str] = {}  # statements' digest -> the IR kept for them
         kept: set[str] = set()  # seen's values, for a reused duplicate to look its original up at once
         computed: dict[str, np.ndarray] = {}  # the distinct statement digests of the IR compiled now, by its sha256
         checked: set[str] = set()  # the IR compiled now, or reused once its bytes were checked (``_reusable``)
-        for (source, variant, output, digest, old), record in zip(tasks, _run(todo, tasks, jobs, progress)):
+        for (source, variant, output, digest, old), record in zip(tasks, _run(todo, tasks, jobs, progress, scratch)):
             if record is None:  # reused from an earlier run
                 record = old
                 if record["status"] == "ok":
@@ -202,14 +246,18 @@ def build_corpus(inputs: Sequence[str | os.PathLike], out_dir: str | os.PathLike
         return report
 
 
-def _run(todo: list, tasks: list, jobs: int, progress: bool | None) -> Iterator[dict | None]:
-    """Results in task order: ``None`` for a reused task, else the compile record."""
+def _run(todo: list, tasks: list, jobs: int, progress: bool | None, scratch: str) -> Iterator[dict | None]:
+    """Results in task order: ``None`` for a reused task, else the compile record; ``scratch`` is made for the
+    workers and removed when they are done."""
+    if todo:
+        os.makedirs(scratch, exist_ok=True)
     jobs = jobs if jobs > 0 else (os.cpu_count() or 1)
-    pool = (ProcessPoolExecutor(max_workers=jobs, initializer=default_ending_signals) if jobs > 1 and len(todo) > 1
-            else None)
+    stop = multiprocessing.Event()
+    pool = (ProcessPoolExecutor(max_workers=jobs, initializer=_start_compile_worker, initargs=(stop,))
+            if jobs > 1 and len(todo) > 1 else None)
     try:
         with progress_bar(len(todo), "compiling", "file", progress) as bar:
-            results = pool.map(_compile_job, todo, chunksize=4) if pool else map(_compile_job, todo)
+            results = pool_results(pool, _compile_job, todo, 4) if pool else map(_compile_job, todo)
             for task in tasks:
                 if task[4] is not None:
                     yield None
@@ -221,4 +269,6 @@ def _run(todo: list, tasks: list, jobs: int, progress: bool | None) -> Iterator[
         raise WorkerLostError() from err
     finally:
         if pool:
-            pool.shutdown(cancel_futures=True)  # Ctrl-C: what has not started is dropped
+            stop.set()  # Ctrl-C, SIGTERM, an error: what has not started is skipped
+            pool.shutdown(wait=True)  # not cancel_futures: see _stop
+        shutil.rmtree(scratch, ignore_errors=True)  # empty, unless a worker was killed

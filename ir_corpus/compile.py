@@ -229,9 +229,10 @@ DISTINCT_DIGESTS = "distinct_statement_digests"
 
 
 def compile_source(source: Source, variant: Variant, output: str, timeout: float = 60.0,
-                   clang: str = CLANG, extra_flags: Sequence[str] = ()) -> dict:
+                   clang: str = CLANG, extra_flags: Sequence[str] = (), scratch: str | None = None) -> dict:
     """Compile ``source`` to ``output`` (written only on success) and describe the result; ``extra_flags`` go
-    after the variant's and the suite's flags.
+    after the variant's and the suite's flags. Clang works in a temporary folder in ``scratch`` (an existing
+    folder; default: ``$TMPDIR``).
 
     Returns:
         A manifest record: ``status`` (ok / failed / skipped), ``error`` (one line; ``error_line``, its line in
@@ -252,7 +253,7 @@ def compile_source(source: Source, variant: Variant, output: str, timeout: float
     flags = compile_flags(source, variant) + list(extra_flags)
     record["flags"] = flags
     os.makedirs(os.path.dirname(output), exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="inst2vec-cc-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="inst2vec-cc-", dir=scratch) as tmp:
         # clang runs in the suite's root on "./relpath", so the IR names no folder of this machine
         # (ModuleID, source_filename; __FILE__ through -fmacro-prefix-map): the same bytes wherever it is built.
         folder, input_path = str(Path(source.root).resolve()), os.path.join(".", source.relpath)
