@@ -523,6 +523,9 @@ def test_a_signal_just_after_a_temporary_file_is_made_leaves_nothing(tmp_path, m
     if other_thread:  # one that does not block the signals
         threading.Thread(target=ended.wait, daemon=True).start()
     late = []
+    # Python's own Ctrl-C handler, also when the tests run with SIGINT ignored (started with `&` by a shell without
+    # job control): then Python installs none, and no KeyboardInterrupt came.
+    python_handler = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         for round in range(30 if other_thread else 1):
             folder = tmp_path / str(round)
@@ -536,6 +539,7 @@ def test_a_signal_just_after_a_temporary_file_is_made_leaves_nothing(tmp_path, m
             assert list(folder.iterdir()) == [], f"round {round}"
     finally:
         ended.set()
+        signal.signal(signal.SIGINT, python_handler)
     assert late == []
 
 
