@@ -61,6 +61,15 @@ def test_build_manifest_duplicates_and_table(suite, tmp_path):
     assert 0 < report.overhead < 1
 
 
+def test_a_corpus_folder_named_relative_to_the_current_one(suite, tmp_path, monkeypatch):
+    """Clang's temporary folder, in the corpus folder, was named relative to the current folder while clang ran in
+    another: with `-o corpus` every file failed ("unable to open output file 'corpus/.scratch/…/out.ll'")."""
+    monkeypatch.chdir(tmp_path)
+    report = build_corpus([suite.name], "corpus", [Variant.parse("O0")], jobs=2, progress=False)
+    assert [r["error"] for r in report.failures] == [_records("corpus")[("broken.cpp", "O0")]["error"]]
+    assert report.table[0]["compiled"] == 3 and not (tmp_path / "corpus" / SCRATCH).exists()
+
+
 def test_second_run_reuses_and_rebuilds_changes(suite, tmp_path):
     out = tmp_path / "corpus"
     build_corpus([suite], out, [Variant.parse("O1")], jobs=1, progress=False)
