@@ -253,8 +253,8 @@ def compile_source(source: Source, variant: Variant, output: str, timeout: float
     flags = compile_flags(source, variant) + list(extra_flags)
     record["flags"] = flags
     os.makedirs(os.path.dirname(output), exist_ok=True)
-    # an absolute folder: clang runs in another one, and `-o` of a relative name failed for every file
-    with tempfile.TemporaryDirectory(prefix="inst2vec-cc-", dir=None if scratch is None else os.path.abspath(scratch)) as tmp:
+    scratch = None if scratch is None else os.path.abspath(scratch)  # clang runs in another folder: `-o` needs it
+    with tempfile.TemporaryDirectory(prefix="inst2vec-cc-", dir=scratch) as tmp:
         # clang runs in the suite's root on "./relpath", so the IR names no folder of this machine
         # (ModuleID, source_filename; __FILE__ through -fmacro-prefix-map): the same bytes wherever it is built.
         folder, input_path = str(Path(source.root).resolve()), os.path.join(".", source.relpath)
