@@ -414,13 +414,16 @@ _KILLED = frozenset({signal.SIGKILL, signal.SIGTERM, signal.SIGINT, signal.SIGHU
 
 def _machine_failure(done: subprocess.CompletedProcess) -> str | None:
     """Why clang failed, if for a reason of the machine rather than of the source: killed (:data:`_KILLED`), out
-    of memory (a memory limit, ``ulimit -v``), or unable to start (its libraries could not be loaded)."""
+    of memory (a memory limit, ``ulimit -v``), unable to start (its libraries could not be loaded), or unable to
+    open its output (ours to name)."""
     if -done.returncode in _KILLED:
         return f"clang-14 was killed ({signal.Signals(-done.returncode).name})"
     if "LLVM ERROR: out of memory" in done.stderr:
         return "clang-14 ran out of memory"
     if done.returncode == 127 and (loading := re.search(r"error while loading shared libraries: .*", done.stderr)):
         return f"clang-14 could not start: {loading.group(0)}"
+    if unopened := re.search(r"unable to open output file .*", done.stderr):
+        return f"clang-14 could not open its output: {unopened.group(0)}"
     return None
 
 

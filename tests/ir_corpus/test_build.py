@@ -269,6 +269,12 @@ def test_failures_of_the_machine_are_told_from_failures_of_the_source():
                                       "map segment from shared object\n")) == \
         "clang-14 could not start: error while loading shared libraries: libLLVM-14.so.1: failed to map segment " \
         "from shared object"
+    # the output is named by the build (4851e57 named it wrong for a relative corpus folder: every file was
+    # recorded as failed, and reused so in every later build)
+    assert _machine_failure(done(1, "error: unable to open output file 'c/.scratch/inst2vec-cc-x/out.ll': 'No such "
+                                    "file or directory'\n1 error generated.\n")) == \
+        "clang-14 could not open its output: unable to open output file 'c/.scratch/inst2vec-cc-x/out.ll': 'No such " \
+        "file or directory'"
     assert _machine_failure(done(1, "./a.c:1:9: error: expected ';' after top level declarator\n")) is None
     assert _machine_failure(done(-11, "PLEASE submit a bug report")) is None  # a crash of clang: the source's
 
