@@ -154,8 +154,22 @@ _stop: Any = None
 _function: Callable[[str], Any] | None = None
 
 
+def start_stoppable_worker(stop) -> None:
+    """Pool initializer: keep the main process's ``stop`` event for :func:`worker_stopped`; SIGTERM and SIGHUP end
+    the worker at once (:func:`default_ending_signals`)."""
+    global _stop
+    _stop = stop
+    default_ending_signals()
+
+
+def worker_stopped() -> bool:
+    """In a pool worker started by :func:`start_stoppable_worker`: whether the main process has stopped, so that
+    the work not started yet is to be skipped (no one reads it)."""
+    return _stop is not None and _stop.is_set()
+
+
 def _call(function: Callable[[str], Any], path: str) -> FileResult:
-    if _stop is not None and _stop.is_set():
+    if worker_stopped():
         return FileResult(path, error=f"{path}: not read: interrupted")
     try:
         return FileResult(path, value=function(path))
@@ -176,10 +190,10 @@ def _start_worker(stop, function: Callable[[str], Any]) -> None:
     left that file's output half-written (a temporary file beside it) and printed a traceback. It finishes the
     file in hand instead and skips the rest of its chunk once the main process sets ``stop``. It keeps
     ``function`` for all its files."""
-    global _stop, _function
-    _stop, _function = stop, function
+    global _function
+    _function = function
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    default_ending_signals()
+    start_stoppable_worker(stop)
 
 
 def default_ending_signals() -> None:

@@ -10,11 +10,11 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Iterator, Sequence
 
 import numpy as np
 
-from inst2vec.batch import WorkerLostError, default_ending_signals, pool_results, progress_bar
+from inst2vec.batch import WorkerLostError, pool_results, progress_bar, start_stoppable_worker, worker_stopped
 from inst2vec.errors import DiskFullError
 from inst2vec.io import DISK_FULL_ERRORS, LOCK_FILE, folder_lock, is_temporary_name
 from ir_corpus.compile import (CLANG, DEFAULT_VARIANTS, DISTINCT_DIGESTS, Variant, check_variant, clang_version,
@@ -110,20 +110,8 @@ def _remove_leftovers(out_dir: Path) -> int:
     return len(leftovers)
 
 
-#: In a compile worker: set by the main process when the build stops early, so that the worker skips what it has not
-#: started (the pool's own cancelling of it raised in the pool's thread, a traceback, when a signal to the whole
-#: process group had ended the workers meanwhile: 7 of 120 builds in a loop).
-_stop: Any = None
-
-
-def _start_compile_worker(stop) -> None:
-    global _stop
-    _stop = stop
-    default_ending_signals()
-
-
 def _compile_job(job: tuple[Source, Variant, str, float, str, list[str], str]) -> dict | None:
-    if _stop is not None and _stop.is_set():
+    if worker_stopped():
         return None  # the build stopped: no one reads this
     source, variant, output, timeout, clang, extra_flags, scratch = job
     start = time.perf_counter()
@@ -252,8 +240,10 @@ def _run(todo: list, tasks: list, jobs: int, progress: bool | None, scratch: str
     if todo:
         os.makedirs(scratch, exist_ok=True)
     jobs = jobs if jobs > 0 else (os.cpu_count() or 1)
+    # Stopping, the workers skip what they have not started (the pool's own cancelling of it raised in the pool's
+    # thread, a traceback, when a signal to the whole process group had ended the workers meanwhile: 7 of 120 builds).
     stop = multiprocessing.Event()
-    pool = (ProcessPoolExecutor(max_workers=jobs, initializer=_start_compile_worker, initargs=(stop,))
+    pool = (ProcessPoolExecutor(max_workers=jobs, initializer=start_stoppable_worker, initargs=(stop,))
             if jobs > 1 and len(todo) > 1 else None)
     try:
         with progress_bar(len(todo), "compiling", "file", progress) as bar:
@@ -270,5 +260,5 @@ def _run(todo: list, tasks: list, jobs: int, progress: bool | None, scratch: str
     finally:
         if pool:
             stop.set()  # Ctrl-C, SIGTERM, an error: what has not started is skipped
-            pool.shutdown(wait=True)  # not cancel_futures: see _stop
+            pool.shutdown(wait=True)  # not cancel_futures: see above
         shutil.rmtree(scratch, ignore_errors=True)  # empty, unless a worker was killed
