@@ -211,7 +211,7 @@ def build_corpus(inputs: Sequence[str | os.PathLike], out_dir: str | os.PathLike
                     record["ir"] = output
                     report.ir_lines += record["n_lines"]
                     checked.add(output)
-                    computed[record["sha256"]] = np.frombuffer(distinct, dtype="S16")
+                    computed[record["sha256"]] = distinct
                 elif (out_dir / output).is_file():  # an earlier run's IR is what the source compiled to then
                     (out_dir / output).unlink()
             if record is None:

@@ -223,7 +223,7 @@ def poj104_pch(flags: list[str], clang: str = CLANG) -> str | None:
 _STATEMENT_CACHE = StatementCache(max_lines=500_000)
 
 
-#: A compile record's key for the sorted distinct ``sha256(statement)[:16]`` of its IR (``S16`` bytes): the corpus
+#: A compile record's key for the sorted distinct ``sha256(statement)[:16]`` of its IR (an ``S16`` array): the corpus
 #: table's distinct statements, computed while the worker reads the statements anyway; not written to the manifest.
 DISTINCT_DIGESTS = "distinct_statement_digests"
 
@@ -306,7 +306,7 @@ def compile_source(source: Source, variant: Variant, output: str, timeout: float
             data = f.read()
         record.update(status="ok", sha256=hashlib.sha256(data).hexdigest(),
                       statements_sha256=statements_sha256, n_statements=n_statements, n_lines=data.count(b"\n"))
-        record[DISTINCT_DIGESTS] = np.array(sorted(distinct), dtype="S16").tobytes()
+        record[DISTINCT_DIGESTS] = np.array(sorted(distinct), dtype="S16")
         with atomic_path(output, suffix=".tmp") as output_tmp:  # a disk that fills leaves no half-written IR
             shutil.move(ir_tmp, output_tmp)
     return record
