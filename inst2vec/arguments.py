@@ -163,11 +163,13 @@ def json_path(path: str) -> str:
 
 
 def graph_path(path: str) -> str:
-    """An ``-o`` value for one XFG: refused unless it ends in ``.graphml`` or ``.json`` (the name gives the format),
-    before the graph is built."""
-    if not path.lower().endswith((".graphml", ".json")):
+    """An ``-o`` value for one XFG: refused unless it ends in ``.graphml`` or ``.json``, or either with ``.gz`` (the
+    name gives the format), before the graph is built."""
+    from inst2vec.xfg import XFG_SUFFIXES
+
+    if not path.lower().endswith(XFG_SUFFIXES):
         raise argparse.ArgumentTypeError(f"{path!r}: the name gives the graph's format; it must end in .graphml or "
-                                         ".json (node-link)")
+                                         ".json (node-link), or either with .gz (compressed)")
     return output_file(path)
 
 

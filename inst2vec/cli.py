@@ -222,12 +222,14 @@ def _parser() -> argparse.ArgumentParser:
     _add_inputs(p)
     where = p.add_mutually_exclusive_group(required=True)
     where.add_argument("-o", "--output", type=graph_path,
-                       help="the graph of one input file: out.graphml or out.json (node-link)")
+                       help="the graph of one input file: out.graphml or out.json (node-link); .gz after either: "
+                            "gzip-compressed (a C++ file's graph can be gigabytes of text)")
     where.add_argument("--output-dir", type=output_folder,
                        help="one graph per input file, named as the file (below this folder as below its input "
                             "folder)")
-    p.add_argument("--format", choices=("graphml", "json"),
-                   help="the graphs' format with --output-dir (default graphml; json: node-link)")
+    p.add_argument("--format", choices=("graphml", "json", "graphml.gz", "json.gz"),
+                   help="the graphs' format with --output-dir (default graphml; json: node-link; .gz: "
+                        "gzip-compressed)")
     p.add_argument("--verify", action="store_true", help="also check the IR with LLVM (llvmlite)")
     p.set_defaults(run=_xfg)
 

@@ -10,18 +10,17 @@ unpickled except the published pickles, through an unpickler that allows only pl
 from __future__ import annotations
 
 import contextlib
-import gzip
 import io
 import os
 import pickle
 from pathlib import Path
-from typing import IO, ContextManager, Iterable, Sequence
+from typing import Iterable, Sequence
 
 import numpy as np
 
 from inst2vec.data import ENV_VARIABLE
 from inst2vec.errors import DataNotFoundError, VocabularyError
-from inst2vec.io import atomic_path, atomic_write, load_numpy
+from inst2vec.io import atomic_path, atomic_write, load_numpy, maybe_gzip
 from inst2vec.vocabulary import UNKNOWN, Vocabulary
 
 PUBLISHED = "published"
@@ -136,7 +135,7 @@ class Embeddings:
         """word2vec text format; statements with spaces or newlines are written with ``\\s`` / ``\\n``
         escapes (the format splits on white space), as one token per line. Gzip-compressed when ``path`` ends in
         ``.gz`` (gensim's ``KeyedVectors.load_word2vec_format`` reads it so)."""
-        with atomic_write(path, "wb") as raw, _maybe_gzip(raw, os.fspath(path).endswith(".gz")) as binary, \
+        with atomic_write(path, "wb") as raw, maybe_gzip(raw, os.fspath(path).endswith(".gz")) as binary, \
                 io.TextIOWrapper(binary, encoding="utf-8", newline="\n") as f:
             f.write(f"{len(self)} {self.dim}\n")
             for statement, row in zip(self.vocabulary.statements, np.asarray(self.matrix)):
@@ -206,14 +205,6 @@ class Embeddings:
                                     f"${ENV_VARIABLE} to the folder holding inst2vec-published/, or make that "
                                     f"folder with `inst2vec pretrained fetch -o {folder}` (see README, section Data)")
         return cls(*read_published_pickles(folder))
-
-
-def _maybe_gzip(binary: IO[bytes], compress: bool) -> ContextManager[IO[bytes]]:
-    """``binary`` itself, or a gzip stream into it (level 6: most of level 9's gain in half its time; no name or
-    time in the header, so the same vectors give the same bytes)."""
-    if not compress:
-        return contextlib.nullcontext(binary)
-    return gzip.GzipFile(filename="", mode="wb", fileobj=binary, compresslevel=6, mtime=0)
 
 
 def restricted_unpickle(data: bytes, allowed: set[tuple[str, str]]):

@@ -13,16 +13,20 @@ opaque-pointer (clang >= 15) IR, ``dso_local`` and other modern keywords all wor
 """
 from __future__ import annotations
 
+import contextlib
+import gzip
+import io
 import json
 import os
 import re
+import zlib
 from collections import Counter
 from typing import Iterable
 
 import networkx as nx
 
 from inst2vec.errors import Inst2vecError
-from inst2vec.io import atomic_write, first_non_blank
+from inst2vec.io import GZIP_MAGIC, atomic_write, first_non_blank, maybe_gzip
 from inst2vec.ir import Function, IRModule, read_module
 from inst2vec.statements import normalize_units
 
@@ -351,18 +355,24 @@ def xfg_summary(graph: nx.MultiDiGraph) -> dict:
     }
 
 
+#: The names of a saved XFG: the ending gives the format; ``.gz`` after it, gzip-compressed (a C++ file's statements
+#: inline its struct types: CLAMR's PowerParser.cc has a 4.9 GB graph as JSON, 58 MB compressed).
+XFG_SUFFIXES = (".graphml", ".json", ".graphml.gz", ".json.gz")
+
+
 def write_xfg(graph: nx.MultiDiGraph, path: str | os.PathLike) -> None:
-    """Save an XFG as GraphML (``.graphml``) or node-link JSON (``.json``), atomically."""
-    suffix = os.fspath(path).rsplit(".", 1)[-1].lower()
-    if suffix == "graphml":
-        with atomic_write(path, "wb") as f:
-            nx.write_graphml(_xml_safe(graph), f)
-    elif suffix == "json":
-        data = nx.node_link_data(graph, edges="edges")
-        with atomic_write(path, "w") as f:
-            json.dump(data, f)
-    else:
-        raise ValueError(f"XFG output must end in .graphml or .json. Received: path={os.fspath(path)!r}")
+    """Save an XFG as GraphML (``.graphml``) or node-link JSON (``.json``), gzip-compressed when the name ends in
+    ``.gz`` after either, atomically."""
+    name = os.fspath(path).lower()
+    if not name.endswith(XFG_SUFFIXES):
+        raise ValueError(f"XFG output must end in .graphml or .json (or either with .gz). "
+                         f"Received: path={os.fspath(path)!r}")
+    with atomic_write(path, "wb") as raw, maybe_gzip(raw, name.endswith(".gz")) as binary:
+        if name.endswith((".graphml", ".graphml.gz")):
+            nx.write_graphml(_xml_safe(graph), binary)
+        else:
+            with io.TextIOWrapper(binary, encoding="utf-8", newline="\n") as text:
+                json.dump(nx.node_link_data(graph, edges="edges"), text)
 
 
 #: Characters XML 1.0 cannot hold (GraphML is XML). A quoted LLVM name may hold them raw; LLVM prints them \XX.
@@ -397,7 +407,8 @@ def save_file_xfg(ir_path: str | os.PathLike, graph_path: str | os.PathLike, ver
 
 
 def read_xfg(path: str | os.PathLike) -> nx.MultiDiGraph:
-    """Load an XFG saved by :func:`write_xfg`.
+    """Load an XFG saved by :func:`write_xfg` (GraphML when the name ends in ``.graphml`` or ``.graphml.gz``, else
+    node-link JSON; gzip-compressed or not, whatever the name).
 
     Raises:
         Inst2vecError: the file is not such a graph (damaged, or another kind of file), naming it.
@@ -405,13 +416,18 @@ def read_xfg(path: str | os.PathLike) -> nx.MultiDiGraph:
     from xml.etree.ElementTree import ParseError
 
     try:
-        if os.fspath(path).lower().endswith(".graphml"):
-            return nx.read_graphml(path, force_multigraph=True)
-        with open(path, encoding="utf-8") as f:
-            first = first_non_blank(f)
-            if first and first != "{":  # refused before a large file of something else is read whole
-                raise ValueError(f"a node-link JSON object starts with '{{', this file with {first!r}")
-            f.seek(0)
-            return nx.node_link_graph(json.load(f), directed=True, multigraph=True, edges="edges")
-    except (ValueError, TypeError, AttributeError, KeyError, ParseError, nx.NetworkXError) as err:
+        with open(path, "rb") as raw:
+            compressed = raw.read(2) == GZIP_MAGIC
+            raw.seek(0)
+            with (gzip.GzipFile(fileobj=raw, mode="rb") if compressed else contextlib.nullcontext(raw)) as binary:
+                if os.fspath(path).lower().endswith((".graphml", ".graphml.gz")):
+                    return nx.read_graphml(binary, force_multigraph=True)
+                text = io.TextIOWrapper(binary, encoding="utf-8")
+                first = first_non_blank(text)
+                if first and first != "{":  # refused before a large file of something else is read whole
+                    raise ValueError(f"a node-link JSON object starts with '{{', this file with {first!r}")
+                text.seek(0)
+                return nx.node_link_graph(json.load(text), directed=True, multigraph=True, edges="edges")
+    except (ValueError, TypeError, AttributeError, KeyError, ParseError, nx.NetworkXError, EOFError, zlib.error,
+            gzip.BadGzipFile) as err:
         raise Inst2vecError(f"{os.fspath(path)}: not an XFG written by `inst2vec xfg` ({err})") from err

@@ -1,4 +1,5 @@
 """The inst2vec command: batch runs go on past bad files, exit 1, and leave no partial output."""
+import gzip
 import json
 import subprocess
 import sys
@@ -262,6 +263,9 @@ def test_xfg_batch_mirrors_folders_and_goes_on(ir_dir, tmp_path, capsys):
                                                                             "sub/mt.json"]
     assert (out / "sub" / "mt.json").read_text() == single.read_text()
     assert "bad.ll:2: unknown instruction 'frobnicate'" in captured.err and "skipped 1 of 4 file(s)" in captured.err
+    assert main(["xfg", str(ir_dir / "sub"), "--output-dir", str(out), "--format", "json.gz", "--no-progress"]) == 0
+    assert json.loads(capsys.readouterr().out)["output"] == str(out / "mt.json.gz")
+    assert gzip.decompress((out / "mt.json.gz").read_bytes()).decode() == single.read_text()
 
 
 def test_xfg_refuses_outputs_it_cannot_tell_apart(ir_dir, tmp_path, capsys):

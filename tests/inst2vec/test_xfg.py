@@ -136,7 +136,7 @@ def test_opaque_pointer_ir_from_llvmlite(data_root):
     assert summary["edges_by_flow"]["data"] > 0 and summary["edges_by_flow"]["ctrl"] > 0
 
 
-@pytest.mark.parametrize("suffix", ["graphml", "json"])
+@pytest.mark.parametrize("suffix", ["graphml", "json", "graphml.gz", "json.gz"])
 def test_export_round_trip(tmp_path, suffix):
     graph = build_xfg(parse_module(IR_FLOWS))
     path = tmp_path / f"g.{suffix}"
@@ -154,6 +154,24 @@ def test_a_file_that_is_no_xfg_is_refused_naming_it(tmp_path, name, content):
     path.write_bytes(content if isinstance(content, bytes) else content.encode())
     with pytest.raises(Inst2vecError, match=rf"{name}: not an XFG written by `inst2vec xfg`"):
         read_xfg(path)
+
+
+def test_compressed_graphs_are_gzip_of_the_plain_ones_and_read_whatever_their_name(tmp_path):
+    import gzip
+
+    graph = build_xfg(parse_module(IR_FLOWS))
+    for suffix in ("graphml", "json"):
+        write_xfg(graph, tmp_path / f"g.{suffix}")
+        write_xfg(graph, tmp_path / f"g.{suffix}.gz")
+        compressed = (tmp_path / f"g.{suffix}.gz").read_bytes()
+        assert compressed[:2] == b"\x1f\x8b" and gzip.decompress(compressed) == (tmp_path / f"g.{suffix}").read_bytes()
+        write_xfg(graph, tmp_path / f"again.{suffix}.gz")  # no time or name in the header: the same bytes
+        assert (tmp_path / f"again.{suffix}.gz").read_bytes() == compressed
+    (tmp_path / "renamed.json").write_bytes((tmp_path / "g.json.gz").read_bytes())
+    assert sorted(read_xfg(tmp_path / "renamed.json").nodes) == sorted(graph.nodes)
+    (tmp_path / "cut.json.gz").write_bytes(compressed[:len(compressed) // 2])
+    with pytest.raises(Inst2vecError, match=r"cut.json.gz: not an XFG written by `inst2vec xfg` \(Compressed file "):
+        read_xfg(tmp_path / "cut.json.gz")
 
 
 def test_a_large_file_of_something_else_is_refused_before_it_is_read_whole(tmp_path, monkeypatch):
