@@ -29,7 +29,7 @@ from inst2vec.arguments import (IR_INPUTS_HELP, add_source_flags, at_least, grap
 from inst2vec.batch import (FileResult, MirroredOutputs, collect_ir_files, no_ir_files_error, run_batch,
                             skipped_summary)
 from inst2vec.errors import ENDING_SIGNALS, DataNotFoundError, Inst2vecError, NothingReadError, Terminated
-from inst2vec.io import atomic_path, atomic_write, folder_made, is_standard_output
+from inst2vec.io import atomic_path, atomic_write, folder_made, is_standard_output, remove_temporary_files
 
 log = logging.getLogger("inst2vec")
 SAMPLES = Path(__file__).parent / "samples"
@@ -482,8 +482,13 @@ def _xfg(args) -> int:
     outputs = MirroredOutputs.of(args.inputs, args.output_dir, "." + (args.format or "graphml"))
     failures: list[FileResult] = []
     save = functools.partial(_save_xfg, outputs=outputs, verify=args.verify)
-    for result in _each(args, save, "graphs", failures):  # one line per graph as it is written
-        print(json.dumps({"file": result.path, "output": outputs(result.path), **result.value}), flush=True)
+    try:
+        with contextlib.closing(_each(args, save, "graphs", failures)) as results:  # closed: the workers have ended
+            for result in results:  # one line per graph as it is written
+                print(json.dumps({"file": result.path, "output": outputs(result.path), **result.value}), flush=True)
+    except BaseException:  # Ctrl-C, a signal, a lost worker: a worker ended at once leaves its temporary file
+        remove_temporary_files(map(outputs, collect_ir_files(args.inputs)[0]))
+        raise
     return 1 if failures else 0
 
 

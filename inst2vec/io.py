@@ -14,7 +14,7 @@ import sys
 import tempfile
 import threading
 from pathlib import Path
-from typing import IO, ContextManager, Iterator
+from typing import IO, ContextManager, Iterable, Iterator
 
 from inst2vec.errors import ENDING_SIGNALS, DiskFullError, OutputError
 
@@ -138,8 +138,33 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
 def is_temporary_name(name: str) -> bool:
     """Whether ``name`` is one :func:`atomic_path` gives a temporary file (``.NAME.`` + 8 random characters + the
     suffix): what a process killed at once (SIGKILL, a worker ended with its group) leaves in an output's folder."""
+    return temporary_for(name) is not None
+
+
+def temporary_for(name: str) -> str | None:
+    """The name of the file that ``name`` is :func:`atomic_path`'s temporary file for (``NAME`` of
+    ``.NAME.`` + 8 random characters + the suffix), or ``None`` if it is no such name."""
     match = re.fullmatch(r"\.(.+)\.[a-z0-9_]{8}(\.[^.]+)", name)
-    return match is not None and match[2] in (".tmp", os.path.splitext(match[1])[1])
+    return match[1] if match is not None and match[2] in (".tmp", os.path.splitext(match[1])[1]) else None
+
+
+def remove_temporary_files(outputs: Iterable[str | os.PathLike]) -> int:
+    """Remove the temporary files of ``outputs`` (:func:`atomic_path`'s) that a process ended at once left beside
+    them (SIGKILL, or a worker process ended with its process group), and return how many. Call it when no process
+    is writing them."""
+    names_by_folder: dict[str, set[str]] = {}
+    for output in outputs:
+        folder, name = os.path.split(os.fspath(output))
+        names_by_folder.setdefault(folder or ".", set()).add(name)
+    removed = 0
+    for folder, names in names_by_folder.items():
+        with contextlib.suppress(OSError):  # not made, or not readable: nothing of ours there
+            for entry in os.scandir(folder):
+                if temporary_for(entry.name) in names and entry.is_file(follow_symlinks=False):
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(entry.path)
+                        removed += 1
+    return removed
 
 
 #: The first two bytes of a gzip file.

@@ -16,7 +16,7 @@ import numpy as np
 
 from inst2vec.batch import WorkerLostError, pool_results, progress_bar, start_stoppable_worker, worker_stopped
 from inst2vec.errors import DiskFullError
-from inst2vec.io import DISK_FULL_ERRORS, LOCK_FILE, folder_lock, is_temporary_name
+from inst2vec.io import DISK_FULL_ERRORS, LOCK_FILE, folder_lock, is_temporary_name, remove_temporary_files
 from ir_corpus.compile import (CLANG, DEFAULT_VARIANTS, DISTINCT_DIGESTS, Variant, check_variant, clang_version,
                                compile_flags, compile_source, file_sha256, source_flags)
 from ir_corpus.manifest import Manifest, corpus_table
@@ -245,6 +245,7 @@ def _run(todo: list, tasks: list, jobs: int, progress: bool | None, scratch: str
     stop = multiprocessing.Event()
     pool = (ProcessPoolExecutor(max_workers=jobs, initializer=start_stoppable_worker, initargs=(stop,))
             if jobs > 1 and len(todo) > 1 else None)
+    finished = False
     try:
         with progress_bar(len(todo), "compiling", "file", progress) as bar:
             results = pool_results(pool, _compile_job, todo, 4) if pool else map(_compile_job, todo)
@@ -255,6 +256,7 @@ def _run(todo: list, tasks: list, jobs: int, progress: bool | None, scratch: str
                 record = next(results)
                 bar.update()
                 yield record
+        finished = True
     except BrokenProcessPool as err:  # a worker killed (out of memory): what was compiled is recorded
         raise WorkerLostError() from err
     finally:
@@ -262,3 +264,5 @@ def _run(todo: list, tasks: list, jobs: int, progress: bool | None, scratch: str
             stop.set()  # Ctrl-C, SIGTERM, an error: what has not started is skipped
             pool.shutdown(wait=True)  # not cancel_futures: see above
         shutil.rmtree(scratch, ignore_errors=True)  # empty, unless a worker was killed
+        if not finished:  # a worker ended at once (a signal to the process group) leaves its IR's temporary file
+            remove_temporary_files(job[2] for job in todo)

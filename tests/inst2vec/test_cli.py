@@ -673,9 +673,7 @@ def test_ctrl_c_ends_a_batch_without_a_traceback_or_half_written_files(data_root
     os.killpg(process.pid, getattr(signal, signal_name))  # to the whole process group, as Ctrl-C and Slurm do
     _, err = process.communicate(timeout=60)
     assert first.startswith('{"file": ') and process.returncode == status and err == said + "\n"  # was a traceback
-    written = sorted(out.rglob("*"))
-    if signal_name == "SIGTERM":  # a worker ends at once (batch.default_ending_signals): its file in hand may stay
-        written = [path for path in written if not path.name.startswith(".")]
+    written = sorted(out.rglob("*"))  # with SIGTERM a worker ends at once, and the command removes its file in hand
     assert written and all(path.suffix == ".graphml" and not path.name.startswith(".") for path in written)
 
 
@@ -703,9 +701,11 @@ def test_sigterm_while_an_output_is_written_leaves_no_temporary_file(data_root, 
 
 def test_sigterm_to_a_batch_with_an_idle_worker_ends_it_quietly(tmp_path):
     """Slurm's SIGTERM to the process group while one worker waited for work: the command line's raising handler,
-    as the workers inherited it from eec3aaa to 9b0e5e9, printed a traceback there and could hang the command."""
+    as the workers inherited it from eec3aaa to 9b0e5e9, printed a traceback there and could hang the command.
+    The other worker, ended at once while it wrote its graph, left the graph's temporary file until 2026-12-07."""
     import os
     import signal
+    import time
 
     chain = "".join(f"  %a{i + 1} = add i32 %a{i}, {i}\n" for i in range(100_000))  # seconds of XFG
     (tmp_path / "long.ll").write_text("define i32 @f(i32 %a0) {\n" + chain + "  ret i32 %a100000\n}\n")
@@ -715,8 +715,13 @@ def test_sigterm_to_a_batch_with_an_idle_worker_ends_it_quietly(tmp_path):
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                start_new_session=True)
     first = process.stdout.readline()  # the sample's graph: its worker now waits, the other works on long.ll
+    deadline = time.monotonic() + 60
+    while len(list(out.iterdir())) < 2 and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.005)  # until long.ll's graph is being written (seconds)
+    hidden = [path.name for path in out.iterdir() if path.name.startswith(".")]
     os.killpg(process.pid, signal.SIGTERM)
     _, err = process.communicate(timeout=60)
     assert '"sample.ll"' in first or "sample.ll" in first
     assert process.returncode == 143 and err == "terminated (SIGTERM)\n", err
-    assert sorted(path.name for path in out.iterdir() if not path.name.startswith(".")) == ["sample.graphml"]
+    assert hidden and hidden[0].startswith(".long.graphml.")  # the kill came while it was written
+    assert sorted(path.name for path in out.iterdir()) == ["sample.graphml"]

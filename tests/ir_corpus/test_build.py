@@ -704,3 +704,26 @@ def test_a_build_told_to_stop_skips_what_its_workers_have_not_started(tmp_path):
     on_disk = len(list((out / "ir").rglob("*.ll")))
     assert recorded < 400 and on_disk - recorded <= 2, (recorded, on_disk)  # at most a file in hand per worker
     assert not (out / SCRATCH).exists() and not list(tmp_dir.iterdir())
+
+
+def test_a_stopped_build_removes_the_temporary_files_its_workers_left(tmp_path, monkeypatch):
+    """A signal to the whole process group ends the workers at once: one writing its IR left the IR's temporary file
+    in the corpus until the next build (2 of 20 builds in a loop sending SIGTERM to the group). The build now
+    removes those of the files it was compiling when it stops; here it is stopped by Ctrl-C after its first record,
+    with such a file put where a killed worker would have left it."""
+    sources, out = _many_sources(tmp_path / "many", 30), tmp_path / "corpus"
+    left = out / "ir" / "many" / ".p29.c.O0.ll.k3x_9qza.tmp"  # the temporary file of one of its IR files
+    other = out / "ir" / "many" / ".elsewhere.c.O0.ll.k3x_9qza.tmp"  # no file of this build: not ours to remove
+    add = Manifest.add
+
+    def add_then_stop(self, record):
+        add(self, record)
+        for path in (left, other):
+            path.write_text("x")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Manifest, "add", add_then_stop)
+    with pytest.raises(KeyboardInterrupt):
+        build_corpus([sources], out, [Variant.parse("O0")], jobs=2, progress=False)
+    assert not left.exists() and other.exists()
+    assert not [path.name for path in (out / "ir" / "many").iterdir() if path.name.startswith(".") and path != other]
