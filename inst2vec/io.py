@@ -209,21 +209,36 @@ def folder_lock(folder: str | os.PathLike, waiting_for: str) -> Iterator[None]:
     Raises:
         OutputError: the folder cannot be made, or its lock file cannot be written.
     """
-    try:
-        Path(folder).mkdir(parents=True, exist_ok=True)
-        handle = open(Path(folder) / LOCK_FILE, "a")
-    except OSError as err:  # a file where a folder of the path should be, no permission
-        raise OutputError(f"{folder}: cannot make or write this folder: {err.strerror or err}") from err
-    with handle:
+    path, said = Path(folder) / LOCK_FILE, False
+    while True:
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            print(f"waiting for {waiting_for} to end (another process holds {Path(folder) / LOCK_FILE})",
-                  file=sys.stderr, flush=True)
-            fcntl.flock(handle, fcntl.LOCK_EX)
-        except OSError:  # no locks on this file system
-            pass
-        yield  # the lock ends when the file is closed
+            path.parent.mkdir(parents=True, exist_ok=True)
+            handle = open(path, "a")
+        except OSError as err:  # a file where a folder of the path should be, no permission
+            raise OutputError(f"{folder}: cannot make or write this folder: {err.strerror or err}") from err
+        with handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                if not said:
+                    print(f"waiting for {waiting_for} to end (another process holds {path})", file=sys.stderr,
+                          flush=True)
+                    said = True
+                fcntl.flock(handle, fcntl.LOCK_EX)
+            except OSError:  # no locks on this file system
+                pass
+            if not _same_file(handle, path):  # removed, with its folder, by the process that made them and then
+                continue  # found nothing to do (a build without sources): a third process may hold a new one
+            yield  # the lock ends when the file is closed
+            return
+
+
+def _same_file(handle: IO, path: Path) -> bool:
+    """Whether the open ``handle`` is the file at ``path`` (not one removed, or replaced, since it was opened)."""
+    try:
+        return os.path.samestat(os.fstat(handle.fileno()), os.stat(path))
+    except FileNotFoundError:
+        return False
 
 
 def _as_open_would(tmp: str) -> None:

@@ -602,6 +602,44 @@ def test_builds_into_one_folder_at_once_take_turns(data_root, tmp_path):
     assert len(Manifest(out)) == 30 and len((out / "manifest.jsonl").read_text().splitlines()) == 30
 
 
+def test_a_lock_file_removed_while_waited_for_is_made_again(tmp_path, capsys):
+    """A build that makes the corpus folder and finds no source removes the folder, its lock file with it. A build
+    waiting for that lock then held a lock on a removed file, and a third one, making the folder again, ran beside
+    it. The waiting one now locks the folder's lock file as it is after the wait."""
+    import fcntl
+    import threading
+    import time
+
+    from inst2vec.io import LOCK_FILE, folder_lock
+
+    out = tmp_path / "c"
+    out.mkdir()
+    first = open(out / LOCK_FILE, "a")
+    fcntl.flock(first, fcntl.LOCK_EX)
+    found = []
+
+    def second():
+        with folder_lock(out, "the first"), open(out / LOCK_FILE, "a") as probe:
+            try:  # another open file of the path can be locked only if the path's file is not held
+                fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                found.append("not held")
+            except BlockingIOError:
+                found.append("held")
+
+    waiting = threading.Thread(target=second)
+    waiting.start()
+    deadline, said = time.monotonic() + 30, ""
+    while "waiting for the first to end" not in said and time.monotonic() < deadline:
+        time.sleep(0.01)
+        said += capsys.readouterr().err
+    (out / LOCK_FILE).unlink()  # what the first does when it finds no source
+    out.rmdir()
+    first.close()
+    waiting.join(timeout=30)
+    assert found == ["held"] and (out / LOCK_FILE).is_file()
+    assert "waiting for the first" not in capsys.readouterr().err  # said once
+
+
 def test_corpus_does_not_depend_on_where_it_is_built(tmp_path):
     """__FILE__ (assert messages) and the module's name are relative to the suite: the same IR from any folder."""
     hashes = []
