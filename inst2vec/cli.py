@@ -215,7 +215,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="text: one statement per line ('\\n' inside a statement shown as '\\\\n'), "
                         "files separated by '; file' lines; jsonl: one JSON object per file (default: jsonl for "
                         "-o NAME.jsonl, else text)")
-    p.add_argument("-o", "--output", type=output_file, help="write here instead of standard output")
+    p.add_argument("-o", "--output", type=output_file,
+                   help="write here instead of standard output; gzip-compressed when the name ends in .gz "
+                        "(s.txt.gz, s.jsonl.gz)")
     p.set_defaults(run=_statements)
 
     p = commands.add_parser("xfg", help="build the contextual flow graphs of IR (.ll / .bc) or source files")
@@ -441,15 +443,17 @@ def _batch(args, function, description: str) -> tuple[list[FileResult], int]:
 def _statements(args) -> int:
     from inst2vec.statements import StatementCache, file_statements
 
+    compress = bool(args.output) and args.output.lower().endswith(".gz")
+    name = args.output[:-3] if compress else args.output  # the name's format: "s.jsonl" of "s.jsonl.gz"
     if args.format is None:
-        if args.output and args.output.lower().endswith(".json"):  # text went there, and no JSON reads JSON lines
+        if name and name.lower().endswith(".json"):  # text went there, and no JSON reads JSON lines
             raise Inst2vecError(f"-o {args.output}: statements are written as text or as JSON lines (one object per "
                                 "file): name the output .jsonl, or give --format")
-        args.format = "jsonl" if args.output and args.output.endswith(".jsonl") else "text"
+        args.format = "jsonl" if name and name.endswith(".jsonl") else "text"
     failures: list[FileResult] = []
     results = _each(args, functools.partial(file_statements, cache=StatementCache()), "statements", failures,
                     output=args.output)
-    with atomic_write(args.output) if args.output else contextlib.nullcontext(sys.stdout) as out:
+    with atomic_write(args.output, compress=compress) if args.output else contextlib.nullcontext(sys.stdout) as out:
         for result in results:  # written as they come: a large batch is never held in memory
             # ... nor a file's statements joined: inlined C++ types can make them gigabytes
             if args.format == "jsonl":

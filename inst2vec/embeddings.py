@@ -20,7 +20,7 @@ import numpy as np
 
 from inst2vec.data import ENV_VARIABLE
 from inst2vec.errors import DataNotFoundError, VocabularyError
-from inst2vec.io import atomic_path, atomic_write, load_numpy, maybe_gzip
+from inst2vec.io import atomic_path, atomic_write, load_numpy
 from inst2vec.vocabulary import UNKNOWN, Vocabulary
 
 PUBLISHED = "published"
@@ -135,8 +135,7 @@ class Embeddings:
         """word2vec text format; statements with spaces or newlines are written with ``\\s`` / ``\\n``
         escapes (the format splits on white space), as one token per line. Gzip-compressed when ``path`` ends in
         ``.gz`` (gensim's ``KeyedVectors.load_word2vec_format`` reads it so)."""
-        with atomic_write(path, "wb") as raw, maybe_gzip(raw, os.fspath(path).endswith(".gz")) as binary, \
-                io.TextIOWrapper(binary, encoding="utf-8", newline="\n") as f:
+        with atomic_write(path, "w", compress=os.fspath(path).endswith(".gz")) as f:
             f.write(f"{len(self)} {self.dim}\n")
             for statement, row in zip(self.vocabulary.statements, np.asarray(self.matrix)):
                 token = statement.replace("\\", "\\\\").replace("\n", "\\n").replace(" ", "\\s")

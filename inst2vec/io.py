@@ -1,12 +1,13 @@
 """Small file helpers: atomic writes, so a failure never leaves half a file behind (streams such as /dev/stdout are
 written in place), a folder's lock for processes that write it at once, NumPy files checked before they are loaded,
-what a folder entry that is no regular file is, a JSON file's first character, and gzip streams into a file."""
+what a folder entry that is no regular file is, and a JSON file's first character."""
 from __future__ import annotations
 
 import contextlib
 import errno
 import fcntl
 import gzip
+import io
 import os
 import re
 import signal
@@ -14,14 +15,16 @@ import sys
 import tempfile
 import threading
 from pathlib import Path
-from typing import IO, ContextManager, Iterable, Iterator
+from typing import IO, Iterable, Iterator
 
 from inst2vec.errors import ENDING_SIGNALS, DiskFullError, OutputError
 
 
 @contextlib.contextmanager
-def atomic_write(path: str | os.PathLike, mode: str = "w") -> Iterator[IO]:
-    """Open a temporary file beside ``path``; rename it over ``path`` only if the block succeeds.
+def atomic_write(path: str | os.PathLike, mode: str = "w", compress: bool = False) -> Iterator[IO]:
+    """Open a temporary file beside ``path``; rename it over ``path`` only if the block succeeds. With
+    ``compress``, what the block writes goes through gzip (level 6: most of level 9's gain in half its time; no
+    name or time in the header, so the same content gives the same bytes).
 
     Missing parent folders are made, and removed again if the block fails. A symbolic link stays a link: the
     file it leads to gets the new bytes, as with the shell's ``>``. A stream (:func:`is_stream`: ``/dev/stdout``,
@@ -30,6 +33,15 @@ def atomic_write(path: str | os.PathLike, mode: str = "w") -> Iterator[IO]:
     Raises:
         OutputError: ``path`` is (or ends like) a folder, or its folder cannot be made.
     """
+    if compress:
+        with atomic_write(path, "wb") as raw, \
+                gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=6, mtime=0) as binary:
+            if "b" in mode:
+                yield binary
+            else:
+                with io.TextIOWrapper(binary, **_text_options(mode)) as text:
+                    yield text
+        return
     path = os.fspath(path)
     if os.path.isdir(path) or path.endswith(("/", os.sep)):
         raise OutputError(f"{path}: is a folder; name the file to write")
@@ -169,14 +181,6 @@ def remove_temporary_files(outputs: Iterable[str | os.PathLike]) -> int:
 
 #: The first two bytes of a gzip file.
 GZIP_MAGIC = b"\x1f\x8b"
-
-
-def maybe_gzip(binary: IO[bytes], compress: bool) -> ContextManager[IO[bytes]]:
-    """``binary`` itself, or a gzip stream into it (level 6: most of level 9's gain in half its time; no name or
-    time in the header, so the same content gives the same bytes)."""
-    if not compress:
-        return contextlib.nullcontext(binary)
-    return gzip.GzipFile(filename="", mode="wb", fileobj=binary, compresslevel=6, mtime=0)
 
 
 @contextlib.contextmanager

@@ -26,7 +26,7 @@ from typing import Callable, Iterable
 import networkx as nx
 
 from inst2vec.errors import Inst2vecError
-from inst2vec.io import GZIP_MAGIC, atomic_write, first_non_blank, maybe_gzip
+from inst2vec.io import GZIP_MAGIC, atomic_write, first_non_blank
 from inst2vec.ir import Function, IRModule, read_module
 from inst2vec.statements import normalize_units
 
@@ -367,12 +367,12 @@ def write_xfg(graph: nx.MultiDiGraph, path: str | os.PathLike) -> None:
     if not name.endswith(XFG_SUFFIXES):
         raise ValueError(f"XFG output must end in .graphml or .json (or either with .gz). "
                          f"Received: path={os.fspath(path)!r}")
-    with atomic_write(path, "wb") as raw, maybe_gzip(raw, name.endswith(".gz")) as binary:
-        if name.endswith((".graphml", ".graphml.gz")):
-            nx.write_graphml(_xml_safe(graph), binary)
-        else:
-            with io.TextIOWrapper(binary, encoding="utf-8", newline="\n") as text:
-                json.dump(nx.node_link_data(graph, edges="edges"), text)
+    if name.endswith((".graphml", ".graphml.gz")):
+        with atomic_write(path, "wb", compress=name.endswith(".gz")) as f:
+            nx.write_graphml(_xml_safe(graph), f)
+    else:
+        with atomic_write(path, "w", compress=name.endswith(".gz")) as f:
+            json.dump(nx.node_link_data(graph, edges="edges"), f)
 
 
 #: Characters XML 1.0 cannot hold (GraphML is XML). A quoted LLVM name may hold them raw; LLVM prints them \XX.

@@ -48,6 +48,19 @@ def test_statements_format_follows_a_jsonl_output_name(ir_dir, tmp_path):
     assert main(["statements", str(ir_dir / "mt.ll"), "-o", str(tmp_path / "s.json"), "--format", "jsonl"]) == 0
 
 
+def test_statements_into_a_gz_file_are_compressed(ir_dir, tmp_path):
+    """`-o s.txt.gz` wrote plain text under that name (CLAMR's PowerParser.cc: 2.7 GB; compressed, 28 MB); the
+    name before `.gz` gives the format, as without it."""
+    assert main(["statements", str(ir_dir), "-o", str(tmp_path / "s.txt"), "--no-progress"]) == 0
+    assert main(["statements", str(ir_dir), "-o", str(tmp_path / "s.txt.gz"), "--no-progress"]) == 0
+    assert gzip.decompress((tmp_path / "s.txt.gz").read_bytes()) == (tmp_path / "s.txt").read_bytes()
+    assert main(["statements", str(ir_dir / "mt.ll"), "-o", str(tmp_path / "s.jsonl.gz")]) == 0
+    assert json.loads(gzip.decompress((tmp_path / "s.jsonl.gz").read_bytes()))["statements"] == \
+        file_statements(ir_dir / "mt.ll")
+    assert main(["statements", str(ir_dir / "mt.ll"), "-o", str(tmp_path / "s.json.gz")]) == 2  # as s.json
+    assert not (tmp_path / "s.json.gz").exists()
+
+
 def test_files_may_follow_the_flags(ir_dir, tmp_path, capsys):
     """`statements a.ll -o out b.ll` was refused ("unrecognized arguments: b.ll"), as argparse reads the
     positionals of a command in one run."""
