@@ -207,8 +207,9 @@ LOCK_FILE = ".lock"
 @contextlib.contextmanager
 def folder_lock(folder: str | os.PathLike, waiting_for: str) -> Iterator[None]:
     """Hold ``folder``'s lock file (made, with the folder, if need be) for the block, so that processes that
-    write one folder at once take turns; one that has to wait says so on stderr, naming ``waiting_for``. Where
-    the file system has no locks (some network file systems), the block runs without.
+    write one folder at once take turns; one that has to wait says so on stderr, naming ``waiting_for``. A lock
+    file removed (with its folder) while this one waited is made and locked again. Where the file system has no
+    locks (some network file systems), the block runs without.
 
     Raises:
         OutputError: the folder cannot be made, or its lock file cannot be written.

@@ -356,7 +356,7 @@ def xfg_summary(graph: nx.MultiDiGraph) -> dict:
 
 
 #: The names of a saved XFG: the ending gives the format; ``.gz`` after it, gzip-compressed (a C++ file's statements
-#: inline its struct types: CLAMR's PowerParser.cc has a 4.9 GB graph as JSON, 58 MB compressed).
+#: inline their struct types: CLAMR's PowerParser.cc has a 4.9 GB graph as JSON, 53 MB compressed).
 XFG_SUFFIXES = (".graphml", ".json", ".graphml.gz", ".json.gz")
 
 

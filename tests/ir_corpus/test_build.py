@@ -746,7 +746,7 @@ def test_a_build_told_to_stop_skips_what_its_workers_have_not_started(tmp_path):
 
 def test_a_stopped_build_removes_the_temporary_files_its_workers_left(tmp_path, monkeypatch):
     """A signal to the whole process group ends the workers at once: one writing its IR left the IR's temporary file
-    in the corpus until the next build (2 of 20 builds in a loop sending SIGTERM to the group). The build now
+    in the corpus until the next build (3 of 60 builds in a loop sending SIGTERM to the group). The build now
     removes those of the files it was compiling when it stops; here it is stopped by Ctrl-C after its first record,
     with such a file put where a killed worker would have left it."""
     sources, out = _many_sources(tmp_path / "many", 30), tmp_path / "corpus"
