@@ -199,8 +199,9 @@ def build_corpus(inputs: Sequence[str | os.PathLike], out_dir: str | os.PathLike
                 if record["status"] == "ok":
                     checked.add(record["ir"])
                 report.reused += 1
-                if record["status"] == "duplicate" and record.get("duplicate_of") not in kept:
-                    record = None  # its original may be gone: compile again next run
+                if record["status"] == "duplicate" and record.get("duplicate_of") not in kept \
+                        and record.get("statements_sha256") not in seen:
+                    record = None  # its original is gone: compile again next run (else: pointed at the IR kept)
             else:
                 report.compiled += 1
                 report.clang_seconds += record.get("seconds", 0.0)

@@ -95,6 +95,21 @@ def test_second_run_reuses_and_rebuilds_changes(suite, tmp_path):
     assert build_corpus([suite], out, [Variant.parse("O1")], jobs=1, progress=False).compiled == 0
 
 
+def test_a_duplicate_whose_original_became_a_duplicate_points_at_the_ir_kept(suite, tmp_path):
+    """A new source sorting before an original, with its statements: the original becomes a duplicate of it, and
+    the original's duplicate kept pointing at the original's removed IR until the next run compiled it again."""
+    out = tmp_path / "corpus"
+    build_corpus([suite], out, [Variant.parse("O0")], jobs=1, progress=False)
+    (suite / "src" / "a_loop.c").write_text((suite / "src" / "loop.c").read_text())
+    again = build_corpus([suite], out, [Variant.parse("O0")], jobs=1, progress=False)
+    records = _records(out)
+    new_ir = records[("src/a_loop.c", "O0")]["ir"]
+    assert again.compiled == 1 and records[("src/a_loop.c", "O0")]["status"] == "ok"
+    assert [records[(name, "O0")]["duplicate_of"] for name in ("src/loop.c", "src/loop_copy.c")] == [new_ir] * 2
+    assert not (out / "ir" / "mysuite" / "src" / "loop.c.O0.ll").exists() and (out / new_ir).is_file()
+    assert build_corpus([suite], out, [Variant.parse("O0")], jobs=1, progress=False).compiled == 0
+
+
 def test_ir_cut_short_or_changed_since_is_compiled_again(suite, tmp_path):
     """IR damaged after it was written (a copy cut short, an edit, a disk error) was reused as it was, run after
     run: `vocab build OUT/ir` and the tasks then failed on it, or read what clang had not written."""
