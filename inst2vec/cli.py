@@ -604,7 +604,7 @@ def _evaluate_embeddings(args) -> int:
     from inst2vec.data import data_root
     from inst2vec.embeddings import load
     from inst2vec.evaluation import (TOP_K, answerable_questions, evaluate_analogies, published_questions_path,
-                                     semantic_distance)
+                                     read_analogies, semantic_distance)
 
     root = data_root(args.data_root)
     embeddings = load(args.embeddings, root)
@@ -629,8 +629,10 @@ def _evaluate_embeddings(args) -> int:
         return 0
     print(f"{args.embeddings}: {embeddings}")
     if analogy.total:
+        asked = "" if questions_file is None else f"; asked {analogy.total:,} of the file's " \
+            f"{len(read_analogies(questions_file)):,} questions, those whose four statements it has"
         print(f"analogies: {analogy.correct} / {analogy.total} = {100 * analogy.score:.2f} % "
-              f"(top {TOP_K}, as published)")
+              f"(top {TOP_K}, as published{asked})")
     else:  # was "0 / 0 = 0.00 %"
         print("analogies: none of the questions has all four statements in this vocabulary")
     for category, (correct, total) in analogy.by_category.items():

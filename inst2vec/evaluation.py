@@ -54,9 +54,15 @@ class AnalogyScore:
                                 for c, (k, n) in self.by_category.items()}}
 
 
+#: The end of a category name in the published set: the original's count of the questions it generated for the
+#: category, before it kept those of the published vocabulary (``…: 111720`` for 307 questions in the file).
+_GENERATED_COUNT = re.compile(r": [0-9]+$")
+
+
 def read_analogies(path: str | os.PathLike) -> list[Analogy]:
     """Questions from a TSV: ``category, idxA..idxD, A, B, C, D`` (the published set's layout) or
-    ``category, A, B, C, D``; ``#`` lines are comments, ``\\n`` in statements is unescaped."""
+    ``category, A, B, C, D``; ``#`` lines are comments, ``\\n`` in statements is unescaped. A category name
+    loses the published set's count at its end (``: 111720``), which says nothing of the questions read."""
     path = Path(path)
     if not path.is_file():
         raise DataNotFoundError(f"{path}: analogy questions not found")
@@ -73,7 +79,7 @@ def read_analogies(path: str | os.PathLike) -> list[Analogy]:
             if len(fields) not in (5, 9):
                 raise VocabularyError(f"{path}:{n}: expected 5 or 9 tab-separated fields, found {len(fields)}")
             statements = [s.replace("\\n", "\n") for s in fields[-4:]]
-            questions.append(Analogy(fields[0], *statements))
+            questions.append(Analogy(_GENERATED_COUNT.sub("", fields[0]), *statements))
     if not questions:
         raise VocabularyError(f"{path}: no analogy questions in it (only blank or '#' lines)")
     return questions
