@@ -204,6 +204,24 @@ def default_ending_signals() -> None:
         signal.signal(signum, signal.SIG_DFL)
 
 
+@contextlib.contextmanager
+def stoppable_pool(jobs: int, initializer: Callable[..., None] = start_stoppable_worker, *initargs: Any
+                   ) -> Iterator[ProcessPoolExecutor]:
+    """A process pool for the block; ``initializer`` gets a stop event first (:func:`start_stoppable_worker` keeps
+    it), then ``initargs``. Leaving the block sets the event, so the workers finish what they have in hand and skip
+    the rest (Ctrl-C, SIGTERM, an error), and waits for them; a worker lost meanwhile is a
+    :class:`WorkerLostError`."""
+    stop = multiprocessing.Event()
+    pool = ProcessPoolExecutor(max_workers=jobs, initializer=initializer, initargs=(stop, *initargs))
+    try:
+        yield pool
+    except BrokenProcessPool as err:  # a worker killed (out of memory, a signal)
+        raise WorkerLostError() from err
+    finally:
+        stop.set()
+        pool.shutdown(wait=True)  # not cancel_futures: see pool_results
+
+
 def pool_results(pool: ProcessPoolExecutor, function: Callable[[Any], Any], items: list, chunksize: int
                  ) -> Iterator[Any]:
     """``pool.map(function, items, chunksize=chunksize)``, minus its cancelling of what is left when the reader
@@ -276,15 +294,8 @@ def run_batch(function: Callable[[str], Any], paths: Iterable[str | os.PathLike]
                 bar.update()
                 yield result
         else:
-            stop = multiprocessing.Event()
-            pool = ProcessPoolExecutor(max_workers=jobs, initializer=_start_worker, initargs=(stop, function))
-            try:
+            with stoppable_pool(jobs, _start_worker, function) as pool:
                 chunk = max(1, min(64, len(paths) // (jobs * 8)))
                 for result in pool_results(pool, _call_in_worker, paths, chunk):
                     bar.update()
                     yield result
-            except BrokenProcessPool as err:
-                raise WorkerLostError() from err
-            finally:  # on Ctrl-C or an early stop: the workers finish the files in hand, skip the rest
-                stop.set()
-                pool.shutdown(wait=True)  # not cancel_futures: see pool_results

@@ -2,19 +2,16 @@
 from __future__ import annotations
 
 import contextlib
-import multiprocessing
 import os
 import shutil
 import time
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, Sequence
 
 import numpy as np
 
-from inst2vec.batch import WorkerLostError, pool_results, progress_bar, start_stoppable_worker, worker_stopped
+from inst2vec.batch import pool_results, progress_bar, stoppable_pool, worker_stopped
 from inst2vec.errors import DiskFullError
 from inst2vec.io import DISK_FULL_ERRORS, LOCK_FILE, folder_lock, is_temporary_name, remove_temporary_files
 from ir_corpus.compile import (CLANG, DEFAULT_VARIANTS, DISTINCT_DIGESTS, Variant, check_variant, clang_version,
@@ -243,12 +240,11 @@ def _run(todo: list, tasks: list, jobs: int, progress: bool | None, scratch: str
     jobs = jobs if jobs > 0 else (os.cpu_count() or 1)
     # Stopping, the workers skip what they have not started (the pool's own cancelling of it raised in the pool's
     # thread, a traceback, when a signal to the whole process group had ended the workers meanwhile: 7 of 120 builds).
-    stop = multiprocessing.Event()
-    pool = (ProcessPoolExecutor(max_workers=jobs, initializer=start_stoppable_worker, initargs=(stop,))
-            if jobs > 1 and len(todo) > 1 else None)
+    # A worker lost (out of memory) is a WorkerLostError; what was compiled is recorded.
     finished = False
     try:
-        with progress_bar(len(todo), "compiling", "file", progress) as bar:
+        with stoppable_pool(jobs) if jobs > 1 and len(todo) > 1 else contextlib.nullcontext() as pool, \
+                progress_bar(len(todo), "compiling", "file", progress) as bar:
             results = pool_results(pool, _compile_job, todo, 4) if pool else map(_compile_job, todo)
             for task in tasks:
                 if task[4] is not None:
@@ -258,12 +254,7 @@ def _run(todo: list, tasks: list, jobs: int, progress: bool | None, scratch: str
                 bar.update()
                 yield record
         finished = True
-    except BrokenProcessPool as err:  # a worker killed (out of memory): what was compiled is recorded
-        raise WorkerLostError() from err
-    finally:
-        if pool:
-            stop.set()  # Ctrl-C, SIGTERM, an error: what has not started is skipped
-            pool.shutdown(wait=True)  # not cancel_futures: see above
+    finally:  # the workers have ended
         shutil.rmtree(scratch, ignore_errors=True)  # empty, unless a worker was killed
         if not finished:  # a worker ended at once (a signal to the process group) leaves its IR's temporary file
             remove_temporary_files(job[2] for job in todo)
