@@ -335,6 +335,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=at_least(0, float, strict=True), default=60.0,
                    help="seconds clang may take per file (default 60)")
     p.add_argument("--limit", type=at_least(1), help="at most this many sources per suite")
+    p.add_argument("--prune", action="store_true",
+                   help="drop the records and IR of sources and variants not in this build (kept by default: "
+                        "several builds may fill one corpus); nothing is pruned if an input cannot be read")
     p.add_argument("--small", action="store_true",
                    help="the small default corpus: the seven GPGPU suites and PolyBench/C, variant O2 "
                         "(unless --variants says otherwise)")
@@ -773,7 +776,7 @@ def _corpus_build(args) -> int:
         sources = [str(a) for a in (small if args.small else archives)]
     try:
         report = build_corpus(sources, args.output, variants, args.jobs, args.timeout, args.progress,
-                              limit=args.limit)
+                              limit=args.limit, prune=args.prune)
     except NoSourcesError as err:
         _print_errors(err.errors)
         raise
@@ -782,6 +785,15 @@ def _corpus_build(args) -> int:
     if report.leftovers:
         print(f"note: removed what a killed build had left in {args.output}: {report.leftovers} temporary file(s) "
               "and folder(s)", file=sys.stderr)
+    if args.prune and report.input_errors:
+        print("note: --prune pruned nothing: not every input could be read whole (above), and the records of its "
+              "sources would have gone", file=sys.stderr)
+    elif args.prune:
+        archives = (f", {_counted(report.pruned_archives, 'unpacked archive')} from {Path(args.output) / 'sources'}"
+                    if report.pruned_archives else "")
+        print(f"pruned {_counted(report.pruned, 'record')} of sources or variants not in this build; "
+              f"{_counted(report.pruned_files, 'file')} removed from {Path(args.output) / 'ir'}{archives}",
+              file=sys.stderr)
     print(format_table(report.table))
     rates = (f"; {report.compiled / max(report.wall_seconds, 1e-9):.1f} files/s, "
              f"{report.ir_lines / max(report.wall_seconds, 1e-9):,.0f} IR lines/s; our own per-file work "

@@ -17,7 +17,7 @@ from inst2vec.io import DISK_FULL_ERRORS, LOCK_FILE, folder_lock, is_temporary_n
 from ir_corpus.compile import (CLANG, DEFAULT_VARIANTS, DISTINCT_DIGESTS, Variant, check_variant, clang_version,
                                compile_flags, compile_source, file_sha256, source_flags)
 from ir_corpus.manifest import Manifest, corpus_table
-from ir_corpus.sources import Source, SourceError, find_sources
+from ir_corpus.sources import Source, SourceError, find_sources, was_unpacked
 
 
 #: The build's own folder in the corpus folder, for clang's temporary folders: removed when the build ends, and
@@ -40,6 +40,9 @@ class BuildReport:
     worker_seconds: float = 0.0  # the same compilations, including our own work around clang
     ir_lines: int = 0  # lines of the IR compiled now
     leftovers: int = 0  # files and folders a killed build had left in the corpus folder, removed now
+    pruned: int = 0  # records of sources or variants not in this build, dropped (``prune``)
+    pruned_files: int = 0  # files in ``OUT/ir`` that no record names, removed (``prune``)
+    pruned_archives: int = 0  # archives unpacked in ``OUT/sources`` for suites no record names, removed (``prune``)
 
     @property
     def overhead(self) -> float:
@@ -107,6 +110,34 @@ def _remove_leftovers(out_dir: Path) -> int:
     return len(leftovers)
 
 
+def _remove_unrecorded_ir(out_dir: Path, manifest: Manifest) -> int:
+    """Remove every file below ``out_dir/ir`` that no record of ``manifest`` names as its IR, and the folders left
+    empty; return how many files. The caller holds the folder's lock and has saved the manifest."""
+    named = {os.path.normpath(record["ir"]) for record in manifest if record["status"] == "ok"}
+    removed = 0
+    for root, _, names in os.walk(out_dir / "ir", topdown=False):
+        for name in names:
+            path = os.path.join(root, name)
+            if os.path.relpath(path, out_dir) not in named:
+                os.unlink(path)
+                removed += 1
+        if root != str(out_dir / "ir"):
+            with contextlib.suppress(OSError):  # not empty
+                os.rmdir(root)
+    return removed
+
+
+def _remove_unrecorded_archives(out_dir: Path, manifest: Manifest) -> int:
+    """Remove the archives unpacked in ``out_dir/sources`` for suites that no record of ``manifest`` names; return
+    how many. The caller holds the folder's lock."""
+    suites = {record["suite"] for record in manifest}
+    unpacked = [entry.path for entry in os.scandir(out_dir / "sources") if entry.name not in suites
+                and was_unpacked(entry.path)] if (out_dir / "sources").is_dir() else []
+    for folder in unpacked:
+        shutil.rmtree(folder)
+    return len(unpacked)
+
+
 def _compile_job(job: tuple[Source, Variant, str, float, str, list[str], str]) -> dict | None:
     if worker_stopped():
         return None  # the build stopped: no one reads this
@@ -127,7 +158,8 @@ def _compile_job(job: tuple[Source, Variant, str, float, str, list[str], str]) -
 
 def build_corpus(inputs: Sequence[str | os.PathLike], out_dir: str | os.PathLike,
                  variants: Sequence[Variant] = DEFAULT_VARIANTS, jobs: int = 0, timeout: float = 60.0,
-                 progress: bool | None = None, clang: str = CLANG, limit: int | None = None) -> BuildReport:
+                 progress: bool | None = None, clang: str = CLANG, limit: int | None = None,
+                 prune: bool = False) -> BuildReport:
     """Compile all C/C++/OpenCL sources of ``inputs`` into ``out_dir/ir`` and record them in the manifest.
 
     Args:
@@ -137,6 +169,10 @@ def build_corpus(inputs: Sequence[str | os.PathLike], out_dir: str | os.PathLike
         jobs: worker processes (0: all cores).
         timeout: seconds clang may take per file before the file is marked failed.
         limit: at most this many sources per suite (the first in path order), for small corpora.
+        prune: drop the records of sources and variants this build was not given, and remove every file in
+            ``out_dir/ir`` that no record names and the archives unpacked for suites no record names: the corpus
+            then holds this build's inputs only. Nothing is pruned when an input could not be read whole (its
+            suite's records would go).
 
     A second run reuses every record whose source, flags and compiler are unchanged (and whose IR
     is still there). IR whose statements equal an earlier file's is kept once: later copies are
@@ -226,7 +262,14 @@ def build_corpus(inputs: Sequence[str | os.PathLike], out_dir: str | os.PathLike
                 manifest.add(record)
             if record["status"] == "failed":
                 report.failures.append(record)
+        prune = prune and not errors
+        if prune:
+            report.pruned = manifest.keep_only({(source.suite, source.relpath, variant.name)
+                                                for source, variant, *_ in tasks})
         manifest.save()
+        if prune:  # after the save: a crash in between leaves IR that the next pruning build removes
+            report.pruned_files = _remove_unrecorded_ir(out_dir, manifest)
+            report.pruned_archives = _remove_unrecorded_archives(out_dir, manifest)
         report.table = corpus_table(out_dir, manifest, computed=computed, checked=checked)
         report.wall_seconds = time.perf_counter() - start
         return report

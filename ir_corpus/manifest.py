@@ -64,6 +64,13 @@ class Manifest:
         with full_disk_named(self.path), open(self.path, "a", encoding="utf-8") as f:
             f.write(json.dumps(record, sort_keys=True) + "\n")
 
+    def keep_only(self, keys: set[tuple[str, str, str]]) -> int:
+        """Drop the records whose key is not in ``keys`` (until :meth:`save`); return how many."""
+        dropped = [key for key in self.records if key not in keys]
+        for key in dropped:
+            del self.records[key]
+        return len(dropped)
+
     def save(self) -> None:
         """Rewrite the file with one record per key, sorted (drops superseded appends)."""
         with atomic_write(self.path) as f:

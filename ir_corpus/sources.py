@@ -99,6 +99,11 @@ def refused_members(unpacked: str | os.PathLike) -> list[str]:
     return _refused_by_mark(Path(unpacked)) or []
 
 
+def was_unpacked(folder: str | os.PathLike) -> bool:
+    """Whether ``folder`` is where :func:`unpack_archive` unpacked an archive (it holds the mark)."""
+    return not Path(folder).is_symlink() and (Path(folder) / _UNPACKED_MARK).is_file()
+
+
 def _refused_by_mark(target: Path) -> list[str] | None:
     """The refused members recorded in ``target``'s mark; None if it has no readable mark (not unpacked whole, or
     by a version that did not record them): then it is unpacked again."""

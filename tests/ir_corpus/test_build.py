@@ -110,6 +110,44 @@ def test_a_duplicate_whose_original_became_a_duplicate_points_at_the_ir_kept(sui
     assert build_corpus([suite], out, [Variant.parse("O0")], jobs=1, progress=False).compiled == 0
 
 
+def test_prune_drops_the_records_and_ir_of_what_this_build_was_not_given(suite, tmp_path, capsys):
+    """The records and IR of sources no longer given stay (several builds may fill one corpus), and `vocab build
+    OUT/ir` went on reading them; `--prune` drops them, and compiles a duplicate whose original it drops."""
+    other = tmp_path / "asuite.tar.gz"  # sorts before mysuite: its loop.c is the original of mysuite's two copies
+    (tmp_path / "loop.c").write_text(C_LOOP)
+    (tmp_path / "unused.c").write_text("int unused(void) { return 3; }\n")
+    with tarfile.open(other, "w:gz") as tar:
+        for name in ("loop.c", "unused.c"):
+            tar.add(tmp_path / name, arcname=name)
+    out = tmp_path / "corpus"
+    build = ["corpus", "build", "-o", str(out), "-j", "1", "--no-progress"]
+    assert main([*build, str(other), str(suite), "--variants", "O0,O2"]) == 0
+    assert _records(out)[("src/loop.c", "O0")]["duplicate_of"] == "ir/asuite/loop.c.O0.ll"
+    (out / "ir" / "asuite" / "stray.ll").write_text("; not recorded\n")
+    assert main([*build, str(suite), "--variants", "O0"]) == 0  # no pruning: all 16 records stay
+    assert len(Manifest(out)) == 16 and (out / "ir" / "asuite" / "stray.ll").is_file()
+    assert (out / "sources" / "asuite" / "loop.c").is_file()
+    capsys.readouterr()
+    assert main([*build, str(suite), str(tmp_path / "nowhere"), "--variants", "O0", "--prune"]) == 1
+    assert "note: --prune pruned nothing: not every input could be read whole" in capsys.readouterr().err
+    assert len(Manifest(out)) == 16 and (out / "ir" / "asuite" / "loop.c.O0.ll").is_file()
+    assert main([*build, str(suite), "--variants", "O0", "--prune"]) == 0
+    assert f"pruned 10 records of sources or variants not in this build; 7 files removed from {out / 'ir'}, " \
+           f"1 unpacked archive from {out / 'sources'}" in capsys.readouterr().err
+    # asuite's 4 IR files, mysuite's 2 of O2 (not the duplicates) and the stray one; asuite as it was unpacked
+    records = _records(out)
+    assert {record["suite"] for record in Manifest(out)} == {"mysuite"} and {v for _, v in records} == {"O0"}
+    assert records[("src/loop.c", "O0")]["status"] == "ok"  # its original went: compiled
+    assert records[("src/loop_copy.c", "O0")]["duplicate_of"] == records[("src/loop.c", "O0")]["ir"]
+    assert not (out / "ir" / "asuite").exists() and not (out / "sources" / "asuite").exists()
+    assert sorted(str(p.relative_to(out)) for p in (out / "ir").rglob("*.ll")) == sorted(
+        record["ir"] for record in Manifest(out) if record["status"] == "ok")
+    table = corpus_table(out)
+    assert [row["suite"] for row in table] == ["mysuite", "total"] and table[0]["files"] == 6
+    again = build_corpus([suite], out, [Variant.parse("O0")], jobs=1, progress=False, prune=True)
+    assert again.compiled == again.pruned == again.pruned_files == again.pruned_archives == 0
+
+
 def test_ir_cut_short_or_changed_since_is_compiled_again(suite, tmp_path):
     """IR damaged after it was written (a copy cut short, an edit, a disk error) was reused as it was, run after
     run: `vocab build OUT/ir` and the tasks then failed on it, or read what clang had not written."""
