@@ -192,6 +192,8 @@ def build_corpus(inputs: Sequence[str | os.PathLike], out_dir: str | os.PathLike
     out_dir = Path(out_dir)
     made = [folder for folder in (out_dir, out_dir / "sources") if not folder.exists()]
     with folder_lock(out_dir, f"another `corpus build` into {out_dir}"):  # unpacking, manifest: shared
+        # First: in a corpus folder inside an input folder, a killed build's scratch holds POJ-104 sources.
+        leftovers = _remove_leftovers(out_dir)
         sources, errors = find_sources(list(inputs), out_dir / "sources")
         if not sources:
             if out_dir in made:  # its lock file too, so that the folder can go
@@ -207,7 +209,6 @@ def build_corpus(inputs: Sequence[str | os.PathLike], out_dir: str | os.PathLike
                 if per_suite[source.suite] <= limit:
                     kept.append(source)
             sources = kept
-        leftovers = _remove_leftovers(out_dir)
         manifest = Manifest(out_dir)
         tasks = []
         for source in sources:

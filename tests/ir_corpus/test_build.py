@@ -235,6 +235,12 @@ def test_a_corpus_inside_an_input_folder_is_not_read_as_its_sources(suite, tmp_p
     again = build_corpus([suite, archive], out, [Variant.parse("O0")], jobs=1, progress=False)
     assert again.compiled == 0 and again.reused == first.compiled == 7
     assert again.table == first.table and (out / "sources" / "other" / "other" / "loop.c").exists()
+    # A build killed while it compiled POJ-104 programs leaves copies of them in its scratch folder: they were read
+    # as sources of mysuite before the next build removed them.
+    (out / SCRATCH / "inst2vec-cc-1").mkdir(parents=True)
+    (out / SCRATCH / "inst2vec-cc-1" / "prog.cpp").write_text("int main() { return 0; }\n")
+    after_kill = build_corpus([suite, archive], out, [Variant.parse("O0")], jobs=1, progress=False)
+    assert after_kill.compiled == 0 and after_kill.leftovers == 2 and after_kill.table == first.table
     same_folder = build_corpus([suite, archive], suite, [Variant.parse("O0")], jobs=1, progress=False)  # -o mysuite
     assert build_corpus([suite, archive], suite, [Variant.parse("O0")], jobs=1, progress=False).table == \
         same_folder.table
