@@ -344,8 +344,8 @@ def _check_distributed_flags(args, model: str) -> None:
         raise Inst2vecError(f"--algorithm: unknown allreduce algorithm {args.algorithm!r}; choose from "
                             f"{', '.join(ALGORITHMS)}")
     if algorithm_given and reduction != "sparse":
-        raise Inst2vecError(f"--algorithm sums sparse payloads (topk, topk_fast, randomk); --compression "
-                            f"{args.compression} is {SUMMED_AS[reduction]}")
+        raise Inst2vecError(f"--algorithm {args.algorithm} sums sparse payloads (topk, topk_fast, randomk); "
+                            f"--compression {args.compression} is {SUMMED_AS[reduction]}")
     if not args.error_feedback and reduction not in FEEDBACK_REDUCTIONS:
         raise Inst2vecError(f"--no-error-feedback: --compression {args.compression} keeps no error feedback "
                             "(top-k, random-k and PowerSGD do)")

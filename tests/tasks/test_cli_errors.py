@@ -170,7 +170,7 @@ def test_distributed_flags_are_checked_before_any_work(tmp_path, capsys):
                            (["--compression", "terngrad:2"], "compression 'terngrad' takes no argument"),
                            (["--algorithm", "ring"], "--algorithm: unknown allreduce algorithm 'ring'"),
                            (["--compression", "qsgd:4", "--algorithm", "dsar"],
-                            "--algorithm sums sparse payloads (topk, topk_fast, randomk); --compression qsgd:4 is "
+                            "--algorithm dsar sums sparse payloads (topk, topk_fast, randomk); --compression qsgd:4 is "
                             "gathered and decoded rank by rank"),  # was ignored, and the result said dsar
                            (["--algorithm", "dsar"], "--compression none is summed by a dense allreduce"),
                            (["--compression", "fp16", "--algorithm", "ssar_rd"],  # ssar_rd was not noticed
