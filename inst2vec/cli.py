@@ -33,6 +33,8 @@ from inst2vec.io import atomic_path, atomic_write, folder_made, is_standard_outp
 
 log = logging.getLogger("inst2vec")
 SAMPLES = Path(__file__).parent / "samples"
+#: ``embed`` says how to leave the statement vectors out when they take this many bytes (a corpus's: gigabytes).
+LARGE_STATEMENT_VECTORS = 1 << 30
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -660,6 +662,11 @@ def _embed(args) -> int:
     for r in results:
         print(f"{r.path}\t{_counted(len(r.indices), 'statement')}\tOOV {100 * r.oov_rate:.1f} %\t"
               f"{_counted(len(r.functions), 'function')}")
+    n_statements = sum(len(r.indices) for r in results)
+    if args.statement_vectors and 4 * embeddings.dim * n_statements >= LARGE_STATEMENT_VECTORS:
+        print(f"note: {args.output} holds {n_statements:,} statement vectors "
+              f"({4 * embeddings.dim * n_statements / 1e9:.1f} GB); --no-statement-vectors leaves them out (they are "
+              "the embeddings' rows of 'indices', also written)", file=sys.stderr)
     return 1 if n_failed else 0
 
 

@@ -82,6 +82,22 @@ def test_statement_vectors_are_written_in_pieces_as_np_savez_writes_them(data_ro
         assert "statement_vectors" not in lean.files and len(lean["indices"]) > 0
 
 
+def test_embed_says_how_to_leave_large_statement_vectors_out(data_root, tmp_path, monkeypatch, capsys):
+    """`embed corpus/ir -o files.npz` wrote 10.8 GB of statement vectors for the default corpus without a word."""
+    import inst2vec.cli
+
+    files = [str(f) for f in sorted((data_root / "devmap" / "kernels_ir").glob("*.ll"))[:2]]
+    n = sum(len(file_statements(f)) for f in files)
+    monkeypatch.setattr(inst2vec.cli, "LARGE_STATEMENT_VECTORS", 4 * 200 * n)
+    note = f"holds {n:,} statement vectors ({4 * 200 * n / 1e9:.1f} GB); --no-statement-vectors leaves them out"
+    for lean in ([], ["--no-statement-vectors"]):
+        assert main(["embed", *files, "-o", str(tmp_path / "v.npz"), "--data-root", str(data_root), *lean]) == 0
+        assert (note in capsys.readouterr().err) == (not lean)
+    monkeypatch.setattr(inst2vec.cli, "LARGE_STATEMENT_VECTORS", 4 * 200 * n + 1)
+    assert main(["embed", *files, "-o", str(tmp_path / "v.npz"), "--data-root", str(data_root)]) == 0
+    assert "note:" not in capsys.readouterr().err
+
+
 def test_flow_pooling_skips_the_networkx_graph_and_does_not_depend_on_the_order_of_the_instances(
         data_root, published, monkeypatch):
     """`embed` built each file's networkx graph only to take its dual graph (20 % of an embedding, 1.51 -> 0.82 s
