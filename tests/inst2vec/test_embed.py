@@ -83,7 +83,8 @@ def test_statement_vectors_are_written_in_pieces_as_np_savez_writes_them(data_ro
 
 
 def test_embed_says_how_to_leave_large_statement_vectors_out(data_root, tmp_path, monkeypatch, capsys):
-    """`embed corpus/ir -o files.npz` wrote 10.8 GB of statement vectors for the default corpus without a word."""
+    """`embed corpus/ir -o files.npz` writes 10.8 GB of statement vectors for the default corpus (13.5 M statements):
+    it did so without a word."""
     import inst2vec.cli
 
     files = [str(f) for f in sorted((data_root / "devmap" / "kernels_ir").glob("*.ll"))[:2]]
