@@ -786,12 +786,11 @@ def _corpus_build(args) -> int:
                               limit=args.limit, prune=args.prune)
     except NoSourcesError as err:
         _print_errors(err.errors)
+        _note_leftovers(args.output, err.leftovers)
         raise
     for error in report.input_errors:
         print(f"error: {error}", file=sys.stderr)
-    if report.leftovers:
-        print(f"note: removed what a killed build had left in {args.output}: {report.leftovers} temporary file(s) "
-              "and folder(s)", file=sys.stderr)
+    _note_leftovers(args.output, report.leftovers)
     if args.prune and report.input_errors:
         print("note: --prune pruned nothing: not every input could be read whole (above), and the records of its "
               "sources would have gone", file=sys.stderr)
@@ -809,6 +808,13 @@ def _corpus_build(args) -> int:
           f"{report.wall_seconds:.1f} s wall{rates}", flush=True)
     _print_failures(report.failures, Path(args.output) / "manifest.jsonl")
     return 1 if report.input_errors else 0
+
+
+def _note_leftovers(corpus: str, removed: int) -> None:
+    """Say how many files and folders a killed build had left in the corpus folder, if any, removed now."""
+    if removed:
+        print(f"note: removed what a killed build had left in {corpus}: {removed} temporary file(s) and folder(s)",
+              file=sys.stderr)
 
 
 def _print_failures(failures: list[dict], manifest: Path, shown: int = 10) -> None:

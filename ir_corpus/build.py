@@ -51,10 +51,12 @@ class BuildReport:
 
 
 class NoSourcesError(SourceError):
-    """No input held a source file to compile; ``errors`` says why for each input that could not be read."""
+    """No input held a source file to compile; ``errors`` says why for each input that could not be read, and
+    ``leftovers`` counts what a killed build had left in the corpus folder, removed all the same."""
 
-    def __init__(self, errors: list[str], n_inputs: int):
+    def __init__(self, errors: list[str], n_inputs: int, leftovers: int = 0):
         self.errors = errors
+        self.leftovers = leftovers
         super().__init__(f"none of the {n_inputs} input(s) could be read; nothing written"
                          if len(errors) == n_inputs else
                          "no C, C++, OpenCL or CUDA source files in the inputs; nothing written")
@@ -201,7 +203,7 @@ def build_corpus(inputs: Sequence[str | os.PathLike], out_dir: str | os.PathLike
             for folder in reversed(made):  # a failed unpack may have made them; nothing else was written
                 with contextlib.suppress(OSError):
                     folder.rmdir()
-            raise NoSourcesError(errors, len(inputs))
+            raise NoSourcesError(errors, len(inputs), leftovers)
         if limit is not None:
             kept, per_suite = [], {}
             for source in sources:

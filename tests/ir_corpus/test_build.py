@@ -474,6 +474,10 @@ def test_no_readable_input_writes_nothing(suite, tmp_path, capsys):
     assert main(["corpus", "build", str(tmp_path / "empty"), "-o", str(tmp_path / "c")]) == 2
     assert "no C, C++, OpenCL or CUDA source files in the inputs; nothing written" in capsys.readouterr().err
     assert not (tmp_path / "c").exists()  # it used to hold an empty manifest (and exit 1)
+    (tmp_path / "killed" / SCRATCH / "inst2vec-cc-1").mkdir(parents=True)  # what a killed build left: removed
+    assert main(["corpus", "build", str(tmp_path / "empty"), "-o", str(tmp_path / "killed")]) == 2
+    assert f"note: removed what a killed build had left in {tmp_path / 'killed'}: 1 temporary file(s) and folder(s)" \
+        in capsys.readouterr().err and not (tmp_path / "killed" / SCRATCH).exists()
 
 
 def test_archives_are_unpacked_safely(tmp_path):
