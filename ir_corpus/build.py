@@ -136,7 +136,10 @@ def _remove_unrecorded_archives(out_dir: Path, manifest: Manifest) -> int:
     unpacked = [entry.path for entry in os.scandir(out_dir / "sources") if entry.name not in suites
                 and was_unpacked(entry.path)] if (out_dir / "sources").is_dir() else []
     for folder in unpacked:
-        shutil.rmtree(folder)
+        doomed = folder + ".partial"  # unpacking that archive again removes this first: a kill mid-way blocks nothing
+        shutil.rmtree(doomed, ignore_errors=True)
+        os.rename(folder, doomed)
+        shutil.rmtree(doomed)
     return len(unpacked)
 
 

@@ -1,6 +1,7 @@
 """Corpus building with clang-14: variants, manifest, duplicates, resumption, failures, real suites."""
 import json
 import tarfile
+from pathlib import Path
 
 import pytest
 
@@ -146,6 +147,35 @@ def test_prune_drops_the_records_and_ir_of_what_this_build_was_not_given(suite, 
     assert [row["suite"] for row in table] == ["mysuite", "total"] and table[0]["files"] == 6
     again = build_corpus([suite], out, [Variant.parse("O0")], jobs=1, progress=False, prune=True)
     assert again.compiled == again.pruned == again.pruned_files == again.pruned_archives == 0
+
+
+def test_an_unpacked_archive_half_pruned_does_not_stop_it_being_unpacked_again(tmp_path, monkeypatch):
+    """A pruning build killed while it removed an unpacked archive left a folder without its mark, and unpacking
+    that archive again was refused ("it is there already, and no archive was unpacked into it")."""
+    import ir_corpus.build
+
+    archive = tmp_path / "asuite.tar.gz"
+    (tmp_path / "loop.c").write_text(C_LOOP)
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(tmp_path / "loop.c", arcname="loop.c")
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "point.c").write_text(C_STRUCT)
+    out, o0 = tmp_path / "corpus", [Variant.parse("O0")]
+    build_corpus([archive, tmp_path / "other"], out, o0, jobs=1, progress=False)
+    removing = ir_corpus.build.shutil.rmtree
+
+    def killed(path, *args, **kwargs):  # a kill once the mark is gone and some files are not
+        if not kwargs.get("ignore_errors"):
+            (Path(path) / ".unpacked").unlink()
+            raise KeyboardInterrupt
+        removing(path, *args, **kwargs)
+    monkeypatch.setattr(ir_corpus.build.shutil, "rmtree", killed)
+    with pytest.raises(KeyboardInterrupt):
+        build_corpus([tmp_path / "other"], out, o0, jobs=1, progress=False, prune=True)
+    monkeypatch.undo()
+    report = build_corpus([archive, tmp_path / "other"], out, o0, jobs=1, progress=False)
+    assert not report.input_errors and report.compiled == 1 and (out / "sources" / "asuite" / "loop.c").is_file()
+    assert not (out / "sources" / "asuite.partial").exists()
 
 
 def test_ir_cut_short_or_changed_since_is_compiled_again(suite, tmp_path):
