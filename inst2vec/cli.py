@@ -609,7 +609,7 @@ def _evaluate_embeddings(args) -> int:
     from inst2vec.data import data_root
     from inst2vec.embeddings import load
     from inst2vec.evaluation import (TOP_K, answerable_questions, evaluate_analogies, published_questions_path,
-                                     read_analogies, semantic_distance)
+                                     questions_with_statements, read_analogies, semantic_distance)
 
     root = data_root(args.data_root)
     embeddings = load(args.embeddings, root)
@@ -622,7 +622,8 @@ def _evaluate_embeddings(args) -> int:
                                 "beside the data root). Give --questions FILE, or --questions generated to make "
                                 "questions from the embeddings' own vocabulary (docs/embeddings.md says where the "
                                 "published ones come from)")
-    questions = answerable_questions(statements, questions_file)
+    in_file = None if questions_file is None else read_analogies(questions_file)  # read once: asked of how many
+    questions = answerable_questions(statements) if in_file is None else questions_with_statements(in_file, statements)
     analogy = evaluate_analogies(embeddings, questions)
     semantic = semantic_distance(embeddings)
     if args.plot:
@@ -634,8 +635,8 @@ def _evaluate_embeddings(args) -> int:
         return 0
     print(f"{args.embeddings}: {embeddings}")
     if analogy.total:
-        asked = "" if questions_file is None else f"; asked {analogy.total:,} of the file's " \
-            f"{len(read_analogies(questions_file)):,} questions, those whose four statements it has"
+        asked = "" if in_file is None else f"; asked {analogy.total:,} of the file's {len(in_file):,} questions, " \
+            "those whose four statements it has"
         print(f"analogies: {analogy.correct} / {analogy.total} = {100 * analogy.score:.2f} % "
               f"(top {TOP_K}, as published{asked})")
     else:  # was "0 / 0 = 0.00 %"

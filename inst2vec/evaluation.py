@@ -97,7 +97,12 @@ def answerable_questions(statements: set[str], path: str | os.PathLike | None = 
         from inst2vec.analogies import generate_analogies
 
         return generate_analogies(statements)
-    return [q for q in read_analogies(path) if {q.a, q.b, q.c, q.d} <= statements]
+    return questions_with_statements(read_analogies(path), statements)
+
+
+def questions_with_statements(questions: list[Analogy], statements: set[str]) -> list[Analogy]:
+    """The ``questions`` whose four statements are all in ``statements``."""
+    return [q for q in questions if {q.a, q.b, q.c, q.d} <= statements]
 
 
 def evaluate_analogies(embeddings: Embeddings, questions: list[Analogy]) -> AnalogyScore:

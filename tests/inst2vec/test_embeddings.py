@@ -149,9 +149,14 @@ def test_save_load_round_trip_and_errors(tmp_path):
         load("published", tmp_path / "empty")
 
 
-def test_cli(data_root, capsys, tmp_path):
+def test_cli(data_root, capsys, tmp_path, monkeypatch):
     import json
 
+    import inst2vec.evaluation
+
+    reads = []  # the questions file was read twice: to ask them, and to count them for the first line
+    read_analogies = inst2vec.evaluation.read_analogies
+    monkeypatch.setattr(inst2vec.evaluation, "read_analogies", lambda path: reads.append(path) or read_analogies(path))
     assert main(["evaluate-embeddings", "published", "--data-root", str(data_root), "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["analogy"]["correct"] == 413 and abs(result["analogy"]["score"] - 0.1925) < 1e-4
@@ -160,6 +165,7 @@ def test_cli(data_root, capsys, tmp_path):
     printed = capsys.readouterr().out.splitlines()  # how many of the file's questions were asked, and categories
     assert printed[1].endswith("; asked 436 of the file's 2,145 questions, those whose four statements it has)")
     assert printed[2].endswith(" / 143   Integer binary operations (type semantic analogy)")  # not "…: 111720"
+    assert len(reads) == 2  # once per command
     assert main(["lookup", "ret void", "--data-root", str(data_root), "-k", "2"]) == 0
     assert len(capsys.readouterr().out.splitlines()) == 2
     # a line of LLVM IR is looked up as its statement, and says so
