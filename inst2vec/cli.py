@@ -664,10 +664,11 @@ def _embed(args) -> int:
         print(f"{r.path}\t{_counted(len(r.indices), 'statement')}\tOOV {100 * r.oov_rate:.1f} %\t"
               f"{_counted(len(r.functions), 'function')}")
     n_statements = sum(len(r.indices) for r in results)
-    if args.statement_vectors and 4 * embeddings.dim * n_statements >= LARGE_STATEMENT_VECTORS:
-        print(f"note: {args.output} holds {n_statements:,} statement vectors "
-              f"({4 * embeddings.dim * n_statements / 1e9:.1f} GB); --no-statement-vectors leaves them out (they are "
-              "the embeddings' rows of 'indices', also written)", file=sys.stderr)
+    vector_bytes = 4 * embeddings.dim * n_statements  # float32
+    if args.statement_vectors and vector_bytes >= LARGE_STATEMENT_VECTORS:
+        print(f"note: {args.output} holds {n_statements:,} statement vectors ({vector_bytes / 1e9:.1f} GB); "
+              "--no-statement-vectors leaves them out (they are the embeddings' rows of 'indices', also written)",
+              file=sys.stderr)
     return 1 if n_failed else 0
 
 

@@ -132,9 +132,11 @@ def _remove_unrecorded_ir(out_dir: Path, manifest: Manifest) -> int:
 def _remove_unrecorded_archives(out_dir: Path, manifest: Manifest) -> int:
     """Remove the archives unpacked in ``out_dir/sources`` for suites that no record of ``manifest`` names; return
     how many. The caller holds the folder's lock."""
+    if not (out_dir / "sources").is_dir():
+        return 0
     suites = {record["suite"] for record in manifest}
-    unpacked = [entry.path for entry in os.scandir(out_dir / "sources") if entry.name not in suites
-                and was_unpacked(entry.path)] if (out_dir / "sources").is_dir() else []
+    unpacked = [entry.path for entry in os.scandir(out_dir / "sources")
+                if entry.name not in suites and was_unpacked(entry.path)]
     for folder in unpacked:
         doomed = folder + ".partial"  # unpacking that archive again removes this first: a kill mid-way blocks nothing
         shutil.rmtree(doomed, ignore_errors=True)
