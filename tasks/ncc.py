@@ -107,6 +107,7 @@ def make_batches(sequences: Sequence[np.ndarray], vectors: np.ndarray, pad_index
             self.rng = np.random.default_rng(seed) if seed is not None else None
             self.lengths = np.array([min(len(s), max_length) for s in sequences])
             self.batches = self._batches()
+            self.served: set[int] = set()  # the batches given out since the order last changed
 
         def _batches(self) -> list[np.ndarray]:
             batches = length_batches(self.lengths, batch_size, self.rng)
@@ -118,6 +119,7 @@ def make_batches(sequences: Sequence[np.ndarray], vectors: np.ndarray, pad_index
             return len(self.batches)
 
         def __getitem__(self, k: int):
+            self.served.add(k)
             rows = self.batches[k][part[0]::part[1]]
             x = pad_batch([sequences[i] for i in rows], vectors, pad_index, max_length)
             # A tuple even of one: the model's inputs are a list ([statements] or [statements, aux]), and Keras on
@@ -129,8 +131,12 @@ def make_batches(sequences: Sequence[np.ndarray], vectors: np.ndarray, pad_index
             return inputs, ((y, y) if two_outputs else y)
 
         def on_epoch_end(self) -> None:
-            if self.rng is not None:
+            """The next order, after a whole pass only. On torch and JAX, ``fit`` also calls this when it starts
+            (after a look at the first batch): that changed the order a checkpoint had saved, so a resumed run
+            trained on other batches than an uninterrupted one."""
+            if self.rng is not None and len(self.served) == len(self.batches):
                 self.batches = self._batches()
+            self.served = set()
 
     return SequenceBatches()
 
