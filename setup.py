@@ -33,7 +33,8 @@ setup(
         "tf": ["tensorflow-cpu>=2.16"],  # Keras' default backend here; GPU machines use torch instead
         "mpi": ["mpi4py>=3.1", "openmpi>=5.0"],  # distributed training (train/)
         "test": ["pytest>=7", "tensorflow-cpu>=2.16", "mpi4py>=3.1", "openmpi>=5.0",
-                 "torch==2.13.0"],  # torch: the Keras backend of the GPU machines, tested on tiny shapes
+                 "torch==2.13.0",  # torch: the Keras backend of the GPU machines, tested on tiny shapes
+                 "jax[cpu]==0.10.2"],  # JAX: Keras's third backend, tested alike
     },
     entry_points={"console_scripts": ["inst2vec = inst2vec.cli:main"]},
     license="BSD-3-Clause",
