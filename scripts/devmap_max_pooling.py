@@ -32,7 +32,7 @@ from inst2vec.embeddings import Embeddings
 from tasks import devmap
 from tasks.datasets import DevmapData
 from tasks.encoding import distinct_files, encode_files
-from tasks.learners import boosted_trees
+from devmap_more_members import blend, tree_proba
 from script_help import exit_with_usage_on_help
 
 ASSIGNMENTS = {"explore": range(16, 19), "confirm": range(19, 25)}
@@ -50,10 +50,8 @@ def variants(data: DevmapData, x: np.ndarray, embeddings: Embeddings, confirm: b
 
     def predict(train: np.ndarray, test: np.ndarray) -> dict[str, np.ndarray]:
         def trees(inputs: np.ndarray) -> np.ndarray:
-            return boosted_trees(0).fit(inputs[train], data.labels[train]).predict_proba(inputs[test])
+            return tree_proba(inputs, data.labels, train, test)
 
-        def blend(*members: np.ndarray) -> np.ndarray:
-            return np.mean(members, axis=0).argmax(axis=1)
         code, alone, code_max_min = trees(x), trees(launch), trees(with_max_min)
         predicted = {"boost": blend(code, alone), "maxmin-in-code": blend(code_max_min, alone)}
         if not confirm:

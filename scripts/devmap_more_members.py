@@ -37,6 +37,16 @@ from script_help import exit_with_usage_on_help
 ASSIGNMENTS = range(16, 19)
 
 
+def tree_proba(inputs: np.ndarray, labels: np.ndarray, train: np.ndarray, test: np.ndarray) -> np.ndarray:
+    """Class probabilities on the ``test`` rows of boosted trees (seed 0) fitted on the ``train`` rows."""
+    return boosted_trees(0).fit(inputs[train], labels[train]).predict_proba(inputs[test])
+
+
+def blend(*members: np.ndarray) -> np.ndarray:
+    """The more probable class of the members' mean probabilities."""
+    return np.mean(members, axis=0).argmax(axis=1)
+
+
 def variants(data: DevmapData, x: np.ndarray, ours: inst2vec.Embeddings, published: inst2vec.Embeddings):
     """``predict(train, test)`` for one platform: ``boost`` and the blends with more members on the fold."""
     files, positions = distinct_files(list(data.files))
@@ -46,14 +56,9 @@ def variants(data: DevmapData, x: np.ndarray, ours: inst2vec.Embeddings, publish
     labels = data.labels
 
     def predict(train: np.ndarray, test: np.ndarray) -> dict[str, np.ndarray]:
-        def trees(inputs: np.ndarray) -> np.ndarray:
-            return boosted_trees(0).fit(inputs[train], labels[train]).predict_proba(inputs[test])
-
-        code, alone, counts, ours_code = trees(x), trees(launch), trees(with_counts), trees(with_ours)
+        code, alone, counts, ours_code = (tree_proba(inputs, labels, train, test)
+                                          for inputs in (x, launch, with_counts, with_ours))
         extra = ExtraTreesClassifier(500, random_state=0, n_jobs=2).fit(x[train], labels[train]).predict_proba(x[test])
-
-        def blend(*members: np.ndarray) -> np.ndarray:
-            return np.mean(members, axis=0).argmax(axis=1)
         return {"boost": blend(code, alone), "+counts": blend(code, alone, counts),
                 "+ours": blend(code, alone, ours_code), "+extra": blend(code, alone, extra),
                 "+counts+ours": blend(code, alone, counts, ours_code), "counts-launch": blend(counts, alone)}
