@@ -68,7 +68,7 @@ def powersgd_failures(comm: Communicator) -> list[str]:
 def different_sizes_failures(comm: Communicator) -> list[str]:
     """Ranks passing tensors of different sizes are refused on every rank, whatever the sparse algorithm. dsar
     returned a sum of another size, silently; the others failed with an IndexError or a broadcast error on some
-    ranks. (A dense MPI_Allreduce of different sizes is MPI's own affair: it failed or hung.)"""
+    ranks. (A dense MPI_Allreduce of different sizes: test_mpi.py.)"""
     failures = []
     x = np.ones(1000 * (comm.rank + 1), np.float32)  # every rank's blocks differ from every other's too
     # Recursive doubling on ranks that are no power of two starts with a fold: the odd rank refuses its even
