@@ -50,6 +50,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         format="%(levelname)s: %(message)s")
     if not args.verbose:
         logging.getLogger("tensorflow").addFilter(_not_expected_retracing)
+        # TensorFlow's C++ information lines (its CPU instructions, a memory setting, absl's start) on every run
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
     try:
         status = _run(args)
     except Exception:  # a bug: the traceback, then (in an MPI job) the other ranks ended with this one

@@ -1,6 +1,7 @@
 """The inst2vec command: batch runs go on past bad files, exit 1, and leave no partial output."""
 import gzip
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -738,3 +739,16 @@ def test_sigterm_to_a_batch_with_an_idle_worker_ends_it_quietly(tmp_path):
     assert process.returncode == 143 and err == "terminated (SIGTERM)\n", err
     assert hidden and hidden[0].startswith(".long.graphml.")  # the kill came while it was written
     assert sorted(path.name for path in out.iterdir()) == ["sample.graphml"]
+
+
+@pytest.mark.parametrize("given, flags, expected", [(None, [], "1"), ("0", [], "0"), (None, ["-v"], None)])
+def test_tensorflow_information_lines_are_hidden_unless_asked_for(ir_dir, monkeypatch, capsys, given, flags,
+                                                                   expected):
+    """TensorFlow's C++ logging printed its CPU instructions and other information lines on every Keras run;
+    a level the user set is kept, and --verbose shows them."""
+    if given is None:
+        monkeypatch.delenv("TF_CPP_MIN_LOG_LEVEL", raising=False)
+    else:
+        monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", given)
+    assert main([*flags, "statements", str(ir_dir / "mt.ll")]) == 0
+    assert os.environ.get("TF_CPP_MIN_LOG_LEVEL") == expected
