@@ -67,6 +67,7 @@ _DEFINE_NAME = re.compile(r'define [^@]*@("[^"]*"|[-\w.$\\]+)')
 #: Syntax older LLVMs wrote that LLVM 22 (and llvm-as-14) reject: untyped byval/sret, inrange, debug info.
 _OLD_SYNTAX_MARKERS = (" byval ", " byval,", " sret ", " sret,", "inrange", "!DI", "metadata ")
 _LLVM_ERROR_LINE = re.compile(r"<string>:(\d+):(\d+): error: (.*)")
+_NOT_VERIFIED = b"assembly parsed, but does not verify as correct!"
 
 
 #: Every LLVM instruction opcode (LangRef, LLVM 5 to 22).
@@ -552,10 +553,10 @@ def _check_instructions(raw: str, kept: str, path, first_line: int) -> None:
             continue
         if in_function and _BAD_LINE.match("\n" + line):
             word = _FIRST_WORD.match("\n" + line).group(1)
-            raise IRParseError(f"unknown instruction '{word}' (line: \"{_shorten(line)}\")", path, i + first_line)
+            raise IRParseError(f"unknown instruction '{word}' (line: \"{shorten(line)}\")", path, i + first_line)
         if not in_function and not line.startswith("@"):
             raise IRParseError(f"not LLVM IR; expected a global, a type or a function definition "
-                               f"(line: \"{_shorten(line)}\")", path, i + first_line)
+                               f"(line: \"{shorten(line)}\")", path, i + first_line)
 
 
 def needs_collapse(kept: str) -> bool:
@@ -563,7 +564,8 @@ def needs_collapse(kept: str) -> bool:
     return "switch" in kept or "invoke" in kept or "landingpad" in kept or "callbr" in kept
 
 
-def _shorten(text: str, width: int = 80) -> str:
+def shorten(text: str, width: int = 80) -> str:
+    """The first line of ``text``, cut to ``width`` characters with "..." (for quoting input in errors)."""
     text = text.split("\n", 1)[0]
     return text if len(text) <= width else text[: width - 3] + "..."
 
@@ -655,6 +657,20 @@ def _split_functions(units: tuple[str, ...]) -> Iterator[Function]:
         yield Function(name, define, tuple(blocks))
 
 
+def _verifier_failure(said: str, text: str) -> tuple[str, int | None]:
+    """``(reason, line)`` from llvm-as's report of IR that parses but does not verify: its first error's message
+    and the instructions it quotes (as the file spells them), and the line of the last of them where the text
+    holds it once (a copied line can be the one the verifier means, or its original)."""
+    reported = [piece.strip() for piece in said.split(_NOT_VERIFIED.decode(), 1)[1].splitlines() if piece.strip()]
+    starts = [i for i, piece in enumerate(reported) if piece.endswith("!")] or [0]  # "… does not dominate all uses!"
+    first = reported[starts[0]:starts[1] if len(starts) > 1 else None]
+    if not first:
+        return said.strip().splitlines()[-1], None
+    places = [number for number, line in enumerate(text.split("\n"), 1) if line.strip() == first[-1]]
+    more = f" (and {len(starts) - 1} more)" if len(starts) > 1 else ""
+    return "; ".join(first) + more, places[0] if len(places) == 1 else None
+
+
 def verify_module(text: str, path: str | os.PathLike | None = None) -> None:
     """Parse and verify IR with LLVM (llvmlite), raising :class:`IRParseError` on real errors.
 
@@ -688,6 +704,8 @@ def verify_module(text: str, path: str | os.PathLike | None = None) -> None:
             log.info("%s: read through bitcode (llvmlite's text parser said: %s)", path, reason)
             return
         raise IRParseError(f"LLVM rejects this IR: {problem}", path, line)
+    if line is None and _NOT_VERIFIED in done.stderr:  # parsed, but wrong: say what and where, in the file's spelling
+        reason, line = _verifier_failure(done.stderr.decode(errors="replace"), text)
     failing = text.split("\n")[line - 1] if line else ""
     if any(marker in failing for marker in _OLD_SYNTAX_MARKERS):
         warnings.warn(f"{path or '<string>'}:{line}: LLVM 22 no longer reads this older syntax ({reason}); "

@@ -22,7 +22,8 @@ import regex  # same matching rules as `re`; far less backtracking on the nested
 
 from inst2vec.errors import IRParseError
 from inst2vec.ir import (CHUNK_BYTES, LOCAL_NAME, IRModule, check_functions_closed, has_bad_line, reads_at_once,
-                         iter_module_chunks, module_from_preprocessed, needs_collapse, preprocess, read_text)
+                         iter_module_chunks, module_from_preprocessed, needs_collapse, preprocess, read_text,
+                         shorten)
 
 # ---------------------------------------------------------------------------------------------
 # Identifiers and immediates (published rules; see docs/statements.md, "Abstraction").
@@ -110,6 +111,7 @@ def build_struct_dictionary(definitions: Iterable[str], path: str | os.PathLike 
             m = _STRUCT_DEFINITION_PARTS.search(line)
             if m:
                 pending[m.group(1)] = m.group(2)
+    defined = dict(pending)  # every definition as written, for naming what went wrong
     literal = regex.compile(_LITERAL_STRUCT)
     to_inline = {name: body for name, body in pending.items() if literal.match(body)}
     for name in to_inline:
@@ -148,13 +150,44 @@ def build_struct_dictionary(definitions: Iterable[str], path: str | os.PathLike 
             elif not use_ready:
                 use_ready = True
             else:
-                raise IRParseError(f"cannot resolve the struct types {', '.join(sorted(pending))}", path)
+                raise _unresolved(pending, defined, references, path,
+                                  f"cannot resolve the struct types {', '.join(sorted(pending))}")
         previous_size = len(pending)
         if rounds >= _MAX_INLINING_ROUNDS:
-            raise IRParseError(f"struct types still unresolved after {rounds} rounds: {', '.join(sorted(pending))}",
-                               path)
+            raise _unresolved(pending, defined, references, path,
+                              f"struct types still unresolved after {rounds} rounds: {', '.join(sorted(pending))}")
     ready.update(to_inline)
     return ready
+
+
+def _unresolved(pending: dict[str, str], defined: dict[str, str], references: "_References",
+                path: str | os.PathLike | None, message: str) -> IRParseError:
+    """The error for struct types left ``pending``: a type that a definition names but the file does not define
+    (a deleted or misspelt definition), else the first type stuck on its own body (one that names no other
+    pending type), with the line of that definition where the file can be read; else ``message``."""
+    for name in sorted(pending):
+        missing = [found for found in STRUCT_NAME.findall(defined[name]) if found not in defined]
+        if missing:
+            return IRParseError(f"struct type {name} names {missing[0]}, which the file does not define", path,
+                                _definition_line(path, name))
+    for name, body in pending.items():
+        if not any(references.search(other, body) for other in pending if other != name):
+            return IRParseError(f"{message}: {name} = type {shorten(defined[name])} is not a type the inst2vec "
+                                "rules can read", path, _definition_line(path, name))
+    return IRParseError(message, path)
+
+
+def _definition_line(path: str | os.PathLike | None, name: str) -> int | None:
+    """The 1-based line of ``path`` that defines struct type ``name``; None for text from memory, bitcode (its
+    lines are the disassembly's) or a file that no longer reads."""
+    if path is None:
+        return None
+    start = f"{name} = type ".encode()
+    try:
+        with open(path, "rb") as f:
+            return next((number for number, line in enumerate(f, 1) if line.startswith(start)), None)
+    except OSError:
+        return None
 
 
 _DELIMITERS = frozenset(" \t\n\r\f\v,*]}")  # what may follow a type name (the original's lookahead)

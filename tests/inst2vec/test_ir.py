@@ -255,6 +255,30 @@ def test_verify_accepts_real_ir_and_reports_llvm_errors(data_root):
     assert caught.value.line == 7
 
 
+IR_USE_BEFORE_DEFINITION = """\
+define i32 @f(i32 %a) {
+entry:
+  %x = add i32 %y, 1
+  %y = add i32 %a, 1
+  ret i32 %x
+}
+"""
+
+
+def test_ir_that_parses_but_does_not_verify_names_the_reason_and_the_line():
+    """LLVM's verifier gives no line: its message said only the instruction, without why (the dominance rule here)
+    or where. The line is that of the instruction it names last; a line copied elsewhere leaves it open."""
+    with pytest.raises(IRParseError) as caught:
+        verify_module(IR_USE_BEFORE_DEFINITION, "bad.ll")
+    assert (caught.value.line, caught.value.reason) == (3, "LLVM rejects this IR: Instruction does not dominate all "
+                                                           "uses!; %y = add i32 %a, 1; %x = add i32 %y, 1")
+    copied = "define void @g(i32* %p) {\n  store i32 %y, i32* %p\n  %y = add i32 1, 1\n  store i32 %y, i32* %p\n" \
+        "  ret void\n}\n"
+    with pytest.raises(IRParseError, match="Instruction does not dominate all uses!") as caught:
+        verify_module(copied, "bad.ll")
+    assert caught.value.line is None
+
+
 def test_verify_falls_back_to_text_reader_for_old_syntax(data_root):
     """LLVM 22 (and llvm-as-14) reject Apple LLVM 5's `byval` without a type: a warning, not a failure."""
     path = data_root / "devmap" / "kernels_ir" / "rodinia-3.1-lavaMD-kernel_gpu_opencl.ll"

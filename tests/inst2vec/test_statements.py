@@ -5,6 +5,7 @@ import subprocess
 
 import pytest
 
+from inst2vec.errors import IRParseError
 from inst2vec.ir import parse_module
 from inst2vec.statements import (build_struct_dictionary, file_statements, module_statements, normalize_units,
                                  text_statements)
@@ -123,6 +124,25 @@ def test_struct_types_inlined_recursive_become_opaque():
     ]
     types = build_struct_dictionary(parse_module(IR_STRUCTS).struct_lines)
     assert types["%struct.list"] == "{ i32, opaque* }"
+
+
+@pytest.mark.parametrize("old, new, line, reason", [
+    ("%struct.inner = type { i32, [4 x i8] }\n", "", 2,
+     "struct type %struct.vec names %struct.inner, which the file does not define"),
+    ("%struct.inner*", "%struct.innr*", 2, "struct type %struct.vec names %struct.innr, which the file does not define"),
+    ("%struct.inner*", "%struct.in>ner*", 2, "cannot resolve the struct types %struct.vec: %struct.vec = type { float, "
+     "float, %struct.in>ner* } is not a type the inst2vec rules can read")])
+def test_struct_types_that_cannot_be_resolved_are_named_with_their_line(tmp_path, old, new, line, reason):
+    """A deleted, misspelt or damaged struct definition (found by mutating real IR) said only 'cannot resolve the
+    struct types …', without a line; in memory there is no file to name a line of."""
+    path = tmp_path / "k.ll"
+    path.write_text("; ModuleID = 'k.c'\n" + IR_STRUCTS.replace(old, new, 1))
+    with pytest.raises(IRParseError) as caught:
+        file_statements(path)
+    assert (caught.value.line, caught.value.reason) == (line, reason)
+    with pytest.raises(IRParseError) as caught:
+        text_statements(IR_STRUCTS.replace(old, new, 1))
+    assert (caught.value.line, caught.value.reason) == (None, reason)
 
 
 def test_opaque_pointers_and_modern_keywords():
