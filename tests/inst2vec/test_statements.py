@@ -129,7 +129,8 @@ def test_struct_types_inlined_recursive_become_opaque():
 @pytest.mark.parametrize("old, new, line, reason", [
     ("%struct.inner = type { i32, [4 x i8] }\n", "", 2,
      "struct type %struct.vec names %struct.inner, which the file does not define"),
-    ("%struct.inner*", "%struct.innr*", 2, "struct type %struct.vec names %struct.innr, which the file does not define"),
+    ("%struct.inner*", "%struct.innr*", 2,
+     "struct type %struct.vec names %struct.innr, which the file does not define"),
     ("%struct.inner*", "%struct.in>ner*", 2, "cannot resolve the struct types %struct.vec: %struct.vec = type { float, "
      "float, %struct.in>ner* } is not a type the inst2vec rules can read")])
 def test_struct_types_that_cannot_be_resolved_are_named_with_their_line(tmp_path, old, new, line, reason):
