@@ -174,7 +174,29 @@ def compile_flags(source: Source, variant: Variant) -> list[str]:
     assertions) does not depend on where the corpus is built.
     """
     return (LANGUAGE_FLAGS[source.language] + list(variant.flags) + SUITE_DEFINES.get(source.suite, [])
-            + include_flags(source) + COMMON_FLAGS + [f"-fmacro-prefix-map={Path(source.root).resolve()}=."])
+            + include_flags(source) + COMMON_FLAGS + [f"{_PREFIX_MAP}{Path(source.root).resolve()}=."])
+
+
+_PREFIX_MAP = "-fmacro-prefix-map="
+
+
+def portable_flags(flags: list[str]) -> list[str]:
+    """``flags`` with two folders named by their role, not their place: the suite's (the one ``-fmacro-prefix-map``
+    maps, in every flag that names it or a folder below it) and the toolkit's shims. Flags that agree so make the
+    same statements, so a corpus is reused after its sources, its archives' unpacked copy or the toolkit moved."""
+    root = next((flag[len(_PREFIX_MAP):-2] for flag in flags if flag.startswith(_PREFIX_MAP) and flag.endswith("=.")),
+                None)
+
+    def portable(flag: str) -> str:
+        if flag.startswith("-idirafter") and flag.endswith(f"{os.sep}ir_corpus{os.sep}shims"):
+            return "-idirafter{shims}"
+        if root:
+            for prefix in ("-I", _PREFIX_MAP):
+                if flag.startswith(prefix + root) and flag[len(prefix + root):][:1] in ("", os.sep, "="):
+                    return prefix + "{suite}" + flag[len(prefix + root):]
+        return flag
+
+    return [portable(flag) for flag in flags]
 
 
 def prepare_poj104(text: str, header: bool = True) -> str:
