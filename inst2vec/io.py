@@ -14,6 +14,9 @@ import signal
 import sys
 import tempfile
 import threading
+import tokenize
+import zipfile
+import zlib
 from pathlib import Path
 from typing import IO, Iterable, Iterator
 
@@ -305,20 +308,36 @@ def _text_options(mode: str) -> dict:
 NUMPY_MAGIC = {False: b"\x93NUMPY", True: b"PK\x03\x04"}
 
 
+#: What numpy and zipfile raise on a damaged ``.npy`` or ``.npz`` (found by damaging files at random): a header
+#: that does not parse, a member cut short or stored in a way numpy does not read.
+_DAMAGED_NUMPY_ERRORS = (ValueError, EOFError, KeyError, SyntaxError, TypeError, NotImplementedError, RuntimeError,
+                         zipfile.BadZipFile, zlib.error, tokenize.TokenError)
+
+
 def load_numpy(path: str | os.PathLike, archive: bool):
     """``np.load(path, allow_pickle=False)``, once the file is seen to start as ``np.save`` (with ``archive``:
     ``np.savez``) writes them; anything else is refused up front (numpy would take it for a pickle and suggest
-    loading it unsafely).
+    loading it unsafely). An archive comes as a dict of its arrays, all read here, so that a damaged one fails here.
 
     Raises:
-        ValueError: not such a file (or numpy's own errors). OSError: it cannot be read.
+        ValueError: not such a file, or a damaged one (whatever numpy or zipfile raised, named in the message).
+        OSError: it cannot be read.
     """
     import numpy as np
 
     with open(path, "rb") as f:
         if f.read(len(NUMPY_MAGIC[archive])) != NUMPY_MAGIC[archive]:
             raise ValueError("not a NumPy " + (".npz archive" if archive else ".npy array file"))
-    return np.load(path, allow_pickle=False)
+    try:
+        if not archive:
+            return np.load(path, allow_pickle=False)
+        with np.load(path, allow_pickle=False) as stored:
+            return {name: stored[name] for name in stored.files}
+    except OSError:
+        raise
+    except _DAMAGED_NUMPY_ERRORS as err:
+        raise ValueError(f"a damaged NumPy {'archive' if archive else 'file'} ({type(err).__name__}: {err})") \
+            from err
 
 
 def not_regular_file(path: Path) -> str:

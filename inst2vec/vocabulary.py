@@ -129,7 +129,7 @@ class Vocabulary:
                                           f"this file starts with {first!r})")
                 f.seek(0)
                 data = json.load(f)
-        except (OSError, EOFError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        except (OSError, EOFError, UnicodeDecodeError, json.JSONDecodeError, zlib.error) as err:  # zlib: damaged .gz
             raise VocabularyError(f"{os.fspath(path)}: cannot read a vocabulary: {err}") from err
         try:
             if isinstance(data, list):  # the published vocabulary: position = index

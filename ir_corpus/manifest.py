@@ -4,7 +4,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import zipfile
 from collections import defaultdict
 from pathlib import Path
 from typing import Iterable
@@ -154,9 +153,9 @@ def _distinct_digests(out_dir: Path, record: dict, kept: dict[str, np.ndarray], 
 def _kept_digests(path: Path) -> dict[str, np.ndarray]:
     """The digests an earlier table kept, by IR sha256; none if there are none, or they are damaged."""
     try:
-        with load_numpy(path, archive=True) as stored:
-            names, offsets, digests = stored["ir_sha256"], stored["offsets"], stored["digests"]
-    except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile):
+        stored = load_numpy(path, archive=True)
+        names, offsets, digests = stored["ir_sha256"], stored["offsets"], stored["digests"]
+    except (OSError, ValueError, KeyError):
         return {}
     if names.ndim != 1 or digests.dtype != np.dtype("S16") or offsets.shape != (len(names) + 1,) \
             or offsets.dtype.kind not in "iu" or offsets[0] != 0 or offsets[-1] != len(digests) \

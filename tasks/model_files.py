@@ -58,11 +58,11 @@ class ArrayModel:
         try:
             metadata = json.loads(Path(str(path) + ".json").read_text(encoding="utf-8"))
             cls.check_format(path, metadata if isinstance(metadata, dict) else {})
-            with load_numpy(path, archive=True) as stored:
-                missing = [name for name in cls.ARRAYS if name not in stored.files]
-                if missing:
-                    raise Inst2vecError(f"{path}: not a {cls.KIND} model (no {', '.join(missing)})")
-                arrays = {name: stored[name] for name in cls.ARRAYS}
+            stored = load_numpy(path, archive=True)
+            missing = [name for name in cls.ARRAYS if name not in stored]
+            if missing:
+                raise Inst2vecError(f"{path}: not a {cls.KIND} model (no {', '.join(missing)})")
+            arrays = {name: stored[name] for name in cls.ARRAYS}
         except (OSError, ValueError) as err:
             raise Inst2vecError(f"{path}: cannot read the {cls.KIND} model: {err}") from err
         model = cls(**arrays, metadata=metadata)

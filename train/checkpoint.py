@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import zipfile
 from typing import Any, Mapping
 
 import numpy as np
@@ -73,10 +72,9 @@ def restore(path: str | os.PathLike, model, dataset=None, states: Mapping[str, A
             ``settings`` than these (names the file and the settings that differ).
     """
     try:
-        with load_numpy(path, archive=True) as data:
-            arrays = {k: data[k] for k in data.files}
+        arrays = load_numpy(path, archive=True)
         header = json.loads(arrays.pop("header").tobytes().decode())
-    except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile) as err:  # truncated, foreign
+    except (OSError, ValueError, KeyError) as err:  # truncated, damaged, foreign
         raise _not_a_checkpoint(path, err) from err
     _check_settings(path, header.get("settings"), settings)  # before anything is loaded into the model
     try:

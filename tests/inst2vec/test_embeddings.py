@@ -149,6 +149,32 @@ def test_save_load_round_trip_and_errors(tmp_path):
         load("published", tmp_path / "empty")
 
 
+def test_damaged_embedding_files_are_refused_naming_them(tmp_path):
+    """Bytes changed or cut off at random (seeded): numpy's header parser raised TokenError or TypeError, a damaged
+    gzip stream zlib.error, past the loader's message."""
+    rng = np.random.default_rng(0)
+    vocabulary = Vocabulary(["!UNK"] + [f"<%ID> = add i32 <%ID>, <INT> ; {i}" for i in range(60)])
+    Embeddings(vocabulary, rng.normal(size=(61, 16)).astype(np.float16)).save(tmp_path / "e", compress_vocabulary=True)
+    whole = {name: (tmp_path / "e" / name).read_bytes() for name in ("embeddings.npy", "vocabulary.json.gz")}
+    refused = 0
+    for seed in range(300):
+        name = sorted(whole)[seed % 2]
+        data = bytearray(whole[name])
+        if seed % 3 == 0:
+            data = data[:rng.integers(len(data))]
+        else:
+            for at in rng.integers(0, 128 if seed % 3 == 1 else len(data), size=rng.integers(1, 5)):
+                data[at] = rng.integers(256)
+        (tmp_path / "e" / name).write_bytes(bytes(data))
+        try:
+            load(tmp_path / "e")
+        except VocabularyError as err:
+            assert str(err).startswith(str(tmp_path / "e")), err
+            refused += 1
+        (tmp_path / "e" / name).write_bytes(whole[name])
+    assert refused > 150
+
+
 def test_cli(data_root, capsys, tmp_path, monkeypatch):
     import json
 

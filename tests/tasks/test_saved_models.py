@@ -1,6 +1,7 @@
 """Our default devmap and thread-coarsening models saved as arrays and applied by ``inst2vec predict``."""
 import json
 import re
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -61,6 +62,19 @@ def test_saved_trees_give_scikit_learns_probabilities(amd, tmp_path):
     Path(str(junk) + ".json").write_text(json.dumps({"kind": "boost", "version": BoostedTrees.VERSION}))
     with pytest.raises(Inst2vecError, match="junk.npz: cannot read the boost model: not a NumPy .npz archive"):
         BoostedTrees.load(junk)
+    # Bytes changed or cut off at random (seeded): zipfile's and numpy's own errors (BadZipFile, EOFError,
+    # NotImplementedError, TokenError…) went past the loader's message.
+    whole, rng = (tmp_path / "blend.npz").read_bytes(), np.random.default_rng(1)
+    shutil.copy(str(tmp_path / "blend.npz") + ".json", str(junk) + ".json")
+    for seed in range(200):
+        data = bytearray(whole[:rng.integers(len(whole))] if seed % 4 == 0 else whole)
+        for at in rng.integers(0, len(data), size=rng.integers(0 if seed % 4 == 0 else 1, 4)):
+            data[at] = rng.integers(256)
+        junk.write_bytes(bytes(data))
+        try:
+            BoostedTrees.load(junk)
+        except Inst2vecError as err:
+            assert str(err).startswith(f"{junk}: "), err
     # Damaged (or hand-made) arrays are refused on loading, not met as an IndexError or an endless walk later.
     nodes = len(loaded.feature)
     for change, message in (({"feature": loaded.feature + 10_000}, "reads an input column its member does not take"),
