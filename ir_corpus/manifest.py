@@ -27,6 +27,53 @@ def record_key(record: dict) -> tuple[str, str, str]:
     return record["suite"], record["source"], record["variant"]
 
 
+#: The fields of a record that a build reads, by status, with their types; other fields are not checked.
+_NEEDED = {"suite": str, "source": str, "variant": str, "status": str}
+_NEEDED_IF = {"ok": {"ir": str, "sha256": str, "statements_sha256": str, "n_lines": int, "n_statements": int},
+              "duplicate": {}, "failed": {}, "skipped": {}}
+_TYPED_IF_THERE = {"flags": list, "duplicate_of": str, "statements_sha256": str, "source_sha256": str, "clang": str,
+                   "timeout": (int, float), "retry": bool, "error": (str, type(None))}
+
+
+def record_problem(record) -> str | None:
+    """What makes ``record`` (one parsed line of a manifest) no record a build can use — a field missing or of
+    another type, an unknown status, an IR path outside ``ir/`` — or None."""
+    if not isinstance(record, dict):
+        return "not a JSON object"
+    needed = dict(_NEEDED)
+    if isinstance(record.get("status"), str):
+        if record["status"] not in _NEEDED_IF:
+            return f"unknown status {record['status']!r}"
+        needed.update(_NEEDED_IF[record["status"]])
+    missing = [name for name in needed if name not in record]
+    if missing:
+        return f"no {missing[0]!r}"
+    for name, kind in {**_TYPED_IF_THERE, **needed}.items():
+        if name in record and not _is_a(record[name], kind):
+            return f"{name!r} is {record[name]!r}"
+    for name in ("ir", "duplicate_of"):
+        if name in record and (Path(record[name]).parts[:1] != ("ir",) or ".." in Path(record[name]).parts):
+            return f"{name!r} is {record[name]!r}, not a file below ir/"
+    return None
+
+
+def _is_a(value, kind) -> bool:
+    """Whether ``value`` is of ``kind``, as a manifest means it: counts are not negative and no bool counts as a
+    number, and flags are strings."""
+    if isinstance(value, bool) and kind is not bool:
+        return False
+    if kind is int:
+        return isinstance(value, int) and value >= 0
+    if kind is list:
+        return isinstance(value, list) and all(isinstance(item, str) for item in value)
+    return isinstance(value, kind)
+
+
+def _not_a_record(path: Path, line: int, problem) -> Inst2vecError:
+    return Inst2vecError(f"{path}:{line}: not a manifest record ({problem}); delete this line, and `corpus build` "
+                         "compiles the file it recorded again")
+
+
 class Manifest:
     """Records by key, loaded from and saved to ``OUT/manifest.jsonl``; appends survive a crash."""
 
@@ -45,12 +92,13 @@ class Manifest:
                     continue
                 try:
                     record = json.loads(line)
-                    self.records[record_key(record)] = record
-                except (json.JSONDecodeError, KeyError, TypeError) as err:
+                except json.JSONDecodeError as err:
                     if n == len(lines):  # cut short: that file is built again
                         continue
-                    raise Inst2vecError(f"{self.path}:{n}: not a manifest record ({err}); delete this line, "
-                                        f"and `corpus build` compiles the file it recorded again") from err
+                    raise _not_a_record(self.path, n, err) from err
+                if problem := record_problem(record):  # edited by hand, say
+                    raise _not_a_record(self.path, n, problem)
+                self.records[record_key(record)] = record
 
     def add(self, record: dict) -> None:
         """Keep ``record`` and append it to the file at once (after dropping a last line cut short, which the

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from inst2vec.cli import main
+from inst2vec.errors import Inst2vecError
 from inst2vec.statements import file_statements, text_statements
 from ir_corpus import Manifest, Variant, build_corpus, corpus_table
 from ir_corpus.build import SCRATCH, NoSourcesError
@@ -202,8 +203,7 @@ def test_the_distinct_statements_are_counted_once_per_ir_file(suite, tmp_path, m
     from ir_corpus.manifest import DIGESTS
 
     def kept_for():
-        with load_numpy(out / DIGESTS, archive=True) as kept:
-            return sorted(kept["ir_sha256"].tolist())
+        return sorted(load_numpy(out / DIGESTS, archive=True)["ir_sha256"].tolist())
 
     def parsing_fails():
         monkeypatch.setattr(manifest_module, "file_statement_hashes", lambda *args: pytest.fail("parsed again"))
@@ -404,10 +404,35 @@ def test_an_append_after_a_line_cut_short_starts_a_line_of_its_own(tmp_path):
     """The next record was appended to a last line cut short (a full disk), which made that line, no longer the
     last, stop the run after next ("not a manifest record")."""
     manifest = tmp_path / "manifest.jsonl"
-    kept = {"suite": "s", "source": "a.c", "variant": "O0", "status": "ok"}
+    kept = {"suite": "s", "source": "a.c", "variant": "O0", "status": "failed"}
     manifest.write_text(json.dumps(kept) + "\n" + json.dumps({**kept, "source": "b.c"})[:25])
     Manifest(tmp_path).add({**kept, "source": "c.c"})
     assert sorted(r["source"] for r in Manifest(tmp_path)) == ["a.c", "c.c"]
+
+
+@pytest.mark.parametrize("field, value, problem", [
+    ("status", "great", "unknown status 'great'"), ("status", None, "'status' is None"),
+    ("ir", None, "no 'ir'"), ("ir", "../../etc/passwd", "'ir' is '../../etc/passwd', not a file below ir/"),
+    ("n_lines", "x", "'n_lines' is 'x'"), ("n_lines", -1, "'n_lines' is -1"), ("n_lines", True, "'n_lines' is True"),
+    ("flags", 1e300, "'flags' is 1e+300"), ("flags", ["-O0", 2], "'flags' is ['-O0', 2]"),
+    ("suite", -1, "'suite' is -1"), ("statements_sha256", [], "'statements_sha256' is []")])
+def test_a_record_edited_into_another_shape_is_refused_naming_its_line(suite, tmp_path, field, value, problem):
+    """Records of the right JSON but wrong fields (found by changing them at random) failed deep in the build with
+    a TypeError or KeyError; an IR path outside the corpus could even have been removed as a duplicate's."""
+    out = tmp_path / "corpus"
+    build_corpus([suite], out, [Variant.parse("O0")], jobs=1, progress=False)
+    lines = (out / "manifest.jsonl").read_text().splitlines()
+    n, record = next((n, json.loads(line)) for n, line in enumerate(lines, 1) if json.loads(line)["status"] == "ok")
+    if value is None and field == "ir":
+        del record[field]
+    else:
+        record[field] = value
+    lines[n - 1] = json.dumps(record)
+    (out / "manifest.jsonl").write_text("\n".join(lines) + "\n")
+    with pytest.raises(Inst2vecError) as caught:
+        build_corpus([suite], out, [Variant.parse("O0")], jobs=1, progress=False)
+    assert str(caught.value) == f"{out / 'manifest.jsonl'}:{n}: not a manifest record ({problem}); delete this " \
+        "line, and `corpus build` compiles the file it recorded again"
 
 
 def test_two_inputs_of_the_same_name_do_not_overwrite_each_others_ir(tmp_path):
