@@ -421,17 +421,36 @@ def read_xfg(path: str | os.PathLike) -> nx.MultiDiGraph:
             raw.seek(0)
             with (gzip.GzipFile(fileobj=raw, mode="rb") if compressed else contextlib.nullcontext(raw)) as binary:
                 if os.fspath(path).lower().endswith((".graphml", ".graphml.gz")):
-                    return nx.read_graphml(binary, force_multigraph=True)
+                    return _checked(nx.read_graphml(binary, force_multigraph=True))
                 text = io.TextIOWrapper(binary, encoding="utf-8")
                 first = first_non_blank(text)
                 if first and first != "{":  # refused before a large file of something else is read whole
                     raise ValueError(f"a node-link JSON object starts with '{{', this file with {first!r}")
                 text.seek(0)
                 data = json.load(text, object_hook=_one_string_per_statement())
-                return nx.node_link_graph(data, directed=True, multigraph=True, edges="edges")
+                return _checked(nx.node_link_graph(data, directed=True, multigraph=True, edges="edges"))
     except (ValueError, TypeError, AttributeError, KeyError, ParseError, nx.NetworkXError, EOFError, zlib.error,
             gzip.BadGzipFile) as err:
         raise Inst2vecError(f"{os.fspath(path)}: not an XFG written by `inst2vec xfg` ({err})") from err
+
+
+#: The attributes of an XFG edge and their types, as :func:`build_xfg` sets them.
+_EDGE_ATTRIBUTES = {"stmt": str, "flow": str, "index": int, "line": int}
+
+
+def _checked(graph: nx.MultiDiGraph) -> nx.MultiDiGraph:
+    """``graph``, if its nodes are named by strings and its edges carry :data:`_EDGE_ATTRIBUTES` (a file changed
+    since it was written gave a TypeError or ValueError in :func:`~inst2vec.pairs.context_pairs`); else ValueError
+    naming the first edge or node that does not."""
+    for node in graph:
+        if not isinstance(node, str):
+            raise ValueError(f"the node {node!r} is not named by a string")
+    for u, v, data in graph.edges(data=True):
+        for name, kind in _EDGE_ATTRIBUTES.items():
+            value = data.get(name)
+            if not isinstance(value, kind) or isinstance(value, bool) or name == "flow" and value not in FLOWS:
+                raise ValueError(f"the edge {u!r} -> {v!r} has {name} {value!r}")
+    return graph
 
 
 def _one_string_per_statement() -> Callable[[dict], dict]:

@@ -1,5 +1,6 @@
 """XFG construction: each flow rule on a tiny module, opaque pointers, export round trips, real IR."""
 import glob
+import re
 import subprocess
 from collections import Counter
 
@@ -181,6 +182,24 @@ def test_a_graph_read_from_json_keeps_one_string_per_statement(tmp_path):
     statements = [data["stmt"] for *_, data in read_xfg(tmp_path / "g.json").edges(data=True)]
     assert len(statements) > len(set(statements))  # statements on several edges
     assert len({id(statement) for statement in statements}) == len(set(statements))
+
+
+@pytest.mark.parametrize("part, field, value, message", [
+    ("edges", "index", "x", "has index 'x'"), ("edges", "stmt", {}, "has stmt {}"),
+    ("edges", "flow", "sideways", "has flow 'sideways'"), ("edges", "line", True, "has line True"),
+    ("nodes", "id", 5, "the node 5 is not named by a string")])
+def test_a_graph_changed_since_it_was_written_is_refused_on_reading(tmp_path, part, field, value, message):
+    """Found by changing node-link JSON at random: `context_pairs` of such a graph failed with a TypeError or
+    ValueError of its own."""
+    import json
+
+    write_xfg(build_xfg(parse_module(IR_FLOWS)), tmp_path / "g.json")
+    data = json.loads((tmp_path / "g.json").read_text())
+    data[part][-1][field] = value
+    (tmp_path / "g.json").write_text(json.dumps(data))
+    with pytest.raises(Inst2vecError, match=r"g.json: not an XFG written by `inst2vec xfg` \(.*"
+                       + re.escape(message)):
+        read_xfg(tmp_path / "g.json")
 
 
 def test_a_large_file_of_something_else_is_refused_before_it_is_read_whole(tmp_path, monkeypatch):
