@@ -413,7 +413,7 @@ def load_predictor(model: str | Path, aux: list[str], data_root: str | None = No
         raise Inst2vecError(f"{meta_path}: not valid JSON: {err}") from err
     _check_description(meta_path, meta)
     kind = meta.get("kind", "ncc" if model_path.suffix == ".keras" else None)
-    if kind not in PREDICTORS:
+    if not isinstance(kind, str) or kind not in PREDICTORS:  # a hand-edited {} was a TypeError
         raise Inst2vecError(f"{meta_path}: unknown model kind {kind!r} (expected a .keras ncc model or kind "
                             + ", ".join(repr(k) for k in PREDICTORS if k != "ncc") + ")")
     arrays = _load_array_model(model_path, kind)

@@ -207,6 +207,9 @@ def test_predict_refuses_files_that_are_not_models(tmp_path, capsys):
         archive.writestr("config.json", "{}")
     assert main(["predict", str(bogus), str(program)]) == 2
     assert "model.keras: cannot read the Keras model: " in capsys.readouterr().err
+    (tmp_path / "model.keras.json").write_text(json.dumps({**description, "kind": {}}))  # found by random edits
+    assert main(["predict", str(bogus), str(program)]) == 2
+    assert "model.keras.json: unknown model kind {} (expected a .keras ncc model or kind" in capsys.readouterr().err
 
 
 def test_a_keras_backend_that_cannot_be_loaded_is_refused_before_any_work(tmp_path):
