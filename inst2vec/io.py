@@ -333,8 +333,6 @@ def load_numpy(path: str | os.PathLike, archive: bool):
             return np.load(path, allow_pickle=False)
         with np.load(path, allow_pickle=False) as stored:
             return {name: stored[name] for name in stored.files}
-    except OSError:
-        raise
     except _DAMAGED_NUMPY_ERRORS as err:
         raise ValueError(f"a damaged NumPy {'archive' if archive else 'file'} ({type(err).__name__}: {err})") \
             from err

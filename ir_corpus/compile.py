@@ -167,6 +167,9 @@ def _include_flags(root_name: str, folder_name: str) -> tuple[str, ...]:
     return tuple(f"-I{f}" for f in dict.fromkeys(folders))
 
 
+_PREFIX_MAP = "-fmacro-prefix-map="
+
+
 def compile_flags(source: Source, variant: Variant) -> list[str]:
     """All clang flags for one source and variant (without input and output).
 
@@ -175,9 +178,6 @@ def compile_flags(source: Source, variant: Variant) -> list[str]:
     """
     return (LANGUAGE_FLAGS[source.language] + list(variant.flags) + SUITE_DEFINES.get(source.suite, [])
             + include_flags(source) + COMMON_FLAGS + [f"{_PREFIX_MAP}{Path(source.root).resolve()}=."])
-
-
-_PREFIX_MAP = "-fmacro-prefix-map="
 
 
 def portable_flags(flags: list[str]) -> list[str]:
