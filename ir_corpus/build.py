@@ -15,7 +15,7 @@ from inst2vec.batch import pool_results, progress_bar, stoppable_pool, worker_st
 from inst2vec.errors import DiskFullError
 from inst2vec.io import DISK_FULL_ERRORS, LOCK_FILE, folder_lock, is_temporary_name, remove_temporary_files
 from ir_corpus.compile import (CLANG, DEFAULT_VARIANTS, DISTINCT_DIGESTS, Variant, check_variant, clang_version,
-                               compile_flags, compile_source, file_sha256, portable_flags, source_flags)
+                               compile_flags, compile_source, file_sha256, same_flags, source_flags)
 from ir_corpus.manifest import Manifest, corpus_table
 from ir_corpus.sources import Source, SourceError, find_sources, was_unpacked
 
@@ -84,7 +84,7 @@ def _reusable(old: dict, source: Source, variant: Variant, digest: str, version:
         return False
     if timeout > old.get("timeout", timeout):
         return False
-    if "flags" in old and portable_flags(old["flags"]) != portable_flags(compile_flags(source, variant) + extra_flags):
+    if "flags" in old and not same_flags(old["flags"], compile_flags(source, variant) + extra_flags):
         return False
     if old["status"] != "ok":
         return True

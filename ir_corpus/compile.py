@@ -180,12 +180,29 @@ def compile_flags(source: Source, variant: Variant) -> list[str]:
             + include_flags(source) + COMMON_FLAGS + [f"{_PREFIX_MAP}{Path(source.root).resolve()}=."])
 
 
+def same_flags(old: list[str], new: list[str]) -> bool:
+    """Whether clang makes the same of a source with the ``old`` flags (a manifest's) as with the ``new`` ones: they
+    are equal but for where the toolkit's shims are and, when the suite's folder that ``old`` names is gone (moved
+    or renamed), where it is now. So a corpus is reused after its sources, its archives' unpacked copy or the
+    toolkit moved; a suite of the same name elsewhere, beside the first, may hold other headers and is compiled."""
+    if old == new:
+        return True
+    before, now = _suite_folder(old), _suite_folder(new)
+    if before != now and before is not None and os.path.isdir(before):
+        return False
+    return portable_flags(old) == portable_flags(new)
+
+
+def _suite_folder(flags: list[str]) -> str | None:
+    """The folder ``-fmacro-prefix-map`` maps to ``.`` in ``flags`` (the suite's), if any."""
+    return next((flag[len(_PREFIX_MAP):-2] for flag in flags if flag.startswith(_PREFIX_MAP) and flag.endswith("=.")),
+                None)
+
+
 def portable_flags(flags: list[str]) -> list[str]:
     """``flags`` with two folders named by their role, not their place: the suite's (the one ``-fmacro-prefix-map``
-    maps, in every flag that names it or a folder below it) and the toolkit's shims. Flags that agree so make the
-    same statements, so a corpus is reused after its sources, its archives' unpacked copy or the toolkit moved."""
-    root = next((flag[len(_PREFIX_MAP):-2] for flag in flags if flag.startswith(_PREFIX_MAP) and flag.endswith("=.")),
-                None)
+    maps, in every flag that names it or a folder below it) as ``{suite}`` and the toolkit's shims as ``{shims}``."""
+    root = _suite_folder(flags)
 
     def portable(flag: str) -> str:
         if flag.startswith("-idirafter") and flag.endswith(f"{os.sep}ir_corpus{os.sep}shims"):

@@ -1,5 +1,6 @@
 """Corpus building with clang-14: variants, manifest, duplicates, resumption, failures, real suites."""
 import json
+import shutil
 import tarfile
 from pathlib import Path
 
@@ -485,7 +486,8 @@ def test_source_names_that_are_no_regular_file_are_reported(tmp_path):
 def test_a_corpus_is_reused_after_its_sources_and_the_toolkit_moved(suite, tmp_path):
     """The flags name the suite's folder and the toolkit's shims by their absolute paths: after moving the sources,
     or with another checkout of the toolkit, every file was compiled again (a POJ-104 corpus: 30 minutes), though
-    clang makes the same bytes. Now reused, the records given the flags of the new places."""
+    clang makes the same bytes. Now reused, the records given the flags of the new places; not for a suite of the
+    same name in another folder while the first is still there."""
     out, variants = tmp_path / "corpus", [Variant.parse("O0"), Variant.parse("O2")]
     first = build_corpus([suite], out, variants, jobs=2, progress=False)
     manifest = out / "manifest.jsonl"
@@ -503,6 +505,9 @@ def test_a_corpus_is_reused_after_its_sources_and_the_toolkit_moved(suite, tmp_p
         assert ir.read_bytes() == (out / ir.relative_to(tmp_path / "fresh")).read_bytes()
     (moved / "src" / "point.c").write_text(C_STRUCT.replace("x * p->x", "x * 2"))  # a change is still one
     assert build_corpus([moved], out, variants, jobs=2, progress=False).compiled == 2
+    # A suite of the same name elsewhere while this one is still there: the same sources may include other headers
+    shutil.copytree(moved, tmp_path / "other" / suite.name)
+    assert build_corpus([tmp_path / "other" / suite.name], out, variants, jobs=2, progress=False).compiled == 10
 
 
 def test_include_folders_and_macros_are_added_recorded_and_change_what_is_reused(tmp_path, capsys, monkeypatch):
