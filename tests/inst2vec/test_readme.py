@@ -1,4 +1,5 @@
-"""The README's Python example runs as printed, on a real kernel of the thread-coarsening data; its shell commands parse."""
+"""The README's Python example runs as printed, on a real kernel of the thread-coarsening data; its shell
+commands parse."""
 import re
 import shutil
 from pathlib import Path
