@@ -1,4 +1,5 @@
-"""Damaged real IR: every mutant reads, or fails with an IRParseError that names the file and (almost always) a line.
+"""Damaged real IR: every mutant reads, or fails with an IRParseError that names the file and (almost always) a line;
+damaged bitcode too, naming the file.
 
 Mutations of the kinds a broken tool, a bad merge or a hand edit makes: a truncation, a line deleted, copied,
 swapped or inserted, a token deleted, copied or replaced, a character deleted or replaced. Seeded, so a failure
@@ -89,3 +90,28 @@ def test_mutated_real_ir_reads_or_fails_naming_file_and_line(data_root, tmp_path
             assert re.match(where + ": ", str(err)), f"seed {seed} ({name}): {err}"
         path.unlink()
     assert min(outcomes.values()) > 0.2 * sum(outcomes.values()), outcomes  # both kinds of mutant are tried
+
+
+def test_damaged_bitcode_reads_or_fails_naming_the_file(data_root, tmp_path):
+    """Bitcode with bytes changed or cut off (seeded): read as its disassembly, or an IRParseError naming the file
+    (LLVM aborts on some damaged bitcode; that happens in a child process)."""
+    import subprocess
+
+    whole_path = tmp_path / "spmv.bc"
+    subprocess.run(["llvm-as-14", str(data_root / "threadcoarsening/kernels_ir/spmv.ll"), "-o", str(whole_path)],
+                   check=True)
+    whole, outcomes = whole_path.read_bytes(), {"read": 0, "refused": 0}
+    for seed in range(60):
+        rng = random.Random(seed)
+        data = bytearray(whole[:rng.randrange(len(whole))] if seed % 3 == 0 else whole)
+        for _ in range(0 if seed % 3 == 0 else rng.randint(1, 4)):
+            data[rng.randrange(len(data))] = rng.randrange(256)
+        path = tmp_path / f"mutant{seed}.bc"
+        path.write_bytes(bytes(data))
+        try:
+            file_statements(path)
+            outcomes["read"] += 1
+        except IRParseError as err:
+            assert str(err).startswith(f"{path}:"), f"seed {seed}: {err}"
+            outcomes["refused"] += 1
+    assert outcomes["refused"] > 20, outcomes
