@@ -224,14 +224,14 @@ class Communicator:
         """``MPI_Allreduce`` (sum) into ``out`` (a new array by default); counted as a ring allreduce sends,
         2(P-1)/P · bytes in 2(P-1) messages.
 
-        MPI does not check that the ranks' sizes agree. Where they differ, a rank that received more than it
-        has room for raises :func:`different_sizes`; the others may get a wrong sum or wait, so that error must
-        end the job (an uncaught error does, under the toolkit's commands and ``python -m mpi4py``)."""
+        MPI does not check that the ranks' sizes agree. Where they differ, a rank that gets a longer message than it
+        expects inside MPI's algorithm raises :func:`different_sizes`; the others may get a wrong sum or wait, so
+        that error must end the job (an uncaught error does, under the toolkit's commands and ``python -m mpi4py``)."""
         out = np.empty_like(x) if out is None else out
         self._sending(int(2 * (self.size - 1) / self.size * x.nbytes), messages=2 * (self.size - 1))
         try:
             self.comm.Allreduce(x, out, op=self.MPI.SUM)
-        except self.MPI.Exception as error:  # MPI has no size check of its own: a rank's buffer was too small
+        except self.MPI.Exception as error:  # MPI has no size check of its own: a message was too long
             if error.Get_error_class() != self.MPI.ERR_TRUNCATE:
                 raise
             raise different_sizes(f"MPI_Allreduce of {x.size} entries on this rank: {error}") from error
