@@ -421,7 +421,7 @@ def read_xfg(path: str | os.PathLike) -> nx.MultiDiGraph:
             raw.seek(0)
             with (gzip.GzipFile(fileobj=raw, mode="rb") if compressed else contextlib.nullcontext(raw)) as binary:
                 if os.fspath(path).lower().endswith((".graphml", ".graphml.gz")):
-                    return _checked(nx.read_graphml(binary, force_multigraph=True))
+                    return _checked(_one_string_per_statement_of(nx.read_graphml(binary, force_multigraph=True)))
                 text = io.TextIOWrapper(binary, encoding="utf-8")
                 first = first_non_blank(text)
                 if first and first != "{":  # refused before a large file of something else is read whole
@@ -450,6 +450,16 @@ def _checked(graph: nx.MultiDiGraph) -> nx.MultiDiGraph:
             value = data.get(name)
             if not isinstance(value, kind) or isinstance(value, bool) or name == "flow" and value not in FLOWS:
                 raise ValueError(f"the edge {u!r} -> {v!r} has {name} {value!r}")
+    return graph
+
+
+def _one_string_per_statement_of(graph: nx.MultiDiGraph) -> nx.MultiDiGraph:
+    """``graph`` with the edges of one statement sharing one string, as :func:`build_xfg` makes them (GraphML's
+    reader gives every edge a copy: a C++ graph of 74,473 edges held 119 MB after reading, 101 MB shared)."""
+    shared: dict[str, str] = {}
+    for _, _, data in graph.edges(data=True):
+        if isinstance(data.get("stmt"), str):
+            data["stmt"] = shared.setdefault(data["stmt"], data["stmt"])
     return graph
 
 
