@@ -456,10 +456,9 @@ def _checked(graph: nx.MultiDiGraph) -> nx.MultiDiGraph:
 def _one_string_per_statement_of(graph: nx.MultiDiGraph) -> nx.MultiDiGraph:
     """``graph`` with the edges of one statement sharing one string, as :func:`build_xfg` makes them (GraphML's
     reader gives every edge a copy: a C++ graph of 74,473 edges held 119 MB after reading, 101 MB shared)."""
-    shared: dict[str, str] = {}
+    share = _one_string_per_statement()
     for _, _, data in graph.edges(data=True):
-        if isinstance(data.get("stmt"), str):
-            data["stmt"] = shared.setdefault(data["stmt"], data["stmt"])
+        share(data)
     return graph
 
 
