@@ -52,7 +52,8 @@ def record_problem(record) -> str | None:
         if name in record and not _is_a(record[name], kind):
             return f"{name!r} is {record[name]!r}"
     for name in ("ir", "duplicate_of"):
-        if name in record and (Path(record[name]).parts[:1] != ("ir",) or ".." in Path(record[name]).parts):
+        parts = Path(record.get(name, "ir")).parts
+        if parts[:1] != ("ir",) or ".." in parts:
             return f"{name!r} is {record[name]!r}, not a file below ir/"
     return None
 
