@@ -101,14 +101,14 @@ def _last_json(stdout: str) -> dict:
 @pytest.mark.slow
 def test_data_parallel_ncc_matches_the_single_process_run(data_root):
     script = str(HERE.parents[1] / "scripts" / "bench_distributed_task.py")
-    single = mpiexec(1, script, str(data_root), "single", "ssar_rd", "10")
+    single = mpiexec(1, script, str(data_root), "single", "ssar_rd", "6")
     assert single.returncode == 0, single.stderr[-3000:]
-    dense = mpiexec(2, script, str(data_root), "none", "ssar_rd", "10")
+    dense = mpiexec(2, script, str(data_root), "none", "ssar_rd", "6")
     assert dense.returncode == 0, dense.stderr[-3000:]
-    sparse = mpiexec(2, script, str(data_root), "topk:0.01", "ssar_rd", "10")
+    sparse = mpiexec(2, script, str(data_root), "topk:0.01", "ssar_rd", "6")
     assert sparse.returncode == 0, sparse.stderr[-3000:]
     single, dense, sparse = _last_json(single.stdout), _last_json(dense.stdout), _last_json(sparse.stdout)
-    assert dense["ranks_agree"] and sparse["ranks_agree"] and dense["epochs"] == 10
+    assert dense["ranks_agree"] and sparse["ranks_agree"] and dense["epochs"] == 6
     # 340 held-out rows; the same global batches split over 2 ranks reach the single-process accuracy
     # within 1 pp (they differ by BatchNorm statistics per shard and summation order).
     assert dense["accuracy"] >= single["accuracy"] - 0.01
@@ -116,7 +116,7 @@ def test_data_parallel_ncc_matches_the_single_process_run(data_root):
     assert 0 < sparse["bytes_sent"] < 0.1 * dense["bytes_sent"]
     # The time-to-accuracy curve: one point per epoch, the clock moving on, the last point the final model.
     for run in (single, dense, sparse):
-        assert len(run["curve_accuracy"]) == len(run["curve_seconds"]) == 10
+        assert len(run["curve_accuracy"]) == len(run["curve_seconds"]) == 6
         assert all(a < b for a, b in zip(run["curve_seconds"], run["curve_seconds"][1:]))
         assert abs(run["curve_accuracy"][-1] - run["accuracy"]) < 1e-4
 
@@ -161,13 +161,14 @@ def test_a_rank_that_hangs_or_dies_ends_the_job_with_an_error(mode, backend):
 
 
 @pytest.mark.parametrize("ranks,compression,validation,backend", [
-    (1, "none", False, "tensorflow"), (2, "topk:0.05", False, "tensorflow"), (2, "powersgd:2", False, "tensorflow"),
-    (1, "none", True, "tensorflow"), (2, "topk:0.05", False, "torch"), (1, "none", False, "jax")])
+    (2, "topk:0.05", False, "tensorflow"), (2, "powersgd:2", False, "tensorflow"), (1, "none", True, "tensorflow"),
+    (2, "topk:0.05", False, "torch"), (1, "none", False, "jax")])
 def test_resume_gives_bit_identical_weights(ranks, compression, validation, backend, data_root, tmp_path):
     """Stopped and resumed = uninterrupted. With validation the best epoch (3 of 6 here, val accuracy 0.25, 0 in
     the others) lies before the stop, so the resumed run must carry it over from the checkpoint. On torch and JAX
     the resumed run trained on other batches from its third epoch on (model.fit moved the batch order when it
-    started)."""
+    started). One rank without validation on TensorFlow is not a case of its own: the two-rank cases run that path
+    with a compressor's state besides (45 s saved)."""
     pytest.importorskip(backend)
     script = str(HERE.parents[1] / "scripts" / "resume_check.py")
     epochs, stop = ("6", "4") if validation else ("4", "2")
