@@ -659,16 +659,23 @@ def _split_functions(units: tuple[str, ...]) -> Iterator[Function]:
 
 def _verifier_failure(said: str, text: str) -> tuple[str, int | None]:
     """``(reason, line)`` from llvm-as's report of IR that parses but does not verify: its first error's message
-    and the instructions it quotes (as the file spells them), and the line of the last of them where the text
-    holds it once (a copied line can be the one the verifier means, or its original)."""
+    and the instructions it quotes (as LLVM prints them), and the line of the last of them where the text holds
+    it once (as printed, or without what LLVM adds after a comma, such as an alignment). Where the text holds it
+    more often (a copied line can be the one the verifier means, or its original), the reason lists those lines
+    and ``line`` is None."""
     reported = [piece.strip() for piece in said.split(_NOT_VERIFIED.decode(), 1)[1].splitlines() if piece.strip()]
     starts = [i for i, piece in enumerate(reported) if piece.endswith("!")] or [0]  # "… does not dominate all uses!"
     first = reported[starts[0]:starts[1] if len(starts) > 1 else None]
     if not first:
         return said.strip().splitlines()[-1], None
-    places = [number for number, line in enumerate(text.split("\n"), 1) if line.strip() == first[-1]]
+    lines = [line.strip() for line in text.split("\n")]
+    places = [number for number, line in enumerate(lines, 1) if line == first[-1]]
+    if not places:  # LLVM prints what the file may leave out, such as ", align 4"
+        places = [number for number, line in enumerate(lines, 1) if line and first[-1].startswith(line + ", ")]
+    shown = ", ".join(map(str, places[:5])) + (f" and {len(places) - 5} more" if len(places) > 5 else "")
+    on_lines = f" (on lines {shown})" if len(places) > 1 else ""
     more = f" (and {len(starts) - 1} more)" if len(starts) > 1 else ""
-    return "; ".join(first) + more, places[0] if len(places) == 1 else None
+    return "; ".join(first) + on_lines + more, places[0] if len(places) == 1 else None
 
 
 def verify_module(text: str, path: str | os.PathLike | None = None) -> None:

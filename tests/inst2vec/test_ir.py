@@ -267,16 +267,23 @@ entry:
 
 def test_ir_that_parses_but_does_not_verify_names_the_reason_and_the_line():
     """LLVM's verifier gives no line: its message said only the instruction, without why (the dominance rule here)
-    or where. The line is that of the instruction it names last; a line copied elsewhere leaves it open."""
+    or where. The line is that of the instruction it names last; a line copied elsewhere leaves it open, and the
+    message lists the lines that hold it."""
     with pytest.raises(IRParseError) as caught:
         verify_module(IR_USE_BEFORE_DEFINITION, "bad.ll")
     assert (caught.value.line, caught.value.reason) == (3, "LLVM rejects this IR: Instruction does not dominate all "
                                                            "uses!; %y = add i32 %a, 1; %x = add i32 %y, 1")
-    copied = "define void @g(i32* %p) {\n  store i32 %y, i32* %p\n  %y = add i32 1, 1\n  store i32 %y, i32* %p\n" \
-        "  ret void\n}\n"
+    once = "define void @g(i32* %p) {\n  store i32 %y, i32* %p\n  %y = add i32 1, 1\n  ret void\n}\n"
+    with pytest.raises(IRParseError) as caught:
+        verify_module(once, "bad.ll")  # LLVM quotes "store i32 %y, i32* %p, align 4": the file leaves the align out
+    assert caught.value.line == 2
+    copied = once.replace("  ret void", "  store i32 %y, i32* %p\n  ret void")
     with pytest.raises(IRParseError, match="Instruction does not dominate all uses!") as caught:
         verify_module(copied, "bad.ll")
-    assert caught.value.line is None
+    assert caught.value.line is None and caught.value.reason.endswith("i32* %p, align 4 (on lines 2, 4)")
+    many = copied.replace("  ret void", "  store i32 %y, i32* %p\n" * 5 + "  ret void")
+    with pytest.raises(IRParseError, match=r"align 4 \(on lines 2, 4, 5, 6, 7 and 2 more\)$"):
+        verify_module(many, "bad.ll")
 
 
 def test_verify_falls_back_to_text_reader_for_old_syntax(data_root):
