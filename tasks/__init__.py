@@ -19,4 +19,8 @@ Models (``MODELS`` in each module) that read statements need embeddings; the bas
 :func:`tasks.classifyapp.run`. Modules: :mod:`tasks.datasets` (checked loaders), :mod:`tasks.encoding` (IR to model
 inputs), :mod:`tasks.ncc` and :mod:`tasks.learners` (the Keras model and its training),
 :mod:`tasks.results` (the result object), :mod:`tasks.cli` (``inst2vec task`` and ``inst2vec predict``).
+
+Once an ``ncc`` model has trained on the TensorFlow backend, TensorFlow keeps glibc's mmap threshold at 128 KiB for
+the rest of the process (against a leak under Python 3.11), and numpy and scikit-learn work after it (``boost``,
+the baselines) took 1.5x as long here: run that first, or in a process of its own, as each ``inst2vec task`` is.
 """
