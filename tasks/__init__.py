@@ -22,5 +22,6 @@ inputs), :mod:`tasks.ncc` and :mod:`tasks.learners` (the Keras model and its tra
 
 Once an ``ncc`` model has trained on the TensorFlow backend, TensorFlow keeps glibc's mmap threshold at 128 KiB for
 the rest of the process (against a leak under Python 3.11), and numpy and scikit-learn work after it (``boost``,
-the baselines) took 1.5x as long here: run that first, or in a process of its own, as each ``inst2vec task`` is.
+the baselines) took 1.5-1.8x as long here (docs/benchmarks.md, ``scripts/bench_tf_malloc.py``): run that first, or
+in a process of its own, as each ``inst2vec task`` is.
 """
