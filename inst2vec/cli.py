@@ -142,10 +142,15 @@ def _not_expected_retracing(record: logging.LogRecord) -> bool:
 class _Parser(argparse.ArgumentParser):
     """A command's files may come after its flags too (``statements a.ll -o out.txt b.ll``); unknown arguments
     are refused by the (sub)command that read them, with its usage and the flag of that command closest to each
-    (argparse refused them with the top-level usage only)."""
+    (argparse refused them with the top-level usage only). Flags are spelt out: argparse took any unambiguous
+    start of one (``--emb``), which a later flag with the same start would have turned into an error in scripts
+    that worked before; the refusal names the flag meant."""
 
     _has_commands = False
     _intermixing = False
+
+    def __init__(self, *args, allow_abbrev: bool = False, **kwargs):
+        super().__init__(*args, allow_abbrev=allow_abbrev, **kwargs)
 
     def add_subparsers(self, **kwargs):
         self._has_commands = True
@@ -180,8 +185,12 @@ class _Parser(argparse.ArgumentParser):
         """``arg``, followed by the flag it was probably meant to be."""
         if arg in ("-v", "--verbose"):
             return f"{arg} (it goes before the command: inst2vec {arg} {self.prog.split(' ', 1)[-1]} …)"
+        if not arg.startswith("-"):
+            return arg
         flags = [flag for action in self._actions for flag in action.option_strings]
-        close = difflib.get_close_matches(arg.split("=")[0], flags, n=1, cutoff=0.7) if arg.startswith("-") else []
+        name = arg.split("=")[0]
+        started = [flag for flag in flags if flag.startswith(name)] if name.startswith("--") else []
+        close = started if len(started) == 1 else difflib.get_close_matches(name, flags, n=1, cutoff=0.7)
         return f"{arg} (did you mean {close[0]}?)" if close else arg
 
 

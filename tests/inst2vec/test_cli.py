@@ -425,7 +425,14 @@ def test_unknown_arguments_are_refused_by_their_command_with_the_closest_flag(ca
             (["vocab", "build", "x.ll", "-o", "v.json", "-v"], "usage: inst2vec vocab build ",
              "unrecognized arguments: -v (it goes before the command: inst2vec -v vocab build …)"),
             (["task", "devmap", "-o", "r", "--platfrom", "amd"], "usage: inst2vec task ",
-             "unrecognized arguments: --platfrom (did you mean --platform?) amd")):
+             "unrecognized arguments: --platfrom (did you mean --platform?) amd"),
+            # argparse took a flag's unambiguous start as the flag
+            (["embed", "x.ll", "-o", "e.npz", "--emb", "ours"], "usage: inst2vec embed ",
+             "unrecognized arguments: --emb (did you mean --embeddings?) ours"),
+            (["task", "devmap", "-o", "r", "--epoch=3"], "usage: inst2vec task ",
+             "unrecognized arguments: --epoch=3 (did you mean --epochs?)"),
+            (["--verb", "statements", "x.ll"], "usage: inst2vec [",
+             "inst2vec: error: unrecognized arguments: --verb (did you mean --verbose?)")):
         with pytest.raises(SystemExit) as exit_:
             main(argv)
         err = capsys.readouterr().err
