@@ -127,11 +127,14 @@ class MirroredOutputs:
     input_folders: tuple[str, ...]
 
     @classmethod
-    def of(cls, inputs: Iterable[str | os.PathLike], folder: str | os.PathLike, suffix: str) -> "MirroredOutputs":
-        """Raises ``Inst2vecError`` if two input files would be written to one output."""
+    def of(cls, inputs: Iterable[str | os.PathLike], files: Iterable[str], folder: str | os.PathLike,
+           suffix: str) -> "MirroredOutputs":
+        """The outputs of ``files``, the IR files found in ``inputs`` (:func:`collect_ir_files`).
+
+        Raises ``Inst2vecError`` if two of them would be written to one output."""
         outputs = cls(os.fspath(folder), suffix, tuple(os.fspath(p) for p in inputs if Path(p).is_dir()))
         written_by: dict[str, str] = {}
-        for file in collect_ir_files(inputs)[0]:
+        for file in files:
             output = outputs(file)
             if output in written_by:
                 raise Inst2vecError(f"{written_by[output]} and {file} would both be written to {output}; "

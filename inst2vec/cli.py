@@ -381,12 +381,13 @@ def _add_inputs(p: argparse.ArgumentParser) -> None:
     add_source_flags(p)
 
 
-def _each(args, function, description: str, failures: list[FileResult],
-          output: str | None = None) -> Iterator[FileResult]:
+def _each(args, function, description: str, failures: list[FileResult], output: str | None = None,
+          found: tuple[list[str], list[FileResult]] | None = None) -> Iterator[FileResult]:
     """Yield ``function``'s successful results over the inputs as they come; collect and finally
     print the failures (on stderr, with a ``skipped N of M`` line). An ``output`` file that is one of the
-    inputs is refused before anything is read."""
-    files, missing = collect_ir_files(args.inputs, note_unread_sources=True)
+    inputs is refused before anything is read. ``found``: the inputs' :func:`_found_files`, when the caller
+    has them already."""
+    files, missing = found or _found_files(args.inputs)
     if output:
         _refuse_an_input_as_output(output, files)
     failures.extend(missing)
@@ -403,6 +404,12 @@ def _each(args, function, description: str, failures: list[FileResult],
         _print_errors([result.error for result in failures])
         raise _nothing_read(len(failures))
     _report_skipped([result.error for result in failures], len(files) + len(missing))
+
+
+def _found_files(inputs: list[str]) -> tuple[list[str], list[FileResult]]:
+    """The IR files in ``inputs`` and the failures of those missing, as :func:`collect_ir_files` finds them,
+    noting the folders whose sources are left unread."""
+    return collect_ir_files(inputs, note_unread_sources=True)
 
 
 def _refuse_an_input_as_output(output: str, files: list[str]) -> None:
@@ -424,7 +431,7 @@ def _refuse_an_input_as_output(output: str, files: list[str]) -> None:
 def _input_files(inputs: list[str]) -> tuple[list[str], list[str]]:
     """The IR files among ``inputs`` and the errors of those that cannot be read; if none can, print the errors
     and raise."""
-    files, missing = collect_ir_files(inputs, note_unread_sources=True)
+    files, missing = _found_files(inputs)
     errors = [result.error for result in missing]
     if not files:
         _print_errors(errors)
@@ -499,15 +506,17 @@ def _xfg(args) -> int:
             raise Inst2vecError(str(err)) from err
         print(json.dumps({"file": args.inputs[0], "output": args.output, **summary}))
         return 0
-    outputs = MirroredOutputs.of(args.inputs, args.output_dir, "." + (args.format or "graphml"))
+    found = _found_files(args.inputs)  # once: the outputs, the work and the clean-up after a failure share it
+    outputs = MirroredOutputs.of(args.inputs, found[0], args.output_dir, "." + (args.format or "graphml"))
     failures: list[FileResult] = []
     save = functools.partial(_save_xfg, outputs=outputs, verify=args.verify)
     try:
-        with contextlib.closing(_each(args, save, "graphs", failures)) as results:  # closed: the workers have ended
+        results = _each(args, save, "graphs", failures, found=found)
+        with contextlib.closing(results):  # closed: the workers have ended
             for result in results:  # one line per graph as it is written
                 print(json.dumps({"file": result.path, "output": outputs(result.path), **result.value}), flush=True)
     except BaseException:  # Ctrl-C, a signal, a lost worker: a worker ended at once leaves its temporary file
-        remove_temporary_files(map(outputs, collect_ir_files(args.inputs)[0]))
+        remove_temporary_files(map(outputs, found[0]))
         raise
     return 1 if failures else 0
 

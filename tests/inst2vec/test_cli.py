@@ -282,6 +282,20 @@ def test_xfg_batch_mirrors_folders_and_goes_on(ir_dir, tmp_path, capsys):
     assert gzip.decompress((out / "mt.json.gz").read_bytes()).decode() == single.read_text()
 
 
+def test_xfg_batch_walks_its_inputs_once(ir_dir, tmp_path, monkeypatch, capsys):
+    """Naming the outputs, the work and the clean-up after a failure each walked the input folders (a file added
+    in between was written without the check that no two inputs share an output)."""
+    import inst2vec.batch
+    import inst2vec.cli
+
+    walks = []
+    walk = inst2vec.batch.collect_ir_files
+    for module in (inst2vec.batch, inst2vec.cli):
+        monkeypatch.setattr(module, "collect_ir_files", lambda *a, **kw: walks.append(a) or walk(*a, **kw))
+    assert main(["xfg", str(ir_dir), "--output-dir", str(tmp_path / "graphs"), "--no-progress"]) == 0
+    assert len(walks) == 1 and len(capsys.readouterr().out.splitlines()) == len(list(ir_dir.glob("*.ll"))) > 1
+
+
 def test_xfg_refuses_outputs_it_cannot_tell_apart(ir_dir, tmp_path, capsys):
     (ir_dir / "other").mkdir()
     (ir_dir / "other" / "mt.ll").write_text(IR_GOOD)
