@@ -75,16 +75,16 @@ def _with_orphaned_duplicates_compiled(tasks: list[tuple]) -> list[tuple]:
             and task[4].get("duplicate_of") not in kept else task for task in tasks]
 
 
-def _reusable(old: dict, source: Source, variant: Variant, digest: str, version: str, out_dir: Path,
-              extra_flags: list[str], timeout: float) -> bool:
-    """Whether an earlier record still holds: same source bytes, compiler and flags, IR still there as written (not
-    cut short or changed since); not failed for a reason of that machine rather than of the source (``retry``), nor
-    out of less time than clang has now."""
+def _reusable(old: dict, digest: str, version: str, out_dir: Path, flags: list[str] | None, timeout: float) -> bool:
+    """Whether an earlier record still holds: same source bytes, compiler and flags (``flags``: those of now, None
+    for a record without: a source never compiled), IR still there as written (not cut short or changed since); not
+    failed for a reason of that machine rather than of the source (``retry``), nor out of less time than clang has
+    now."""
     if old.get("source_sha256") != digest or old.get("clang") != version or old.get("retry"):
         return False
     if timeout > old.get("timeout", timeout):
         return False
-    if "flags" in old and not same_flags(old["flags"], compile_flags(source, variant) + extra_flags):
+    if flags is not None and not same_flags(old["flags"], flags):
         return False
     if old["status"] != "ok":
         return True
@@ -222,9 +222,13 @@ def build_corpus(inputs: Sequence[str | os.PathLike], out_dir: str | os.PathLike
             digest = file_sha256(source.path)
             for variant in variants:
                 old = manifest.records.get((source.suite, source.relpath, variant.name))
-                reusable = old is not None and _reusable(old, source, variant, digest, version, out_dir, extra_flags,
-                                                         timeout)
-                tasks.append((source, variant, _ir_path(source, variant), digest, old if reusable else None))
+                if old is not None:
+                    flags = compile_flags(source, variant) + extra_flags if "flags" in old else None
+                    if not _reusable(old, digest, version, out_dir, flags, timeout):
+                        old = None
+                    elif flags is not None:  # those of now, which differ at most in where the sources or toolkit are
+                        old["flags"] = flags
+                tasks.append((source, variant, _ir_path(source, variant), digest, old))
         tasks = _with_orphaned_duplicates_compiled(tasks)
         scratch = str(out_dir / SCRATCH)
         todo = [(source, variant, str(out_dir / output), timeout, clang, extra_flags, scratch)
@@ -237,8 +241,6 @@ def build_corpus(inputs: Sequence[str | os.PathLike], out_dir: str | os.PathLike
         for (source, variant, output, digest, old), record in zip(tasks, _run(todo, tasks, jobs, progress, scratch)):
             if record is None:  # reused from an earlier run
                 record = old
-                if "flags" in record:  # those of now, which differ at most in where the sources or the toolkit are
-                    record["flags"] = compile_flags(source, variant) + extra_flags
                 if record["status"] == "ok":
                     checked.add(record["ir"])
                 report.reused += 1

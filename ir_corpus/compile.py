@@ -149,13 +149,9 @@ def clang_version(clang: str = CLANG) -> str:
     return line
 
 
-def include_flags(source: Source) -> list[str]:
-    """``-I`` for the file's folder, its parents up to the suite root, and their include-like subfolders."""
-    return list(_include_flags(str(Path(source.root).resolve()), str(Path(source.path).resolve().parent)))
-
-
 @functools.lru_cache(maxsize=4096)  # the files of a folder share their include paths (a build's folders do not change)
 def _include_flags(root_name: str, folder_name: str) -> tuple[str, ...]:
+    """``-I`` for the folder, its parents up to the suite root, and their include-like subfolders."""
     root, folder = Path(root_name), Path(folder_name)
     folders = []
     while True:
@@ -176,8 +172,10 @@ def compile_flags(source: Source, variant: Variant) -> list[str]:
     ``-fmacro-prefix-map`` writes ``__FILE__`` relative to the suite, so the IR (string lengths in
     assertions) does not depend on where the corpus is built.
     """
+    root = os.path.realpath(source.root)  # Path(…).resolve(), but without the Path objects: resolving took most of
+    folder = os.path.dirname(os.path.realpath(source.path))  # the time of a build that compiled nothing
     return (LANGUAGE_FLAGS[source.language] + list(variant.flags) + SUITE_DEFINES.get(source.suite, [])
-            + include_flags(source) + COMMON_FLAGS + [f"{_PREFIX_MAP}{Path(source.root).resolve()}=."])
+            + list(_include_flags(root, folder)) + COMMON_FLAGS + [f"{_PREFIX_MAP}{root}=."])
 
 
 def same_flags(old: list[str], new: list[str]) -> bool:
