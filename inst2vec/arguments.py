@@ -13,7 +13,7 @@ import re
 import shlex
 import stat
 import tempfile
-from typing import Iterator
+from typing import Callable, Iterator
 
 from inst2vec.io import is_stream
 
@@ -22,10 +22,10 @@ IR_INPUTS_HELP = (".ll or .bc files, C, C++ or OpenCL files (compiled with clang
                   "for *.ll and *.bc")
 
 
-def at_least(minimum: float, kind: type = int, strict: bool = False):
+def at_least(minimum: float, kind: type = int, strict: bool = False) -> Callable[[str], float]:
     """An argparse type: a finite number of ``kind`` at least ``minimum`` (above it if ``strict``), checked
     before any work is done."""
-    def parse(text: str):
+    def parse(text: str) -> float:
         value = kind(text)  # a ValueError becomes argparse's "invalid int value: 'x'"
         if not math.isfinite(value):
             raise argparse.ArgumentTypeError(f"must be a finite number, not {text}")

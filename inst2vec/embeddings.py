@@ -14,7 +14,7 @@ import io
 import os
 import pickle
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 import numpy as np
 
@@ -22,6 +22,9 @@ from inst2vec.data import ENV_VARIABLE
 from inst2vec.errors import DataNotFoundError, VocabularyError
 from inst2vec.io import atomic_path, atomic_write, load_numpy
 from inst2vec.vocabulary import UNKNOWN, Vocabulary
+
+if TYPE_CHECKING:  # imported when used: gensim takes a second
+    from gensim.models import KeyedVectors
 
 PUBLISHED = "published"
 #: Our own embeddings, trained on our corpus and shipped inside the package (docs/embeddings.md).
@@ -123,7 +126,7 @@ class Embeddings:
         top = candidates[np.argsort(-scores[candidates], kind="stable")[:k]]
         return [(self.vocabulary.statements[i], float(scores[i])) for i in top]
 
-    def to_keyed_vectors(self):
+    def to_keyed_vectors(self) -> KeyedVectors:
         """The same vectors as a gensim ``KeyedVectors`` (keys: the statements)."""
         from gensim.models import KeyedVectors
 
@@ -206,7 +209,7 @@ class Embeddings:
         return cls(*read_published_pickles(folder))
 
 
-def restricted_unpickle(data: bytes, allowed: set[tuple[str, str]]):
+def restricted_unpickle(data: bytes, allowed: set[tuple[str, str]]) -> Any:
     """Unpickle ``data`` allowing only the (module, name) globals in ``allowed``; never runs other code."""
 
     class _Restricted(pickle.Unpickler):

@@ -18,9 +18,12 @@ import tokenize
 import zipfile
 import zlib
 from pathlib import Path
-from typing import IO, Iterable, Iterator
+from typing import IO, TYPE_CHECKING, Iterable, Iterator
 
 from inst2vec.errors import ENDING_SIGNALS, DiskFullError, OutputError
+
+if TYPE_CHECKING:  # imported when used
+    import numpy as np
 
 
 @contextlib.contextmanager
@@ -314,7 +317,7 @@ _DAMAGED_NUMPY_ERRORS = (ValueError, EOFError, KeyError, SyntaxError, TypeError,
                          zipfile.BadZipFile, zlib.error, tokenize.TokenError)
 
 
-def load_numpy(path: str | os.PathLike, archive: bool):
+def load_numpy(path: str | os.PathLike, archive: bool) -> np.ndarray | dict[str, np.ndarray]:
     """``np.load(path, allow_pickle=False)``, once the file is seen to start as ``np.save`` (with ``archive``:
     ``np.savez``) writes them; anything else is refused up front (numpy would take it for a pickle and suggest
     loading it unsafely). An archive comes as a dict of its arrays, all read here, so that a damaged one fails here.

@@ -9,7 +9,7 @@ import json
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -394,7 +394,11 @@ def run_predict(args) -> int:
     return 1 if failed else 0
 
 
-def load_predictor(model: str | Path, aux: list[str], data_root: str | None = None):
+#: A loaded model: an IR file's path -> (label number, score).
+Predictor = Callable[[str], tuple[int, float]]
+
+
+def load_predictor(model: str | Path, aux: list[str], data_root: str | None = None) -> tuple[Predictor, dict]:
     """A model saved by ``inst2vec task --save-models`` as ``IR path -> (label number, score)``, and its
     description (``labels`` names the label numbers); ``aux`` holds its ``NAME=VALUE`` inputs besides the IR.
 
@@ -425,7 +429,7 @@ def load_predictor(model: str | Path, aux: list[str], data_root: str | None = No
     return PREDICTORS[kind](model_path, meta, arrays, embeddings, aux_values), meta
 
 
-def compiler_of_training_ir(task: str | None):
+def compiler_of_training_ir(task: str | None) -> Callable[[str], bytes]:
     """``source path -> IR bytes`` as the IR a model of ``task`` was trained on was made (classifyapp: POJ-104's
     recipe; devmap and threadcoarsening: optimised kernels), else as the batch commands compile."""
     from ir_corpus.compile import KERNEL_VARIANT, compile_file, compile_poj104_program
@@ -437,7 +441,7 @@ def compiler_of_training_ir(task: str | None):
     return compile_file
 
 
-def predict_file(predict_ir, compile_source, path: str) -> tuple[int, float]:
+def predict_file(predict_ir: Predictor, compile_source: Callable[[str], bytes], path: str) -> tuple[int, float]:
     """``predict_ir(path)``; a C, C++ or OpenCL file is first compiled with ``compile_source`` (to IR bytes)."""
     from ir_corpus.sources import is_source_file
 

@@ -7,13 +7,17 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
 from inst2vec.errors import Inst2vecError
 from tasks import ncc
 from tasks.encoding import EncodedFiles
+
+if TYPE_CHECKING:  # imported when used: Keras and scikit-learn take seconds
+    import keras
+    from sklearn.ensemble import HistGradientBoostingClassifier
 
 #: Models every task accepts; "ncc" is the paper's, "boost" ours.
 NEURAL_MODELS = ("ncc",)
@@ -228,7 +232,7 @@ def check_optimizer(spec: str) -> float | None:
     raise Inst2vecError(f"an optimizer is 'adam' or 'sgd:LEARNING_RATE' (e.g. sgd:0.05), not {spec!r}")
 
 
-def make_optimizer(spec: str):
+def make_optimizer(spec: str) -> keras.optimizers.Optimizer:
     """A Keras optimizer from ``adam`` (Keras defaults) or ``sgd:LR`` (SGD with momentum 0.9 and learning rate LR)."""
     import keras
 
@@ -236,7 +240,7 @@ def make_optimizer(spec: str):
     return keras.optimizers.Adam() if rate is None else keras.optimizers.SGD(rate, momentum=0.9)
 
 
-def curves_callback():
+def curves_callback() -> keras.callbacks.Callback:
     """A Keras callback that records every epoch's logs (training curves that survive ``--resume``)."""
     import keras
 
@@ -258,7 +262,8 @@ def curves_callback():
     return Curves()
 
 
-def held_out_curve_callback(accuracy, curves):
+def held_out_curve_callback(accuracy: Callable[[keras.Model], float],
+                            curves: keras.callbacks.Callback) -> keras.callbacks.Callback:
     """A Keras callback adding ``accuracy(model)`` and the training seconds so far to ``curves`` each epoch.
 
     ``curves`` is a :func:`curves_callback` (so checkpoints and the history hold them as ``test_accuracy``
@@ -286,7 +291,8 @@ def held_out_curve_callback(accuracy, curves):
 RECALIBRATION_BATCHES = 64
 
 
-def recalibrate_batch_norm(model, batches, max_batches: int = RECALIBRATION_BATCHES) -> None:
+def recalibrate_batch_norm(model: keras.Model, batches: keras.utils.PyDataset,
+                           max_batches: int = RECALIBRATION_BATCHES) -> None:
     """Set every BatchNormalization layer's moving mean and variance to the mean and variance of its
     inputs over the first ``max_batches`` of ``batches`` (the layers before it in inference mode).
 
@@ -313,7 +319,8 @@ def recalibrate_batch_norm(model, batches, max_batches: int = RECALIBRATION_BATC
         norm.moving_variance.assign(np.maximum(square / count - mean * mean, 0.0).astype(np.float32))
 
 
-def batch_norm_recalibration_callback(batches, every_epoch: bool = False):
+def batch_norm_recalibration_callback(batches: keras.utils.PyDataset,
+                                      every_epoch: bool = False) -> keras.callbacks.Callback:
     """A Keras callback that calls :func:`recalibrate_batch_norm` before fit's validation in each epoch,
     after every epoch when ``every_epoch`` (for callbacks that predict then), and at the end of training.
 
@@ -349,7 +356,7 @@ def batch_norm_recalibration_callback(batches, every_epoch: bool = False):
     return RecalibrateBatchNorm()
 
 
-def best_weights_callback(monitor: str):
+def best_weights_callback(monitor: str) -> keras.callbacks.Callback:
     """A Keras callback that remembers the weights of the epoch with the highest ``monitor``."""
     import keras
 
@@ -380,7 +387,7 @@ def best_weights_callback(monitor: str):
     return BestWeights()
 
 
-def save_model(model, path: str | os.PathLike, metadata: dict[str, Any]) -> None:
+def save_model(model: keras.Model, path: str | os.PathLike, metadata: dict[str, Any]) -> None:
     """``model.save(path)`` plus ``path + '.json'`` with what ``inst2vec predict`` needs to use it."""
     from inst2vec.io import atomic_path, atomic_write, folder_made
 
@@ -392,7 +399,7 @@ def save_model(model, path: str | os.PathLike, metadata: dict[str, Any]) -> None
             json.dump({**metadata, "kind": "ncc"}, f, indent=1)
 
 
-def boosted_trees(seed: int):
+def boosted_trees(seed: int) -> HistGradientBoostingClassifier:
     """Our tabular learner: gradient-boosted trees (scikit-learn's histogram GBDT, defaults)."""
     from sklearn.ensemble import HistGradientBoostingClassifier
 

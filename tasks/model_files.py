@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 import numpy as np
 
@@ -48,7 +48,7 @@ class ArrayModel:
                                 f"`inst2vec task … --save-models`")
 
     @classmethod
-    def load(cls, path: str | os.PathLike):
+    def load(cls, path: str | os.PathLike) -> Self:
         """Read a model written by :meth:`save` (``allow_pickle=False``: data never runs code).
 
         Raises:

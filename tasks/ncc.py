@@ -15,16 +15,20 @@ from __future__ import annotations
 
 import math
 import os
-from typing import Sequence
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
 from inst2vec.errors import Inst2vecError, first_line
 
+if TYPE_CHECKING:  # imported when first needed: see import_keras
+    import keras
+
 MIN_LENGTH = 32  # batches are padded to a power of two >= this: few shapes, few retraces
 
 
-def import_keras():
+def import_keras() -> ModuleType:
     """Keras, imported when first needed (it takes seconds). A backend that cannot be loaded (``KERAS_BACKEND=jax``
     without JAX installed, a misspelled name) is an :class:`~inst2vec.errors.Inst2vecError` saying so, not the
     traceback of Keras's import."""
@@ -39,7 +43,7 @@ def import_keras():
 
 
 def build_ncc_model(num_classes: int, dim: int = 200, aux_inputs: int = 0, lstm_units: int = 200,
-                    dense_units: int = 32, optimizer=None):
+                    dense_units: int = 32, optimizer: keras.optimizers.Optimizer | None = None) -> keras.Model:
     """The ncc network (Adam unless ``optimizer`` is given); with ``aux_inputs`` it takes
     ``[sequences, aux]`` and has two outputs."""
     keras = import_keras()
@@ -93,7 +97,7 @@ def length_batches(lengths: np.ndarray, batch_size: int, rng: np.random.Generato
 def make_batches(sequences: Sequence[np.ndarray], vectors: np.ndarray, pad_index: int,
                  labels: np.ndarray | None = None, aux: np.ndarray | None = None, batch_size: int = 64,
                  max_length: int = 1024, seed: int | None = None, two_outputs: bool = False,
-                 part: tuple[int, int] = (0, 1)):
+                 part: tuple[int, int] = (0, 1)) -> keras.utils.PyDataset:
     """A Keras ``PyDataset`` over the rows; shuffled each epoch when ``seed`` is given.
 
     ``part=(rank, ranks)`` keeps every ``ranks``-th row of each batch from ``rank`` on: data-parallel
@@ -141,7 +145,7 @@ def make_batches(sequences: Sequence[np.ndarray], vectors: np.ndarray, pad_index
     return SequenceBatches()
 
 
-def for_fit(batches):
+def for_fit(batches: keras.utils.PyDataset) -> Any:
     """What to pass to ``model.fit``: on TensorFlow a ``tf.data`` pipeline with every length dimension
     left open (Keras would fix the shapes of the first batches it peeks at), elsewhere the batches."""
     keras = import_keras()
@@ -164,7 +168,7 @@ def for_fit(batches):
     return dataset.apply(tf.data.experimental.assert_cardinality(len(batches)))
 
 
-def predict_proba(model, sequences: Sequence[np.ndarray], vectors: np.ndarray, pad_index: int,
+def predict_proba(model: keras.Model, sequences: Sequence[np.ndarray], vectors: np.ndarray, pad_index: int,
                   aux: np.ndarray | None = None, batch_size: int = 64, max_length: int = 1024) -> np.ndarray:
     """Class probabilities of the main output, in row order (every row, no dropped last batch)."""
     data = make_batches(sequences, vectors, pad_index, aux=aux, batch_size=batch_size, max_length=max_length)

@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 import numpy as np
 
 from inst2vec.errors import Inst2vecError
 from inst2vec.io import atomic_write, load_numpy
+
+if TYPE_CHECKING:  # imported when used: Keras takes seconds
+    import keras
 
 
 def _flatten_state(prefix: str, state, arrays: dict, header: dict) -> None:
@@ -45,8 +48,9 @@ def _unflatten(arrays: dict, header: dict, prefix: str):
     return out
 
 
-def save_checkpoint(path: str | os.PathLike, model, epoch: int, dataset=None,
-                    states: Mapping[str, Any] | None = None, settings: dict | None = None) -> None:
+def save_checkpoint(path: str | os.PathLike, model: keras.Model, epoch: int,
+                    dataset: keras.utils.PyDataset | None = None, states: Mapping[str, Any] | None = None,
+                    settings: dict | None = None) -> None:
     """Write the training state after ``epoch`` epochs (atomically), with the ``settings`` it was trained with
     (JSON values), which :func:`restore` compares."""
     arrays = {f"weight/{i}": np.asarray(w) for i, w in enumerate(model.get_weights())}
@@ -63,8 +67,8 @@ def save_checkpoint(path: str | os.PathLike, model, epoch: int, dataset=None,
         np.savez(f, **arrays)
 
 
-def restore(path: str | os.PathLike, model, dataset=None, states: Mapping[str, Any] | None = None,
-            settings: dict | None = None) -> int:
+def restore(path: str | os.PathLike, model: keras.Model, dataset: keras.utils.PyDataset | None = None,
+            states: Mapping[str, Any] | None = None, settings: dict | None = None) -> int:
     """Load a checkpoint into ``model`` (compiled, same architecture); returns the epochs already done.
 
     Raises:
@@ -116,8 +120,9 @@ def _check_settings(path: str | os.PathLike, saved: dict | None, current: dict |
                         "or delete the checkpoints to start over")
 
 
-def checkpoint_callback(path: str | os.PathLike, dataset=None, states: Mapping[str, Any] | None = None,
-                        settings: dict | None = None):
+def checkpoint_callback(path: str | os.PathLike, dataset: keras.utils.PyDataset | None = None,
+                        states: Mapping[str, Any] | None = None,
+                        settings: dict | None = None) -> keras.callbacks.Callback:
     """A Keras callback that saves a checkpoint after every epoch (put it after the callbacks whose state
     it saves, so that it holds their state after the same epoch), recording ``settings``."""
     import keras

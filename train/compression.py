@@ -356,7 +356,8 @@ def _whole(value: float, spec: str, what: str) -> int:
     return int(value)
 
 
-def parse_compression(spec: str, error_feedback: bool = True, seed: int = 0):
+def parse_compression(spec: str, error_feedback: bool = True,
+                      seed: int = 0) -> Compressor | ErrorFeedback | PowerSGD:
     """``none``, ``fp16``, ``topk:0.01``, ``topk_fast:0.01``, ``randomk:0.01``, ``qsgd:4``, ``terngrad``,
     ``topk_q4:0.01``, ``powersgd:2`` (a density, QSGD's bits or PowerSGD's rank after the colon; left out: 0.01, 4
     and 2). Compressors summed as sparse streams (``topk``, ``topk_fast``, ``randomk``) and PowerSGD get error

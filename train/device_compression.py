@@ -12,10 +12,15 @@ numpy compressors' (same distributions, same formats).
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from train.compression import (QSGD, FP16, THRESHOLD_SAMPLE, Compressor, ErrorFeedback, Payload, RandomK, TopK,
                                TopKQuantized, encode_indices, pack_bits)
+
+if TYPE_CHECKING:  # imported when used: the torch backend only
+    import torch
 
 
 class TorchCompressor:
@@ -39,7 +44,7 @@ class TorchCompressor:
         self.generator.manual_seed(seed)
         self.residual = None
 
-    def compress(self, x) -> Payload:
+    def compress(self, x: torch.Tensor) -> Payload:
         """The payload of ``x`` (a flat float32 tensor); with error feedback the residual stays on the device.
 
         The residual is updated in place: ``x`` is added into it and only what was sent is taken out again

@@ -17,12 +17,17 @@ from __future__ import annotations
 import sys
 import threading
 import time
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from train.allreduce import DenseOutput, allreduce, allreduce_payload
 from train.collectives import ALGORITHMS, Communicator
 from train.compression import parse_compression
+
+if TYPE_CHECKING:  # imported when used: Keras takes seconds, torch is for its torch backend only
+    import keras
+    import torch
 
 DEFAULT_TIMEOUT = 60.0
 
@@ -89,7 +94,7 @@ class GradientAllreducer:
                                              out=self.output, shapes=self.shapes))
         return (total / self.comm.size).astype(np.float32, copy=False)
 
-    def reduce_tensor(self, flat):
+    def reduce_tensor(self, flat: torch.Tensor) -> torch.Tensor:
         """The average over ranks of a torch gradient, compressed on its own device; a tensor on that device."""
         import torch
 
@@ -144,9 +149,9 @@ def _reduce_gradients(grads, reducer: GradientAllreducer):
     return [ops.cast(ops.reshape(p, g.shape), g.dtype) for p, g in zip(pieces, grads)]
 
 
-def DistributedOptimizer(optimizer, compression: str = "none", algorithm: str = "ssar_rd",  # noqa: N802
-                         comm: Communicator | None = None, error_feedback: bool = True, seed: int = 0,
-                         timeout: float = DEFAULT_TIMEOUT):
+def DistributedOptimizer(optimizer: keras.optimizers.Optimizer, compression: str = "none",  # noqa: N802
+                         algorithm: str = "ssar_rd", comm: Communicator | None = None, error_feedback: bool = True,
+                         seed: int = 0, timeout: float = DEFAULT_TIMEOUT) -> keras.optimizers.Optimizer:
     """A copy of ``optimizer`` (same class and config) that averages gradients over MPI ranks first."""
     if not hasattr(optimizer, "get_config") or not hasattr(optimizer, "apply"):
         raise TypeError(f"DistributedOptimizer takes a Keras optimizer object (keras.optimizers.Adam(…)), not "

@@ -20,11 +20,16 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 from scipy.linalg.blas import saxpy
 from threadpoolctl import ThreadpoolController
+
+if TYPE_CHECKING:
+    import torch
+
+    from train.collectives import Communicator
 
 #: A matrix is compressed only if rank r makes it at least this many times smaller (PyTorch's default).
 MIN_COMPRESSION = 2
@@ -168,7 +173,8 @@ class PowerSGD:
         self.layout = layout
         return x, layout
 
-    def allreduce(self, comm, x, shapes: Sequence[Sequence[int]]):
+    def allreduce(self, comm: Communicator, x: np.ndarray | torch.Tensor,
+                  shapes: Sequence[Sequence[int]]) -> np.ndarray | torch.Tensor:
         """The sum over ``comm``'s ranks of each rank's low-rank approximated ``x`` (float32, ``x``'s size and
         kind: a numpy vector, or a torch tensor on ``x``'s device).
 
