@@ -9,6 +9,7 @@ At most ``max_per_category`` questions per category are kept, drawn with a seede
 """
 from __future__ import annotations
 
+import os
 import re
 from typing import Callable, Iterable
 
@@ -137,7 +138,7 @@ def generate_analogies(statements: Iterable[str], max_per_category: int = 1000, 
     return questions
 
 
-def write_analogies(questions: list[Analogy], path) -> None:
+def write_analogies(questions: list[Analogy], path: str | os.PathLike) -> None:
     """Save questions as TSV (``category, A, B, C, D``; newlines escaped), readable by ``read_analogies``."""
     from inst2vec.io import atomic_write
 

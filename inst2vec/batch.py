@@ -11,10 +11,13 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
 from inst2vec.errors import ENDING_SIGNALS, DiskFullError, Inst2vecError
 from inst2vec.io import not_regular_file
+
+if TYPE_CHECKING:
+    import multiprocessing.synchronize
 
 IR_SUFFIXES = (".ll", ".bc")
 
@@ -157,7 +160,7 @@ _stop: Any = None
 _function: Callable[[str], Any] | None = None
 
 
-def start_stoppable_worker(stop) -> None:
+def start_stoppable_worker(stop: multiprocessing.synchronize.Event) -> None:
     """Pool initializer: keep the main process's ``stop`` event for :func:`worker_stopped`; SIGTERM and SIGHUP end
     the worker at once (:func:`default_ending_signals`)."""
     global _stop

@@ -35,7 +35,7 @@ _TYPED_IF_THERE = {"flags": list, "duplicate_of": str, "statements_sha256": str,
                    "timeout": (int, float), "retry": bool, "error": (str, type(None))}
 
 
-def record_problem(record) -> str | None:
+def record_problem(record: object) -> str | None:
     """What makes ``record`` (one parsed line of a manifest) no record a build can use — a field missing or of
     another type, an unknown status, an IR path outside ``ir/`` — or None."""
     if not isinstance(record, dict):

@@ -4,6 +4,7 @@ The task modules (and Keras) are imported when a command runs, so other commands
 """
 from __future__ import annotations
 
+import argparse
 import functools
 import json
 import sys
@@ -47,7 +48,7 @@ SPECIFIC_FLAGS = {
 }
 
 
-def add_commands(commands) -> None:
+def add_commands(commands: argparse._SubParsersAction) -> None:
     """Register ``task`` and ``predict`` on the main parser's subcommands."""
     p = commands.add_parser("task", help="run a downstream task's protocol (classifyapp, devmap, threadcoarsening)")
     p.add_argument("task", choices=TASKS)
@@ -134,7 +135,7 @@ def _embeddings(name: str, data_root):
     return inst2vec.load(name, data_root)
 
 
-def run_task(args) -> int:
+def run_task(args: argparse.Namespace) -> int:
     """Run every requested platform; write one JSON result each and print a summary line."""
     from inst2vec.data import data_root as resolve
     from inst2vec.embeddings import OURS, PUBLISHED
@@ -371,7 +372,7 @@ def _report(args, rank: int, arguments: dict[str, Any], result: dict) -> None:
           f"{result['wall_seconds']:.0f} s] -> {path}", flush=True)
 
 
-def run_predict(args) -> int:
+def run_predict(args: argparse.Namespace) -> int:
     """Print each file's predicted class and score (one line each); unreadable files are reported and skipped."""
     predict_ir, meta = load_predictor(args.model, args.aux, args.data_root)
     files, missing = collect_ir_files(args.files, note_unread_sources=True)

@@ -66,7 +66,7 @@ class DevmapData:
         runtime = np.where(np.asarray(predicted_gpu) == 1, self.runtime_gpu, self.runtime_cpu)
         return self.static_runtime / runtime
 
-    def score(self, predicted_gpu: np.ndarray, rows=slice(None)) -> dict[str, float]:
+    def score(self, predicted_gpu: np.ndarray, rows: slice | np.ndarray = slice(None)) -> dict[str, float]:
         """Accuracy and mean speedup over the static mapping of a prediction for every row, taken over
         ``rows`` (indices or a mask; default all)."""
         predicted = np.asarray(predicted_gpu)

@@ -10,12 +10,16 @@ IDF, scaler, SVM) is kept in :class:`LinearModel`, which saves to ``.npz`` (no p
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from inst2vec.errors import Inst2vecError
 from tasks.model_files import ArrayModel
+
+if TYPE_CHECKING:  # imported when used
+    import scipy.sparse
+    from sklearn.svm import LinearSVC
 
 #: Weight of the standardised pooled vectors beside the (unit-norm) TF-IDF columns.
 POOLED_WEIGHT = 0.05
@@ -65,7 +69,7 @@ class LinearModel(ArrayModel):
         scaler = StandardScaler().fit(pooled)
         return cls(columns, idf, scaler.mean_, scaler.scale_)
 
-    def features(self, tokens: list[np.ndarray], pooled: np.ndarray) -> "scipy.sparse.csr_matrix":  # noqa: F821
+    def features(self, tokens: list[np.ndarray], pooled: np.ndarray) -> scipy.sparse.csr_matrix:
         """[TF-IDF of the tokens, weighted standardised pooled vectors], one row per file."""
         from scipy import sparse
         from sklearn.preprocessing import normalize
@@ -76,7 +80,7 @@ class LinearModel(ArrayModel):
         scaled = (np.asarray(pooled, np.float64) - self.pooled_mean) / self.pooled_scale * POOLED_WEIGHT
         return sparse.hstack([tfidf, sparse.csr_matrix(scaled)]).tocsr()
 
-    def set_classifier(self, svm) -> None:
+    def set_classifier(self, svm: LinearSVC) -> None:
         """Keep a fitted scikit-learn linear classifier's weights (``coef_``, ``intercept_``, ``classes_``)."""
         self.coef = np.asarray(svm.coef_, np.float32)
         self.intercept = np.asarray(svm.intercept_, np.float32)
@@ -96,12 +100,12 @@ class LinearModel(ArrayModel):
     def label_numbers(self) -> np.ndarray:
         return self.classes
 
-    def decision(self, features) -> np.ndarray:
+    def decision(self, features: scipy.sparse.csr_matrix) -> np.ndarray:
         """Per file and class, the SVM's score (n_files, n_classes)."""
         if self.coef is None:
             raise Inst2vecError("this linear model has no classifier yet (call set_classifier)")
         return np.asarray(features @ self.coef.T.astype(np.float64)) + self.intercept
 
-    def predict(self, features) -> np.ndarray:
+    def predict(self, features: scipy.sparse.csr_matrix) -> np.ndarray:
         """The label number of the highest-scoring class per file."""
         return self.classes[np.argmax(self.decision(features), axis=1)]

@@ -13,12 +13,15 @@ that test is what notices if a new scikit-learn changes them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
 from inst2vec.errors import Inst2vecError
 from tasks.model_files import ArrayModel
+
+if TYPE_CHECKING:  # imported when used
+    from sklearn.ensemble import HistGradientBoostingClassifier
 
 
 @dataclass
@@ -46,7 +49,8 @@ class BoostedTrees(ArrayModel):
     metadata: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def from_sklearn(cls, models, metadata: dict[str, Any] | None = None) -> "BoostedTrees":
+    def from_sklearn(cls, models: HistGradientBoostingClassifier | Sequence[HistGradientBoostingClassifier],
+                     metadata: dict[str, Any] | None = None) -> BoostedTrees:
         """Copy the trees of fitted ``HistGradientBoostingClassifier`` s on numeric (not categorical) inputs: one
         model, or a list of members fitted on the same labels (member ``m`` on the first ``n_features_in_``
         columns of the rows), whose probabilities are averaged."""
