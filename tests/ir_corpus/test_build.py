@@ -1,4 +1,5 @@
 """Corpus building with clang-14: variants, manifest, duplicates, resumption, failures, real suites."""
+import io
 import json
 import shutil
 import tarfile
@@ -22,6 +23,17 @@ float norm2(struct point *p) { return p->x * p->x + p->y * p->y; }
 """
 C_LOOP = "int sum(int *a, int n) { int s = 0; for (int i = 0; i < n; i++) s += a[i]; return s; }\n"
 OPENCL = "__kernel void add(__global float *a, __global const float *b) { int i = get_global_id(0); a[i] += b[i]; }\n"
+
+
+def _tar_gz(archive: Path, members: dict[str, str]) -> Path:
+    """Write ``archive``, a .tar.gz holding a file of each ``name: text`` in ``members``."""
+    with tarfile.open(archive, "w:gz") as tar:
+        for name, text in members.items():
+            data = text.encode()
+            member = tarfile.TarInfo(name)
+            member.size = len(data)
+            tar.addfile(member, io.BytesIO(data))
+    return archive
 
 
 @pytest.fixture
@@ -116,12 +128,8 @@ def test_a_duplicate_whose_original_became_a_duplicate_points_at_the_ir_kept(sui
 def test_prune_drops_the_records_and_ir_of_what_this_build_was_not_given(suite, tmp_path, capsys):
     """The records and IR of sources no longer given stay (several builds may fill one corpus), and `vocab build
     OUT/ir` went on reading them; `--prune` drops them, and compiles a duplicate whose original it drops."""
-    other = tmp_path / "asuite.tar.gz"  # sorts before mysuite: its loop.c is the original of mysuite's two copies
-    (tmp_path / "loop.c").write_text(C_LOOP)
-    (tmp_path / "unused.c").write_text("int unused(void) { return 3; }\n")
-    with tarfile.open(other, "w:gz") as tar:
-        for name in ("loop.c", "unused.c"):
-            tar.add(tmp_path / name, arcname=name)
+    # asuite sorts before mysuite: its loop.c is the original of mysuite's two copies
+    other = _tar_gz(tmp_path / "asuite.tar.gz", {"loop.c": C_LOOP, "unused.c": "int unused(void) { return 3; }\n"})
     out = tmp_path / "corpus"
     build = ["corpus", "build", "-o", str(out), "-j", "1", "--no-progress"]
     assert main([*build, str(other), str(suite), "--variants", "O0,O2"]) == 0
@@ -156,10 +164,7 @@ def test_an_unpacked_archive_half_pruned_does_not_stop_it_being_unpacked_again(t
     that archive again was refused ("it is there already, and no archive was unpacked into it")."""
     import ir_corpus.build
 
-    archive = tmp_path / "asuite.tar.gz"
-    (tmp_path / "loop.c").write_text(C_LOOP)
-    with tarfile.open(archive, "w:gz") as tar:
-        tar.add(tmp_path / "loop.c", arcname="loop.c")
+    archive = _tar_gz(tmp_path / "asuite.tar.gz", {"loop.c": C_LOOP})
     (tmp_path / "other").mkdir()
     (tmp_path / "other" / "point.c").write_text(C_STRUCT)
     out, o0 = tmp_path / "corpus", [Variant.parse("O0")]
@@ -258,9 +263,7 @@ def test_the_command_names_the_sources_that_failed(suite, tmp_path, capsys):
 def test_a_corpus_inside_an_input_folder_is_not_read_as_its_sources(suite, tmp_path):
     """`corpus build mysuite/ other.tar.gz -o mysuite/corpus`: the archive unpacked into mysuite/corpus/sources was
     read again on the next run, as sources of mysuite (counted and compiled twice)."""
-    archive = tmp_path / "other.tar.gz"
-    with tarfile.open(archive, "w:gz") as tar:
-        tar.add(suite / "src" / "loop.c", arcname="other/loop.c")
+    archive = _tar_gz(tmp_path / "other.tar.gz", {"other/loop.c": C_LOOP})
     out = suite / "corpus"
     first = build_corpus([suite, archive], out, [Variant.parse("O0")], jobs=1, progress=False)
     again = build_corpus([suite, archive], out, [Variant.parse("O0")], jobs=1, progress=False)
@@ -587,11 +590,7 @@ def test_a_folder_the_unpacked_archive_would_replace_is_kept_unless_an_unpack_ma
     """`corpus build mybench.tar.gz -o .` removed a folder sources/mybench that was there already, the user's own
     files with it, to unpack the archive there. Only a folder an earlier unpack made (it holds the mark) is
     replaced now; anything else is reported and kept."""
-    (tmp_path / "mybench").mkdir()
-    (tmp_path / "mybench" / "a.c").write_text(C_LOOP)
-    archive = tmp_path / "mybench.tar.gz"
-    with tarfile.open(archive, "w:gz") as tar:
-        tar.add(tmp_path / "mybench", arcname="mybench")
+    archive = _tar_gz(tmp_path / "mybench.tar.gz", {"mybench/a.c": C_LOOP})
     theirs = tmp_path / "out" / "sources" / "mybench"
     theirs.mkdir(parents=True)
     (theirs / "notes.txt").write_text("kept")
