@@ -22,14 +22,15 @@ _BLANK = re.compile(r"[ \t\n\r]*")
 
 
 def load_object(text: IO[str], object_hook: Callable[[dict], Any] | None = None, piece: int = PIECE,
-                whole: int = WHOLE) -> Any:
+                whole: int | None = None) -> Any:
     """``json.load(text, object_hook=object_hook)`` of a text holding one JSON object, read ``piece`` characters
-    at a time if it is longer than ``whole``.
+    at a time if it is longer than ``whole`` (default :data:`WHOLE`).
 
     Raises:
         ValueError: the text is not one JSON object; the message names the character where (counted from 0).
     """
     reader = _Reader(text, object_hook, piece)
+    whole = WHOLE if whole is None else whole
     reader.buffer = text.read(whole)
     if len(reader.buffer) < whole and reader.peek() == "{":  # all of it, and an object
         try:
