@@ -36,23 +36,25 @@ def load_object(text: IO[str], object_hook: Callable[[dict], Any] | None = None,
         try:
             return reader.decoder.decode(reader.buffer)
         except json.JSONDecodeError as err:
-            raise ValueError(f"{err.msg}: character {err.pos:,}") from None
-    reader.expect("{")
+            raise _located(err.msg, err.pos) from None
     obj: dict[str, Any] = {}
-    if reader.peek() == "}":
-        reader.expect("}")
-    else:
-        while True:
-            if reader.peek() != '"':
-                raise reader.error("Expecting property name enclosed in double quotes")
-            key = reader.value()
-            reader.expect(":")
-            obj[key] = reader.array() if reader.peek() == "[" else reader.value()
-            if reader.closes("}"):
-                break
+
+    def member() -> None:
+        if reader.peek() != '"':
+            raise reader.error("Expecting property name enclosed in double quotes")
+        key = reader.value()
+        reader.expect(":")
+        obj[key] = reader.array() if reader.peek() == "[" else reader.value()
+
+    reader.each("{", member, "}")
     if reader.peek():
         raise reader.error("Extra data")
     return object_hook(obj) if object_hook else obj
+
+
+def _located(message: str, position: int) -> ValueError:
+    """``message`` at the character ``position`` of the text, as ``json`` words its errors."""
+    return ValueError(f"{message}: character {position:,}")
 
 
 class _Reader:
@@ -87,13 +89,20 @@ class _Reader:
             raise self.error(f"Expecting {character!r}" + (" delimiter" if character == ":" else ""))
         self.pos += 1
 
-    def closes(self, closing: str) -> bool:
-        """Read the comma between two values, or ``closing`` after the last (True)."""
-        character = self.peek()
-        if character not in (",", closing):
-            raise self.error("Expecting ',' delimiter")
-        self.pos += 1
-        return character == closing
+    def each(self, opening: str, read_one: Callable[[], None], closing: str) -> None:
+        """Read ``opening``, then ``read_one()`` for each of the comma-separated members up to ``closing``."""
+        self.expect(opening)
+        if self.peek() == closing:
+            self.pos += 1
+            return
+        while True:
+            read_one()
+            character = self.peek()
+            if character not in (",", closing):
+                raise self.error("Expecting ',' delimiter")
+            self.pos += 1
+            if character == closing:
+                return
 
     def value(self) -> Any:
         """The next JSON value, decoded whole. A value cut off where the held text ends cannot be told from a
@@ -105,7 +114,7 @@ class _Reader:
             except json.JSONDecodeError as err:
                 if self._read():  # cut off where the held text ends: decoded again with more of it
                     continue
-                raise ValueError(f"{err.msg}: character {self.offset + err.pos:,}") from None
+                raise _located(err.msg, self.offset + err.pos) from None
             # A number may go on in the text not read yet: "12" of 123, "2" of 2.5 (the decoder left "2." alone).
             # What it leaves at the end of the held text is at most two characters ("e+" of 2e+3).
             if self.buffer[self.pos] not in "-0123456789" or len(self.buffer) - end > 2 or not self._read():
@@ -114,16 +123,10 @@ class _Reader:
 
     def array(self) -> list:
         """The next JSON array, its elements decoded one by one."""
-        self.expect("[")
         items: list = []
-        if self.peek() == "]":
-            self.expect("]")
-            return items
-        while True:
-            items.append(self.value())
-            if self.closes("]"):
-                return items
+        self.each("[", lambda: items.append(self.value()), "]")
+        return items
 
     def error(self, message: str) -> ValueError:
         """``message`` at the character to read next."""
-        return ValueError(f"{message}: character {self.offset + self.pos:,}")
+        return _located(message, self.offset + self.pos)
